@@ -1,0 +1,182 @@
+/*
+ * CKernels: the compute core of PainFace.
+ *
+ * Conventions for every op:
+ *  - float32, images in NHWC (channels last), matrices row-major;
+ *  - outputs are overwritten unless the comment says "accumulates";
+ *  - inputs and outputs must not alias unless the comment says so;
+ *  - C never allocates behind the caller: ops that need scratch memory take a
+ *    workspace whose size a *_workspace_size() function gives;
+ *  - a ck_ctx selects the instruction set and owns the thread pool. Results do
+ *    not depend on the thread count: every output element is computed by one
+ *    fixed sequence of operations, whichever thread runs it.
+ */
+#ifndef CK_KERNELS_H
+#define CK_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- instruction sets and context ---------------------------------------- */
+
+typedef enum {
+    CK_ISA_SCALAR = 0,
+    CK_ISA_AVX2 = 1,    /* AVX2 + FMA */
+    CK_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL */
+    CK_ISA_NEON = 3,
+    CK_ISA_COUNT = 4
+} ck_isa;
+
+/* The best ISA this CPU and OS support, lowered by the environment variable
+ * CK_FORCE_ISA=scalar|avx2|avx512|neon (it can only lower the choice). */
+ck_isa ck_isa_best(void);
+/* 1 if this CPU can run `isa`. */
+int ck_isa_supported(ck_isa isa);
+const char *ck_isa_name(ck_isa isa);
+
+typedef struct ck_ctx ck_ctx;
+
+/* Creates a context using `isa` (must be supported) and `threads` threads
+ * (0 = number of online CPUs). Returns NULL on failure. */
+ck_ctx *ck_ctx_create(ck_isa isa, int threads);
+void ck_ctx_destroy(ck_ctx *ctx);
+ck_isa ck_ctx_isa(const ck_ctx *ctx);
+int ck_ctx_threads(const ck_ctx *ctx);
+/* Number of CPUs online. */
+int ck_cpu_count(void);
+
+/* 1 if the library was built with fast-math (it must not be). */
+int ck_built_with_fast_math(void);
+
+/* ---- GEMM ------------------------------------------------------------------ */
+
+/* Register tile of the context's GEMM microkernel: packed B has panels of nr columns. */
+int ck_gemm_mr(const ck_ctx *ctx);
+int ck_gemm_nr(const ck_ctx *ctx);
+
+/* Packed right-hand matrix B [K, N] for C = A B: floats needed by ck_pack_b. */
+size_t ck_packed_b_size(const ck_ctx *ctx, size_t K, size_t N);
+/* Packs B (row-major, leading dimension ldb) into the context's panel format.
+ * The packed form is only valid for contexts with the same ISA. */
+void ck_pack_b(const ck_ctx *ctx, size_t K, size_t N, const float *B, size_t ldb, float *packed);
+
+typedef enum { CK_ACT_NONE = 0, CK_ACT_RELU = 1 } ck_activation;
+
+/* Workspace floats for ck_gemm_packed with this ctx (independent of shapes). */
+size_t ck_gemm_workspace_size(const ck_ctx *ctx);
+
+/* C[M, N] = act(A[M, K] Bp + bias). A row-major with leading dimension lda, C with ldc.
+ * bias: N values or NULL. Bp from ck_pack_b. */
+void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                    const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
+                    float *workspace);
+
+/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks). */
+void ck_gemm_openblas(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                      const float *B, size_t ldb, float *C, size_t ldc);
+
+/* Scalar reference: C = act(A B + bias), plain triple loop, B unpacked. */
+void ck_gemm_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+                 size_t ldb, const float *bias, ck_activation act, float *C, size_t ldc);
+
+/* ---- convolution ----------------------------------------------------------- */
+
+typedef enum {
+    CK_CONV_AUTO = 0,         /* let the driver choose */
+    CK_CONV_IM2COL_GEMM = 1,  /* tiled im2col packed straight into GEMM panels */
+    CK_CONV_DEPTHWISE = 2,    /* direct, one input channel per group */
+} ck_conv_algo;
+
+typedef struct {
+    int n, h, w, cin;           /* input NHWC */
+    int cout;                   /* output channels (all groups) */
+    int kh, kw;                 /* kernel */
+    int sh, sw;                 /* strides */
+    int dh, dw;                 /* dilations (1 = none) */
+    int pad_top, pad_left, pad_bottom, pad_right;  /* explicit zero padding */
+    int groups;                 /* cin and cout divisible by groups */
+    ck_activation act;          /* applied after the bias */
+} ck_conv2d_desc;
+
+/* Output height and width of `d`; 0 if the description is invalid. */
+int ck_conv2d_out_h(const ck_conv2d_desc *d);
+int ck_conv2d_out_w(const ck_conv2d_desc *d);
+/* 1 if the description is consistent (positive sizes, divisibility, pads >= 0). */
+int ck_conv2d_valid(const ck_conv2d_desc *d);
+
+/* The algorithm the driver uses for `d` when asked for CK_CONV_AUTO. */
+ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d);
+
+/* Weights are given as [kh, kw, cin/groups, cout] (Keras HWIO). Output channel o belongs
+ * to group o / (cout/groups). Packing makes the layout the chosen algorithm wants. */
+size_t ck_conv2d_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
+void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
+                    const float *w_hwio, float *packed);
+size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
+/* out[n, oh, ow, cout] = act(conv(in, w) + bias). bias: cout values or NULL. */
+void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+               const float *packed, const float *bias, float *out, float *workspace);
+
+/* Scalar reference: direct convolution from unpacked HWIO weights. */
+void ck_conv2d_ref(const ck_conv2d_desc *d, const float *in, const float *w_hwio,
+                   const float *bias, float *out);
+
+/* ---- pooling ----------------------------------------------------------------- */
+
+typedef struct {
+    int n, h, w, c;
+    int kh, kw, sh, sw;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int ceil_mode;           /* PyTorch ceil_mode: output size rounded up */
+    int count_include_pad;   /* average pooling: divide by the full window (PyTorch default) */
+} ck_pool2d_desc;
+
+int ck_pool2d_out_h(const ck_pool2d_desc *d);
+int ck_pool2d_out_w(const ck_pool2d_desc *d);
+int ck_pool2d_valid(const ck_pool2d_desc *d);
+/* Max over the window's positions that lie inside the image (padding never wins). */
+void ck_maxpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+void ck_avgpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+void ck_maxpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
+void ck_avgpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
+/* out[n, c] = mean over hw of in[n, hw, c]. Summed in float64 in index order. */
+void ck_global_avgpool(ck_ctx *ctx, int n, int hw, int c, const float *in, float *out);
+
+/* ---- element-wise (in-place allowed: out may equal in / a) --------------------- */
+
+void ck_relu(ck_ctx *ctx, size_t count, const float *in, float *out);
+/* out[i, c] = in >= 0 ? in : alpha[c] * in, rows of `c` channels. */
+void ck_prelu(ck_ctx *ctx, size_t rows, size_t c, const float *in, const float *alpha, float *out);
+/* out = a + b */
+void ck_add(ck_ctx *ctx, size_t count, const float *a, const float *b, float *out);
+/* out[i, c] = in[i, c] * scale[c] + shift[c]: inference batch normalisation once folded. */
+void ck_affine_channels(ck_ctx *ctx, size_t rows, size_t c, const float *in, const float *scale,
+                        const float *shift, float *out);
+/* Folds batch normalisation: scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+ * gamma or beta may be NULL (1 and 0). */
+void ck_batchnorm_fold(size_t c, const float *gamma, const float *beta, const float *mean,
+                       const float *var, float eps, float *scale, float *shift);
+/* Row-wise softmax of rows x c, max-subtracted; in-place allowed. */
+void ck_softmax(ck_ctx *ctx, size_t rows, size_t c, const float *in, float *out);
+
+/* Scalar references of the element-wise ops (what every SIMD path must equal). */
+void ck_relu_ref(size_t count, const float *in, float *out);
+void ck_prelu_ref(size_t rows, size_t c, const float *in, const float *alpha, float *out);
+void ck_add_ref(size_t count, const float *a, const float *b, float *out);
+void ck_affine_channels_ref(size_t rows, size_t c, const float *in, const float *scale,
+                            const float *shift, float *out);
+
+/* ---- benchmarking ------------------------------------------------------------- */
+
+/* Measures this machine's FP32 FMA peak for the ctx's ISA on `threads` threads over
+ * about `seconds`; returns GFLOPS. */
+double ck_measure_peak_gflops(const ck_ctx *ctx, int threads, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

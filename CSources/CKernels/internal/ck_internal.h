@@ -1,0 +1,90 @@
+/* Private to CKernels: the dispatch table, the thread pool and helpers. */
+#ifndef CK_INTERNAL_H
+#define CK_INTERNAL_H
+
+#include "ck_kernels.h"
+
+#if defined(__FAST_MATH__)
+#error "CKernels must not be built with fast-math: results must be reproducible"
+#endif
+
+/* GEMM microkernel over packed panels.
+ * A: kc x mr_max floats (k-major, MR values per k); B: kc x NR floats (k-major).
+ * C tile: m rows x n cols (m <= MR, n <= NR) at C with leading dimension ldc.
+ * first: start from zero (else continue from C); last: add bias[0..n) and apply act. */
+typedef void (*ck_gemm_ukernel_fn)(size_t kc, const float *A, const float *B, float *C, size_t ldc,
+                                   size_t m, size_t n, int first, int last, const float *bias,
+                                   ck_activation act);
+typedef void (*ck_unary_fn)(size_t count, const float *in, float *out);
+typedef void (*ck_binary_fn)(size_t count, const float *a, const float *b, float *out);
+typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const float *p0,
+                              const float *p1, float *out);
+/* Depthwise conv for one output row: acc over taps of in * w, vectorised over channels.
+ * See ops/conv2d.c for the argument meaning. */
+typedef void (*ck_dw_row_fn)(const ck_conv2d_desc *d, const float *in_img, const float *w,
+                             const float *bias, int oh, int ow_count, float *out_row);
+
+typedef struct {
+    ck_isa isa;
+    int mr, nr;
+    ck_gemm_ukernel_fn gemm_ukernel;
+    ck_unary_fn relu;
+    ck_binary_fn add;
+    ck_rowchan_fn affine;   /* p0 = scale, p1 = shift */
+    ck_rowchan_fn prelu;    /* p0 = alpha, p1 unused */
+    ck_dw_row_fn dw_row;    /* depthwise conv, channel multiplier 1 */
+} ck_kernel_table;
+
+/* The table for an ISA, or NULL if not compiled in for this architecture. */
+const ck_kernel_table *ck_table_for(ck_isa isa);
+
+extern const ck_kernel_table ck_table_scalar;
+#if defined(__x86_64__)
+extern const ck_kernel_table ck_table_avx2;
+extern const ck_kernel_table ck_table_avx512;
+#endif
+#if defined(__aarch64__)
+extern const ck_kernel_table ck_table_neon;
+#endif
+
+/* ---- thread pool ---- */
+typedef struct ck_pool ck_pool;
+/* fn(task, thread, arg): tasks [0, ntasks) spread over the pool, thread in [0, threads). */
+typedef void (*ck_task_fn)(size_t task, int thread, void *arg);
+ck_pool *ck_pool_create(int threads);
+void ck_pool_destroy(ck_pool *p);
+void ck_pool_run(ck_pool *p, size_t ntasks, ck_task_fn fn, void *arg);
+
+struct ck_ctx {
+    const ck_kernel_table *k;
+    int threads;
+    ck_pool *pool;
+};
+
+/* GEMM blocking, shared by drivers. */
+#define CK_KC 256
+#define CK_MC_PANELS 8   /* M tile = 8 microkernel rows-panels */
+#define CK_MAX_MR 16
+#define CK_MAX_NR 32
+
+/* Pack rows [m0, m0+m) x cols [k0, k0+kc) of row-major A into MR-row panels
+ * (k-major inside a panel, zero-filled beyond m). */
+void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
+
+/* Pooling reference over output rows [row0, row1) of the n * out_h rows. */
+void ck_pool2d_rows_ref(const ck_pool2d_desc *d, const float *in, float *out, int is_max,
+                        int row0, int row1);
+
+/* FMA peak loops: run `iters` iterations of independent FMA chains, return FLOPs. */
+uint64_t ck_peak_loop_scalar(uint64_t iters);
+#if defined(__x86_64__)
+uint64_t ck_peak_loop_avx2(uint64_t iters);
+uint64_t ck_peak_loop_avx512(uint64_t iters);
+#endif
+#if defined(__aarch64__)
+uint64_t ck_peak_loop_neon(uint64_t iters);
+#endif
+
+static inline size_t ck_min(size_t a, size_t b) { return a < b ? a : b; }
+
+#endif

@@ -1,0 +1,262 @@
+/* GEMM driver: B packed once into NR-wide panels (k-major), A packed per task into
+ * MR-row panels, K blocked by CK_KC. Each C element is accumulated by one microkernel
+ * sequence in k order, so any split over M and N gives bit-identical results. */
+#include "ck_internal.h"
+#include <string.h>
+
+static size_t npanels(size_t n, int nr) { return (n + (size_t)nr - 1) / (size_t)nr; }
+
+size_t ck_packed_b_size(const ck_ctx *ctx, size_t K, size_t N) {
+    size_t k = K ? K : 1;
+    return npanels(N, ctx->k->nr) * k * (size_t)ctx->k->nr;
+}
+
+void ck_pack_b(const ck_ctx *ctx, size_t K, size_t N, const float *B, size_t ldb, float *packed) {
+    int nr = ctx->k->nr;
+    size_t np = npanels(N, nr);
+    for (size_t p = 0; p < np; p++)
+        for (size_t k = 0; k < K; k++) {
+            float *dst = packed + (p * K + k) * (size_t)nr;
+            for (int j = 0; j < nr; j++) {
+                size_t col = p * (size_t)nr + (size_t)j;
+                dst[j] = col < N ? B[k * ldb + col] : 0.0f;
+            }
+        }
+}
+
+void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap) {
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t r = 0; r < mp; r++) {
+        float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
+        if (r < m) {
+            const float *src = A + r * lda;
+            for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = src[k];
+        } else {
+            for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f;
+        }
+    }
+}
+
+size_t ck_gemm_workspace_size(const ck_ctx *ctx) {
+    return (size_t)ctx->threads * (size_t)ctx->k->mr * CK_MC_PANELS * CK_KC;
+}
+
+/* One task's block: rows [m0, m0+m), panels [p0, p1), via a packing callback. */
+typedef void (*pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
+
+typedef struct {
+    const ck_kernel_table *k;
+    size_t M, N, K;
+    const void *src;
+    pack_fn pack;
+    const float *Bp;
+    const float *bias;
+    ck_activation act;
+    float *C;
+    size_t ldc;
+    float *workspace;
+    size_t mtiles, nchunks, panels_per_chunk;
+} gemm_job;
+
+static void ck_gemm_block(const gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap) {
+    int mr = j->k->mr, nr = j->k->nr;
+    size_t K = j->K, pc = 0;
+    do {
+        size_t kc = ck_min(CK_KC, K - pc);
+        j->pack(j->src, m0, m, pc, kc, mr, Ap);
+        int first = pc == 0, last = pc + kc >= K;
+        for (size_t p = p0; p < p1; p++) {
+            const float *Bpp = j->Bp + p * K * (size_t)nr + pc * (size_t)nr;
+            size_t n = ck_min((size_t)nr, j->N - p * (size_t)nr);
+            const float *bias = j->bias ? j->bias + p * (size_t)nr : NULL;
+            for (size_t r = 0; r < m; r += (size_t)mr)
+                j->k->gemm_ukernel(kc, Ap + (r / (size_t)mr) * kc * (size_t)mr, Bpp,
+                                   j->C + (m0 + r) * j->ldc + p * (size_t)nr, j->ldc,
+                                   ck_min((size_t)mr, m - r), n, first, last, bias, j->act);
+        }
+        pc += kc;
+    } while (pc < K);
+}
+
+static void gemm_task(size_t t, int thread, void *arg) {
+    const gemm_job *j = arg;
+    size_t mt = t / j->nchunks, nc = t % j->nchunks;
+    size_t tile = (size_t)j->k->mr * CK_MC_PANELS;
+    size_t m0 = mt * tile, m = ck_min(tile, j->M - m0);
+    size_t np = npanels(j->N, j->k->nr);
+    size_t p0 = nc * j->panels_per_chunk, p1 = ck_min(np, p0 + j->panels_per_chunk);
+    if (p0 >= p1) return;
+    float *Ap = j->workspace + (size_t)thread * tile * CK_KC;
+    ck_gemm_block(j, m0, m, p0, p1, Ap);
+}
+
+/* Splits N only when the M tiles (times `outer` images and groups) cannot keep the
+ * threads busy. */
+static void plan(gemm_job *j, int threads, size_t outer) {
+    size_t tile = (size_t)j->k->mr * CK_MC_PANELS;
+    size_t np = npanels(j->N, j->k->nr);
+    j->mtiles = (j->M + tile - 1) / tile;
+    size_t total = j->mtiles * outer, nch = 1;
+    if (total < (size_t)threads * 2) nch = ck_min(np, ((size_t)threads * 4 + total - 1) / total);
+    if (nch == 0) nch = 1;
+    j->panels_per_chunk = (np + nch - 1) / nch;
+    j->nchunks = (np + j->panels_per_chunk - 1) / j->panels_per_chunk;
+}
+
+typedef struct { const float *A; size_t lda; } plain_src;
+
+static void pack_plain(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const plain_src *s = src;
+    ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap);
+}
+
+void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                    const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
+                    float *workspace) {
+    if (M == 0 || N == 0) return;
+    plain_src s = {A, lda};
+    gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_plain, .Bp = Bp,
+                  .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
+    plan(&j, ctx->threads, 1);
+    ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
+}
+
+/* ---- convolution through the same blocks ---- */
+
+typedef struct {
+    const ck_conv2d_desc *d;
+    const float *img;   /* one batch item */
+    int group, oh_n, ow_n;
+} conv_src;
+
+/* im2col straight into MR-row panels: row = output pixel, k = (ky, kx, ci). */
+static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const conv_src *s = src;
+    const ck_conv2d_desc *d = s->d;
+    size_t cg = (size_t)(d->cin / d->groups);
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t r = 0; r < mp; r++) {
+        float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
+        if (r >= m) {
+            for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f;
+            continue;
+        }
+        size_t p = m0 + r;
+        int oh = (int)(p / (size_t)s->ow_n), ow = (int)(p % (size_t)s->ow_n);
+        size_t k = k0, kend = k0 + kc;
+        while (k < kend) {
+            size_t tap = k / cg, ci = k % cg;
+            int ky = (int)(tap / (size_t)d->kw), kx = (int)(tap % (size_t)d->kw);
+            size_t len = ck_min(cg - ci, kend - k);
+            int ih = oh * d->sh - d->pad_top + ky * d->dh;
+            int iw = ow * d->sw - d->pad_left + kx * d->dw;
+            float *o = dst + (k - k0) * (size_t)mr;
+            if (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w) {
+                const float *px = s->img + ((size_t)ih * d->w + iw) * d->cin + (size_t)s->group * cg + ci;
+                for (size_t t = 0; t < len; t++) o[t * (size_t)mr] = px[t];
+            } else {
+                for (size_t t = 0; t < len; t++) o[t * (size_t)mr] = 0.0f;
+            }
+            k += len;
+        }
+    }
+}
+
+ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
+    if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
+    return CK_CONV_IM2COL_GEMM;
+}
+
+static ck_conv_algo resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo a) {
+    if (a == CK_CONV_AUTO) return ck_conv2d_choose(ctx, d);
+    if (a == CK_CONV_DEPTHWISE && !(d->cin / d->groups == 1 && d->cout == d->cin))
+        return CK_CONV_IM2COL_GEMM;
+    return a;
+}
+
+size_t ck_conv2d_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
+    algo = resolve(ctx, d, algo);
+    size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
+    if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
+    return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
+}
+
+void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
+                    const float *w, float *packed) {
+    algo = resolve(ctx, d, algo);
+    size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
+    if (algo == CK_CONV_DEPTHWISE) {
+        memcpy(packed, w, K * (size_t)d->cout * sizeof(float));
+        return;
+    }
+    size_t og = (size_t)(d->cout / d->groups), per = ck_packed_b_size(ctx, K, og);
+    for (int g = 0; g < d->groups; g++)
+        ck_pack_b(ctx, K, og, w + (size_t)g * og, (size_t)d->cout, packed + (size_t)g * per);
+}
+
+size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
+    return resolve(ctx, d, algo) == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
+}
+
+typedef struct {
+    const ck_conv2d_desc *d;
+    const ck_kernel_table *k;
+    const float *in, *packed, *bias;
+    float *out, *workspace;
+    int oh_n, ow_n;
+    size_t per_group, tasks_per_image;
+    gemm_job proto;
+} conv_job;
+
+static void conv_gemm_task(size_t t, int thread, void *arg) {
+    const conv_job *cj = arg;
+    const ck_conv2d_desc *d = cj->d;
+    size_t n = t / cj->tasks_per_image, rest = t % cj->tasks_per_image;
+    size_t per_group_tasks = cj->proto.mtiles * cj->proto.nchunks;
+    int g = (int)(rest / per_group_tasks);
+    size_t gt = rest % per_group_tasks;
+    size_t og = (size_t)(d->cout / d->groups);
+    size_t hw = (size_t)cj->oh_n * cj->ow_n;
+    conv_src s = {d, cj->in + n * (size_t)d->h * d->w * d->cin, g, cj->oh_n, cj->ow_n};
+    gemm_job j = cj->proto;
+    j.src = &s;
+    j.Bp = cj->packed + (size_t)g * cj->per_group;
+    j.bias = cj->bias ? cj->bias + (size_t)g * og : NULL;
+    j.C = cj->out + n * hw * d->cout + (size_t)g * og;
+    size_t mt = gt / j.nchunks, nc = gt % j.nchunks;
+    size_t tile = (size_t)cj->k->mr * CK_MC_PANELS;
+    size_t m0 = mt * tile, m = ck_min(tile, hw - m0);
+    size_t np = npanels(og, cj->k->nr);
+    size_t p0 = nc * j.panels_per_chunk, p1 = ck_min(np, p0 + j.panels_per_chunk);
+    if (p0 >= p1) return;
+    ck_gemm_block(&j, m0, m, p0, p1, cj->workspace + (size_t)thread * tile * CK_KC);
+}
+
+static void conv_dw_task(size_t t, int thread, void *arg) {
+    const conv_job *cj = arg;
+    const ck_conv2d_desc *d = cj->d;
+    size_t n = t / (size_t)cj->oh_n;
+    int oh = (int)(t % (size_t)cj->oh_n);
+    cj->k->dw_row(d, cj->in + n * (size_t)d->h * d->w * d->cin, cj->packed, cj->bias, oh, cj->ow_n,
+                  cj->out + (n * (size_t)cj->oh_n + (size_t)oh) * cj->ow_n * d->cout);
+}
+
+void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+               const float *packed, const float *bias, float *out, float *workspace) {
+    algo = resolve(ctx, d, algo);
+    conv_job cj = {.d = d, .k = ctx->k, .in = in, .packed = packed, .bias = bias, .out = out,
+                   .workspace = workspace, .oh_n = ck_conv2d_out_h(d), .ow_n = ck_conv2d_out_w(d)};
+    if (algo == CK_CONV_DEPTHWISE) {
+        ck_pool_run(ctx->pool, (size_t)d->n * cj.oh_n, conv_dw_task, &cj);
+        return;
+    }
+    size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
+    size_t og = (size_t)(d->cout / d->groups);
+    cj.per_group = ck_packed_b_size(ctx, K, og);
+    gemm_job *j = &cj.proto;
+    *j = (gemm_job){.k = ctx->k, .M = (size_t)cj.oh_n * cj.ow_n, .N = og, .K = K,
+                    .pack = pack_im2col, .act = d->act, .ldc = (size_t)d->cout};
+    plan(j, ctx->threads, (size_t)d->n * d->groups);
+    cj.tasks_per_image = (size_t)d->groups * j->mtiles * j->nchunks;
+    ck_pool_run(ctx->pool, (size_t)d->n * cj.tasks_per_image, conv_gemm_task, &cj);
+}

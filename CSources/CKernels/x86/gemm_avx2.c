@@ -1,0 +1,89 @@
+/* AVX2 GEMM microkernel: 6 x 16 register tile (12 ymm accumulators). */
+#if defined(__x86_64__)
+#include "ck_internal.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+
+#define MR 6
+#define NR 16
+
+static inline __m256i tail_mask(size_t n) {
+    static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(lanes + 8 - (n > 8 ? 8 : n)));
+}
+
+void ck_gemm_uk_avx2(size_t kc, const float *A, const float *B, float *C, size_t ldc, size_t m,
+                     size_t n, int first, int last, const float *bias, ck_activation act) {
+    __m256i m0 = tail_mask(n), m1 = tail_mask(n > 8 ? n - 8 : 0);
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+        if (!first && (size_t)i < m) {
+            c0[i] = _mm256_maskload_ps(C + i * ldc, m0);
+            c1[i] = _mm256_maskload_ps(C + i * ldc + 8, m1);
+        } else {
+            c0[i] = _mm256_setzero_ps();
+            c1[i] = _mm256_setzero_ps();
+        }
+    }
+    for (size_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++) {
+            __m256 a = _mm256_broadcast_ss(A + i);
+            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+        }
+        A += MR;
+        B += NR;
+    }
+    if (last) {
+        if (bias) {
+            __m256 bb0 = _mm256_maskload_ps(bias, m0), bb1 = _mm256_maskload_ps(bias + 8, m1);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR; i++) {
+                c0[i] = _mm256_add_ps(c0[i], bb0);
+                c1[i] = _mm256_add_ps(c1[i], bb1);
+            }
+        }
+        if (act == CK_ACT_RELU) {
+            __m256 z = _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR; i++) {
+                c0[i] = _mm256_max_ps(c0[i], z);
+                c1[i] = _mm256_max_ps(c1[i], z);
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i < m) {
+            _mm256_maskstore_ps(C + i * ldc, m0, c0[i]);
+            _mm256_maskstore_ps(C + i * ldc + 8, m1, c1[i]);
+        }
+    }
+}
+
+#pragma clang attribute pop
+#endif
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+/* 12 independent ymm FMA chains: 12 x 8 lanes x 2 FLOPs per iteration. */
+uint64_t ck_peak_loop_avx2(uint64_t iters) {
+    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (uint64_t it = 0; it < iters; it++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    volatile float sink = lanes[0];
+    (void)sink;
+    return iters * 12 * 8 * 2;
+}
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,85 @@
+/* AVX-512 GEMM microkernel: 12 x 32 register tile (24 zmm accumulators).
+ * A panel: kc x 12 (broadcast per row), B panel: kc x 32 (two zmm loads per k). */
+#if defined(__x86_64__)
+#include "ck_internal.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
+
+#define MR 12
+#define NR 32
+
+void ck_gemm_uk_avx512(size_t kc, const float *A, const float *B, float *C, size_t ldc,
+                       size_t m, size_t n, int first, int last, const float *bias,
+                       ck_activation act) {
+    __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 m1 = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+        if (!first && (size_t)i < m) {
+            c0[i] = _mm512_maskz_loadu_ps(m0, C + i * ldc);
+            c1[i] = _mm512_maskz_loadu_ps(m1, C + i * ldc + 16);
+        } else {
+            c0[i] = _mm512_setzero_ps();
+            c1[i] = _mm512_setzero_ps();
+        }
+    }
+    for (size_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_set1_ps(A[i]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+        A += MR;
+        B += NR;
+    }
+    if (last) {
+        if (bias) {
+            __m512 bb0 = _mm512_maskz_loadu_ps(m0, bias), bb1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR; i++) {
+                c0[i] = _mm512_add_ps(c0[i], bb0);
+                c1[i] = _mm512_add_ps(c1[i], bb1);
+            }
+        }
+        if (act == CK_ACT_RELU) {
+            __m512 z = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR; i++) {
+                c0[i] = _mm512_max_ps(c0[i], z);
+                c1[i] = _mm512_max_ps(c1[i], z);
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i < m) {
+            _mm512_mask_storeu_ps(C + i * ldc, m0, c0[i]);
+            _mm512_mask_storeu_ps(C + i * ldc + 16, m1, c1[i]);
+        }
+    }
+}
+
+#pragma clang attribute pop
+#endif
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+/* 16 independent zmm FMA chains: 16 x 16 lanes x 2 FLOPs per iteration. */
+uint64_t ck_peak_loop_avx512(uint64_t iters) {
+    __m512 a[16], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 16; i++) a[i] = _mm512_set1_ps((float)i);
+    for (uint64_t it = 0; it < iters; it++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 16; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+    __m512 s = a[0];
+    for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, a[i]);
+    volatile float sink = _mm512_reduce_add_ps(s);
+    (void)sink;
+    return iters * 16 * 16 * 2;
+}
+#pragma clang attribute pop
+#endif

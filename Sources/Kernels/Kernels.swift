@@ -1,0 +1,111 @@
+import CKernels
+
+/// Instruction sets the C core can run.
+public enum ISA: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case scalar = 0, avx2 = 1, avx512 = 2, neon = 3
+
+    var c: ck_isa { ck_isa(rawValue: UInt32(rawValue)) }
+
+    public var description: String { String(cString: ck_isa_name(c)) }
+    /// Whether this CPU can run the ISA.
+    public var isSupported: Bool { ck_isa_supported(c) != 0 }
+    /// The best supported ISA, lowered by `CK_FORCE_ISA` if set.
+    public static var best: ISA { ISA(rawValue: Int(ck_isa_best().rawValue))! }
+    /// Every ISA this CPU supports, lowest first.
+    public static var supported: [ISA] { allCases.filter(\.isSupported) }
+    public init?(name: String) {
+        guard let v = ISA.allCases.first(where: { $0.description == name }) else { return nil }
+        self = v
+    }
+}
+
+/// Errors raised by the compute layer.
+public enum KernelError: Error, CustomStringConvertible {
+    case unsupportedISA(ISA)
+    case shape(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedISA(let i): return "this CPU cannot run the \(i) kernels"
+        case .shape(let s): return s
+        }
+    }
+}
+
+/// A C kernel context: the instruction set and a thread pool. Not to be used from two
+/// threads at once; results do not depend on the thread count.
+public final class ComputeContext: @unchecked Sendable {
+    let raw: OpaquePointer
+    public let isa: ISA
+    public let threads: Int
+
+    /// - Parameters:
+    ///   - isa: instruction set (default: the best this CPU has).
+    ///   - threads: worker threads, 0 = one per online CPU.
+    public init(isa: ISA = .best, threads: Int = 0) throws {
+        guard isa.isSupported, let r = ck_ctx_create(isa.c, Int32(threads)) else {
+            throw KernelError.unsupportedISA(isa)
+        }
+        raw = r
+        self.isa = isa
+        self.threads = Int(ck_ctx_threads(r))
+    }
+
+    deinit { ck_ctx_destroy(raw) }
+
+    public static var cpuCount: Int { Int(ck_cpu_count()) }
+    public static var builtWithFastMath: Bool { ck_built_with_fast_math() != 0 }
+
+    /// Measured FP32 FMA peak of this ISA on `threads` threads, in GFLOPS.
+    public func measurePeakGFLOPS(threads: Int, seconds: Double = 0.3) -> Double {
+        ck_measure_peak_gflops(raw, Int32(threads), seconds)
+    }
+
+    public var gemmTile: (mr: Int, nr: Int) { (Int(ck_gemm_mr(raw)), Int(ck_gemm_nr(raw))) }
+}
+
+/// Contiguous float32 storage aligned to 64 bytes, with a shape (row-major, NHWC for images).
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    /// A zero-filled tensor.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes")
+        }
+        memset(raw, 0, bytes)
+        data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        self.init(shape: shape)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    deinit { free(data) }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count)
+        let t = Tensor(shape: newShape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+    /// True if any value is NaN or infinite.
+    public var hasNonFinite: Bool { buffer.contains { !$0.isFinite } }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

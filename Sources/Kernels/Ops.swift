@@ -1,0 +1,259 @@
+import CKernels
+
+public enum Activation: String, Codable, Sendable {
+    case linear, relu
+    var c: ck_activation { self == .relu ? CK_ACT_RELU : CK_ACT_NONE }
+}
+
+public enum ConvAlgorithm: Int, Sendable, CaseIterable {
+    case auto = 0, im2colGemm = 1, depthwise = 2
+    var c: ck_conv_algo { ck_conv_algo(rawValue: UInt32(rawValue)) }
+}
+
+/// Geometry of a 2-D convolution over NHWC input with HWIO weights.
+public struct Conv2DShape: Sendable, Equatable {
+    public var n, h, w, cin, cout, kh, kw: Int
+    public var sh = 1, sw = 1, dh = 1, dw = 1
+    public var padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
+    public var groups = 1
+    public var activation: Activation = .linear
+
+    public init(n: Int, h: Int, w: Int, cin: Int, cout: Int, kh: Int, kw: Int) {
+        (self.n, self.h, self.w, self.cin, self.cout, self.kh, self.kw) = (n, h, w, cin, cout, kh, kw)
+    }
+
+    var c: ck_conv2d_desc {
+        ck_conv2d_desc(n: Int32(n), h: Int32(h), w: Int32(w), cin: Int32(cin), cout: Int32(cout),
+                       kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
+                       dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+                       pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
+                       groups: Int32(groups), act: activation.c)
+    }
+    public var isValid: Bool { var d = c; return ck_conv2d_valid(&d) != 0 }
+    public var outH: Int { var d = c; return Int(ck_conv2d_out_h(&d)) }
+    public var outW: Int { var d = c; return Int(ck_conv2d_out_w(&d)) }
+    public var weightShape: [Int] { [kh, kw, cin / groups, cout] }
+    /// Multiply-adds x 2.
+    public var flops: Double { 2.0 * Double(n * outH * outW * cout) * Double(kh * kw * cin / groups) }
+}
+
+/// Convolution weights packed for one context's instruction set.
+public final class PackedConv2D: @unchecked Sendable {
+    public let shape: Conv2DShape
+    public let algorithm: ConvAlgorithm
+    let packed: Tensor
+    public let bias: Tensor?
+    let ctx: ComputeContext
+
+    public init(_ ctx: ComputeContext, shape: Conv2DShape, weights: Tensor, bias: Tensor?,
+                algorithm: ConvAlgorithm = .auto) throws {
+        guard shape.isValid else { throw KernelError.shape("invalid convolution \(shape)") }
+        guard weights.shape == shape.weightShape else {
+            throw KernelError.shape("conv weights \(weights.shape), expected \(shape.weightShape)")
+        }
+        if let bias, bias.count != shape.cout {
+            throw KernelError.shape("conv bias has \(bias.count) values, expected \(shape.cout)")
+        }
+        var d = shape.c
+        let algo = algorithm == .auto
+            ? ConvAlgorithm(rawValue: Int(ck_conv2d_choose(ctx.raw, &d).rawValue))! : algorithm
+        self.ctx = ctx
+        self.shape = shape
+        self.algorithm = algo
+        self.bias = bias
+        packed = Tensor(shape: [ck_conv2d_packed_size(ctx.raw, &d, algo.c)])
+        ck_conv2d_pack(ctx.raw, &d, algo.c, weights.data, packed.data)
+    }
+
+    public var workspaceSize: Int { var d = shape.c; return ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c) }
+
+    /// Runs on `input` [n, h, w, cin] (n may differ from the packed shape's n).
+    public func callAsFunction(_ input: Tensor, workspace: Workspace) throws -> Tensor {
+        var s = shape
+        guard input.shape.count == 4, input.shape[1] == s.h, input.shape[2] == s.w,
+              input.shape[3] == s.cin else {
+            throw KernelError.shape("conv input \(input.shape), expected [n, \(s.h), \(s.w), \(s.cin)]")
+        }
+        s.n = input.shape[0]
+        let out = Tensor(shape: [s.n, s.outH, s.outW, s.cout])
+        var d = s.c
+        let ws = workspace.floats(ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c))
+        ck_conv2d(ctx.raw, &d, algorithm.c, input.data, packed.data, bias?.data, out.data, ws)
+        return out
+    }
+}
+
+/// Scratch memory shared by ops run one after another on one context.
+public final class Workspace: @unchecked Sendable {
+    private var storage: Tensor?
+    public init() {}
+    public func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if storage == nil || storage!.count < n { storage = Tensor(shape: [max(n, 1)]) }
+        return storage!.data
+    }
+    public var size: Int { storage?.count ?? 0 }
+}
+
+/// Dense weights [K, N] packed for GEMM.
+public final class PackedMatrix: @unchecked Sendable {
+    public let k: Int, n: Int
+    let packed: Tensor
+    let ctx: ComputeContext
+
+    public init(_ ctx: ComputeContext, weights: Tensor) throws {
+        guard weights.shape.count == 2 else { throw KernelError.shape("dense weights must be 2-D, got \(weights.shape)") }
+        k = weights.shape[0]
+        n = weights.shape[1]
+        self.ctx = ctx
+        packed = Tensor(shape: [ck_packed_b_size(ctx.raw, k, n)])
+        ck_pack_b(ctx.raw, k, n, weights.data, n, packed.data)
+    }
+
+    /// act(a [m, k] x W + bias) -> [m, n]
+    public func matmul(_ a: Tensor, bias: Tensor?, activation: Activation = .linear,
+                       workspace: Workspace) throws -> Tensor {
+        guard let k0 = a.shape.last, k0 == k else {
+            throw KernelError.shape("matmul input \(a.shape), expected last dimension \(k)")
+        }
+        if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
+        let m = a.count / max(k, 1)
+        let out = Tensor(shape: Array(a.shape.dropLast()) + [n])
+        ck_gemm_packed(ctx.raw, m, n, k, a.data, k, packed.data, bias?.data, activation.c, out.data, n,
+                       workspace.floats(ck_gemm_workspace_size(ctx.raw)))
+        return out
+    }
+}
+
+/// Geometry of 2-D pooling over NHWC input.
+public struct Pool2DShape: Sendable, Equatable {
+    public var n, h, w, c, kh, kw, sh, sw: Int
+    public var padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
+    public var ceilMode = false
+    public var countIncludePad = false
+
+    public init(n: Int, h: Int, w: Int, c: Int, kh: Int, kw: Int, sh: Int, sw: Int) {
+        (self.n, self.h, self.w, self.c, self.kh, self.kw, self.sh, self.sw) = (n, h, w, c, kh, kw, sh, sw)
+    }
+    var cdesc: ck_pool2d_desc {
+        ck_pool2d_desc(n: Int32(n), h: Int32(h), w: Int32(w), c: Int32(c), kh: Int32(kh), kw: Int32(kw),
+                       sh: Int32(sh), sw: Int32(sw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+                       pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
+                       ceil_mode: ceilMode ? 1 : 0, count_include_pad: countIncludePad ? 1 : 0)
+    }
+    public var isValid: Bool { var d = cdesc; return ck_pool2d_valid(&d) != 0 }
+    public var outH: Int { var d = cdesc; return Int(ck_pool2d_out_h(&d)) }
+    public var outW: Int { var d = cdesc; return Int(ck_pool2d_out_w(&d)) }
+}
+
+public extension ComputeContext {
+    func maxPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+        var d = p.cdesc
+        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        ck_maxpool2d(raw, &d, x.data, out.data)
+        return out
+    }
+    func avgPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+        var d = p.cdesc
+        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        ck_avgpool2d(raw, &d, x.data, out.data)
+        return out
+    }
+    /// [n, h, w, c] -> [n, c]
+    func globalAvgPool(_ x: Tensor) -> Tensor {
+        let (n, c) = (x.shape[0], x.shape[x.shape.count - 1])
+        let out = Tensor(shape: [n, c])
+        ck_global_avgpool(raw, Int32(n), Int32(x.count / max(n * c, 1)), Int32(c), x.data, out.data)
+        return out
+    }
+    func relu(_ x: Tensor, inPlace: Bool = false) -> Tensor {
+        let out = inPlace ? x : Tensor(shape: x.shape)
+        ck_relu(raw, x.count, x.data, out.data)
+        return out
+    }
+    func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        let c = alpha.count
+        ck_prelu(raw, x.count / c, c, x.data, alpha.data, out.data)
+        return out
+    }
+    func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape)
+        let out = Tensor(shape: a.shape)
+        ck_add(raw, a.count, a.data, b.data, out.data)
+        return out
+    }
+    /// Per-channel x * scale + shift over the last axis (folded batch normalisation).
+    func affineChannels(_ x: Tensor, scale: Tensor, shift: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        let c = scale.count
+        ck_affine_channels(raw, x.count / c, c, x.data, scale.data, shift.data, out.data)
+        return out
+    }
+    /// Softmax over the last axis.
+    func softmax(_ x: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        let c = x.shape.last ?? 1
+        ck_softmax(raw, x.count / c, c, x.data, out.data)
+        return out
+    }
+    /// C = A B through OpenBLAS (row-major).
+    func openblasGemm(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
+        let out = Tensor(shape: [m, n])
+        ck_gemm_openblas(raw, m, n, k, a.data, k, b.data, n, out.data, n)
+        return out
+    }
+}
+
+/// Folds batch normalisation statistics into per-channel scale and shift.
+public func foldBatchNorm(gamma: Tensor?, beta: Tensor?, mean: Tensor, variance: Tensor,
+                          epsilon: Float) -> (scale: Tensor, shift: Tensor) {
+    let c = mean.count
+    let scale = Tensor(shape: [c]), shift = Tensor(shape: [c])
+    ck_batchnorm_fold(c, gamma?.data, beta?.data, mean.data, variance.data, epsilon, scale.data, shift.data)
+    return (scale, shift)
+}
+
+/// Scalar references of the C core, the oracle of the tests.
+public enum Reference {
+    public static func conv2d(_ s: Conv2DShape, input: Tensor, weights: Tensor, bias: Tensor?) -> Tensor {
+        var d = s.c
+        let out = Tensor(shape: [s.n, s.outH, s.outW, s.cout])
+        ck_conv2d_ref(&d, input.data, weights.data, bias?.data, out.data)
+        return out
+    }
+    public static func gemm(_ a: Tensor, _ b: Tensor, bias: Tensor?, activation: Activation = .linear) -> Tensor {
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
+        let out = Tensor(shape: [m, n])
+        ck_gemm_ref(m, n, k, a.data, k, b.data, n, bias?.data, activation.c, out.data, n)
+        return out
+    }
+    public static func maxPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+        var d = p.cdesc
+        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        ck_maxpool2d_ref(&d, x.data, out.data)
+        return out
+    }
+    public static func avgPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+        var d = p.cdesc
+        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        ck_avgpool2d_ref(&d, x.data, out.data)
+        return out
+    }
+    public static func relu(_ x: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape); ck_relu_ref(x.count, x.data, out.data); return out
+    }
+    public static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = Tensor(shape: a.shape); ck_add_ref(a.count, a.data, b.data, out.data); return out
+    }
+    public static func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        ck_prelu_ref(x.count / alpha.count, alpha.count, x.data, alpha.data, out.data)
+        return out
+    }
+    public static func affineChannels(_ x: Tensor, scale: Tensor, shift: Tensor) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        ck_affine_channels_ref(x.count / scale.count, scale.count, x.data, scale.data, shift.data, out.data)
+        return out
+    }
+}

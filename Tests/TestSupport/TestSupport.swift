@@ -1,0 +1,52 @@
+import Foundation
+import Kernels
+
+/// SplitMix64: a small seeded generator so test inputs are the same on every run.
+public struct SeededRNG: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+public func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, range: ClosedRange<Float> = -1...1) -> Tensor {
+    let t = Tensor(shape: shape)
+    for i in 0..<t.count { t.data[i] = Float.random(in: range, using: &rng) }
+    return t
+}
+
+/// max |a - b| / max(max |b|, tiny): the relative error measure used across the tests.
+public func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.count == b.count, "sizes \(a.shape) vs \(b.shape)")
+    var maxDiff: Float = 0, maxRef: Float = 0
+    for i in 0..<a.count {
+        let d = abs(a.data[i] - b.data[i])
+        maxDiff = d.isNaN ? .infinity : max(maxDiff, d)
+        maxRef = max(maxRef, abs(b.data[i]))
+    }
+    return maxDiff / max(maxRef, 1e-30)
+}
+
+public func bitEqual(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.count == b.count && memcmp(a.data, b.data, a.count * 4) == 0
+}
+
+/// ../shared next to the repository, if present (CI has it; a user's clone may not).
+public func sharedDirectory() -> URL? {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<4 { dir.deleteLastPathComponent() }
+    let shared = dir.deletingLastPathComponent().appendingPathComponent("shared")
+    return FileManager.default.fileExists(atPath: shared.path) ? shared : nil
+}
+
+/// The repository root (for models/ and samples/).
+public func repositoryRoot() -> URL {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { dir.deleteLastPathComponent() }
+    return dir
+}
