@@ -50,3 +50,19 @@ public func repositoryRoot() -> URL {
     for _ in 0..<3 { dir.deleteLastPathComponent() }
     return dir
 }
+
+/// n floats in [lo, hi) from SplitMix64 with `seed`, exactly as tools/make_fixtures.py's
+/// splitmix_uniform (so large golden weights need not be committed).
+public func splitmixUniform(seed: UInt64, count: Int, lo: Float = -1, hi: Float = 1) -> [Float] {
+    var rng = SeededRNG(seed: seed)
+    let scale = hi - lo
+    return (0..<count).map { _ in
+        let u = Float(rng.next() >> 40) * 0x1p-24
+        return u * scale + lo
+    }
+}
+
+/// A fixture file of Tests/ModelTests/Fixtures.
+public func fixturePath(_ name: String) -> String {
+    repositoryRoot().appendingPathComponent("Tests/ModelTests/Fixtures/\(name)").path
+}

@@ -1,0 +1,267 @@
+import Foundation
+import Kernels
+import Weights
+
+/// An inference network built from a ModelConfig and its weights: shapes are inferred and
+/// every tensor's name and shape is checked at load; weights are packed once for the
+/// context's instruction set.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    public let context: ComputeContext
+    let nodes: [Node]
+    let index: [String: Int]
+    let workspace = Workspace()
+
+    enum Op {
+        case input
+        case conv(PackedConv2D)
+        case dense(PackedMatrix, bias: Tensor?, Activation)
+        case affine(scale: Tensor, shift: Tensor)
+        case relu, softmax, add, globalAvgPool, flatten
+        case prelu(Tensor)
+        case maxPool(Pool2DShape), avgPool(Pool2DShape)
+    }
+
+    struct Node {
+        let name: String
+        let inputs: [Int]
+        let op: Op
+        /// Per-item shape: [h, w, c] or [c].
+        let shape: [Int]
+        let flops: Double
+    }
+
+    /// Loads `config` with weights from `weights`; `file` names the weights in errors.
+    public init(config: ModelConfig, weights: SafeTensorsFile, context: ComputeContext) throws {
+        self.config = config
+        self.context = context
+        let file = weights.path
+        func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
+        var used = Set<String>()
+        func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
+            guard let e = weights.entries[name] else { throw fail("missing tensor \(name) (expected shape \(shape))") }
+            guard e.shape == shape else { throw fail("tensor \(name) has shape \(e.shape), expected \(shape)") }
+            used.insert(name)
+            let t = try weights.tensor(name)
+            if t.hasNonFinite { throw fail("tensor \(name) contains NaN or infinite values") }
+            return t
+        }
+
+        let inp = config.input
+        guard inp.height > 0, inp.width > 0, inp.channels > 0 else {
+            throw fail("input must be H x W x C with positive sizes, got \(inp.height)x\(inp.width)x\(inp.channels)")
+        }
+        var nodes = [Node(name: "input", inputs: [], op: .input, shape: [inp.height, inp.width, inp.channels], flops: 0)]
+        var index = ["input": 0]
+
+        for (li, l) in config.layers.enumerated() {
+            let at = "layer \(li) (\(l.name))"
+            guard index[l.name] == nil else { throw fail("\(at): duplicate layer name") }
+            let inputNames = (l.inputs?.isEmpty ?? true) ? [nodes.last!.name] : l.inputs!
+            var ins: [Int] = []
+            for n in inputNames {
+                guard let i = index[n] else { throw fail("\(at): unknown input \"\(n)\"") }
+                ins.append(i)
+            }
+            let x = nodes[ins[0]].shape
+            func need(_ v: Int?, _ what: String) throws -> Int {
+                guard let v, v > 0 else { throw fail("\(at): \(l.type) needs a positive \(what)") }
+                return v
+            }
+            func pair(_ v: [Int]?, _ what: String, default d: Int? = nil) throws -> (Int, Int) {
+                guard let v else {
+                    if let d { return (d, d) }
+                    throw fail("\(at): \(l.type) needs \(what)")
+                }
+                guard (1...2).contains(v.count), v.allSatisfy({ $0 > 0 }) else { throw fail("\(at): bad \(what) \(v)") }
+                return (v[0], v.count == 2 ? v[1] : v[0])
+            }
+            func activation() throws -> Activation {
+                guard let a = Activation(rawValue: l.activation ?? "linear") else {
+                    throw fail("\(at): unsupported activation \"\(l.activation!)\"")
+                }
+                return a
+            }
+            func spatial() throws -> (Int, Int, Int) {
+                guard x.count == 3 else { throw fail("\(at): \(l.type) needs an H x W x C input, got \(x)") }
+                return (x[0], x[1], x[2])
+            }
+            func pads(_ p: Padding, h: Int, w: Int, k: (Int, Int), s: (Int, Int), d: (Int, Int)) -> (Int, Int, Int, Int) {
+                switch p {
+                case .valid: return (0, 0, 0, 0)
+                case let .explicit(t, le, b, r): return (t, le, b, r)
+                case .same:
+                    func one(_ n: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
+                        let out = (n + s - 1) / s
+                        let total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+                        return (total / 2, total - total / 2)
+                    }
+                    let (t, b) = one(h, k.0, s.0, d.0), (le, r) = one(w, k.1, s.1, d.1)
+                    return (t, le, b, r)
+                }
+            }
+
+            let op: Op
+            var shape: [Int]
+            var flops = 0.0
+            switch l.type {
+            case "conv2d", "depthwise_conv2d":
+                let (h, w, c) = try spatial()
+                let k = try pair(l.kernel, "kernel"), s = try pair(l.strides, "strides", default: 1)
+                let d = try pair(l.dilation, "dilation", default: 1)
+                var cs = Conv2DShape(n: 1, h: h, w: w, cin: c, cout: 0, kh: k.0, kw: k.1)
+                (cs.sh, cs.sw, cs.dh, cs.dw) = (s.0, s.1, d.0, d.1)
+                (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = pads(l.padding ?? .valid, h: h, w: w, k: k, s: s, d: d)
+                cs.activation = try activation()
+                let kernel: Tensor
+                if l.type == "conv2d" {
+                    cs.cout = try need(l.filters, "filters")
+                    cs.groups = l.groups ?? 1
+                    guard cs.groups > 0, c % cs.groups == 0, cs.cout % cs.groups == 0 else {
+                        throw fail("\(at): \(c) input and \(cs.cout) output channels do not split into \(cs.groups) groups")
+                    }
+                    kernel = try tensor("\(l.name).kernel", cs.weightShape)
+                } else {
+                    let m = l.depthMultiplier ?? 1
+                    cs.cout = c * m
+                    cs.groups = c
+                    kernel = try tensor("\(l.name).depthwise_kernel", [k.0, k.1, c, m]).reshaped(cs.weightShape)
+                }
+                guard cs.isValid else { throw fail("\(at): kernel \(k) does not fit the \(h)x\(w) input") }
+                let bias = (l.useBias ?? true) ? try tensor("\(l.name).bias", [cs.cout]) : nil
+                op = .conv(try PackedConv2D(context, shape: cs, weights: kernel, bias: bias))
+                shape = [cs.outH, cs.outW, cs.cout]
+                flops = cs.flops
+            case "dense":
+                let units = try need(l.units, "units")
+                let k = x.last!
+                let w = try tensor("\(l.name).kernel", [k, units])
+                let b = (l.useBias ?? true) ? try tensor("\(l.name).bias", [units]) : nil
+                op = .dense(try PackedMatrix(context, weights: w), bias: b, try activation())
+                shape = Array(x.dropLast()) + [units]
+                flops = 2.0 * Double(x.reduce(1, *) * units)
+            case "batchnorm":
+                let c = x.last!
+                let gamma = (l.scale ?? true) ? try tensor("\(l.name).gamma", [c]) : nil
+                let beta = (l.center ?? true) ? try tensor("\(l.name).beta", [c]) : nil
+                let mean = try tensor("\(l.name).moving_mean", [c])
+                let variance = try tensor("\(l.name).moving_variance", [c])
+                if variance.buffer.contains(where: { $0 < 0 }) { throw fail("\(at): negative moving variance") }
+                let f = foldBatchNorm(gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: l.epsilon ?? 1e-3)
+                op = .affine(scale: f.scale, shift: f.shift)
+                shape = x
+            case "relu": op = .relu; shape = x
+            case "softmax": op = .softmax; shape = x
+            case "prelu":
+                op = .prelu(try tensor("\(l.name).alpha", [x.last!]))
+                shape = x
+            case "add":
+                guard ins.count == 2 else { throw fail("\(at): add needs exactly two inputs") }
+                guard nodes[ins[1]].shape == x else {
+                    throw fail("\(at): add of shapes \(x) and \(nodes[ins[1]].shape)")
+                }
+                op = .add; shape = x
+            case "maxpool2d", "avgpool2d":
+                let (h, w, c) = try spatial()
+                let k = try pair(l.pool, "pool"), s = try pair(l.strides, "strides", default: k.0)
+                var p = Pool2DShape(n: 1, h: h, w: w, c: c, kh: k.0, kw: k.1, sh: s.0, sw: s.1)
+                (p.padTop, p.padLeft, p.padBottom, p.padRight) = pads(l.padding ?? .valid, h: h, w: w, k: k, s: s, d: (1, 1))
+                p.ceilMode = l.ceilMode ?? false
+                p.countIncludePad = l.countIncludePad ?? false
+                guard p.isValid else { throw fail("\(at): pool \(k) does not fit the \(h)x\(w) input") }
+                op = l.type == "maxpool2d" ? .maxPool(p) : .avgPool(p)
+                shape = [p.outH, p.outW, c]
+            case "global_avgpool":
+                _ = try spatial()
+                op = .globalAvgPool; shape = [x[2]]
+            case "flatten":
+                op = .flatten; shape = [x.reduce(1, *)]
+            default:
+                throw fail("\(at): unknown layer type \"\(l.type)\"")
+            }
+            index[l.name] = nodes.count
+            nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops))
+        }
+        let unused = Set(weights.entries.keys).subtracting(used)
+        if !unused.isEmpty { throw fail("tensors not used by any layer: \(unused.sorted().joined(separator: ", "))") }
+        for o in [config.outputs.features] + (config.outputs.probabilities.map { [$0] } ?? []) where index[o] == nil {
+            throw fail("output \"\(o)\" is not a layer")
+        }
+        self.nodes = nodes
+        self.index = index
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` (give either path or the stem).
+    public convenience init(path: String, context: ComputeContext) throws {
+        let (json, st) = Model.files(for: path)
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: json)) }
+        catch { throw ModelFileError(json, "cannot read the model config: \(error.localizedDescription)") }
+        let config = try ModelConfig.decode(data, path: json)
+        try self.init(config: config, weights: try SafeTensorsFile(path: st), context: context)
+    }
+
+    public static func files(for path: String) -> (json: String, safetensors: String) {
+        var stem = path
+        for ext in [".json", ".safetensors"] where stem.hasSuffix(ext) { stem.removeLast(ext.count) }
+        return (stem + ".json", stem + ".safetensors")
+    }
+
+    /// Per-item shape of a layer's output.
+    public func shape(of layer: String) -> [Int]? { index[layer].map { nodes[$0].shape } }
+    public var featureDimension: Int { shape(of: config.outputs.features)!.reduce(1, *) }
+    /// Multiply-add FLOPs x 2 per item of convolutions and dense layers.
+    public var flopsPerItem: Double { nodes.reduce(0) { $0 + $1.flops } }
+    public var layerNames: [String] { nodes.dropFirst().map(\.name) }
+
+    /// Runs the network on `input` [n, h, w, c] (already normalised) and returns the
+    /// requested layers' outputs. Intermediate tensors are freed after their last use.
+    public func forward(_ input: Tensor, outputs wanted: [String],
+                        observe: ((String, Double) -> Void)? = nil) throws -> [String: Tensor] {
+        let s = nodes[0].shape
+        guard input.shape.count == 4, Array(input.shape[1...]) == s else {
+            throw KernelError.shape("model \(config.name) takes [n, \(s[0]), \(s[1]), \(s[2])], got \(input.shape)")
+        }
+        let n = input.shape[0]
+        var lastUse = [Int](repeating: -1, count: nodes.count)
+        for (i, node) in nodes.enumerated() { for j in node.inputs { lastUse[j] = i } }
+        var keep = Set<Int>()
+        for w in wanted {
+            guard let i = index[w] else { throw KernelError.shape("model \(config.name) has no layer \(w)") }
+            keep.insert(i)
+        }
+        let stop = keep.max() ?? 0
+        var values = [Tensor?](repeating: nil, count: nodes.count)
+        values[0] = input
+        let ctx = context
+        for i in 1...max(stop, 1) where i <= stop {
+            let node = nodes[i]
+            let x = values[node.inputs[0]]!
+            let t0 = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let y: Tensor
+            switch node.op {
+            case .input: y = x
+            case .conv(let c): y = try c(x, workspace: workspace)
+            case let .dense(w, bias, act): y = try w.matmul(x, bias: bias, activation: act, workspace: workspace)
+            case let .affine(scale, shift): y = ctx.affineChannels(x, scale: scale, shift: shift)
+            case .relu: y = ctx.relu(x)
+            case .softmax: y = ctx.softmax(x)
+            case .prelu(let a): y = ctx.prelu(x, alpha: a)
+            case .add: y = ctx.add(x, values[node.inputs[1]]!)
+            case .globalAvgPool: y = ctx.globalAvgPool(x)
+            case .flatten: y = x.reshaped([n, x.count / max(n, 1)])
+            case .maxPool(var p): p.n = n; y = ctx.maxPool(x, p)
+            case .avgPool(var p): p.n = n; y = ctx.avgPool(x, p)
+            }
+            if let observe { observe(node.name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
+            values[i] = y
+            for j in node.inputs where lastUse[j] == i && !keep.contains(j) { values[j] = nil }
+        }
+        var out: [String: Tensor] = [:]
+        for w in wanted { out[w] = values[index[w]!]! }
+        return out
+    }
+
+    /// Per-layer FLOPs, for benchmarks.
+    public var layerFlops: [(String, Double)] { nodes.dropFirst().map { ($0.name, $0.flops) } }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Kernels
+
+/// A problem with a model or weight file; the message names the file and what is wrong.
+public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let problem: String
+    public init(_ file: String, _ problem: String) { self.file = file; self.problem = problem }
+    public var description: String { "\(file): \(problem)" }
+}
+
+/// Element types a safetensors file may hold; all are converted to float32 on load.
+public enum DType: String, Sendable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+    var size: Int { switch self { case .f32: 4; case .f16, .bf16: 2; case .f64: 8 } }
+}
+
+/// A read-only safetensors file (https://github.com/huggingface/safetensors format):
+/// an 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
+/// Every offset and shape is checked before any tensor is touched.
+public struct SafeTensorsFile: Sendable {
+    public struct Entry: Sendable {
+        public let dtype: DType
+        public let shape: [Int]
+        let begin: Int, end: Int
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+    let bytes: Data
+    let dataStart: Int
+
+    /// Header JSON larger than this is refused (a hostile length cannot make us allocate).
+    public static let maxHeaderBytes = 100 << 20
+
+    public init(path: String) throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
+        catch { throw ModelFileError(path, "cannot read: \(error.localizedDescription)") }
+        try self.init(data: data, path: path)
+    }
+
+    public init(data: Data, path: String = "<memory>") throws {
+        self.path = path
+        bytes = data
+        func fail(_ s: String) -> ModelFileError { ModelFileError(path, s) }
+        guard data.count >= 8 else { throw fail("too short for a safetensors file (\(data.count) bytes)") }
+        let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard n <= UInt64(Self.maxHeaderBytes) else { throw fail("header length \(n) exceeds the \(Self.maxHeaderBytes)-byte limit") }
+        guard n <= UInt64(data.count - 8) else {
+            throw fail("header length \(n) runs past the end of the file (\(data.count) bytes): truncated or not safetensors")
+        }
+        dataStart = 8 + Int(n)
+        let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + dataStart)
+        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+            throw fail("header is not a JSON object")
+        }
+        var entries: [String: Entry] = [:]
+        var meta: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw fail("metadata value of \(k) is not a string") }
+                    meta[k] = s
+                }
+                continue
+            }
+            guard let obj = value as? [String: Any] else { throw fail("tensor \(name): entry is not an object") }
+            guard let ds = obj["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
+            guard let dtype = DType(rawValue: ds) else { throw fail("tensor \(name): unsupported dtype \(ds)") }
+            guard let shapeAny = obj["shape"] as? [Any], let offs = obj["data_offsets"] as? [Any], offs.count == 2 else {
+                throw fail("tensor \(name): missing shape or data_offsets")
+            }
+            var shape: [Int] = []
+            var elements = 1
+            for d in shapeAny {
+                guard let v = (d as? NSNumber)?.intValue, v >= 0, (d as? NSNumber)?.doubleValue == Double(v) else {
+                    throw fail("tensor \(name): bad dimension \(d)")
+                }
+                let (p, o) = elements.multipliedReportingOverflow(by: v)
+                guard !o, p <= Int(Int32.max) * 16 else { throw fail("tensor \(name): shape \(shapeAny) is too large") }
+                elements = p
+                shape.append(v)
+            }
+            guard let b = (offs[0] as? NSNumber)?.intValue, let e = (offs[1] as? NSNumber)?.intValue,
+                  b >= 0, e >= b else { throw fail("tensor \(name): bad data_offsets \(offs)") }
+            guard e <= data.count - dataStart else {
+                throw fail("tensor \(name): data_offsets [\(b), \(e)] run past the end of the file (truncated?)")
+            }
+            guard e - b == elements * dtype.size else {
+                throw fail("tensor \(name): \(e - b) bytes for shape \(shape) of \(ds) (expected \(elements * dtype.size))")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, begin: b, end: e)
+        }
+        // The byte ranges must tile the data section: no overlap, no holes.
+        var cursor = 0
+        for (name, e) in entries.sorted(by: { ($0.value.begin, $0.value.end) < ($1.value.begin, $1.value.end) }) {
+            guard e.begin == cursor else {
+                throw fail(e.begin < cursor ? "tensor \(name) overlaps another tensor's bytes"
+                                            : "a gap of \(e.begin - cursor) bytes before tensor \(name)")
+            }
+            cursor = e.end
+        }
+        self.entries = entries
+        metadata = meta
+    }
+
+    /// The tensor named `name`, as float32; throws if it is missing.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let e = entries[name] else { throw ModelFileError(path, "no tensor named \(name)") }
+        let t = Tensor(shape: e.shape)
+        bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let src = raw.baseAddress!.advanced(by: dataStart + e.begin)
+            let n = t.count
+            switch e.dtype {
+            case .f32:
+                memcpy(t.data, src, n * 4)
+            case .f64:
+                for i in 0..<n { t.data[i] = Float(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+            case .f16:
+                for i in 0..<n { t.data[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+            case .bf16:
+                for i in 0..<n {
+                    let h = src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
+                    t.data[i] = Float(bitPattern: UInt32(h) << 16)
+                }
+            }
+        }
+        return t
+    }
+}
+
+/// Writes safetensors files atomically (a temporary file in the same folder, then rename).
+public enum SafeTensorsWriter {
+    public static func encode(_ tensors: [(String, Tensor)], dtype: DType = .f32,
+                              metadata: [String: String] = [:]) throws -> Data {
+        precondition(dtype == .f32 || dtype == .f16, "only F32 and F16 are written")
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, t) in tensors {
+            let n = t.count * dtype.size
+            header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + n]]
+            offset += n
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data(capacity: 8 + json.count + offset)
+        var len = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        out.append(json)
+        for (_, t) in tensors {
+            if dtype == .f32 {
+                out.append(UnsafeBufferPointer(start: t.data, count: t.count))
+            } else {
+                var half = [UInt16](repeating: 0, count: t.count)
+                for i in 0..<t.count { half[i] = Float16(t.data[i]).bitPattern }
+                half.withUnsafeBufferPointer { out.append($0) }
+            }
+        }
+        return out
+    }
+
+    public static func write(_ tensors: [(String, Tensor)], to path: String, dtype: DType = .f32,
+                             metadata: [String: String] = [:]) throws {
+        try AtomicFile.write(try encode(tensors, dtype: dtype, metadata: metadata), to: path)
+    }
+}
+
+/// Write-then-rename, so a reader never sees a half-written file and a killed writer
+/// leaves the previous file intact.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try data.write(to: tmp)
+            let fd = open(tmp.path, O_RDONLY)
+            if fd >= 0 { fsync(fd); close(fd) }
+            guard rename(tmp.path, url.path) == 0 else {
+                throw ModelFileError(path, "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
+            }
+        } catch let e as ModelFileError {
+            try? FileManager.default.removeItem(at: tmp)
+            throw e
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw ModelFileError(path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
