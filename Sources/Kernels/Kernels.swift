@@ -69,9 +69,17 @@ public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>
+    /// Set for a view: the tensor whose memory this one uses (kept alive, not freed here).
+    private let owner: Tensor?
 
     /// A zero-filled tensor.
-    public init(shape: [Int]) {
+    public convenience init(shape: [Int]) {
+        self.init(uninitialized: shape)
+        memset(data, 0, max(count, 1) * MemoryLayout<Float>.stride)
+    }
+
+    /// A tensor whose values are garbage until written (outputs of kernels).
+    public init(uninitialized shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
@@ -80,8 +88,17 @@ public final class Tensor: @unchecked Sendable {
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("out of memory allocating \(bytes) bytes")
         }
-        memset(raw, 0, bytes)
         data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        owner = nil
+    }
+
+    /// A view of the first elements of `storage` with another shape.
+    public init(view storage: Tensor, shape: [Int]) {
+        count = shape.reduce(1, *)
+        precondition(count <= storage.count, "view of \(count) values on \(storage.count)")
+        self.shape = shape
+        data = storage.data
+        owner = storage
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -90,18 +107,32 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { free(data) }
+    deinit { if owner == nil { free(data) } }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count)
-        let t = Tensor(shape: newShape)
+        let t = Tensor(uninitialized: newShape)
         t.data.update(from: data, count: count)
         return t
     }
     /// True if any value is NaN or infinite.
     public var hasNonFinite: Bool { buffer.contains { !$0.isFinite } }
+}
+
+/// SplitMix64: a small, fast, seeded generator; the same stream in Swift and in
+/// tools/make_fixtures.py, so fixtures can be regenerated instead of committed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
 
 #if canImport(Glibc)

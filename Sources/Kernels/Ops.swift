@@ -1,12 +1,19 @@
 import CKernels
 
+/// `out` if given (checked to hold `shape`), else a new tensor.
+func output(_ out: Tensor?, _ shape: [Int]) -> Tensor {
+    guard let out else { return Tensor(uninitialized: shape) }
+    precondition(out.shape.reduce(1, *) == shape.reduce(1, *), "output \(out.shape) for \(shape)")
+    return out
+}
+
 public enum Activation: String, Codable, Sendable {
     case linear, relu
     var c: ck_activation { self == .relu ? CK_ACT_RELU : CK_ACT_NONE }
 }
 
 public enum ConvAlgorithm: Int, Sendable, CaseIterable {
-    case auto = 0, im2colGemm = 1, depthwise = 2
+    case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3
     var c: ck_conv_algo { ck_conv_algo(rawValue: UInt32(rawValue)) }
 }
 
@@ -68,14 +75,14 @@ public final class PackedConv2D: @unchecked Sendable {
     public var workspaceSize: Int { var d = shape.c; return ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c) }
 
     /// Runs on `input` [n, h, w, cin] (n may differ from the packed shape's n).
-    public func callAsFunction(_ input: Tensor, workspace: Workspace) throws -> Tensor {
+    public func callAsFunction(_ input: Tensor, workspace: Workspace, into out: Tensor? = nil) throws -> Tensor {
         var s = shape
         guard input.shape.count == 4, input.shape[1] == s.h, input.shape[2] == s.w,
               input.shape[3] == s.cin else {
             throw KernelError.shape("conv input \(input.shape), expected [n, \(s.h), \(s.w), \(s.cin)]")
         }
         s.n = input.shape[0]
-        let out = Tensor(shape: [s.n, s.outH, s.outW, s.cout])
+        let out = output(out, [s.n, s.outH, s.outW, s.cout])
         var d = s.c
         let ws = workspace.floats(ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c))
         ck_conv2d(ctx.raw, &d, algorithm.c, input.data, packed.data, bias?.data, out.data, ws)
@@ -111,13 +118,13 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// act(a [m, k] x W + bias) -> [m, n]
     public func matmul(_ a: Tensor, bias: Tensor?, activation: Activation = .linear,
-                       workspace: Workspace) throws -> Tensor {
+                       workspace: Workspace, into out: Tensor? = nil) throws -> Tensor {
         guard let k0 = a.shape.last, k0 == k else {
             throw KernelError.shape("matmul input \(a.shape), expected last dimension \(k)")
         }
         if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
         let m = a.count / max(k, 1)
-        let out = Tensor(shape: Array(a.shape.dropLast()) + [n])
+        let out = output(out, Array(a.shape.dropLast()) + [n])
         ck_gemm_packed(ctx.raw, m, n, k, a.data, k, packed.data, bias?.data, activation.c, out.data, n,
                        workspace.floats(ck_gemm_workspace_size(ctx.raw)))
         return out
@@ -146,52 +153,52 @@ public struct Pool2DShape: Sendable, Equatable {
 }
 
 public extension ComputeContext {
-    func maxPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+    func maxPool(_ x: Tensor, _ p: Pool2DShape, into out: Tensor? = nil) -> Tensor {
         var d = p.cdesc
-        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        let out = output(out, [p.n, p.outH, p.outW, p.c])
         ck_maxpool2d(raw, &d, x.data, out.data)
         return out
     }
-    func avgPool(_ x: Tensor, _ p: Pool2DShape) -> Tensor {
+    func avgPool(_ x: Tensor, _ p: Pool2DShape, into out: Tensor? = nil) -> Tensor {
         var d = p.cdesc
-        let out = Tensor(shape: [p.n, p.outH, p.outW, p.c])
+        let out = output(out, [p.n, p.outH, p.outW, p.c])
         ck_avgpool2d(raw, &d, x.data, out.data)
         return out
     }
     /// [n, h, w, c] -> [n, c]
-    func globalAvgPool(_ x: Tensor) -> Tensor {
+    func globalAvgPool(_ x: Tensor, into out: Tensor? = nil) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[x.shape.count - 1])
-        let out = Tensor(shape: [n, c])
+        let out = output(out, [n, c])
         ck_global_avgpool(raw, Int32(n), Int32(x.count / max(n * c, 1)), Int32(c), x.data, out.data)
         return out
     }
-    func relu(_ x: Tensor, inPlace: Bool = false) -> Tensor {
-        let out = inPlace ? x : Tensor(shape: x.shape)
+    func relu(_ x: Tensor, into out: Tensor? = nil) -> Tensor {
+        let out = output(out, x.shape)
         ck_relu(raw, x.count, x.data, out.data)
         return out
     }
-    func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
-        let out = Tensor(shape: x.shape)
+    func prelu(_ x: Tensor, alpha: Tensor, into out: Tensor? = nil) -> Tensor {
+        let out = output(out, x.shape)
         let c = alpha.count
         ck_prelu(raw, x.count / c, c, x.data, alpha.data, out.data)
         return out
     }
-    func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    func add(_ a: Tensor, _ b: Tensor, into out: Tensor? = nil) -> Tensor {
         precondition(a.shape == b.shape)
-        let out = Tensor(shape: a.shape)
+        let out = output(out, a.shape)
         ck_add(raw, a.count, a.data, b.data, out.data)
         return out
     }
     /// Per-channel x * scale + shift over the last axis (folded batch normalisation).
-    func affineChannels(_ x: Tensor, scale: Tensor, shift: Tensor) -> Tensor {
-        let out = Tensor(shape: x.shape)
+    func affineChannels(_ x: Tensor, scale: Tensor, shift: Tensor, into out: Tensor? = nil) -> Tensor {
+        let out = output(out, x.shape)
         let c = scale.count
         ck_affine_channels(raw, x.count / c, c, x.data, scale.data, shift.data, out.data)
         return out
     }
     /// Softmax over the last axis.
-    func softmax(_ x: Tensor) -> Tensor {
-        let out = Tensor(shape: x.shape)
+    func softmax(_ x: Tensor, into out: Tensor? = nil) -> Tensor {
+        let out = output(out, x.shape)
         let c = x.shape.last ?? 1
         ck_softmax(raw, x.count / c, c, x.data, out.data)
         return out

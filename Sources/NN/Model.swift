@@ -11,6 +11,8 @@ public final class Model: @unchecked Sendable {
     let nodes: [Node]
     let index: [String: Int]
     let workspace = Workspace()
+    var arena: [Tensor] = []
+    var arenaBatch = -1
 
     enum Op {
         case input
@@ -31,16 +33,16 @@ public final class Model: @unchecked Sendable {
         let flops: Double
     }
 
-    /// Loads `config` with weights from `weights`; `file` names the weights in errors.
-    public init(config: ModelConfig, weights: SafeTensorsFile, context: ComputeContext) throws {
+    /// Loads `config` with weights from `weights` (a safetensors file or tensors in memory).
+    public init(config: ModelConfig, weights: any WeightSource, context: ComputeContext) throws {
         self.config = config
         self.context = context
-        let file = weights.path
+        let file = weights.sourceName
         func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
         var used = Set<String>()
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let e = weights.entries[name] else { throw fail("missing tensor \(name) (expected shape \(shape))") }
-            guard e.shape == shape else { throw fail("tensor \(name) has shape \(e.shape), expected \(shape)") }
+            guard let s = weights.shape(of: name) else { throw fail("missing tensor \(name) (expected shape \(shape))") }
+            guard s == shape else { throw fail("tensor \(name) has shape \(s), expected \(shape)") }
             used.insert(name)
             let t = try weights.tensor(name)
             if t.hasNonFinite { throw fail("tensor \(name) contains NaN or infinite values") }
@@ -182,7 +184,7 @@ public final class Model: @unchecked Sendable {
             index[l.name] = nodes.count
             nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops))
         }
-        let unused = Set(weights.entries.keys).subtracting(used)
+        let unused = Set(weights.tensorNames).subtracting(used)
         if !unused.isEmpty { throw fail("tensors not used by any layer: \(unused.sorted().joined(separator: ", "))") }
         for o in [config.outputs.features] + (config.outputs.probabilities.map { [$0] } ?? []) where index[o] == nil {
             throw fail("output \"\(o)\" is not a layer")
@@ -214,8 +216,8 @@ public final class Model: @unchecked Sendable {
     public var flopsPerItem: Double { nodes.reduce(0) { $0 + $1.flops } }
     public var layerNames: [String] { nodes.dropFirst().map(\.name) }
 
-    /// Runs the network on `input` [n, h, w, c] (already normalised) and returns the
-    /// requested layers' outputs. Intermediate tensors are freed after their last use.
+    /// Runs the network on `input` [n, h, w, c] (already normalised) and returns copies of
+    /// the requested layers' outputs. Not to be called from two threads at once.
     public func forward(_ input: Tensor, outputs wanted: [String],
                         observe: ((String, Double) -> Void)? = nil) throws -> [String: Tensor] {
         let s = nodes[0].shape
@@ -233,32 +235,49 @@ public final class Model: @unchecked Sendable {
         let stop = keep.max() ?? 0
         var values = [Tensor?](repeating: nil, count: nodes.count)
         values[0] = input
+        // Outputs go to reusable buffers: freed activations are recycled within the pass
+        // and kept for the next pass, so steady-state inference neither allocates nor
+        // page-faults.
+        if arenaBatch != n { arena.removeAll(); arenaBatch = n }
+        var freeBuf = Set(arena.indices)
+        var bufOf = [Int](repeating: -1, count: nodes.count)
+        func take(_ node: Int, _ shape: [Int]) -> Tensor {
+            let c = shape.reduce(1, *)
+            let pick = freeBuf.filter { arena[$0].count >= c }.min { arena[$0].count < arena[$1].count }
+            let b: Int
+            if let pick { b = pick; freeBuf.remove(pick) } else { arena.append(Tensor(uninitialized: [max(c, 1)])); b = arena.count - 1 }
+            bufOf[node] = b
+            return Tensor(view: arena[b], shape: shape)
+        }
         let ctx = context
         for i in 1...max(stop, 1) where i <= stop {
             let node = nodes[i]
             let x = values[node.inputs[0]]!
+            let o = take(i, [n] + node.shape)
             let t0 = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let y: Tensor
             switch node.op {
-            case .input: y = x
-            case .conv(let c): y = try c(x, workspace: workspace)
-            case let .dense(w, bias, act): y = try w.matmul(x, bias: bias, activation: act, workspace: workspace)
-            case let .affine(scale, shift): y = ctx.affineChannels(x, scale: scale, shift: shift)
-            case .relu: y = ctx.relu(x)
-            case .softmax: y = ctx.softmax(x)
-            case .prelu(let a): y = ctx.prelu(x, alpha: a)
-            case .add: y = ctx.add(x, values[node.inputs[1]]!)
-            case .globalAvgPool: y = ctx.globalAvgPool(x)
-            case .flatten: y = x.reshaped([n, x.count / max(n, 1)])
-            case .maxPool(var p): p.n = n; y = ctx.maxPool(x, p)
-            case .avgPool(var p): p.n = n; y = ctx.avgPool(x, p)
+            case .input: o.data.update(from: x.data, count: x.count)
+            case .conv(let c): _ = try c(x, workspace: workspace, into: o)
+            case let .dense(w, bias, act): _ = try w.matmul(x, bias: bias, activation: act, workspace: workspace, into: o)
+            case let .affine(scale, shift): _ = ctx.affineChannels(x, scale: scale, shift: shift, into: o)
+            case .relu: _ = ctx.relu(x, into: o)
+            case .softmax: _ = ctx.softmax(x, into: o)
+            case .prelu(let a): _ = ctx.prelu(x, alpha: a, into: o)
+            case .add: _ = ctx.add(x, values[node.inputs[1]]!, into: o)
+            case .globalAvgPool: _ = ctx.globalAvgPool(x, into: o)
+            case .flatten: o.data.update(from: x.data, count: x.count)
+            case .maxPool(var p): p.n = n; _ = ctx.maxPool(x, p, into: o)
+            case .avgPool(var p): p.n = n; _ = ctx.avgPool(x, p, into: o)
             }
             if let observe { observe(node.name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
-            values[i] = y
-            for j in node.inputs where lastUse[j] == i && !keep.contains(j) { values[j] = nil }
+            values[i] = o
+            for j in node.inputs where lastUse[j] == i && !keep.contains(j) {
+                values[j] = nil
+                if bufOf[j] >= 0 { freeBuf.insert(bufOf[j]) }
+            }
         }
         var out: [String: Tensor] = [:]
-        for w in wanted { out[w] = values[index[w]!]! }
+        for w in wanted { out[w] = values[index[w]!]!.reshaped(values[index[w]!]!.shape) }
         return out
     }
 

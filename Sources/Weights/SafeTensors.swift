@@ -15,10 +15,39 @@ public enum DType: String, Sendable {
     var size: Int { switch self { case .f32: 4; case .f16, .bf16: 2; case .f64: 8 } }
 }
 
+/// Where a model's tensors come from: a safetensors file, or tensors made in memory.
+public protocol WeightSource {
+    /// Names the source in error messages.
+    var sourceName: String { get }
+    var tensorNames: [String] { get }
+    func shape(of name: String) -> [Int]?
+    /// The tensor as float32; called once per tensor, so a source may build it lazily.
+    func tensor(_ name: String) throws -> Tensor
+}
+
+/// Tensors in memory, each made on demand (so a converter can hold one at a time).
+public struct LazyWeights: WeightSource {
+    public let sourceName: String
+    var items: [String: (shape: [Int], make: () throws -> Tensor)] = [:]
+    public init(name: String) { sourceName = name }
+    public mutating func add(_ name: String, shape: [Int], _ make: @escaping () throws -> Tensor) {
+        items[name] = (shape, make)
+    }
+    public mutating func add(_ name: String, _ t: Tensor) { items[name] = (t.shape, { t }) }
+    public var tensorNames: [String] { Array(items.keys) }
+    public func shape(of name: String) -> [Int]? { items[name]?.shape }
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let i = items[name] else { throw ModelFileError(sourceName, "no tensor named \(name)") }
+        let t = try i.make()
+        guard t.shape == i.shape else { throw ModelFileError(sourceName, "tensor \(name) made with shape \(t.shape), declared \(i.shape)") }
+        return t
+    }
+}
+
 /// A read-only safetensors file (https://github.com/huggingface/safetensors format):
 /// an 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
 /// Every offset and shape is checked before any tensor is touched.
-public struct SafeTensorsFile: Sendable {
+public struct SafeTensorsFile: Sendable, WeightSource {
     public struct Entry: Sendable {
         public let dtype: DType
         public let shape: [Int]
@@ -106,6 +135,10 @@ public struct SafeTensorsFile: Sendable {
         self.entries = entries
         metadata = meta
     }
+
+    public var sourceName: String { path }
+    public var tensorNames: [String] { Array(entries.keys) }
+    public func shape(of name: String) -> [Int]? { entries[name]?.shape }
 
     /// The tensor named `name`, as float32; throws if it is missing.
     public func tensor(_ name: String) throws -> Tensor {

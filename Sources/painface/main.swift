@@ -1,1 +1,254 @@
-print("painface")
+import ArgumentParser
+import Foundation
+import Kernels
+import NN
+import PainFace
+import Weights
+
+/// Prints a one-line error and exits non-zero (no stack traces for bad input).
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+func fail(_ error: Error) -> Failure { Failure(description: "\(error)") }
+
+func stderrLine(_ s: String, terminator: String = "\n") {
+    FileHandle.standardError.write(Data((s + terminator).utf8))
+}
+
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Worker threads (0 = one per CPU). Results do not depend on it.")
+    var threads = 0
+    @Option(help: "Instruction set: scalar, avx2, avx512 or neon (default: the best this CPU has).")
+    var isa: String?
+
+    func context() throws -> ComputeContext {
+        var chosen = ISA.best
+        if let isa {
+            guard let i = ISA(name: isa) else { throw Failure(description: "unknown --isa \(isa) (scalar, avx2, avx512, neon)") }
+            guard i.isSupported else { throw Failure(description: "this CPU cannot run --isa \(isa)") }
+            chosen = i
+        }
+        return try ComputeContext(isa: chosen, threads: threads)
+    }
+}
+
+@main
+struct PainFaceCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "painface",
+        abstract: "Pain recognition from facial video: face crops -> CNN features -> classifiers.",
+        version: PainFaceInfo.version,
+        subcommands: [FeaturesCommand.self, BenchCommand.self, ModelsCommand.self],
+        defaultSubcommand: nil)
+}
+
+struct FeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Extract per-frame features from folders of face crops.",
+        discussion: """
+        Writes OUT/<folder>.safetensors per folder: `features` [frames, dim] float32 (and \
+        `probabilities` when the model has a classifier); the frame names, unreadable frames, \
+        the model's SHA-256 and the PainFace version are in the metadata. A folder whose \
+        output is already up to date is skipped, so an interrupted run resumes.
+        """)
+
+    @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")
+    var model = ModelStore.defaultModel
+    @Argument(help: "Folders of face crops (JPEG or PNG).")
+    var folders: [String]
+    @Option(help: "Output folder.")
+    var out: String
+    @Option(help: "Frames per forward pass.")
+    var batch = 8
+    @Flag(help: "Store features as float16.")
+    var float16 = false
+    @Flag(help: "Recompute folders whose output is up to date.")
+    var force = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        guard batch > 0 else { throw Failure(description: "--batch must be positive") }
+        do {
+            let ctx = try compute.context()
+            let fx = try FeatureExtractor(model: model, context: ctx)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            var opts = FeatureOptions()
+            opts.batch = batch
+            stderrLine("model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
+            var names = Set<String>()
+            var failedFolders = 0
+            for dir in folders {
+                let name = URL(fileURLWithPath: dir).standardized.lastPathComponent
+                guard names.insert(name).inserted else {
+                    throw Failure(description: "\(dir): two input folders are named \(name); their outputs would collide")
+                }
+                let path = (out as NSString).appendingPathComponent(name + ".safetensors")
+                if !force && fx.isUpToDate(path, folder: dir) {
+                    stderrLine("\(name): up to date, skipped")
+                    continue
+                }
+                let t0 = monotonicSeconds()
+                let r: FolderFeatures
+                do {
+                    let tty = isatty(2) != 0
+                    r = try fx.run(folder: dir, options: opts) { done, total in
+                        if tty { stderrLine("\r\(name): \(done)/\(total) frames", terminator: "") }
+                    }
+                } catch {
+                    stderrLine("\nerror: \(error)")
+                    failedFolders += 1
+                    continue
+                }
+                try fx.write(r, folder: dir, to: path, dtype: float16 ? .f16 : .f32)
+                let dt = monotonicSeconds() - t0
+                var line = "\r\(name): \(r.frames.count) frames in \(String(format: "%.2f", dt)) s (\(String(format: "%.1f", Double(r.frames.count) / max(dt, 1e-9))) frames/s) -> \(path)"
+                if !r.unreadable.isEmpty { line += "; \(r.unreadable.count) unreadable: " + r.unreadable.prefix(3).map { "\($0.file) (\($0.reason))" }.joined(separator: ", ") }
+                if r.otherFiles > 0 { line += "; \(r.otherFiles) other files ignored" }
+                stderrLine(line)
+                if let probs = r.probabilities, let classes = fx.model.config.classes, r.frames.count > 0 {
+                    // a one-line summary: the class most often on top
+                    var counts = [Int](repeating: 0, count: classes.count)
+                    for i in 0..<r.frames.count {
+                        let row = UnsafeBufferPointer(start: probs.data + i * classes.count, count: classes.count)
+                        counts[row.indices.max { row[$0] < row[$1] }!] += 1
+                    }
+                    let top = counts.indices.max { counts[$0] < counts[$1] }!
+                    print("\(name)\t\(r.frames.count) frames\tmost frequent: \(classes[top]) (\(counts[top])/\(r.frames.count))")
+                } else {
+                    print("\(name)\t\(r.frames.count) frames\t\(path)")
+                }
+            }
+            if failedFolders > 0 { throw Failure(description: "\(failedFolders) folder(s) failed; the others were written") }
+        } catch let e as Failure {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",abstract: "List the bundled models.")
+    @Flag(help: "JSON output.")
+    var json = false
+
+    func run() throws {
+        let ctx = try ComputeContext(isa: .best, threads: 1)
+        var rows: [[String: Any]] = []
+        for (name, stem) in ModelStore.bundled() {
+            do {
+                let m = try Model(path: stem, context: ctx)
+                let c = m.config
+                let params = try SafeTensorsFile(path: stem + ".safetensors").entries.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
+                rows.append(["name": name, "path": stem, "input": "\(c.input.height)x\(c.input.width)x\(c.input.channels) \(c.input.color)",
+                             "features": m.featureDimension, "classes": c.classes ?? [], "parameters": params,
+                             "gflops_per_image": m.flopsPerItem * 1e-9])
+            } catch {
+                rows.append(["name": name, "path": stem, "error": "\(error)"])
+            }
+        }
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            return
+        }
+        for r in rows {
+            if let e = r["error"] { print("\(r["name"]!)\tERROR \(e)"); continue }
+            let classes = (r["classes"] as! [String]).joined(separator: ",")
+            print("\(r["name"]!)\tinput \(r["input"]!)\tfeatures \(r["features"]!)\tparameters \(r["parameters"]!)\t"
+                  + String(format: "%.3f GFLOP/image", r["gflops_per_image"] as! Double)
+                  + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r["path"]!)")
+        }
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark the kernels and the extractors on this machine.",
+        discussion: "Prints time, GFLOPS and % of this machine's measured FMA peak per kernel and per model, and the peak RSS.")
+
+    @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
+    var quick = false
+    @Option(help: "What to run: comma-separated of gemm, elementwise, vgg16, mini-xception.")
+    var only = "gemm,elementwise,vgg16,mini-xception"
+    @Option(help: "VGG16 batch sizes.")
+    var vggBatches = "1,8"
+    @Option(help: "Write the rows as JSON to this file.")
+    var json: String?
+    @Flag(help: "Serve ../shared/anchors requests on stdin (JSON lines) instead: PainFace as a peer.")
+    var serve = false
+    @Option(help: "With --serve: the folder written by bench_a_vgg.py --export-weights.")
+    var weights: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        do {
+            var compute = compute
+            if serve, compute.threads == 0, let t = ProcessInfo.processInfo.environment["ANCHORS_THREADS"], let n = Int(t) {
+                compute.threads = n
+            }
+            let ctx = try compute.context()
+            if serve {
+                AnchorPeer(ctx: ctx, weightsDir: weights).serve()
+                return
+            }
+            let parts = Set(only.split(separator: ",").map(String.init))
+            var b = PainFace.Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
+            print("painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \(String(format: "%.1f", b.peak)) GFLOPS")
+            if parts.contains("gemm") { try b.gemm() }
+            if parts.contains("elementwise") { b.elementwise() }
+            if parts.contains("mini-xception") {
+                let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
+                try b.model(m, batch: 32, perLayer: false)
+            }
+            if parts.contains("vgg16") {
+                let config = Architectures.vgg16GapFc1024()
+                let w = try Architectures.randomWeights(for: config)
+                let st = try SafeTensorsFile(data: try SafeTensorsWriter.encode(w), path: "vgg16-random")
+                let m = try Model(config: config, weights: st, context: ctx)
+                for (i, bs) in vggBatches.split(separator: ",").compactMap({ Int($0) }).enumerated() {
+                    try b.model(m, batch: bs, perLayer: i == 0 && !quick)
+                }
+            }
+            print(String(repeating: "-", count: 96))
+            var header = "group".padding(toLength: 12, withPad: " ", startingAt: 0)
+            header += "name".padding(toLength: 44, withPad: " ", startingAt: 0)
+            print(header + "ms".leftPad(10) + "GFLOPS".leftPad(9) + "% peak".leftPad(8) + "  other")
+            for r in b.rows {
+                var line = r.group.padding(toLength: 12, withPad: " ", startingAt: 0)
+                line += r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                line += String(format: "%.3f", r.seconds * 1e3).leftPad(10)
+                line += (r.gflops.map { String(format: "%.1f", $0) } ?? "-").leftPad(9)
+                line += (r.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "-").leftPad(8)
+                print(line + "  " + (r.throughput ?? ""))
+            }
+            print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+            if let json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let doc = BenchReport(isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
+                                      peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
+                try AtomicFile.write(try e.encode(doc), to: json)
+            }
+        } catch let e as Failure {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct BenchReport: Codable {
+    var isa: String
+    var threads: Int
+    var peakGflops: Double
+    var peakRssMb: Double
+    var rows: [BenchRow]
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

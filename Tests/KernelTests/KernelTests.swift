@@ -49,7 +49,7 @@ let isas = ISA.supported
         let ref = Reference.conv2d(s, input: x, weights: w, bias: b)
         for isa in isas {
             let ctx = try ComputeContext(isa: isa, threads: 2)
-            for algo in [ConvAlgorithm.auto, .im2colGemm] {
+            for algo in ConvAlgorithm.allCases {
                 let conv = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: algo)
                 let y = try conv(x, workspace: Workspace())
                 #expect(y.shape == [s.n, s.outH, s.outW, s.cout])

@@ -1,18 +1,7 @@
 import Foundation
 import Kernels
 
-/// SplitMix64: a small seeded generator so test inputs are the same on every run.
-public struct SeededRNG: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+public typealias SeededRNG = SplitMix64
 
 public func randomTensor(_ shape: [Int], _ rng: inout SeededRNG, range: ClosedRange<Float> = -1...1) -> Tensor {
     let t = Tensor(shape: shape)

@@ -7,9 +7,10 @@
 #define MR 8
 #define NR 8
 
-static void gemm_uk_neon(size_t kc, const float *A, const float *B, float *C, size_t ldc,
-                         size_t m, size_t n, int first, int last, const float *bias,
-                         ck_activation act) {
+/* A element (i, k): A[k * MR + i], or rows[i][k] when rows is not NULL. */
+static inline __attribute__((always_inline)) void
+uk(size_t kc, const float *A, const float *const *rows, const float *B, float *C, size_t ldc, size_t m,
+   size_t n, int first, int last, const float *bias, ck_activation act) {
     float32x4_t c0[MR], c1[MR];
     float tile[MR * NR];
     int full = (m == MR && n == NR);
@@ -30,7 +31,16 @@ static void gemm_uk_neon(size_t kc, const float *A, const float *B, float *C, si
     }
     for (size_t k = 0; k < kc; k++) {
         float32x4_t b0 = vld1q_f32(B), b1 = vld1q_f32(B + 4);
-        float32x4_t a0 = vld1q_f32(A), a1 = vld1q_f32(A + 4);
+        float32x4_t a0, a1;
+        if (!rows) {
+            a0 = vld1q_f32(A);
+            a1 = vld1q_f32(A + 4);
+        } else {
+            float g[MR];
+            for (int i = 0; i < MR; i++) g[i] = rows[i][k];
+            a0 = vld1q_f32(g);
+            a1 = vld1q_f32(g + 4);
+        }
         c0[0] = vfmaq_laneq_f32(c0[0], b0, a0, 0); c1[0] = vfmaq_laneq_f32(c1[0], b1, a0, 0);
         c0[1] = vfmaq_laneq_f32(c0[1], b0, a0, 1); c1[1] = vfmaq_laneq_f32(c1[1], b1, a0, 1);
         c0[2] = vfmaq_laneq_f32(c0[2], b0, a0, 2); c1[2] = vfmaq_laneq_f32(c1[2], b1, a0, 2);
@@ -68,6 +78,17 @@ static void gemm_uk_neon(size_t kc, const float *A, const float *B, float *C, si
             for (size_t j = 0; j < n; j++) C[i * ldc + j] = tile[j];
         }
     }
+}
+
+static void gemm_uk_neon(size_t kc, const float *A, const float *B, float *C, size_t ldc, size_t m,
+                         size_t n, int first, int last, const float *bias, ck_activation act) {
+    uk(kc, A, NULL, B, C, ldc, m, n, first, last, bias, act);
+}
+
+static void gemm_uk_indirect_neon(size_t kc, const float *const *rows, const float *B, float *C,
+                                  size_t ldc, size_t m, size_t n, int first, int last,
+                                  const float *bias, ck_activation act) {
+    uk(kc, NULL, rows, B, C, ldc, m, n, first, last, bias, act);
 }
 
 static inline float32x4_t relu4(float32x4_t v) {
@@ -154,7 +175,7 @@ static void dw_row_neon(const ck_conv2d_desc *d, const float *in, const float *w
 
 const ck_kernel_table ck_table_neon = {
     .isa = CK_ISA_NEON, .mr = MR, .nr = NR,
-    .gemm_ukernel = gemm_uk_neon, .relu = relu_neon, .add = add_neon,
+    .gemm_ukernel = gemm_uk_neon, .gemm_ukernel_indirect = gemm_uk_indirect_neon, .relu = relu_neon, .add = add_neon,
     .affine = affine_neon, .prelu = prelu_neon, .dw_row = dw_row_neon,
 };
 #endif

@@ -2,7 +2,11 @@
 #include "ck_internal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 const char *ck_isa_name(ck_isa isa) {
     switch (isa) {
@@ -74,8 +78,19 @@ int ck_built_with_fast_math(void) {
 #endif
 }
 
+#if defined(__GLIBC__)
+static void set_malloc_policy(void) { mallopt(M_MMAP_THRESHOLD, 1 << 20); }
+#endif
+
 ck_ctx *ck_ctx_create(ck_isa isa, int threads) {
     if (!ck_isa_supported(isa)) return NULL;
+#if defined(__GLIBC__)
+    /* Tensors of 1 MiB and more always get their own mapping, returned to the system on
+     * free; glibc's sliding threshold would otherwise keep freed activations in the heap
+     * and inflate the resident size. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, set_malloc_policy);
+#endif
     const ck_kernel_table *k = ck_table_for(isa);
     if (!k) return NULL;
     if (threads <= 0) threads = ck_cpu_count();

@@ -89,6 +89,7 @@ typedef enum {
     CK_CONV_AUTO = 0,         /* let the driver choose */
     CK_CONV_IM2COL_GEMM = 1,  /* tiled im2col packed straight into GEMM panels */
     CK_CONV_DEPTHWISE = 2,    /* direct, one input channel per group */
+    CK_CONV_IMPLICIT_GEMM = 3,/* GEMM reading input rows in place (packing only at borders) */
 } ck_conv_algo;
 
 typedef struct {

@@ -8,13 +8,18 @@
 #error "CKernels must not be built with fast-math: results must be reproducible"
 #endif
 
-/* GEMM microkernel over packed panels.
- * A: kc x mr_max floats (k-major, MR values per k); B: kc x NR floats (k-major).
+/* GEMM microkernels. B: kc x NR floats (k-major, a packed panel).
+ * gemm_ukernel: A packed, kc x MR floats (k-major, MR values per k).
+ * gemm_ukernel_indirect: row i of A at rows[i][0..kc) (implicit convolution); all MR
+ * pointers must be valid (rows past m point at zeros).
  * C tile: m rows x n cols (m <= MR, n <= NR) at C with leading dimension ldc.
  * first: start from zero (else continue from C); last: add bias[0..n) and apply act. */
 typedef void (*ck_gemm_ukernel_fn)(size_t kc, const float *A, const float *B, float *C, size_t ldc,
                                    size_t m, size_t n, int first, int last, const float *bias,
                                    ck_activation act);
+typedef void (*ck_gemm_indirect_fn)(size_t kc, const float *const *rows, const float *B, float *C,
+                                    size_t ldc, size_t m, size_t n, int first, int last,
+                                    const float *bias, ck_activation act);
 typedef void (*ck_unary_fn)(size_t count, const float *in, float *out);
 typedef void (*ck_binary_fn)(size_t count, const float *a, const float *b, float *out);
 typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const float *p0,
@@ -28,6 +33,7 @@ typedef struct {
     ck_isa isa;
     int mr, nr;
     ck_gemm_ukernel_fn gemm_ukernel;
+    ck_gemm_indirect_fn gemm_ukernel_indirect;
     ck_unary_fn relu;
     ck_binary_fn add;
     ck_rowchan_fn affine;   /* p0 = scale, p1 = shift */

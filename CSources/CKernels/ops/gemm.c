@@ -37,8 +37,9 @@ void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *A
     }
 }
 
+/* Per thread: an A block of MR * CK_MC_PANELS rows x CK_KC, then CK_KC zeros. */
 size_t ck_gemm_workspace_size(const ck_ctx *ctx) {
-    return (size_t)ctx->threads * (size_t)ctx->k->mr * CK_MC_PANELS * CK_KC;
+    return (size_t)ctx->threads * ((size_t)ctx->k->mr * CK_MC_PANELS + 1) * CK_KC;
 }
 
 /* One task's block: rows [m0, m0+m), panels [p0, p1), via a packing callback. */
@@ -86,7 +87,7 @@ static void gemm_task(size_t t, int thread, void *arg) {
     size_t np = npanels(j->N, j->k->nr);
     size_t p0 = nc * j->panels_per_chunk, p1 = ck_min(np, p0 + j->panels_per_chunk);
     if (p0 >= p1) return;
-    float *Ap = j->workspace + (size_t)thread * tile * CK_KC;
+    float *Ap = j->workspace + (size_t)thread * (tile + 1) * CK_KC;
     ck_gemm_block(j, m0, m, p0, p1, Ap);
 }
 
@@ -164,6 +165,8 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
 
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
+    /* reading input rows in place pays once a kernel row holds enough channels */
+    if (d->dw == 1 && d->groups == 1 && d->cin >= 16) return CK_CONV_IMPLICIT_GEMM;
     return CK_CONV_IM2COL_GEMM;
 }
 
@@ -171,6 +174,8 @@ static ck_conv_algo resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_
     if (a == CK_CONV_AUTO) return ck_conv2d_choose(ctx, d);
     if (a == CK_CONV_DEPTHWISE && !(d->cin / d->groups == 1 && d->cout == d->cin))
         return CK_CONV_IM2COL_GEMM;
+    /* the taps of a kernel row are contiguous only without dilation and groups */
+    if (a == CK_CONV_IMPLICIT_GEMM && (d->dw != 1 || d->groups != 1)) return CK_CONV_IM2COL_GEMM;
     return a;
 }
 
@@ -205,8 +210,66 @@ typedef struct {
     float *out, *workspace;
     int oh_n, ow_n;
     size_t per_group, tasks_per_image;
+    int implicit;
     gemm_job proto;
 } conv_job;
+
+/* Implicit GEMM for rows [m0, m0+m) of one image: K is walked one kernel row (ky) at a
+ * time, where a pixel's KW taps x cin channels are contiguous in NHWC, so the microkernel
+ * reads each output pixel's inputs in place through a row pointer. Only pixels whose taps
+ * cross the left or right border are copied (with zeros); rows above or below the image
+ * and rows past m point at zeros. */
+static void conv_implicit_block(const conv_job *cj, const float *img, size_t n_img, size_t m0,
+                                size_t m, size_t p0, size_t p1, float *Ap) {
+    const ck_conv2d_desc *d = cj->d;
+    const ck_kernel_table *k = cj->k;
+    size_t mr = (size_t)k->mr, nr = (size_t)k->nr, cin = (size_t)d->cin, cout = (size_t)d->cout;
+    size_t rowK = (size_t)d->kw * cin, K = (size_t)d->kh * rowK;
+    size_t npan = (m + mr - 1) / mr, tile = mr * CK_MC_PANELS;
+    float *zeros = Ap + tile * CK_KC;
+    memset(zeros, 0, CK_KC * sizeof(float));
+    size_t hw = (size_t)cj->oh_n * cj->ow_n;
+    float *C = cj->out + (n_img * hw + m0) * cout;
+    const float *rows[CK_MC_PANELS * CK_MAX_MR];
+    int first = 1;
+    for (int ky = 0; ky < d->kh; ky++) {
+        for (size_t c0 = 0; c0 < rowK; c0 += CK_KC) {
+            size_t kc = ck_min(CK_KC, rowK - c0), kglob = (size_t)ky * rowK + c0;
+            int last = ky == d->kh - 1 && c0 + kc >= rowK;
+            for (size_t i = 0; i < npan * mr; i++) {
+                rows[i] = zeros;
+                if (i >= m) continue;
+                size_t q = m0 + i;
+                int oh = (int)(q / (size_t)cj->ow_n), ow = (int)(q % (size_t)cj->ow_n);
+                int ih = oh * d->sh - d->pad_top + ky * d->dh;
+                if (ih < 0 || ih >= d->h) continue;
+                int iw0 = ow * d->sw - d->pad_left;
+                const float *src = img + ((size_t)ih * d->w) * cin;
+                if (iw0 >= 0 && iw0 + d->kw <= d->w) {
+                    rows[i] = src + (size_t)iw0 * cin + c0;
+                    continue;
+                }
+                float *buf = Ap + i * CK_KC;
+                size_t kx = c0 / cin, ci = c0 % cin;
+                for (size_t t = 0; t < kc; t++) {
+                    int iw = iw0 + (int)kx;
+                    buf[t] = (iw >= 0 && iw < d->w) ? src[(size_t)iw * cin + ci] : 0.0f;
+                    if (++ci == cin) { ci = 0; kx++; }
+                }
+                rows[i] = buf;
+            }
+            for (size_t pn = p0; pn < p1; pn++) {
+                const float *Bpp = cj->packed + pn * K * nr + kglob * nr;
+                size_t n = ck_min(nr, cout - pn * nr);
+                const float *b = cj->bias ? cj->bias + pn * nr : NULL;
+                for (size_t r = 0; r < npan; r++)
+                    k->gemm_ukernel_indirect(kc, rows + r * mr, Bpp, C + r * mr * cout + pn * nr, cout,
+                                             ck_min(mr, m - r * mr), n, first, last, b, d->act);
+            }
+            first = 0;
+        }
+    }
+}
 
 static void conv_gemm_task(size_t t, int thread, void *arg) {
     const conv_job *cj = arg;
@@ -229,7 +292,11 @@ static void conv_gemm_task(size_t t, int thread, void *arg) {
     size_t np = npanels(og, cj->k->nr);
     size_t p0 = nc * j.panels_per_chunk, p1 = ck_min(np, p0 + j.panels_per_chunk);
     if (p0 >= p1) return;
-    ck_gemm_block(&j, m0, m, p0, p1, cj->workspace + (size_t)thread * tile * CK_KC);
+    float *Ap = cj->workspace + (size_t)thread * (tile + 1) * CK_KC;
+    if (cj->implicit)
+        conv_implicit_block(cj, s.img, n, m0, m, p0, p1, Ap);
+    else
+        ck_gemm_block(&j, m0, m, p0, p1, Ap);
 }
 
 static void conv_dw_task(size_t t, int thread, void *arg) {
@@ -253,6 +320,7 @@ void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const fl
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     size_t og = (size_t)(d->cout / d->groups);
     cj.per_group = ck_packed_b_size(ctx, K, og);
+    cj.implicit = algo == CK_CONV_IMPLICIT_GEMM;
     gemm_job *j = &cj.proto;
     *j = (gemm_job){.k = ctx->k, .M = (size_t)cj.oh_n * cj.ow_n, .N = og, .K = K,
                     .pack = pack_im2col, .act = d->act, .ldc = (size_t)d->cout};

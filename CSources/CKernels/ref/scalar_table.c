@@ -4,17 +4,20 @@
 #define MR 4
 #define NR 8
 
-static void gemm_uk_scalar(size_t kc, const float *A, const float *B, float *C, size_t ldc,
-                           size_t m, size_t n, int first, int last, const float *bias,
-                           ck_activation act) {
+/* A element (i, k): A[k * MR + i], or rows[i][k] when rows is not NULL. */
+static void gemm_uk_scalar_any(size_t kc, const float *A, const float *const *rows, const float *B,
+                               float *C, size_t ldc, size_t m, size_t n, int first, int last,
+                               const float *bias, ck_activation act) {
     float acc[MR][NR];
     for (size_t i = 0; i < MR; i++)
         for (size_t j = 0; j < NR; j++)
             acc[i][j] = (!first && i < m && j < n) ? C[i * ldc + j] : 0.0f;
     for (size_t k = 0; k < kc; k++) {
-        const float *a = A + k * MR, *b = B + k * NR;
-        for (size_t i = 0; i < MR; i++)
-            for (size_t j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+        const float *b = B + k * NR;
+        for (size_t i = 0; i < MR; i++) {
+            float ai = rows ? rows[i][k] : A[k * MR + i];
+            for (size_t j = 0; j < NR; j++) acc[i][j] += ai * b[j];
+        }
     }
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
@@ -25,6 +28,18 @@ static void gemm_uk_scalar(size_t kc, const float *A, const float *B, float *C, 
             }
             C[i * ldc + j] = v;
         }
+}
+
+static void gemm_uk_scalar(size_t kc, const float *A, const float *B, float *C, size_t ldc,
+                           size_t m, size_t n, int first, int last, const float *bias,
+                           ck_activation act) {
+    gemm_uk_scalar_any(kc, A, NULL, B, C, ldc, m, n, first, last, bias, act);
+}
+
+static void gemm_uk_indirect_scalar(size_t kc, const float *const *rows, const float *B, float *C,
+                                    size_t ldc, size_t m, size_t n, int first, int last,
+                                    const float *bias, ck_activation act) {
+    gemm_uk_scalar_any(kc, NULL, rows, B, C, ldc, m, n, first, last, bias, act);
 }
 
 static void affine_scalar(size_t rows, size_t c, const float *in, const float *scale,
@@ -67,6 +82,7 @@ static void dw_row_scalar(const ck_conv2d_desc *d, const float *in, const float 
 const ck_kernel_table ck_table_scalar = {
     .isa = CK_ISA_SCALAR, .mr = MR, .nr = NR,
     .gemm_ukernel = gemm_uk_scalar,
+    .gemm_ukernel_indirect = gemm_uk_indirect_scalar,
     .relu = ck_relu_ref,
     .add = ck_add_ref,
     .affine = affine_scalar,

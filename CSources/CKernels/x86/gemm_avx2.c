@@ -13,8 +13,10 @@ static inline __m256i tail_mask(size_t n) {
     return _mm256_loadu_si256((const __m256i *)(lanes + 8 - (n > 8 ? 8 : n)));
 }
 
-void ck_gemm_uk_avx2(size_t kc, const float *A, const float *B, float *C, size_t ldc, size_t m,
-                     size_t n, int first, int last, const float *bias, ck_activation act) {
+/* A element (i, k): A[k * MR + i] or rows[i][k] (see gemm_avx512.c). */
+static inline __attribute__((always_inline)) void
+uk(size_t kc, const float *A, const float *const *rows, const float *B, float *C, size_t ldc, size_t m,
+   size_t n, int first, int last, const float *bias, ck_activation act) {
     __m256i m0 = tail_mask(n), m1 = tail_mask(n > 8 ? n - 8 : 0);
     __m256 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
@@ -27,11 +29,13 @@ void ck_gemm_uk_avx2(size_t kc, const float *A, const float *B, float *C, size_t
             c1[i] = _mm256_setzero_ps();
         }
     }
+    const float *r[MR];
+    for (int i = 0; i < MR; i++) r[i] = rows ? rows[i] : NULL;
     for (size_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
-            __m256 a = _mm256_broadcast_ss(A + i);
+            __m256 a = _mm256_broadcast_ss(rows ? r[i] + k : A + i);
             c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
         }
@@ -63,6 +67,17 @@ void ck_gemm_uk_avx2(size_t kc, const float *A, const float *B, float *C, size_t
             _mm256_maskstore_ps(C + i * ldc + 8, m1, c1[i]);
         }
     }
+}
+
+void ck_gemm_uk_avx2(size_t kc, const float *A, const float *B, float *C, size_t ldc, size_t m,
+                     size_t n, int first, int last, const float *bias, ck_activation act) {
+    uk(kc, A, NULL, B, C, ldc, m, n, first, last, bias, act);
+}
+
+void ck_gemm_uk_indirect_avx2(size_t kc, const float *const *rows, const float *B, float *C,
+                              size_t ldc, size_t m, size_t n, int first, int last, const float *bias,
+                              ck_activation act) {
+    uk(kc, NULL, rows, B, C, ldc, m, n, first, last, bias, act);
 }
 
 #pragma clang attribute pop

@@ -9,9 +9,11 @@
 #define MR 12
 #define NR 32
 
-void ck_gemm_uk_avx512(size_t kc, const float *A, const float *B, float *C, size_t ldc,
-                       size_t m, size_t n, int first, int last, const float *bias,
-                       ck_activation act) {
+/* A element (i, k): A[k * MR + i] (packed panel) or, when rows is not NULL, rows[i][k]
+ * (indirect: each row points into the input, for implicit convolution). */
+static inline __attribute__((always_inline)) void
+uk(size_t kc, const float *A, const float *const *rows, const float *B, float *C, size_t ldc, size_t m,
+   size_t n, int first, int last, const float *bias, ck_activation act) {
     __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 m1 = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
     __m512 c0[MR], c1[MR];
@@ -25,11 +27,13 @@ void ck_gemm_uk_avx512(size_t kc, const float *A, const float *B, float *C, size
             c1[i] = _mm512_setzero_ps();
         }
     }
+    const float *r[MR];
+    for (int i = 0; i < MR; i++) r[i] = rows ? rows[i] : NULL;
     for (size_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
 #pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
-            __m512 a = _mm512_set1_ps(A[i]);
+            __m512 a = _mm512_set1_ps(rows ? r[i][k] : A[i]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
@@ -61,6 +65,17 @@ void ck_gemm_uk_avx512(size_t kc, const float *A, const float *B, float *C, size
             _mm512_mask_storeu_ps(C + i * ldc + 16, m1, c1[i]);
         }
     }
+}
+
+void ck_gemm_uk_avx512(size_t kc, const float *A, const float *B, float *C, size_t ldc, size_t m,
+                       size_t n, int first, int last, const float *bias, ck_activation act) {
+    uk(kc, A, NULL, B, C, ldc, m, n, first, last, bias, act);
+}
+
+void ck_gemm_uk_indirect_avx512(size_t kc, const float *const *rows, const float *B, float *C,
+                                size_t ldc, size_t m, size_t n, int first, int last,
+                                const float *bias, ck_activation act) {
+    uk(kc, NULL, rows, B, C, ldc, m, n, first, last, bias, act);
 }
 
 #pragma clang attribute pop

@@ -1,0 +1,115 @@
+import Foundation
+import Kernels
+import NN
+import Weights
+
+/// Process memory figures from /proc (Linux).
+public enum ProcessStats {
+    /// Peak resident set size (VmHWM) in MB.
+    public static var peakRSSMB: Double { value("VmHWM") }
+    public static var currentRSSMB: Double { value("VmRSS") }
+    static func value(_ key: String) -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in s.split(separator: "\n") where line.hasPrefix(key + ":") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kb / 1024
+        }
+        return 0
+    }
+}
+
+public func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// One benchmark row.
+public struct BenchRow: Codable, Sendable {
+    public var group: String
+    public var name: String
+    public var seconds: Double
+    public var gflops: Double?
+    public var percentOfPeak: Double?
+    public var throughput: String?
+}
+
+/// Kernel and model benchmarks: median of `repeats` timed runs after one warm-up.
+public struct Bench {
+    public let ctx: ComputeContext
+    public let peak: Double
+    public var repeats: Int
+    public var rows: [BenchRow] = []
+
+    public init(ctx: ComputeContext, repeats: Int, peakSeconds: Double = 0.5) {
+        self.ctx = ctx
+        self.repeats = repeats
+        peak = ctx.measurePeakGFLOPS(threads: ctx.threads, seconds: peakSeconds)
+    }
+
+    public func time(_ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var ts: [Double] = []
+        for _ in 0..<max(repeats, 1) {
+            let t0 = monotonicSeconds()
+            try body()
+            ts.append(monotonicSeconds() - t0)
+        }
+        return ts.sorted()[ts.count / 2]
+    }
+
+    mutating func add(_ group: String, _ name: String, seconds: Double, flops: Double?, throughput: String? = nil) {
+        let g = flops.map { $0 / seconds * 1e-9 }
+        rows.append(BenchRow(group: group, name: name, seconds: seconds, gflops: g,
+                             percentOfPeak: g.map { 100 * $0 / peak }, throughput: throughput))
+    }
+
+    /// GEMM at the shapes VGG16 and the heads use, ours against OpenBLAS.
+    public mutating func gemm() throws {
+        var rng = SplitMix64(seed: 5)
+        for (m, n, k) in [(256, 256, 256), (1024, 1024, 1024), (3136, 256, 2304), (32, 1024, 1024)] {
+            let a = Tensor(shape: [m, k]), b = Tensor(shape: [k, n])
+            for i in 0..<a.count { a.data[i] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 }
+            for i in 0..<b.count { b.data[i] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 }
+            let packed = try PackedMatrix(ctx, weights: b)
+            let ws = Workspace()
+            let flops = 2.0 * Double(m * n * k)
+            add("gemm", "painface \(m)x\(n)x\(k)", seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
+            add("gemm", "openblas \(m)x\(n)x\(k)", seconds: time { _ = ctx.openblasGemm(a, b) }, flops: flops)
+        }
+    }
+
+    /// Element-wise kernels on a VGG-sized activation (224 x 224 x 64).
+    public mutating func elementwise() {
+        let n = 224 * 224 * 64
+        let x = Tensor(shape: [n / 64, 64]), y = Tensor(shape: [n / 64, 64])
+        let s = Tensor(shape: [64]), b = Tensor(shape: [64])
+        func gbs(_ t: Double, _ bytes: Int) -> String { String(format: "%.1f GB/s", Double(bytes) / t * 1e-9) }
+        var t = time { _ = ctx.relu(x) }
+        add("elementwise", "relu 3.2M", seconds: t, flops: nil, throughput: gbs(t, n * 8))
+        t = time { _ = ctx.add(x, y) }
+        add("elementwise", "add 3.2M", seconds: t, flops: nil, throughput: gbs(t, n * 12))
+        t = time { _ = ctx.affineChannels(x, scale: s, shift: b) }
+        add("elementwise", "batchnorm (affine) 3.2M", seconds: t, flops: nil, throughput: gbs(t, n * 8))
+        t = time { _ = ctx.prelu(x, alpha: s) }
+        add("elementwise", "prelu 3.2M", seconds: t, flops: nil, throughput: gbs(t, n * 8))
+    }
+
+    /// A whole model at one batch size, plus per-layer times at that batch.
+    public mutating func model(_ model: Model, batch: Int, perLayer: Bool) throws {
+        let s = model.config.input
+        let x = Tensor(shape: [batch, s.height, s.width, s.channels])
+        var rng = SplitMix64(seed: 9)
+        for i in 0..<x.count { x.data[i] = Float(rng.next() >> 40) * 0x1p-24 }
+        let out = [model.config.outputs.features]
+        let t = try time { _ = try model.forward(x, outputs: out) }
+        add("model", "\(model.config.name) batch \(batch)", seconds: t, flops: model.flopsPerItem * Double(batch),
+            throughput: String(format: "%.2f images/s", Double(batch) / t))
+        guard perLayer else { return }
+        var times: [String: [Double]] = [:]
+        for _ in 0..<max(repeats, 1) {
+            _ = try model.forward(x, outputs: out) { name, sec in times[name, default: []].append(sec) }
+        }
+        for (name, flops) in model.layerFlops where times[name] != nil {
+            let ts = times[name]!.sorted()
+            add("layer", "\(model.config.name) b\(batch) \(name)", seconds: ts[ts.count / 2],
+                flops: flops > 0 ? flops * Double(batch) : nil)
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Imaging
+import Kernels
+import NN
+import Weights
+
+/// Turns decoded images into a model's input tensor: resize to the input size, reorder
+/// the channels (rgb, bgr or gray), normalise as the model's config says.
+public enum Preprocess {
+    public static func tensor(_ images: [RGBImage], spec: InputSpec) throws -> Tensor {
+        let (h, w, c) = (spec.height, spec.width, spec.channels)
+        let out = Tensor(shape: [images.count, h, w, c])
+        let n = spec.normalization
+        let mean = n.mean ?? [Float](repeating: 0, count: c), std = n.std ?? [Float](repeating: 1, count: c)
+        guard mean.count == c, std.count == c, std.allSatisfy({ $0 != 0 }) else {
+            throw KernelError.shape("normalisation mean/std must have \(c) non-zero values")
+        }
+        let order: [Int]
+        switch (spec.color, c) {
+        case ("rgb", 3): order = [0, 1, 2]
+        case ("bgr", 3): order = [2, 1, 0]
+        case ("gray", 1): order = []
+        default: throw KernelError.shape("input color \"\(spec.color)\" with \(c) channels is not supported")
+        }
+        for (i, img) in images.enumerated() {
+            let src = img.pixels.map { Float($0) }
+            let rgb = Resize.resize(src, width: img.width, height: img.height, channels: 3, toWidth: w, toHeight: h)
+            let dst = out.data + i * h * w * c
+            for p in 0..<(h * w) {
+                if c == 1 {
+                    // ITU-R BT.601 luma, as OpenCV's RGB2GRAY
+                    let g = 0.299 * rgb[3 * p] + 0.587 * rgb[3 * p + 1] + 0.114 * rgb[3 * p + 2]
+                    dst[p] = (g * n.scale + n.offset - mean[0]) / std[0]
+                } else {
+                    for ch in 0..<3 {
+                        dst[p * 3 + ch] = (rgb[3 * p + order[ch]] * n.scale + n.offset - mean[ch]) / std[ch]
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// One folder's result: features per readable frame plus what was skipped.
+public struct FolderFeatures {
+    public var frames: [String] = []
+    public var features: Tensor
+    public var probabilities: Tensor?
+    public var unreadable: [(file: String, reason: String)] = []
+    public var otherFiles = 0
+}
+
+public struct FeatureOptions: Sendable {
+    public var batch = 8
+    public var dtype: DType = .f32
+    public init() {}
+}
+
+/// Runs a model over folders of face crops.
+public final class FeatureExtractor {
+    public let model: Model
+    public let stem: String
+    public let modelHash: String
+
+    public init(model nameOrPath: String, context: ComputeContext) throws {
+        stem = try ModelStore.resolve(nameOrPath)
+        model = try Model(path: stem, context: context)
+        modelHash = try ModelStore.hash(stem: stem)
+    }
+
+    /// Features of every readable image in `dir`. Unreadable frames are recorded, not fatal.
+    public func run(folder dir: String, options: FeatureOptions = .init(),
+                    progress: ((Int, Int) -> Void)? = nil) throws -> FolderFeatures {
+        let (names, other) = try ImageIO.listFrames(dir)
+        var ok: [String] = [], bad: [(String, String)] = []
+        var featureRows: [Tensor] = [], probRows: [Tensor] = []
+        let cfg = model.config
+        var pending: [(String, RGBImage)] = []
+        var done = 0
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let x = try Preprocess.tensor(pending.map(\.1), spec: cfg.input)
+            var wanted = [cfg.outputs.features]
+            if let p = cfg.outputs.probabilities { wanted.append(p) }
+            let out = try model.forward(x, outputs: wanted)
+            let f = out[cfg.outputs.features]!
+            if f.hasNonFinite {
+                throw ModelFileError(dir, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+            }
+            featureRows.append(f)
+            if let p = cfg.outputs.probabilities { probRows.append(out[p]!) }
+            ok += pending.map(\.0)
+            done += pending.count
+            progress?(done, names.count)
+            pending.removeAll()
+        }
+        for name in names {
+            let path = (dir as NSString).appendingPathComponent(name)
+            do {
+                pending.append((name, try ImageIO.read(path)))
+            } catch let e as ImageError {
+                bad.append((name, e.reason))
+                done += 1
+                continue
+            }
+            if pending.count >= options.batch { try flush() }
+        }
+        try flush()
+        let dim = model.featureDimension
+        let feats = Tensor(shape: [ok.count, dim])
+        var off = 0
+        for r in featureRows { feats.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
+        var probs: Tensor?
+        if let pname = cfg.outputs.probabilities, let k = model.shape(of: pname)?.reduce(1, *) {
+            let p = Tensor(shape: [ok.count, k])
+            var o = 0
+            for r in probRows { p.data.advanced(by: o).update(from: r.data, count: r.count); o += r.count }
+            probs = p
+        }
+        return FolderFeatures(frames: ok, features: feats, probabilities: probs, unreadable: bad, otherFiles: other)
+    }
+
+    /// Metadata written with a folder's features (also the resume key).
+    public func metadata(_ r: FolderFeatures, folder: String) -> [String: String] {
+        func json(_ v: Any) -> String {
+            String(decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys])) ?? Data("null".utf8), as: UTF8.self)
+        }
+        var m: [String: String] = [
+            "painface_version": PainFaceInfo.version,
+            "model": model.config.name,
+            "model_sha256": modelHash,
+            "folder": folder,
+            "frames": json(r.frames),
+            "unreadable": json(r.unreadable.map { ["file": $0.file, "reason": $0.reason] }),
+            "feature_layer": model.config.outputs.features,
+        ]
+        if let c = model.config.classes { m["classes"] = json(c) }
+        return m
+    }
+
+    /// Writes OUT/<folder name>.safetensors atomically.
+    public func write(_ r: FolderFeatures, folder: String, to path: String, dtype: DType = .f32) throws {
+        var tensors: [(String, Tensor)] = [("features", r.features)]
+        if let p = r.probabilities { tensors.append(("probabilities", p)) }
+        try SafeTensorsWriter.write(tensors, to: path, dtype: dtype, metadata: metadata(r, folder: folder))
+    }
+
+    /// True if `path` already holds this model's features of exactly these frames.
+    public func isUpToDate(_ path: String, folder dir: String) -> Bool {
+        guard let f = try? SafeTensorsFile(path: path), f.metadata["model_sha256"] == modelHash,
+              let framesJSON = f.metadata["frames"], let unreadableJSON = f.metadata["unreadable"],
+              let frames = try? JSONDecoder().decode([String].self, from: Data(framesJSON.utf8)),
+              let bad = try? JSONSerialization.jsonObject(with: Data(unreadableJSON.utf8)) as? [[String: String]],
+              let (names, _) = try? ImageIO.listFrames(dir) else { return false }
+        let recorded = Set(frames).union(bad.compactMap { $0["file"] })
+        guard recorded == Set(names) else { return false }
+        // a frame changed since: newer than the output
+        let outDate = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+        for n in names {
+            let p = (dir as NSString).appendingPathComponent(n)
+            if let d = try? FileManager.default.attributesOfItem(atPath: p)[.modificationDate] as? Date, d > outDate { return false }
+        }
+        return true
+    }
+}
