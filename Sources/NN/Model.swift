@@ -220,6 +220,32 @@ public final class Model: @unchecked Sendable {
     /// the requested layers' outputs. Not to be called from two threads at once.
     public func forward(_ input: Tensor, outputs wanted: [String],
                         observe: ((String, Double) -> Void)? = nil) throws -> [String: Tensor] {
+        let n = input.shape.first ?? 0
+        guard n > maxBatchChunk else { return try forwardChunk(input, outputs: wanted, observe: observe) }
+        // Large batches run in chunks: activations of a few images stay in cache and
+        // memory stays bounded; each image's result is the same either way.
+        var results: [String: Tensor] = [:]
+        let per = input.count / n
+        for start in stride(from: 0, to: n, by: maxBatchChunk) {
+            let c = min(maxBatchChunk, n - start)
+            let slice = Tensor(uninitialized: [c] + Array(input.shape.dropFirst()))
+            slice.data.update(from: input.data + start * per, count: c * per)
+            let out = try forwardChunk(slice, outputs: wanted, observe: observe)
+            for (name, t) in out {
+                let r = results[name] ?? Tensor(uninitialized: [n] + Array(t.shape.dropFirst()))
+                results[name] = r
+                let rowCount = t.count / c
+                (r.data + start * rowCount).update(from: t.data, count: t.count)
+            }
+        }
+        return results
+    }
+
+    /// Images per pass inside `forward`; larger batches are split.
+    public var maxBatchChunk = 8
+
+    func forwardChunk(_ input: Tensor, outputs wanted: [String],
+                      observe: ((String, Double) -> Void)?) throws -> [String: Tensor] {
         let s = nodes[0].shape
         guard input.shape.count == 4, Array(input.shape[1...]) == s else {
             throw KernelError.shape("model \(config.name) takes [n, \(s[0]), \(s[1]), \(s[2])], got \(input.shape)")

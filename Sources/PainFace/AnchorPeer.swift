@@ -12,6 +12,7 @@ public final class AnchorPeer {
     let weightsDir: String?
     var model: Model?
     var inputs: [Int: Tensor] = [:]
+    var rssAfterB1: Double?
 
     public init(ctx: ComputeContext, weightsDir: String?) {
         self.ctx = ctx
@@ -69,8 +70,9 @@ public final class AnchorPeer {
         let t0 = monotonicSeconds()
         _ = try m.forward(x, outputs: ["fc1024"])
         let dt = monotonicSeconds() - t0
+        if b == 1 { rssAfterB1 = ProcessStats.peakRSSMB }
         var extra: [String: Any] = ["peak_rss_mb": ProcessStats.peakRSSMB]
-        if b == 1 { extra["peak_rss_after_b1_mb"] = ProcessStats.peakRSSMB }
+        if let r = rssAfterB1 { extra["peak_rss_after_b1_mb"] = r }
         return ["ok": true, "seconds": dt, "extra": extra]
     }
 

@@ -1,1 +1,132 @@
+import Foundation
 import Testing
+@testable import PainFace
+import Imaging
+import Kernels
+import Weights
+
+func tempDir(_ name: String) throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+func repoRoot() -> URL {
+    var u = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { u.deleteLastPathComponent() }
+    return u
+}
+
+/// Runs the debug `painface` binary built next to the tests.
+func painface(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    let exe = repoRoot().appendingPathComponent(".build/debug/painface")
+    let p = Process()
+    p.executableURL = exe
+    p.arguments = args
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+}
+
+@Suite(.serialized) struct FeatureCommandTests {
+    @Test("features of the bundled crops: one file per folder, resumable, deterministic")
+    func bundledSamples() throws {
+        let out = try tempDir("feat")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let samples = repoRoot().appendingPathComponent("samples/faces/cap12_t010s").path
+        let r = try painface(["features", samples, "--out", out.path, "--threads", "2"])
+        #expect(r.status == 0, "\(r.err)")
+        let file = out.appendingPathComponent("cap12_t010s.safetensors").path
+        let f = try SafeTensorsFile(path: file)
+        #expect(f.entries["features"]?.shape == [9, 128])
+        #expect(f.entries["probabilities"]?.shape == [9, 7])
+        #expect(f.metadata["model"] == "fer-mini-xception")
+        #expect(f.metadata["model_sha256"]?.count == 64)
+        let frames = try JSONDecoder().decode([String].self, from: Data(f.metadata["frames"]!.utf8))
+        #expect(frames.first == "frame_00001.png" && frames.count == 9)
+        let first = try f.tensor("features")
+        // second run: up to date, skipped, file unchanged
+        let r2 = try painface(["features", samples, "--out", out.path])
+        #expect(r2.err.contains("up to date"))
+        // forced, one thread: identical bits
+        let r3 = try painface(["features", samples, "--out", out.path, "--force", "--threads", "1"])
+        #expect(r3.status == 0)
+        #expect(try SafeTensorsFile(path: file).tensor("features").array == first.array)
+    }
+
+    @Test("an unreadable frame is recorded and the folder still succeeds")
+    func unreadableFrame() throws {
+        let dir = try tempDir("frames"), out = try tempDir("out")
+        defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: out) }
+        let src = repoRoot().appendingPathComponent("samples/faces/cap13_t005s")
+        for n in ["frame_00001.png", "frame_00038.png"] {
+            try FileManager.default.copyItem(at: src.appendingPathComponent(n), to: dir.appendingPathComponent(n))
+        }
+        let png = try Data(contentsOf: src.appendingPathComponent("frame_00075.png"))
+        try png.prefix(png.count / 2).write(to: dir.appendingPathComponent("frame_00075.png"))   // truncated
+        try Data().write(to: dir.appendingPathComponent("frame_00080.jpg"))                        // empty
+        try Data("hello".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        let r = try painface(["features", dir.path, "--out", out.path])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("2 unreadable"))
+        let f = try SafeTensorsFile(path: out.appendingPathComponent(dir.lastPathComponent + ".safetensors").path)
+        #expect(f.entries["features"]?.shape == [2, 128])
+        #expect(f.metadata["unreadable"]!.contains("frame_00075.png") && f.metadata["unreadable"]!.contains("empty file"))
+    }
+
+    @Test("bad model and bad folder give one-line errors and a non-zero exit")
+    func errors() throws {
+        let out = try tempDir("err")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let bad = out.appendingPathComponent("broken.json")
+        try Data("{\"format\": \"painface-model/1\"".utf8).write(to: bad)
+        try Data([1, 2, 3]).write(to: out.appendingPathComponent("broken.safetensors"))
+        let r = try painface(["features", "--model", bad.path, repoRoot().appendingPathComponent("samples/faces/cap12_t010s").path, "--out", out.path])
+        #expect(r.status != 0)
+        #expect(r.err.contains("broken.json: invalid model config"))
+        let r2 = try painface(["features", "/nonexistent/folder", "--out", out.path])
+        #expect(r2.status != 0 && r2.err.contains("/nonexistent/folder: not a folder"))
+        let r3 = try painface(["features", "--model", "no-such-model", "x", "--out", out.path])
+        #expect(r3.status != 0 && r3.err.contains("no-such-model: no such model file"))
+    }
+
+    @Test("models lists the bundled mini-Xception")
+    func models() throws {
+        let r = try painface(["models"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("fer-mini-xception") && r.out.contains("features 128"))
+    }
+}
+
+@Suite struct ImagingTests {
+    @Test("natural frame order")
+    func natural() {
+        let names = ["frame_10.jpg", "frame_2.jpg", "frame_1.png", "frame_02.jpg", "a.png"]
+        #expect(names.sorted(by: ImageIO.naturalLess) == ["a.png", "frame_1.png", "frame_2.jpg", "frame_02.jpg", "frame_10.jpg"])
+    }
+
+    @Test("PNG round trip is lossless; garbage and huge headers are refused")
+    func codecs() throws {
+        var px = [UInt8](repeating: 0, count: 5 * 3 * 3)
+        for i in px.indices { px[i] = UInt8(i * 7 % 256) }
+        let img = RGBImage(width: 5, height: 3, pixels: px)
+        #expect(try ImageIO.decode(try ImageIO.encodePNG(img)) == img)
+        #expect(throws: ImageError.self) { try ImageIO.decode(Data("GIF89a".utf8)) }
+        // a PNG header claiming 100000 x 100000 pixels
+        var png = try ImageIO.encodePNG(img)
+        png.replaceSubrange(16..<24, with: [0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0])
+        #expect(throws: ImageError.self) { try ImageIO.decode(png) }
+    }
+
+    @Test("area resize averages; bilinear enlarges with half-pixel centres")
+    func resize() {
+        let src: [Float] = [0, 10, 20, 30]   // 4 x 1, one channel
+        #expect(Resize.resize(src, width: 4, height: 1, channels: 1, toWidth: 2, toHeight: 1) == [5, 25])
+        let up = Resize.resize([0, 10], width: 2, height: 1, channels: 1, toWidth: 4, toHeight: 1)
+        #expect(up == [0, 2.5, 7.5, 10])
+    }
+}

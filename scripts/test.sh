@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, checks every kernel path in C (natively and
+# NEON under qemu-aarch64), then builds and runs the Swift test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh --qemu
+bash tools/kernel_check/run.sh
+swift build --build-tests -j 2
+# One OpenBLAS thread: Swift Testing already runs tests in parallel on the two cores.
+OPENBLAS_NUM_THREADS=1 timeout 1500 swift test --skip-build

@@ -1,0 +1,146 @@
+/* C-only check of every kernel path against the scalar reference, for each ISA this
+ * CPU (or emulator) runs. Built natively and for aarch64 (run under qemu-aarch64) by
+ * tools/kernel_check/run.sh; the Swift tests cover the same ground on the host.
+ * Prints "kernel_check: N passed, M failed" and exits non-zero on any failure. */
+#include "ck_kernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+static uint64_t rng_state = 12345;
+
+static float urand(void) {
+    rng_state += 0x9E3779B97F4A7C15ull;
+    uint64_t z = rng_state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * 0x1p-24f * 2.0f - 1.0f;
+}
+
+static float *rnd(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = urand();
+    return p;
+}
+
+static double rel_err(const float *a, const float *b, size_t n) {
+    double md = 0, mr = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d != d) return INFINITY;
+        if (d > md) md = d;
+        if (fabs(b[i]) > mr) mr = fabs(b[i]);
+    }
+    return md / mr;
+}
+
+static void check(int ok, const char *isa, const char *what) {
+    if (ok) passed++;
+    else { failed++; printf("FAIL [%s] %s\n", isa, what); }
+}
+
+static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
+    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = (size_t)d.kh * d.kw * (d.cin / d.groups) * d.cout;
+    size_t out_n = (size_t)d.n * oh * ow * d.cout;
+    float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
+    float *ref = malloc(out_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
+    ck_conv2d_ref(&d, x, w, b, ref);
+    for (int algo = 0; algo <= 3; algo++) {
+        size_t ps = ck_conv2d_packed_size(ctx, &d, (ck_conv_algo)algo);
+        size_t ws = ck_conv2d_workspace_size(ctx, &d, (ck_conv_algo)algo);
+        float *packed = malloc(ps * sizeof(float)), *work = malloc((ws ? ws : 1) * sizeof(float));
+        ck_conv2d_pack(ctx, &d, (ck_conv_algo)algo, w, packed);
+        ck_conv2d(ctx, &d, (ck_conv_algo)algo, x, packed, b, y, work);
+        char what[160];
+        snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d g%d algo %d: rel err %.2e", d.h, d.w, d.cin,
+                 d.cout, d.kh, d.kw, d.sh, d.groups, algo, rel_err(y, ref, out_n));
+        check(rel_err(y, ref, out_n) < 1e-5, isa, what);
+        free(packed);
+        free(work);
+    }
+    free(x); free(w); free(b); free(ref); free(y);
+}
+
+static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
+    float *a = rnd(M * K), *b = rnd(K * N), *bias = rnd(N);
+    float *ref = malloc((M * N ? M * N : 1) * sizeof(float)), *y = malloc((M * N ? M * N : 1) * sizeof(float));
+    float *packed = malloc(ck_packed_b_size(ctx, K, N) * sizeof(float));
+    float *work = malloc(ck_gemm_workspace_size(ctx) * sizeof(float));
+    ck_pack_b(ctx, K, N, b, N, packed);
+    ck_gemm_ref(M, N, K, a, K, b, N, bias, CK_ACT_RELU, ref, N);
+    ck_gemm_packed(ctx, M, N, K, a, K, packed, bias, CK_ACT_RELU, y, N, work);
+    char what[96];
+    snprintf(what, sizeof what, "gemm %zux%zux%zu", M, N, K);
+    check(rel_err(y, ref, M * N) < 1e-5, isa, what);
+    free(a); free(b); free(bias); free(ref); free(y); free(packed); free(work);
+}
+
+static void eltwise_case(ck_ctx *ctx, const char *isa, size_t rows, size_t c) {
+    size_t n = rows * c;
+    float *x = rnd(n), *y = rnd(n), *p0 = rnd(c), *p1 = rnd(c);
+    float *r = malloc(n * sizeof(float)), *o = malloc(n * sizeof(float));
+    x[0] = NAN;
+    ck_relu_ref(n, x, r); ck_relu(ctx, n, x, o);
+    check(memcmp(r, o, n * sizeof(float)) == 0, isa, "relu bit-exact");
+    ck_add_ref(n, x, y, r); ck_add(ctx, n, x, y, o);
+    check(memcmp(r, o, n * sizeof(float)) == 0, isa, "add bit-exact");
+    ck_affine_channels_ref(rows, c, x, p0, p1, r); ck_affine_channels(ctx, rows, c, x, p0, p1, o);
+    check(memcmp(r, o, n * sizeof(float)) == 0, isa, "affine bit-exact");
+    ck_prelu_ref(rows, c, x, p0, r); ck_prelu(ctx, rows, c, x, p0, o);
+    check(memcmp(r, o, n * sizeof(float)) == 0, isa, "prelu bit-exact");
+    free(x); free(y); free(p0); free(p1); free(r); free(o);
+}
+
+static void pool_case(ck_ctx *ctx, const char *isa, ck_pool2d_desc d) {
+    size_t in_n = (size_t)d.n * d.h * d.w * d.c, out_n = (size_t)d.n * ck_pool2d_out_h(&d) * ck_pool2d_out_w(&d) * d.c;
+    float *x = rnd(in_n), *r = malloc(out_n * sizeof(float)), *o = malloc(out_n * sizeof(float));
+    ck_maxpool2d_ref(&d, x, r); ck_maxpool2d(ctx, &d, x, o);
+    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, "maxpool bit-exact");
+    ck_avgpool2d_ref(&d, x, r); ck_avgpool2d(ctx, &d, x, o);
+    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, "avgpool bit-exact");
+    free(x); free(r); free(o);
+}
+
+int main(void) {
+    printf("kernel_check: fast-math %s\n", ck_built_with_fast_math() ? "ON (wrong)" : "off");
+    check(!ck_built_with_fast_math(), "build", "no fast-math");
+    for (int i = 0; i < CK_ISA_COUNT; i++) {
+        ck_isa isa = (ck_isa)i;
+        if (!ck_isa_supported(isa)) continue;
+        const char *name = ck_isa_name(isa);
+        ck_ctx *ctx = ck_ctx_create(isa, 2);
+        if (!ctx) { check(0, name, "context"); continue; }
+        printf("kernel_check: %s (gemm tile %dx%d)\n", name, ck_gemm_mr(ctx), ck_gemm_nr(ctx));
+        ck_conv2d_desc base = {.n = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1};
+        ck_conv2d_desc d = base;
+        d.h = 7; d.w = 9; d.cin = 3; d.cout = 5; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_case(ctx, name, d);
+        d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 20; d.cout = 33; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_case(ctx, name, d);
+        d = base; d.h = 30; d.w = 30; d.cin = 300; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_case(ctx, name, d);
+        d = base; d.h = 11; d.w = 7; d.cin = 12; d.cout = 12; d.groups = 12; d.sh = d.sw = 2; d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_case(ctx, name, d);
+        d = base; d.h = 10; d.w = 10; d.cin = 16; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
+        conv_case(ctx, name, d);
+        gemm_case(ctx, name, 1, 1024, 512);
+        gemm_case(ctx, name, 37, 65, 300);
+        gemm_case(ctx, name, 5, 3, 7);
+        eltwise_case(ctx, name, 1000, 7);
+        eltwise_case(ctx, name, 33, 1);
+        ck_pool2d_desc p = {.n = 2, .h = 12, .w = 11, .c = 5, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                            .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+        pool_case(ctx, name, p);
+        p.ceil_mode = 1; p.count_include_pad = 1;
+        pool_case(ctx, name, p);
+        ck_ctx_destroy(ctx);
+    }
+    printf("kernel_check: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
