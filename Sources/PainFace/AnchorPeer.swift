@@ -58,7 +58,7 @@ public final class AnchorPeer {
         let checksum = out.buffer.reduce(0.0) { $0 + Double($1) }
         var maxDiff: Float = 0
         if let r = reference { for i in 0..<r.count { maxDiff = max(maxDiff, abs(r.data[i] - out.data[i])) } }
-        return ["ok": true, "version": "painface \(PainFaceInfo.version) (\(ctx.isa), implicit GEMM)",
+        return ["ok": true, "version": "painface \(PainFaceInfo.version) (\(ctx.isa), Winograd F(2x2,3x3) + implicit GEMM)",
                 "threads": ctx.threads, "checksum": checksum, "max_abs_diff_vs_torch": Double(maxDiff),
                 "rss_model_mb": ProcessStats.currentRSSMB]
     }

@@ -226,6 +226,7 @@ struct BenchCommand: ParsableCommand {
                 print(line + "  " + (r.throughput ?? ""))
             }
             print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+            print("GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd layers can exceed 100% of the FMA peak.")
             if let json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -50,7 +50,7 @@ static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
     float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
     float *ref = malloc(out_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
     ck_conv2d_ref(&d, x, w, b, ref);
-    for (int algo = 0; algo <= 3; algo++) {
+    for (int algo = 0; algo <= 4; algo++) {
         size_t ps = ck_conv2d_packed_size(ctx, &d, (ck_conv_algo)algo);
         size_t ws = ck_conv2d_workspace_size(ctx, &d, (ck_conv_algo)algo);
         float *packed = malloc(ps * sizeof(float)), *work = malloc((ws ? ws : 1) * sizeof(float));

@@ -77,6 +77,14 @@ struct ck_ctx {
  * (k-major inside a panel, zero-filled beyond m). */
 void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
 
+/* Winograd F(2x2, 3x3) (ops/winograd.c). */
+int ck_winograd_applies(const ck_conv2d_desc *d);
+size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
+void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w, float *packed);
+size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
+void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const float *packed,
+                      const float *bias, float *out, float *workspace);
+
 /* Pooling reference over output rows [row0, row1) of the n * out_h rows. */
 void ck_pool2d_rows_ref(const ck_pool2d_desc *d, const float *in, float *out, int is_max,
                         int row0, int row1);

@@ -165,6 +165,8 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
 
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
+    /* 2.25x fewer multiplies; the transforms pay for themselves from 16 channels */
+    if (ck_winograd_applies(d) && d->cin >= 16 && d->cout >= 16) return CK_CONV_WINOGRAD_2X2;
     /* reading input rows in place pays once a kernel row holds enough channels */
     if (d->dw == 1 && d->groups == 1 && d->cin >= 16) return CK_CONV_IMPLICIT_GEMM;
     return CK_CONV_IM2COL_GEMM;
@@ -176,6 +178,7 @@ static ck_conv_algo resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_
         return CK_CONV_IM2COL_GEMM;
     /* the taps of a kernel row are contiguous only without dilation and groups */
     if (a == CK_CONV_IMPLICIT_GEMM && (d->dw != 1 || d->groups != 1)) return CK_CONV_IM2COL_GEMM;
+    if (a == CK_CONV_WINOGRAD_2X2 && !ck_winograd_applies(d)) return CK_CONV_IM2COL_GEMM;
     return a;
 }
 
@@ -183,6 +186,7 @@ size_t ck_conv2d_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv
     algo = resolve(ctx, d, algo);
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
+    if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_packed_size(ctx, d);
     return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
 }
 
@@ -194,13 +198,19 @@ void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo alg
         memcpy(packed, w, K * (size_t)d->cout * sizeof(float));
         return;
     }
+    if (algo == CK_CONV_WINOGRAD_2X2) {
+        ck_winograd_pack(ctx, d, w, packed);
+        return;
+    }
     size_t og = (size_t)(d->cout / d->groups), per = ck_packed_b_size(ctx, K, og);
     for (int g = 0; g < d->groups; g++)
         ck_pack_b(ctx, K, og, w + (size_t)g * og, (size_t)d->cout, packed + (size_t)g * per);
 }
 
 size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
-    return resolve(ctx, d, algo) == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
+    algo = resolve(ctx, d, algo);
+    if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_workspace_size(ctx, d);
+    return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
 
 typedef struct {
@@ -315,6 +325,10 @@ void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const fl
                    .workspace = workspace, .oh_n = ck_conv2d_out_h(d), .ow_n = ck_conv2d_out_w(d)};
     if (algo == CK_CONV_DEPTHWISE) {
         ck_pool_run(ctx->pool, (size_t)d->n * cj.oh_n, conv_dw_task, &cj);
+        return;
+    }
+    if (algo == CK_CONV_WINOGRAD_2X2) {
+        ck_winograd_conv(ctx, d, in, packed, bias, out, workspace);
         return;
     }
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
