@@ -94,6 +94,15 @@ func painface(_ args: [String]) throws -> (status: Int32, out: String, err: Stri
         #expect(r3.status != 0 && r3.err.contains("no-such-model: no such model file"))
     }
 
+    @Test("bench runs and reports GFLOPS and peak RSS")
+    func bench() throws {
+        let r = try painface(["bench", "--quick", "--only", "gemm,mini-xception", "--threads", "1"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("measured FMA peak") && r.out.contains("fer-mini-xception batch 32") && r.out.contains("peak RSS"))
+        let bad = try painface(["bench", "--isa", "sparc"])
+        #expect(bad.status != 0 && bad.err.contains("unknown --isa sparc"))
+    }
+
     @Test("models lists the bundled mini-Xception")
     func models() throws {
         let r = try painface(["models"])

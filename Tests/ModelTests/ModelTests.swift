@@ -122,3 +122,17 @@ func memoryFile(_ tensors: [(String, Tensor)], name: String = "<test>") throws -
         #expect(relativeError(out["pain_softmax"]!, try g.tensor("probabilities")) < 1e-4)
     }
 }
+
+@Suite struct PyTorchParityTests {
+    @Test("a PyTorch net (ceil-mode max pool, padded average pool, PReLU, NCHW flatten) converted from its state_dict equals PyTorch")
+    func torchNet() throws {
+        let g = try SafeTensorsFile(path: fixturePath("torch_net_golden.safetensors"))
+        let x = try g.tensor("input"), probs = try g.tensor("probabilities"), feats = try g.tensor("features")
+        for isa in ISA.supported {
+            let model = try Model(path: fixturePath("torch_net"), context: try ComputeContext(isa: isa, threads: 2))
+            let out = try model.forward(x, outputs: ["prelu4", "prob"])
+            #expect(relativeError(out["prelu4"]!, feats) < 1e-5, "\(isa): features \(relativeError(out["prelu4"]!, feats))")
+            #expect(relativeError(out["prob"]!, probs) < 1e-5, "\(isa): probabilities \(relativeError(out["prob"]!, probs))")
+        }
+    }
+}
