@@ -61,6 +61,19 @@ typedef struct {
     size_t tiles, blocks, per, ws_per_thread, tb;
 } wino_job;
 
+/* B^T applied across four vectors of n channels: o = (a0-a2, a1+a2, a2-a1, a1-a3).
+ * Each index is read before it is written, so o may alias a. */
+static inline void bt(const float *a0, const float *a1, const float *a2, const float *a3, float *o0,
+                      float *o1, float *o2, float *o3, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
+        o0[i] = x0 - x2;
+        o1[i] = x1 + x2;
+        o2[i] = x2 - x1;
+        o3[i] = x1 - x3;
+    }
+}
+
 /* V[xi][i][c] for tiles [t0, t0+nt) of image `img`; rows past nt are zero. Pixels
  * outside the image read from `zeros` (cin floats), so the channel loop vectorises. */
 static void input_transform(const wino_job *j, const float *img, size_t t0, size_t nt, size_t tb,
@@ -83,30 +96,13 @@ static void input_transform(const wino_job *j, const float *img, size_t t0, size
                 px[r * 4 + c] = (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w)
                     ? img + ((size_t)ih * d->w + (size_t)iw) * cin : zeros;
             }
-        for (int c = 0; c < 4; c++) {
-            /* column c of B^T d, then the row transform below */
-            const float *d0 = px[c], *d1 = px[4 + c], *d2 = px[8 + c], *d3 = px[12 + c];
-            float *t0p = v + (size_t)(0 * 4 + c) * xs, *t1p = v + (size_t)(1 * 4 + c) * xs;
-            float *t2p = v + (size_t)(2 * 4 + c) * xs, *t3p = v + (size_t)(3 * 4 + c) * xs;
-            for (size_t ci = 0; ci < cin; ci++) {
-                float a0 = d0[ci], a1 = d1[ci], a2 = d2[ci], a3 = d3[ci];
-                t0p[ci] = a0 - a2;
-                t1p[ci] = a1 + a2;
-                t2p[ci] = a2 - a1;
-                t3p[ci] = a1 - a3;
-            }
-        }
+        /* B^T d down each column c, then (B^T d) B along each row r, in place */
+        for (int c = 0; c < 4; c++)
+            bt(px[c], px[4 + c], px[8 + c], px[12 + c], v + (size_t)c * xs, v + (size_t)(4 + c) * xs,
+               v + (size_t)(8 + c) * xs, v + (size_t)(12 + c) * xs, cin);
         for (int r = 0; r < 4; r++) {
-            /* rows: (B^T d) B, in place over the 4 planes of row r */
-            float *p0 = v + (size_t)(r * 4 + 0) * xs, *p1 = v + (size_t)(r * 4 + 1) * xs;
-            float *p2 = v + (size_t)(r * 4 + 2) * xs, *p3 = v + (size_t)(r * 4 + 3) * xs;
-            for (size_t ci = 0; ci < cin; ci++) {
-                float a0 = p0[ci], a1 = p1[ci], a2 = p2[ci], a3 = p3[ci];
-                p0[ci] = a0 - a2;
-                p1[ci] = a1 + a2;
-                p2[ci] = a2 - a1;
-                p3[ci] = a1 - a3;
-            }
+            float *q = v + (size_t)(r * 4) * xs;
+            bt(q, q + xs, q + 2 * xs, q + 3 * xs, q, q + xs, q + 2 * xs, q + 3 * xs, cin);
         }
     }
 }
