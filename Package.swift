@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Weights", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Kernels", "Weights"]),
-        .target(name: "Imaging", dependencies: ["CCodecs", "Kernels"]),
+        // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
+        // test suite (debug) runs the detector on real photographs in seconds.
+        .target(name: "Imaging", dependencies: ["CCodecs", "Kernels"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "PainFace", dependencies: ["NN", "Weights", "Imaging", "Kernels"]),
         .executableTarget(name: "painface", dependencies: [
             "PainFace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["PainFace"]),
+        .testTarget(name: "FaceTests", dependencies: ["Imaging", "PainFace", "TestSupport"]),
     ],
     cLanguageStandard: .gnu17
 )

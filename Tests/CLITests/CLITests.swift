@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import PainFace
+import PainFace
 import Imaging
 import Kernels
 import Weights

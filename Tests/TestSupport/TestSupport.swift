@@ -27,9 +27,7 @@ public func bitEqual(_ a: Tensor, _ b: Tensor) -> Bool {
 
 /// ../shared next to the repository, if present (CI has it; a user's clone may not).
 public func sharedDirectory() -> URL? {
-    var dir = URL(fileURLWithPath: #filePath)
-    for _ in 0..<4 { dir.deleteLastPathComponent() }
-    let shared = dir.deletingLastPathComponent().appendingPathComponent("shared")
+    let shared = repositoryRoot().deletingLastPathComponent().appendingPathComponent("shared")
     return FileManager.default.fileExists(atPath: shared.path) ? shared : nil
 }
 
