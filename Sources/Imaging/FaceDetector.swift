@@ -131,7 +131,8 @@ public final class HaarDetector: @unchecked Sendable {
 
     /// Raw hits (before grouping) over the whole image, or only windows whose box lies in
     /// `region` with sides in `sizes` (tracking).
-    public func detectRaw(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil) -> [FaceBox] {
+    public func detectRaw(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
+                          step fixedStep: Int? = nil) -> [FaceBox] {
         let ww = cascade.width, wh = cascade.height
         var hits: [FaceBox] = []
         var factor = 1.0
@@ -157,15 +158,16 @@ public final class HaarDetector: @unchecked Sendable {
                 if x0 >= x1 || y0 >= y1 { continue }
             }
             let scaled = img.resized(width: sw, height: sh)
-            let step = factor > 2 ? 1 : 2
+            let step = fixedStep ?? (factor > 2 ? 1 : 2)
             scan(scaled, factor: factor, winW: winW, winH: winH, step: step, x0: x0, x1: x1, y0: y0, y1: y1, into: &hits)
         }
         return hits
     }
 
     /// Detected faces, grouped as OpenCV does (eps 0.2, `minNeighbors`), largest first.
-    public func detect(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil) -> [FaceBox] {
-        Self.group(detectRaw(img, region: region, sizeRange: sizeRange), threshold: minNeighbors, eps: 0.2)
+    public func detect(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
+                       step: Int? = nil, minNeighbors: Int? = nil) -> [FaceBox] {
+        Self.group(detectRaw(img, region: region, sizeRange: sizeRange, step: step), threshold: minNeighbors ?? self.minNeighbors, eps: 0.2)
             .sorted { $0.area > $1.area }
     }
 
@@ -175,7 +177,9 @@ public final class HaarDetector: @unchecked Sendable {
         var w0, w1, w2, thr, left, right: Float
     }
 
-    private var isStumps: Bool { cascade.stages.allSatisfy { $0.trees.allSatisfy { $0.nodes.count == 1 && $0.leaves.count == 2 } } }
+    private lazy var isStumps: Bool = cascade.stages.allSatisfy { $0.trees.allSatisfy { $0.nodes.count == 1 && $0.leaves.count == 2 } }
+    /// Stumps with offsets resolved per integral width; video frames reuse the same widths.
+    private var stumpCache: [Int: [Stump]] = [:]
 
     private func scan(_ img: GrayImage, factor: Double, winW: Int, winH: Int, step: Int,
                       x0: Int, x1: Int, y0: Int, y1: Int, into hits: inout [FaceBox]) {
@@ -208,12 +212,22 @@ public final class HaarDetector: @unchecked Sendable {
             let rwI = rw[i], rhI = rh[i] &* Int32(iw)
             return (a, a + rwI, a + rhI, a + rhI + rwI)
         }
-        let stumps: [Stump]? = isStumps ? nFeat.indices.map { n in
-            let f = Int(nFeat[n])
-            let (a0, a1, a2, a3) = corners(f, 0), (b0, b1, b2, b3) = corners(f, 1), (c0, c1, c2, c3) = corners(f, 2)
-            return Stump(o: (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3), w0: rwt[f * 3], w1: rwt[f * 3 + 1],
-                         w2: rwt[f * 3 + 2], thr: nThr[n], left: leaves[2 * n], right: leaves[2 * n + 1])
-        } : nil
+        var stumps: [Stump]? = nil
+        if isStumps {
+            if let cached = stumpCache[iw] {
+                stumps = cached
+            } else {
+                let table = nFeat.indices.map { n -> Stump in
+                    let f = Int(nFeat[n])
+                    let (a0, a1, a2, a3) = corners(f, 0), (b0, b1, b2, b3) = corners(f, 1), (c0, c1, c2, c3) = corners(f, 2)
+                    return Stump(o: (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3), w0: rwt[f * 3], w1: rwt[f * 3 + 1],
+                                 w2: rwt[f * 3 + 2], thr: nThr[n], left: leaves[2 * n], right: leaves[2 * n + 1])
+                }
+                if stumpCache.count >= 128 { stumpCache.removeAll() }
+                stumpCache[iw] = table
+                stumps = table
+            }
+        }
         // general trees: per-feature corner offsets
         var offs = [Int32](repeating: 0, count: rcount.count * 12)
         if stumps == nil {
@@ -328,6 +342,60 @@ public final class HaarDetector: @unchecked Sendable {
             }
             if !inside { out.append(r1) }
         }
+        return out
+    }
+}
+
+/// Follows one face through a video: after a detection, the next frames are searched only
+/// near the last box and at nearby scales (a few small pyramid levels instead of the whole
+/// pyramid); the box is smoothed over time. A full detection runs when the search fails.
+public final class FaceTracker {
+    public let detector: HaarDetector
+    /// Weight of the new detection in the smoothed box (1 = no smoothing).
+    public var smoothing = 0.6
+    /// Search region: the last box grown by this fraction of its side on each side.
+    public var searchGrow = 0.5
+    /// Scales searched around the last size (ratio).
+    public var scaleRange = 1.2
+    /// Window step in the scaled image while tracking (a full search uses OpenCV's 1 or 2).
+    public var trackingStep = 2
+    /// Neighbours a tracked box needs (the region and scales are already narrow).
+    public var trackingNeighbors = 1
+    private(set) public var last: FaceBox?
+    private var smooth: (cx: Double, cy: Double, s: Double)?
+
+    public init(detector: HaarDetector) { self.detector = detector }
+
+    public enum Source: String, Sendable { case haar, tracked }
+
+    /// The face in `img`, or nil; `source` says whether tracking or a full search found it.
+    public func next(_ img: GrayImage) -> (box: FaceBox, source: Source)? {
+        if let l = last {
+            let g = Int(Double(max(l.w, l.h)) * searchGrow)
+            let region = FaceBox(x: l.x - g, y: l.y - g, w: l.w + 2 * g, h: l.h + 2 * g)
+            let lo = Int(Double(l.w) / scaleRange), hi = Int(Double(l.w) * scaleRange) + 1
+            let found = detector.detect(img, region: region, sizeRange: lo...hi, step: trackingStep, minNeighbors: trackingNeighbors)
+            if let best = found.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
+                return (update(best), .tracked)
+            }
+        }
+        guard let best = detector.detect(img).first else { return nil }
+        smooth = nil
+        return (update(best), .haar)
+    }
+
+    public func reset() { last = nil; smooth = nil }
+
+    private func update(_ b: FaceBox) -> FaceBox {
+        let cx = Double(b.x) + Double(b.w) / 2, cy = Double(b.y) + Double(b.h) / 2, s = Double(b.w)
+        let a = smoothing
+        let n: (cx: Double, cy: Double, s: Double) = smooth.map {
+            (cx: a * cx + (1 - a) * $0.cx, cy: a * cy + (1 - a) * $0.cy, s: a * s + (1 - a) * $0.s)
+        } ?? (cx: cx, cy: cy, s: s)
+        smooth = n
+        let side = Int(n.s.rounded())
+        let out = FaceBox(x: Int((n.cx - n.s / 2).rounded()), y: Int((n.cy - n.s / 2).rounded()), w: side, h: side, neighbors: b.neighbors)
+        last = b
         return out
     }
 }

@@ -17,6 +17,7 @@ public struct RGBImage: Sendable, Equatable {
 public struct ImageError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let reason: String
+    public init(file: String, reason: String) { (self.file, self.reason) = (file, reason) }
     public var description: String { "\(file): \(reason)" }
 }
 

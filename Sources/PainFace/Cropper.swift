@@ -1,0 +1,178 @@
+import Foundation
+import Imaging
+import Weights
+
+/// Where a frame's face box came from.
+public enum BoxSource: String, Sendable, CaseIterable {
+    case landmarks, haar, tracked, previous, none, unreadable
+}
+
+/// What to do with a frame where no face was found.
+public enum MissingFacePolicy: String, Sendable, CaseIterable {
+    /// reuse the last box (for at most `maxGap` frames), else skip the frame
+    case previous
+    /// leave the frame out
+    case skip
+}
+
+/// One frame's outcome, one CSV row.
+public struct FrameRecord: Sendable {
+    public var frame: String
+    public var source: BoxSource
+    /// Detected box (x, y, w, h) in frame pixels, before the margin and squaring.
+    public var box: (x: Double, y: Double, w: Double, h: Double)?
+    public var score: Double?
+    public var landmarks: Landmarks?
+    public var reason: String?
+    public var hasCrop: Bool { box != nil }
+}
+
+public struct CropOptions: Sendable {
+    public var settings = CropSettings()
+    /// Face sources in order of preference; the first that finds a face wins.
+    public var order: [BoxSource] = [.landmarks, .haar]
+    public var policy: MissingFacePolicy = .previous
+    /// Frames a previous box may be reused for.
+    public var maxGap = 30
+    public init() {}
+}
+
+/// Landmarks for one video, from whichever file layout the user has.
+public struct VideoLandmarks: Sendable {
+    var byName: [String: Landmarks] = [:]
+    var byIndex: [Int: Landmarks] = [:]   // 0-based position in natural order
+
+    /// Reads a landmark file (.csv: OpenFace or plain, .npy) or a folder of .pts files
+    /// named like the frames.
+    public init(path: String, frames: [String]) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ImageError(file: path, reason: "no such landmark file or folder")
+        }
+        if isDir.boolValue {
+            for f in frames {
+                let p = (path as NSString).appendingPathComponent((f as NSString).deletingPathExtension + ".pts")
+                if FileManager.default.fileExists(atPath: p) { byName[f] = try LandmarkFiles.readPTS(p) }
+            }
+            return
+        }
+        switch (path as NSString).pathExtension.lowercased() {
+        case "npy":
+            for (i, l) in try LandmarkFiles.readNPY(path).enumerated() { if let l { byIndex[i] = l } }
+        case "pts":
+            guard frames.count == 1 else { throw ImageError(file: path, reason: "one .pts file for \(frames.count) frames: give a folder of .pts files") }
+            byName[frames[0]] = try LandmarkFiles.readPTS(path)
+        case "csv":
+            let head = (try? String(contentsOfFile: path, encoding: .utf8))?.prefix(4096) ?? ""
+            if head.split(separator: "\n").first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains("x_0") == true {
+                for (frame, l) in try LandmarkFiles.readOpenFaceCSV(path) { byIndex[frame - 1] = l }
+            } else {
+                byName = try LandmarkFiles.readPlainCSV(path)
+            }
+        default:
+            throw ImageError(file: path, reason: "landmarks must be .csv, .npy, .pts or a folder of .pts files")
+        }
+    }
+
+    func lookup(_ name: String, index: Int) -> Landmarks? { byName[name] ?? byIndex[index] }
+}
+
+/// Crops every frame of a video folder: landmarks when available, else the Haar detector
+/// with tracking, then the missing-face policy. Unreadable frames are recorded, never fatal.
+public final class VideoCropper {
+    public let options: CropOptions
+    let tracker: FaceTracker?
+
+    public init(options: CropOptions, cascadePath: String? = nil) throws {
+        self.options = options
+        if options.order.contains(.haar) {
+            let path = try cascadePath ?? ModelStore.resolveFile("haarcascade_frontalface_default.xml")
+            tracker = FaceTracker(detector: HaarDetector(cascade: try HaarCascade(contentsOf: path)))
+        } else {
+            tracker = nil
+        }
+    }
+
+    /// Processes `folder`; `emit` receives each frame's crop (nil when the frame has none).
+    public func run(folder: String, landmarks: VideoLandmarks? = nil,
+                    emit: (Int, FrameRecord, RGBImage?) throws -> Void) throws -> [FrameRecord] {
+        let (frames, _) = try ImageIO.listFrames(folder)
+        tracker?.reset()
+        var records: [FrameRecord] = []
+        var lastBox: (x: Double, y: Double, w: Double, h: Double)?
+        var gap = 0
+        for (i, name) in frames.enumerated() {
+            let path = (folder as NSString).appendingPathComponent(name)
+            var rec = FrameRecord(frame: name, source: .none)
+            let img: RGBImage
+            do { img = try ImageIO.read(path) } catch let e as ImageError {
+                rec.source = .unreadable
+                rec.reason = e.reason
+                records.append(rec)
+                try emit(i, rec, nil)
+                continue
+            }
+            sources: for src in options.order {
+                switch src {
+                case .landmarks:
+                    if let l = landmarks?.lookup(name, index: i), let b = l.bounds {
+                        rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
+                        break sources
+                    }
+                case .haar:
+                    if let (b, s) = tracker?.next(GrayImage(img)) {
+                        rec.source = s == .tracked ? .tracked : .haar
+                        rec.box = (Double(b.x), Double(b.y), Double(b.w), Double(b.h))
+                        rec.score = Double(b.neighbors)
+                        break sources
+                    }
+                default: break
+                }
+            }
+            if rec.box == nil, options.policy == .previous, let lb = lastBox, gap < options.maxGap {
+                rec.source = .previous
+                rec.box = lb
+                gap += 1
+            } else if rec.box != nil, rec.source != .previous {
+                lastBox = rec.box
+                gap = 0
+            }
+            var crop: RGBImage?
+            if let b = rec.box {
+                let sq = FaceCrop.square(b, imageWidth: img.width, imageHeight: img.height, settings: options.settings)
+                crop = FaceCrop.crop(img, x: sq.x, y: sq.y, side: sq.side, size: options.settings.size)
+            }
+            records.append(rec)
+            try emit(i, rec, crop)
+        }
+        return records
+    }
+
+    /// Share of frames whose face was found (not reused, not missing).
+    public static func coverage(_ r: [FrameRecord]) -> Double {
+        r.isEmpty ? 0 : Double(r.filter { [.landmarks, .haar, .tracked].contains($0.source) }.count) / Double(r.count)
+    }
+
+    /// The per-video CSV: frame,source,x,y,w,h,score,landmarks ("x0 y0 x1 y1 ..."),reason.
+    public static func csv(_ records: [FrameRecord]) -> String {
+        var s = "frame,source,x,y,w,h,score,landmarks,reason\n"
+        for r in records {
+            let b = r.box.map { String(format: "%.1f,%.1f,%.1f,%.1f", $0.x, $0.y, $0.w, $0.h) } ?? ",,,"
+            let lm = r.landmarks?.points.map { String(format: "%.2f %.2f", $0.x, $0.y) }.joined(separator: " ") ?? ""
+            let reason = (r.reason ?? "").replacingOccurrences(of: ",", with: ";").replacingOccurrences(of: "\n", with: " ")
+            s += "\(r.frame),\(r.source.rawValue),\(b),\(r.score.map { String(format: "%.3f", $0) } ?? ""),\(lm),\(reason)\n"
+        }
+        return s
+    }
+}
+
+extension ModelStore {
+    /// A file shipped in models/ (for example the Haar cascade).
+    public static func resolveFile(_ name: String) throws -> String {
+        for dir in searchPaths {
+            let p = (dir as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        throw ModelFileError(name, "not found in \(searchPaths.joined(separator: ", "))")
+    }
+}

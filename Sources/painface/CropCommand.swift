@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import PainFace
+import Weights
+
+struct CropOptionGroup: ParsableArguments {
+    @Option(help: "Margin around the face box on each side, as a fraction of its larger side.")
+    var margin = 0.1
+    @Option(help: "Crop side in pixels.")
+    var size = 224
+    @Flag(help: "Shift crops inside the image instead of padding with black.")
+    var noPad = false
+    @Option(help: "Face sources in order of preference, comma-separated: landmarks, haar.")
+    var sources = "landmarks,haar"
+    @Option(help: "Frames with no face: previous (reuse the last box) or skip.")
+    var policy = "previous"
+    @Option(help: "With --policy previous: at most this many frames in a row reuse a box.")
+    var maxGap = 30
+    @Option(help: "Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a folder holding one such file or folder per video, named like the video.")
+    var landmarks: String?
+
+    func options() throws -> CropOptions {
+        var o = CropOptions()
+        guard margin >= 0, margin <= 2 else { throw Failure(description: "--margin must be between 0 and 2") }
+        guard size >= 8, size <= 4096 else { throw Failure(description: "--size must be between 8 and 4096") }
+        o.settings.margin = margin
+        o.settings.size = size
+        o.settings.pad = !noPad
+        o.order = try sources.split(separator: ",").map {
+            guard let s = BoxSource(rawValue: String($0)), [.landmarks, .haar].contains(s) else {
+                throw Failure(description: "unknown face source \($0) (landmarks, haar)")
+            }
+            return s
+        }
+        guard let p = MissingFacePolicy(rawValue: policy) else { throw Failure(description: "--policy must be previous or skip") }
+        o.policy = p
+        o.maxGap = maxGap
+        return o
+    }
+
+    /// The landmark file or folder for one video folder, if any.
+    func landmarks(for video: String, frames: [String], several: Bool) throws -> VideoLandmarks? {
+        guard let landmarks else { return nil }
+        if !several { return try VideoLandmarks(path: landmarks, frames: frames) }
+        let name = URL(fileURLWithPath: video).standardized.lastPathComponent
+        for cand in [name, name + ".csv", name + ".npy"] {
+            let p = (landmarks as NSString).appendingPathComponent(cand)
+            if FileManager.default.fileExists(atPath: p) { return try VideoLandmarks(path: p, frames: frames) }
+        }
+        return nil
+    }
+}
+
+struct CropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crop",
+        abstract: "Crop the face of every frame of video folders.",
+        discussion: """
+        Writes OUT/<video>/<frame>.png (size x size crops) and OUT/<video>.csv with one row per \
+        frame: frame, source (landmarks, haar, tracked, previous, none, unreadable), the box \
+        x, y, w, h, a score, the landmarks when known, and why a frame was unreadable. A video \
+        whose CSV exists is skipped (the CSV is written last), so an interrupted run resumes.
+        """)
+
+    @Argument(help: "Folders of video frames (JPEG or PNG).")
+    var folders: [String]
+    @Option(help: "Output folder.")
+    var out: String
+    @OptionGroup var crop: CropOptionGroup
+    @Flag(help: "Redo videos whose CSV exists.")
+    var force = false
+
+    func run() throws {
+        do {
+            let opts = try crop.options()
+            let cropper = try VideoCropper(options: opts)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            var failed = 0
+            for dir in folders {
+                let name = URL(fileURLWithPath: dir).standardized.lastPathComponent
+                let csvPath = (out as NSString).appendingPathComponent(name + ".csv")
+                if !force && FileManager.default.fileExists(atPath: csvPath) {
+                    stderrLine("\(name): done before, skipped (\(csvPath))")
+                    continue
+                }
+                do {
+                    let frames = try ImageIO.listFrames(dir).frames
+                    let lm = try crop.landmarks(for: dir, frames: frames, several: folders.count > 1)
+                    let cropDir = (out as NSString).appendingPathComponent(name)
+                    try FileManager.default.createDirectory(atPath: cropDir, withIntermediateDirectories: true)
+                    let t0 = monotonicSeconds()
+                    let records = try cropper.run(folder: dir, landmarks: lm) { _, rec, img in
+                        guard let img else { return }
+                        let png = (rec.frame as NSString).deletingPathExtension + ".png"
+                        try AtomicFile.write(try ImageIO.encodePNG(img), to: (cropDir as NSString).appendingPathComponent(png))
+                    }
+                    try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
+                    let dt = monotonicSeconds() - t0
+                    var counts: [String: Int] = [:]
+                    for r in records { counts[r.source.rawValue, default: 0] += 1 }
+                    let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                    print("\(name)\t\(records.count) frames\tface coverage "
+                          + String(format: "%.1f%%\t%.1f frames/s\t", 100 * VideoCropper.coverage(records), Double(records.count) / max(dt, 1e-9))
+                          + summary)
+                } catch {
+                    stderrLine("error: \(error)")
+                    failed += 1
+                }
+            }
+            if failed > 0 { throw Failure(description: "\(failed) video(s) failed; the others were written") }
+        } catch let e as Failure {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
+}
