@@ -171,14 +171,15 @@ public enum FaceCrop {
         }
         let tx = taps(x, img.width), ty = taps(y, img.height)
         // rows first (only the source rows some output row needs), then columns
-        var rowBuf = [Float](repeating: 0, count: img.height * size * 3)
-        var needed = [Bool](repeating: false, count: img.height)
-        for i in ty.idx { needed[Int(i)] = true }
+        let r0 = Int(ty.idx.min() ?? 0), r1 = Int(ty.idx.max() ?? -1)
+        let nrows = max(0, r1 - r0 + 1), rowLen = size * 3
+        var rowBuf = [Float](repeating: 0, count: max(1, nrows * rowLen))
         var out = [UInt8](repeating: 0, count: size * size * 3)
+        var acc = [Float](repeating: 0, count: rowLen)
         img.pixels.withUnsafeBufferPointer { P in
             rowBuf.withUnsafeMutableBufferPointer { R in
-                for r in 0..<img.height where needed[r] {
-                    let src = r * img.width * 3, dst = r * size * 3
+                for r in r0..<(r0 + nrows) {
+                    let src = r * img.width * 3, dst = (r - r0) * rowLen
                     for ox in 0..<size {
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0
                         for k in Int(tx.start[ox])..<Int(tx.start[ox + 1]) {
@@ -189,14 +190,16 @@ public enum FaceCrop {
                     }
                 }
                 out.withUnsafeMutableBufferPointer { O in
-                    for oy in 0..<size {
-                        let o = oy * size * 3
-                        var acc = [Float](repeating: 0, count: size * 3)
-                        for k in Int(ty.start[oy])..<Int(ty.start[oy + 1]) {
-                            let row = Int(ty.idx[k]) * size * 3, w = ty.wt[k]
-                            for j in 0..<(size * 3) { acc[j] += R[row + j] * w }
+                    acc.withUnsafeMutableBufferPointer { A in
+                        for oy in 0..<size {
+                            for j in 0..<rowLen { A[j] = 0 }
+                            for k in Int(ty.start[oy])..<Int(ty.start[oy + 1]) {
+                                let row = (Int(ty.idx[k]) - r0) * rowLen, w = ty.wt[k]
+                                for j in 0..<rowLen { A[j] += R[row + j] * w }
+                            }
+                            let o = oy * rowLen
+                            for j in 0..<rowLen { O[o + j] = UInt8(clamping: Int(A[j] + 0.5)) }
                         }
-                        for j in 0..<(size * 3) { O[o + j] = UInt8(clamping: Int(acc[j].rounded())) }
                     }
                 }
             }

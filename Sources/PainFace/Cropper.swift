@@ -74,6 +74,9 @@ public struct VideoLandmarks: Sendable {
         }
     }
 
+    /// Landmarks given in memory, by frame file name.
+    public init(byName: [String: Landmarks]) { self.byName = byName }
+
     func lookup(_ name: String, index: Int) -> Landmarks? { byName[name] ?? byIndex[index] }
 }
 

@@ -49,6 +49,69 @@ public struct FolderFeatures {
     public var probabilities: Tensor?
     public var unreadable: [(file: String, reason: String)] = []
     public var otherFiles = 0
+    /// Share of frames with a face found, when the frames were cropped here.
+    public var coverage: Double?
+}
+
+/// Batches images through a model and collects the rows in order.
+final class FeatureAccumulator {
+    let model: Model
+    let batch: Int
+    let source: String
+    let progress: (Int) -> Void
+    var pending: [(String, RGBImage)] = []
+    var names: [String] = []
+    var skipped: [(file: String, reason: String)] = []
+    var featureRows: [Tensor] = [], probRows: [Tensor] = []
+    var done = 0
+    var coverage: Double?
+
+    init(model: Model, batch: Int, source: String, progress: @escaping (Int) -> Void) {
+        (self.model, self.batch, self.source, self.progress) = (model, batch, source, progress)
+    }
+
+    func add(_ name: String, _ img: RGBImage) throws {
+        pending.append((name, img))
+        if pending.count >= batch { try flush() }
+    }
+
+    func skip(_ name: String, _ reason: String) {
+        skipped.append((name, reason))
+        done += 1
+    }
+
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        let cfg = model.config
+        let x = try Preprocess.tensor(pending.map(\.1), spec: cfg.input)
+        var wanted = [cfg.outputs.features]
+        if let p = cfg.outputs.probabilities { wanted.append(p) }
+        let out = try model.forward(x, outputs: wanted)
+        let f = out[cfg.outputs.features]!
+        if f.hasNonFinite {
+            throw ModelFileError(source, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+        }
+        featureRows.append(f)
+        if let p = cfg.outputs.probabilities { probRows.append(out[p]!) }
+        names += pending.map(\.0)
+        done += pending.count
+        progress(done)
+        pending.removeAll()
+    }
+
+    func finish() throws -> FolderFeatures {
+        try flush()
+        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
+            let t = Tensor(shape: [names.count, k])
+            var off = 0
+            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
+            return t
+        }
+        let cfg = model.config
+        let probs = cfg.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
+        return FolderFeatures(frames: names, features: stack(featureRows, model.featureDimension), probabilities: probs,
+                              unreadable: skipped, coverage: coverage)
+    }
 }
 
 public struct FeatureOptions: Sendable {
@@ -70,55 +133,27 @@ public final class FeatureExtractor {
     }
 
     /// Features of every readable image in `dir`. Unreadable frames are recorded, not fatal.
-    public func run(folder dir: String, options: FeatureOptions = .init(),
-                    progress: ((Int, Int) -> Void)? = nil) throws -> FolderFeatures {
+    /// With `cropper`, the frames are raw video frames and each is cropped first; frames
+    /// without a crop (no face, per the policy) are recorded as skipped.
+    public func run(folder dir: String, options: FeatureOptions = .init(), cropper: VideoCropper? = nil,
+                    landmarks: VideoLandmarks? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> FolderFeatures {
         let (names, other) = try ImageIO.listFrames(dir)
-        var ok: [String] = [], bad: [(String, String)] = []
-        var featureRows: [Tensor] = [], probRows: [Tensor] = []
-        let cfg = model.config
-        var pending: [(String, RGBImage)] = []
-        var done = 0
-        func flush() throws {
-            guard !pending.isEmpty else { return }
-            let x = try Preprocess.tensor(pending.map(\.1), spec: cfg.input)
-            var wanted = [cfg.outputs.features]
-            if let p = cfg.outputs.probabilities { wanted.append(p) }
-            let out = try model.forward(x, outputs: wanted)
-            let f = out[cfg.outputs.features]!
-            if f.hasNonFinite {
-                throw ModelFileError(dir, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+        let acc = FeatureAccumulator(model: model, batch: options.batch, source: dir) { progress?($0, names.count) }
+        if let cropper {
+            var records: [FrameRecord] = []
+            records = try cropper.run(folder: dir, landmarks: landmarks) { _, rec, img in
+                if let img { try acc.add(rec.frame, img) } else { acc.skip(rec.frame, rec.reason ?? "no face (\(rec.source.rawValue))") }
             }
-            featureRows.append(f)
-            if let p = cfg.outputs.probabilities { probRows.append(out[p]!) }
-            ok += pending.map(\.0)
-            done += pending.count
-            progress?(done, names.count)
-            pending.removeAll()
-        }
-        for name in names {
-            let path = (dir as NSString).appendingPathComponent(name)
-            do {
-                pending.append((name, try ImageIO.read(path)))
-            } catch let e as ImageError {
-                bad.append((name, e.reason))
-                done += 1
-                continue
+            acc.coverage = VideoCropper.coverage(records)
+        } else {
+            for name in names {
+                do { try acc.add(name, try ImageIO.read((dir as NSString).appendingPathComponent(name))) }
+                catch let e as ImageError { acc.skip(name, e.reason) }
             }
-            if pending.count >= options.batch { try flush() }
         }
-        try flush()
-        let dim = model.featureDimension
-        let feats = Tensor(shape: [ok.count, dim])
-        var off = 0
-        for r in featureRows { feats.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
-        var probs: Tensor?
-        if let pname = cfg.outputs.probabilities, let k = model.shape(of: pname)?.reduce(1, *) {
-            let p = Tensor(shape: [ok.count, k])
-            var o = 0
-            for r in probRows { p.data.advanced(by: o).update(from: r.data, count: r.count); o += r.count }
-            probs = p
-        }
-        return FolderFeatures(frames: ok, features: feats, probabilities: probs, unreadable: bad, otherFiles: other)
+        var r = try acc.finish()
+        r.otherFiles = other
+        return r
     }
 
     /// Metadata written with a folder's features (also the resume key).
@@ -135,6 +170,7 @@ public final class FeatureExtractor {
             "unreadable": json(r.unreadable.map { ["file": $0.file, "reason": $0.reason] }),
             "feature_layer": model.config.outputs.features,
         ]
+        if let c = r.coverage { m["face_coverage"] = String(format: "%.4f", c) }
         if let c = model.config.classes { m["classes"] = json(c) }
         return m
     }

@@ -4,6 +4,7 @@ import Kernels
 import NN
 import PainFace
 import Weights
+import Imaging
 
 /// Prints a one-line error and exits non-zero (no stack traces for bad input).
 struct Failure: Error, CustomStringConvertible {
@@ -66,6 +67,9 @@ struct FeaturesCommand: ParsableCommand {
     var float16 = false
     @Flag(help: "Recompute folders whose output is up to date.")
     var force = false
+    @Flag(help: "The folders hold raw video frames: crop each face first (see `painface crop` for the settings).")
+    var crop = false
+    @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -77,6 +81,7 @@ struct FeaturesCommand: ParsableCommand {
             var opts = FeatureOptions()
             opts.batch = batch
             stderrLine("model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
+            let cropper = crop ? try VideoCropper(options: try cropSettings.options()) : nil
             var names = Set<String>()
             var failedFolders = 0
             for dir in folders {
@@ -93,7 +98,8 @@ struct FeaturesCommand: ParsableCommand {
                 let r: FolderFeatures
                 do {
                     let tty = isatty(2) != 0
-                    r = try fx.run(folder: dir, options: opts) { done, total in
+                    let lm = crop ? try cropSettings.landmarks(for: dir, frames: try ImageIO.listFrames(dir).frames, several: folders.count > 1) : nil
+                    r = try fx.run(folder: dir, options: opts, cropper: cropper, landmarks: lm) { done, total in
                         if tty { stderrLine("\r\(name): \(done)/\(total) frames", terminator: "") }
                     }
                 } catch {
@@ -104,6 +110,7 @@ struct FeaturesCommand: ParsableCommand {
                 try fx.write(r, folder: dir, to: path, dtype: float16 ? .f16 : .f32)
                 let dt = monotonicSeconds() - t0
                 var line = "\r\(name): \(r.frames.count) frames in \(String(format: "%.2f", dt)) s (\(String(format: "%.1f", Double(r.frames.count) / max(dt, 1e-9))) frames/s) -> \(path)"
+                if let c = r.coverage { line += String(format: "; face coverage %.1f%%", 100 * c) }
                 if !r.unreadable.isEmpty { line += "; \(r.unreadable.count) unreadable: " + r.unreadable.prefix(3).map { "\($0.file) (\($0.reason))" }.joined(separator: ", ") }
                 if r.otherFiles > 0 { line += "; \(r.otherFiles) other files ignored" }
                 stderrLine(line)
@@ -182,6 +189,10 @@ struct BenchCommand: ParsableCommand {
     var serve = false
     @Option(help: "With --serve: the folder written by bench_a_vgg.py --export-weights.")
     var weights: String?
+    @Option(parsing: .upToNextOption, help: "Video frame folders: measure face cropping speed (one thread) instead.")
+    var faces: [String] = []
+    @Option(parsing: .upToNextOption, help: "Folders of photographs with .pts landmark files: measure detection accuracy instead.")
+    var landmarkPhotos: [String] = []
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -193,6 +204,21 @@ struct BenchCommand: ParsableCommand {
             let ctx = try compute.context()
             if serve {
                 AnchorPeer(ctx: ctx, weightsDir: weights).serve()
+                return
+            }
+            if !faces.isEmpty || !landmarkPhotos.isEmpty {
+                let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
+                for f in faces {
+                    let s = try FaceBench.speed(folder: f, cascadePath: cascade)
+                    print(String(format: "%@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f frames/s\tcoverage %.1f%%",
+                                 s.video, s.frames, s.trackingFPS, s.landmarkFPS, 100 * s.coverage))
+                }
+                if !landmarkPhotos.isEmpty {
+                    let a = try FaceBench.accuracy(folders: landmarkPhotos, detector: HaarDetector(cascade: try HaarCascade(contentsOf: cascade)))
+                    print(String(format: "Haar accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting",
+                                 a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU, a.seconds))
+                }
+                print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
                 return
             }
             let parts = Set(only.split(separator: ",").map(String.init))

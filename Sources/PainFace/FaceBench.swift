@@ -1,0 +1,71 @@
+import Foundation
+import Imaging
+
+/// Face pipeline benchmarks: crop speed on video folders (one thread) and detection
+/// accuracy against hand-labelled landmark boxes.
+public enum FaceBench {
+    public struct Speed: Sendable {
+        public var video: String
+        public var frames: Int
+        public var trackingFPS: Double
+        public var landmarkFPS: Double
+        public var coverage: Double
+    }
+
+    /// Decode + detect/track + crop to 224 (no PNG writing), then the same frames cropped
+    /// from landmark boxes (the tracked boxes' corners stand in for a landmark file).
+    public static func speed(folder: String, cascadePath: String) throws -> Speed {
+        var opts = CropOptions()
+        opts.order = [.haar]
+        let cropper = try VideoCropper(options: opts, cascadePath: cascadePath)
+        var t0 = monotonicSeconds()
+        let recs = try cropper.run(folder: folder) { _, _, _ in }
+        let tTrack = monotonicSeconds() - t0
+        var lm: [String: Landmarks] = [:]
+        for r in recs { if let b = r.box { lm[r.frame] = Landmarks(points: [(b.x, b.y), (b.x + b.w, b.y + b.h)]) } }
+        var lopts = CropOptions()
+        lopts.order = [.landmarks]
+        t0 = monotonicSeconds()
+        _ = try VideoCropper(options: lopts).run(folder: folder, landmarks: VideoLandmarks(byName: lm)) { _, _, _ in }
+        let tLm = monotonicSeconds() - t0
+        return Speed(video: URL(fileURLWithPath: folder).lastPathComponent, frames: recs.count,
+                     trackingFPS: Double(recs.count) / tTrack, landmarkFPS: Double(recs.count) / tLm,
+                     coverage: VideoCropper.coverage(recs))
+    }
+
+    public struct Accuracy: Sendable {
+        public var faces: Int
+        public var found: Int
+        public var medianIoU: Double
+        public var seconds: Double
+    }
+
+    /// For every IMAGE.pts / IMAGE_N.pts next to IMAGE.jpg|png in `folders`: is the landmark
+    /// box found (IoU >= 0.5 with a detection), and the median IoU of the found ones.
+    public static func accuracy(folders: [String], detector: HaarDetector) throws -> Accuracy {
+        var faces = 0, found = 0, ious: [Double] = [], secs = 0.0
+        var cache: [String: [FaceBox]] = [:]
+        for dir in folders {
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pts") }.sorted()
+            for pts in names {
+                var stem = String(pts.dropLast(4))
+                let candidates = [stem, stem.replacingOccurrences(of: "_[0-9]+$", with: "", options: .regularExpression)]
+                guard let img = candidates.lazy.flatMap({ s in ["jpg", "png", "jpeg"].map { "\(s).\($0)" } })
+                    .first(where: { FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent($0)) }) else { continue }
+                stem = img
+                guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else { continue }
+                let truth = FaceBox(x: Int(b.x), y: Int(b.y), w: Int(b.w), h: Int(b.h))
+                if cache[img] == nil {
+                    let g = GrayImage(try ImageIO.read((dir as NSString).appendingPathComponent(img)))
+                    let t0 = monotonicSeconds()
+                    cache[img] = detector.detect(g)
+                    secs += monotonicSeconds() - t0
+                }
+                faces += 1
+                if let best = cache[img]!.map({ $0.iou(truth) }).max(), best >= 0.5 { found += 1; ious.append(best) }
+            }
+        }
+        ious.sort()
+        return Accuracy(faces: faces, found: found, medianIoU: ious.isEmpty ? 0 : ious[ious.count / 2], seconds: secs)
+    }
+}

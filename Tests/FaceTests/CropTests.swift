@@ -1,0 +1,141 @@
+import Foundation
+import Imaging
+import PainFace
+import Testing
+import TestSupport
+
+func scratch(_ name: String) throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
+
+@Suite struct LandmarkFileTests {
+    @Test("iBUG .pts with and without the header")
+    func pts() throws {
+        let d = try scratch("pts")
+        defer { try? FileManager.default.removeItem(at: d) }
+        try write("version: 1\nn_points:  3\n{\n1.5 2.5\n3 4\n5 6\n}\n", d.appendingPathComponent("a.pts"))
+        try write("10 20\n30 40\n", d.appendingPathComponent("b.pts"))
+        try write("version: 1\nn_points: 4\n{\n1 2\n}\n", d.appendingPathComponent("c.pts"))
+        #expect(try LandmarkFiles.readPTS(d.appendingPathComponent("a.pts").path).points.count == 3)
+        let b = try LandmarkFiles.readPTS(d.appendingPathComponent("b.pts").path)
+        #expect(b.bounds! == (10, 20, 20, 20))
+        #expect(throws: ImageError.self) { try LandmarkFiles.readPTS(d.appendingPathComponent("c.pts").path) }
+    }
+
+    @Test("OpenFace CSV: columns by name, failed frames left out")
+    func openFace() throws {
+        let d = try scratch("of")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let header = "frame, face_id, timestamp, confidence, success, x_0, x_1, y_0, y_1"
+        try write("\(header)\n1, 0, 0.0, 0.98, 1, 10, 20, 30, 40\n2, 0, 0.04, 0.1, 0, -nan, -nan, -nan, -nan\n3, 0, 0.08, 0.97, 1, 11, 21, 31, 41\n",
+                  d.appendingPathComponent("of.csv"))
+        let lm = try LandmarkFiles.readOpenFaceCSV(d.appendingPathComponent("of.csv").path)
+        #expect(lm.keys.sorted() == [1, 3])
+        #expect(lm[3]!.points.map(\.x) == [11, 21] && lm[3]!.points.map(\.y) == [31, 41])
+    }
+
+    @Test("plain CSV and NPY (the face-alignment layout)")
+    func plainAndNPY() throws {
+        let d = try scratch("plain")
+        defer { try? FileManager.default.removeItem(at: d) }
+        try write("frame,x0,y0,x1,y1\nframe_00001.jpg,1,2,3,4\nframe_00002.jpg,nan,nan,nan,nan\n", d.appendingPathComponent("l.csv"))
+        let p = try LandmarkFiles.readPlainCSV(d.appendingPathComponent("l.csv").path)
+        #expect(p.keys.sorted() == ["frame_00001.jpg"])
+        // NPY [2, 2, 2] float32, second frame NaN
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }"
+        while (10 + header.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var npy = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0, UInt8(header.count), 0]) + Data(header.utf8)
+        for v: Float in [1, 2, 3, 4, .nan, .nan, .nan, .nan] { withUnsafeBytes(of: v) { npy.append(contentsOf: $0) } }
+        try npy.write(to: d.appendingPathComponent("l.npy"))
+        let n = try LandmarkFiles.readNPY(d.appendingPathComponent("l.npy").path)
+        #expect(n.count == 2 && n[0]!.points.count == 2 && n[1] == nil)
+        try Data([1, 2, 3]).write(to: d.appendingPathComponent("bad.npy"))
+        #expect(throws: ImageError.self) { try LandmarkFiles.readNPY(d.appendingPathComponent("bad.npy").path) }
+    }
+}
+
+@Suite struct CropGeometryTests {
+    @Test("margin, squaring, padding or shifting inside")
+    func square() {
+        var s = CropSettings()
+        s.margin = 0.25
+        let b = (x: 100.0, y: 50.0, w: 40.0, h: 80.0)
+        let sq = FaceCrop.square(b, imageWidth: 400, imageHeight: 300, settings: s)
+        #expect(sq.side == 120 && sq.x == 60 && sq.y == 30)
+        let edge = (x: 0.0, y: 0.0, w: 40.0, h: 40.0)
+        let padded = FaceCrop.square(edge, imageWidth: 400, imageHeight: 300, settings: s)
+        #expect(padded.x == -10 && padded.y == -10)
+        s.pad = false
+        let shifted = FaceCrop.square(edge, imageWidth: 400, imageHeight: 300, settings: s)
+        #expect(shifted.x == 0 && shifted.y == 0 && shifted.side == 60)
+    }
+
+    @Test("a crop outside the image is black there; inside it copies the pixels")
+    func crop() {
+        var px = [UInt8](repeating: 0, count: 4 * 4 * 3)
+        for i in px.indices { px[i] = 200 }
+        let img = RGBImage(width: 4, height: 4, pixels: px)
+        let c = FaceCrop.crop(img, x: -2, y: 0, side: 4, size: 4)
+        #expect(c.pixels[0] == 0 && c.pixels[3 * 3] == 200)
+    }
+}
+
+@Suite struct VideoCropTests {
+    @Test("a video with a black frame and a broken frame: tracked faces, the policy, the CSV",
+          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    func policy() throws {
+        let src = shared!.appendingPathComponent("data/video_frame_sequences/cap12_t010s")
+        let d = try scratch("video")
+        defer { try? FileManager.default.removeItem(at: d) }
+        for i in 1...6 {
+            let n = String(format: "frame_%05d.jpg", i)
+            try FileManager.default.copyItem(at: src.appendingPathComponent(n), to: d.appendingPathComponent(n))
+        }
+        // frame 7: black (no face); frame 8: truncated; frame 9: a face again
+        try ImageIO.encodePNG(RGBImage(width: 400, height: 300, pixels: [UInt8](repeating: 0, count: 400 * 300 * 3)))
+            .write(to: d.appendingPathComponent("frame_00007.png"))
+        let j = try Data(contentsOf: src.appendingPathComponent("frame_00008.jpg"))
+        try j.prefix(200).write(to: d.appendingPathComponent("frame_00008.jpg"))
+        try FileManager.default.copyItem(at: src.appendingPathComponent("frame_00009.jpg"), to: d.appendingPathComponent("frame_00009.jpg"))
+        var opts = CropOptions()
+        opts.order = [.haar]
+        let cropper = try VideoCropper(options: opts, cascadePath: cascadePath())
+        var crops = 0
+        let recs = try cropper.run(folder: d.path) { _, _, img in
+            if let img { crops += 1; #expect(img.width == 224 && img.height == 224) }
+        }
+        #expect(recs.map(\.source) == [.haar, .tracked, .tracked, .tracked, .tracked, .tracked, .previous, .unreadable, .tracked])
+        #expect(crops == 8)
+        #expect(abs(VideoCropper.coverage(recs) - 7.0 / 9.0) < 1e-9)
+        var skip = opts
+        skip.policy = .skip
+        let recs2 = try VideoCropper(options: skip, cascadePath: cascadePath()).run(folder: d.path) { _, _, _ in }
+        #expect(recs2[6].source == .none && recs2[6].box == nil)
+        let csv = VideoCropper.csv(recs)
+        #expect(csv.hasPrefix("frame,source,x,y,w,h,score,landmarks,reason\nframe_00001.jpg,haar,"))
+        #expect(csv.contains("frame_00008.jpg,unreadable,,,,,,,JPEG"))
+    }
+
+    @Test("landmark crops follow the hand-labelled points of the 300-W photographs",
+          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    func landmarkCrops() throws {
+        let afw = shared!.appendingPathComponent("data/300w_subset/afw/afw")
+        let d = try scratch("afw")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let name = "1130084326_1"
+        try FileManager.default.copyItem(at: afw.appendingPathComponent("\(name).jpg"), to: d.appendingPathComponent("\(name).jpg"))
+        var opts = CropOptions()
+        opts.order = [.landmarks]
+        let lm = try VideoLandmarks(path: afw.path, frames: ["\(name).jpg"])
+        let recs = try VideoCropper(options: opts).run(folder: d.path, landmarks: lm) { _, _, img in #expect(img != nil) }
+        let truth = try LandmarkFiles.readPTS(afw.appendingPathComponent("\(name).pts").path).bounds!
+        #expect(recs[0].source == .landmarks)
+        #expect(recs[0].box! == truth)
+        #expect(recs[0].landmarks?.points.count == 68)
+    }
+}
