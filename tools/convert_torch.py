@@ -12,6 +12,7 @@ what map.json says ({"painface_layer": "torch.prefix"}). Layouts are converted:
   depthwise_conv2d  weight [C*m, 1, kh, kw]  -> depthwise_kernel [kh, kw, C, m]
   dense             weight [out, in]         -> kernel [in, out]; after a flatten of an
                     H x W x C map, rows are reordered from PyTorch's (c, h, w) to (h, w, c)
+                    ("torch_order": "whc" on the flatten layer for a permute(0, 3, 2, 1))
   batchnorm         weight, bias, running_mean, running_var -> gamma, beta, moving_*
                     (set "epsilon" in arch.json: PyTorch's default is 1e-5)
   prelu             weight [C] or [1]        -> alpha [C]
@@ -139,8 +140,16 @@ def convert(state, config, mapping):
             src = by_name.get(ins[0])
             if src is not None and src["type"] == "flatten":
                 h, wd, c = shapes[input_of[src["name"]]]
-                # PyTorch flattens (c, h, w); PainFace (Keras) flattens (h, w, c)
-                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+                # PyTorch flattens NCHW as (c, h, w), or (w, h, c) after permute(0, 3, 2, 1) as
+                # facenet-pytorch's MTCNN does ("torch_order": "whc" on the flatten layer);
+                # PainFace (Keras) flattens (h, w, c)
+                order = src.get("torch_order", "chw")
+                if order == "chw":
+                    w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+                elif order == "whc":
+                    w = w.reshape(w.shape[0], wd, h, c).transpose(0, 2, 1, 3).reshape(w.shape[0], -1)
+                elif order != "hwc":
+                    sys.exit(f"flatten {src['name']}: torch_order must be chw, whc or hwc")
             tensors.append((f"{n}.kernel", np.ascontiguousarray(w.T)))
             if l.get("use_bias", True):
                 tensors.append((f"{n}.bias", get(prefix, "bias")))
@@ -157,6 +166,8 @@ def convert(state, config, mapping):
             c = shapes[n][-1]
             tensors.append((f"{n}.alpha", np.broadcast_to(a, (c,)).copy() if a.size == 1 else a))
         prev = n
+    for l in config["layers"]:
+        l.pop("torch_order", None)   # a conversion hint, not part of the model
     unused = sorted(k for k in state if k not in used)
     if unused:
         print(f"note: state_dict entries not used: {', '.join(unused)}", file=sys.stderr)
