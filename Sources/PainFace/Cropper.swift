@@ -1,10 +1,11 @@
 import Foundation
 import Imaging
+import Kernels
 import Weights
 
 /// Where a frame's face box came from.
 public enum BoxSource: String, Sendable, CaseIterable {
-    case landmarks, haar, tracked, previous, none, unreadable
+    case landmarks, mtcnn, haar, tracked, previous, none, unreadable
 }
 
 /// What to do with a frame where no face was found.
@@ -85,9 +86,12 @@ public struct VideoLandmarks: Sendable {
 public final class VideoCropper {
     public let options: CropOptions
     let tracker: FaceTracker?
+    let mtcnn: MTCNN?
 
     public init(options: CropOptions, cascadePath: String? = nil) throws {
         self.options = options
+        // MTCNN runs on one thread: video folders are the unit of parallel work
+        mtcnn = options.order.contains(.mtcnn) ? try MTCNN(context: try ComputeContext(threads: 1)) : nil
         if options.order.contains(.haar) {
             let path = try cascadePath ?? ModelStore.resolveFile("haarcascade_frontalface_default.xml")
             tracker = FaceTracker(detector: HaarDetector(cascade: try HaarCascade(contentsOf: path)))
@@ -122,6 +126,14 @@ public final class VideoCropper {
                         rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
                         break sources
                     }
+                case .mtcnn:
+                    if let f = try mtcnn?.detect(img).first {
+                        rec.source = .mtcnn
+                        rec.box = (f.box.x1, f.box.y1, f.box.x2 - f.box.x1, f.box.y2 - f.box.y1)
+                        rec.score = f.probability
+                        rec.landmarks = Landmarks(points: f.landmarks)
+                        break sources
+                    }
                 case .haar:
                     if let (b, s) = tracker?.next(GrayImage(img)) {
                         rec.source = s == .tracked ? .tracked : .haar
@@ -153,7 +165,7 @@ public final class VideoCropper {
 
     /// Share of frames whose face was found (not reused, not missing).
     public static func coverage(_ r: [FrameRecord]) -> Double {
-        r.isEmpty ? 0 : Double(r.filter { [.landmarks, .haar, .tracked].contains($0.source) }.count) / Double(r.count)
+        r.isEmpty ? 0 : Double(r.filter { [.landmarks, .mtcnn, .haar, .tracked].contains($0.source) }.count) / Double(r.count)
     }
 
     /// The per-video CSV: frame,source,x,y,w,h,score,landmarks ("x0 y0 x1 y1 ..."),reason.

@@ -9,6 +9,7 @@ public enum FaceBench {
         public var frames: Int
         public var trackingFPS: Double
         public var landmarkFPS: Double
+        public var mtcnnFPS: Double
         public var coverage: Double
     }
 
@@ -28,9 +29,15 @@ public enum FaceBench {
         t0 = monotonicSeconds()
         _ = try VideoCropper(options: lopts).run(folder: folder, landmarks: VideoLandmarks(byName: lm)) { _, _, _ in }
         let tLm = monotonicSeconds() - t0
+        var mopts = CropOptions()
+        mopts.order = [.mtcnn]
+        let mcropper = try VideoCropper(options: mopts)
+        t0 = monotonicSeconds()
+        let mrecs = try mcropper.run(folder: folder) { _, _, _ in }
+        let tM = monotonicSeconds() - t0
         return Speed(video: URL(fileURLWithPath: folder).lastPathComponent, frames: recs.count,
                      trackingFPS: Double(recs.count) / tTrack, landmarkFPS: Double(recs.count) / tLm,
-                     coverage: VideoCropper.coverage(recs))
+                     mtcnnFPS: Double(mrecs.count) / tM, coverage: VideoCropper.coverage(recs))
     }
 
     public struct Accuracy: Sendable {

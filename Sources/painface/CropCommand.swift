@@ -11,7 +11,7 @@ struct CropOptionGroup: ParsableArguments {
     var size = 224
     @Flag(help: "Shift crops inside the image instead of padding with black.")
     var noPad = false
-    @Option(help: "Face sources in order of preference, comma-separated: landmarks, haar.")
+    @Option(help: "Face sources in order of preference, comma-separated: landmarks, mtcnn, haar (haar tracks the face through the video).")
     var sources = "landmarks,haar"
     @Option(help: "Frames with no face: previous (reuse the last box) or skip.")
     var policy = "previous"
@@ -28,8 +28,8 @@ struct CropOptionGroup: ParsableArguments {
         o.settings.size = size
         o.settings.pad = !noPad
         o.order = try sources.split(separator: ",").map {
-            guard let s = BoxSource(rawValue: String($0)), [.landmarks, .haar].contains(s) else {
-                throw Failure(description: "unknown face source \($0) (landmarks, haar)")
+            guard let s = BoxSource(rawValue: String($0)), [.landmarks, .mtcnn, .haar].contains(s) else {
+                throw Failure(description: "unknown face source \($0) (landmarks, mtcnn, haar)")
             }
             return s
         }

@@ -210,8 +210,8 @@ struct BenchCommand: ParsableCommand {
                 let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
                 for f in faces {
                     let s = try FaceBench.speed(folder: f, cascadePath: cascade)
-                    print(String(format: "%@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f frames/s\tcoverage %.1f%%",
-                                 s.video, s.frames, s.trackingFPS, s.landmarkFPS, 100 * s.coverage))
+                    print(String(format: "%@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%",
+                                 s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
                 }
                 if !landmarkPhotos.isEmpty {
                     let a = try FaceBench.accuracy(folders: landmarkPhotos, detector: HaarDetector(cascade: try HaarCascade(contentsOf: cascade)))

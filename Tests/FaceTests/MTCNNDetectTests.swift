@@ -31,3 +31,22 @@ import TestSupport
         #expect(worstProb <= 1e-4)
     }
 }
+
+@Suite struct MTCNNCropTests {
+    @Test("MTCNN as the face source of a video: 5 landmarks per frame in the records",
+          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    func mtcnnSource() throws {
+        let src = shared!.appendingPathComponent("data/video_frame_sequences/cap13_t005s")
+        let d = try scratch("mtcnn")
+        defer { try? FileManager.default.removeItem(at: d) }
+        for i in 1...3 {
+            let n = String(format: "frame_%05d.jpg", i)
+            try FileManager.default.copyItem(at: src.appendingPathComponent(n), to: d.appendingPathComponent(n))
+        }
+        var opts = CropOptions()
+        opts.order = [.mtcnn, .haar]
+        let recs = try VideoCropper(options: opts, cascadePath: cascadePath()).run(folder: d.path) { _, _, img in #expect(img != nil) }
+        #expect(recs.map(\.source) == [.mtcnn, .mtcnn, .mtcnn])
+        #expect(recs.allSatisfy { $0.landmarks?.points.count == 5 && ($0.score ?? 0) > 0.9 })
+    }
+}
