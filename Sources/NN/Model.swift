@@ -241,6 +241,9 @@ public final class Model: @unchecked Sendable {
         return results
     }
 
+    /// Frees the reusable activation buffers (they come back on the next pass).
+    public func releaseBuffers() { arena.removeAll(); arenaBatch = -1 }
+
     /// Images per pass inside `forward`; larger batches are split.
     public var maxBatchChunk = 8
 

@@ -49,7 +49,7 @@ public enum FaceBench {
 
     /// For every IMAGE.pts / IMAGE_N.pts next to IMAGE.jpg|png in `folders`: is the landmark
     /// box found (IoU >= 0.5 with a detection), and the median IoU of the found ones.
-    public static func accuracy(folders: [String], detector: HaarDetector) throws -> Accuracy {
+    public static func accuracy(folders: [String], detect: (RGBImage) throws -> [FaceBox]) throws -> Accuracy {
         var faces = 0, found = 0, ious: [Double] = [], secs = 0.0
         var cache: [String: [FaceBox]] = [:]
         for dir in folders {
@@ -63,9 +63,9 @@ public enum FaceBench {
                 guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else { continue }
                 let truth = FaceBox(x: Int(b.x), y: Int(b.y), w: Int(b.w), h: Int(b.h))
                 if cache[img] == nil {
-                    let g = GrayImage(try ImageIO.read((dir as NSString).appendingPathComponent(img)))
+                    let rgb = try ImageIO.read((dir as NSString).appendingPathComponent(img))
                     let t0 = monotonicSeconds()
-                    cache[img] = detector.detect(g)
+                    cache[img] = try detect(rgb)
                     secs += monotonicSeconds() - t0
                 }
                 faces += 1

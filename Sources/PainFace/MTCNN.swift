@@ -49,6 +49,7 @@ public final class MTCNN {
         c.input.height = height
         c.input.width = width
         let m = try Model(config: c, weights: pnetWeights, context: ctx)
+        if pnets.count >= 64 { pnets.removeAll() }   // photographs of many sizes: bound the cache
         pnets[key] = m
         return m
     }
@@ -72,6 +73,8 @@ public final class MTCNN {
             let x = normalised(areaResize(planes, w: w, h: h, x0: 0, y0: 0, cw: w, ch: h, ow: sw, oh: sh), n: 1, h: sh, w: sw)
             let net = try pnet(height: sh, width: sw)
             let out = try net.forward(x, outputs: ["prob", "conv4_2"])
+            // keep activation buffers for video-sized levels only; large photographs would pin them
+            if sh * sw > 1 << 18 { net.releaseBuffers() }
             let prob = out["prob"]!, reg = out["conv4_2"]!
             let oh = prob.shape[1], ow = prob.shape[2]
             var cands: [Cand] = []

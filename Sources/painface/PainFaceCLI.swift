@@ -214,9 +214,18 @@ struct BenchCommand: ParsableCommand {
                                  s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
                 }
                 if !landmarkPhotos.isEmpty {
-                    let a = try FaceBench.accuracy(folders: landmarkPhotos, detector: HaarDetector(cascade: try HaarCascade(contentsOf: cascade)))
-                    print(String(format: "Haar accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting",
-                                 a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU, a.seconds))
+                    let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
+                    let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
+                    let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
+                        ("Haar", { haar.detect(GrayImage($0)) }),
+                        ("MTCNN", { try mtcnn.detect($0).map { f in
+                            FaceBox(x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1), h: Int(f.box.y2 - f.box.y1)) } }),
+                    ]
+                    for (name, detect) in detectors {
+                        let a = try FaceBench.accuracy(folders: landmarkPhotos, detect: detect)
+                        print(String(format: "%@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting (one thread)",
+                                     name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU, a.seconds))
+                    }
                 }
                 print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
                 return
