@@ -145,19 +145,23 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
         size_t p = m0 + r;
         int oh = (int)(p / (size_t)s->ow_n), ow = (int)(p % (size_t)s->ow_n);
         size_t k = k0, kend = k0 + kc;
+        /* divide once, then walk the taps (small-channel layers have many short runs) */
+        size_t tap = k / cg, ci = k % cg;
+        int ky = (int)(tap / (size_t)d->kw), kx = (int)(tap % (size_t)d->kw);
+        const int ih0 = oh * d->sh - d->pad_top, iw0 = ow * d->sw - d->pad_left;
+        const float *base = s->img + (size_t)s->group * cg;
         while (k < kend) {
-            size_t tap = k / cg, ci = k % cg;
-            int ky = (int)(tap / (size_t)d->kw), kx = (int)(tap % (size_t)d->kw);
             size_t len = ck_min(cg - ci, kend - k);
-            int ih = oh * d->sh - d->pad_top + ky * d->dh;
-            int iw = ow * d->sw - d->pad_left + kx * d->dw;
+            int ih = ih0 + ky * d->dh, iw = iw0 + kx * d->dw;
             float *o = dst + (k - k0) * (size_t)mr;
             if (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w) {
-                const float *px = s->img + ((size_t)ih * d->w + iw) * d->cin + (size_t)s->group * cg + ci;
+                const float *px = base + ((size_t)ih * d->w + iw) * d->cin + ci;
                 for (size_t t = 0; t < len; t++) o[t * (size_t)mr] = px[t];
             } else {
                 for (size_t t = 0; t < len; t++) o[t * (size_t)mr] = 0.0f;
             }
+            ci = 0;
+            if (++kx == d->kw) { kx = 0; ky++; }
             k += len;
         }
     }
@@ -168,7 +172,7 @@ ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     /* 2.25x fewer multiplies; the transforms pay for themselves from 16 channels */
     if (ck_winograd_applies(d) && d->cin >= 16 && d->cout >= 16) return CK_CONV_WINOGRAD_2X2;
     /* reading input rows in place pays once a kernel row holds enough channels */
-    if (d->dw == 1 && d->groups == 1 && d->cin >= 16) return CK_CONV_IMPLICIT_GEMM;
+    if (d->dw == 1 && d->groups == 1) return CK_CONV_IMPLICIT_GEMM;
     return CK_CONV_IM2COL_GEMM;
 }
 
@@ -182,17 +186,34 @@ static ck_conv_algo resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_
     return a;
 }
 
-size_t ck_conv2d_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
-    algo = resolve(ctx, d, algo);
+/* AVX-512's 12x32 register tile leaves most lanes idle when a layer has 16 or fewer output
+ * channels (per group): such layers run the AVX2 6x16 kernels instead (same pool). */
+static const ck_ctx *conv_ctx(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, ck_ctx *tmp) {
+#if defined(__x86_64__)
+    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16) {
+        *tmp = *ctx;
+        tmp->k = &ck_table_avx2;
+        return tmp;
+    }
+#endif
+    return ctx;
+}
+
+size_t ck_conv2d_packed_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo) {
+    algo = resolve(ctx0, d, algo);
+    ck_ctx tmp;
+    const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
     if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_packed_size(ctx, d);
     return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
 }
 
-void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
+void ck_conv2d_pack(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo,
                     const float *w, float *packed) {
-    algo = resolve(ctx, d, algo);
+    algo = resolve(ctx0, d, algo);
+    ck_ctx tmp;
+    const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) {
         memcpy(packed, w, K * (size_t)d->cout * sizeof(float));
@@ -207,8 +228,10 @@ void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo alg
         ck_pack_b(ctx, K, og, w + (size_t)g * og, (size_t)d->cout, packed + (size_t)g * per);
 }
 
-size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
-    algo = resolve(ctx, d, algo);
+size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo) {
+    algo = resolve(ctx0, d, algo);
+    ck_ctx tmp;
+    const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_workspace_size(ctx, d);
     return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
@@ -318,9 +341,11 @@ static void conv_dw_task(size_t t, int thread, void *arg) {
                   cj->out + (n * (size_t)cj->oh_n + (size_t)oh) * cj->ow_n * d->cout);
 }
 
-void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                const float *packed, const float *bias, float *out, float *workspace) {
-    algo = resolve(ctx, d, algo);
+    algo = resolve(ctx0, d, algo);
+    ck_ctx tmp;
+    ck_ctx *ctx = (ck_ctx *)conv_ctx(ctx0, d, algo, &tmp);
     conv_job cj = {.d = d, .k = ctx->k, .in = in, .packed = packed, .bias = bias, .out = out,
                    .workspace = workspace, .oh_n = ck_conv2d_out_h(d), .ow_n = ck_conv2d_out_w(d)};
     if (algo == CK_CONV_DEPTHWISE) {
