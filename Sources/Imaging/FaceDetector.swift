@@ -244,22 +244,25 @@ public final class HaarDetector: @unchecked Sendable {
         sum.withUnsafeBufferPointer { S0 in sq.withUnsafeBufferPointer { Q0 in stumpTable.withUnsafeBufferPointer { T0 in
         offs.withUnsafeBufferPointer { O in stageEnd.withUnsafeBufferPointer { SE in stageThr.withUnsafeBufferPointer { STh in
             let S = S0.baseAddress!, Q = Q0.baseAddress!
-            let T = T0.baseAddress, useStumps = stumps != nil
+            let useStumps = stumps != nil
+            let T = T0.baseAddress ?? UnsafePointer(bitPattern: 64)!   // unused when there are no stumps
             @inline(__always) func box(_ p: UnsafePointer<Int32>, _ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32) -> Float {
                 Float(p[Int(d)] &- p[Int(b)] &- p[Int(c)] &+ p[Int(a)])
             }
             // one window: 1 if it passes every stage, else -(the stage that rejected it)
             @inline(__always) func classify(_ P: UnsafePointer<Int32>, _ inv: Double) -> Int {
+                // v * (1 / nf) < thr, compared as v < thr * nf in float: one multiply per stump
+                let nff = Float(1 / inv)
                 var t = 0
                 for si in 0..<nstages {
                     var acc: Float = 0
                     let end = Int(SE[si])
                     if useStumps {
                         while t < end {
-                            let st = T![t]
+                            let st = T[t]
                             var v = st.w0 * box(P, st.o.0, st.o.1, st.o.2, st.o.3) + st.w1 * box(P, st.o.4, st.o.5, st.o.6, st.o.7)
                             if st.w2 != 0 { v += st.w2 * box(P, st.o.8, st.o.9, st.o.10, st.o.11) }
-                            acc += Double(v) * inv < Double(st.thr) ? st.left : st.right
+                            acc += v < st.thr * nff ? st.left : st.right
                             t += 1
                         }
                     } else {
