@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["PainFace"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CKernels", "Kernels", "TestSupport"]),
         .testTarget(name: "FaceTests", dependencies: ["Imaging", "PainFace", "TestSupport"], exclude: ["Fixtures"]),
     ],
     cLanguageStandard: .gnu17

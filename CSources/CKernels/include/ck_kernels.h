@@ -172,6 +172,30 @@ void ck_add_ref(size_t count, const float *a, const float *b, float *out);
 void ck_affine_channels_ref(size_t rows, size_t c, const float *in, const float *scale,
                             const float *shift, float *out);
 
+/* ---- training ------------------------------------------------------------------
+ * Backward functions ACCUMULATE into parameter gradients (dW, db, ...): callers zero them
+ * once per step. Input gradients (dX) are overwritten. Weights are unpacked, row-major. */
+
+/* Y[M, N] = act(X[M, K] W[K, N] + b). Each element summed over k in order. */
+void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                      const float *b, ck_activation act, float *Y);
+/* dX = dY W^T (overwritten; may be NULL), dW += X^T dY, db += column sums of dY (db may be NULL). */
+void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                       const float *dY, float *dX, float *dW, float *db);
+/* dX = dY where Y > 0, else 0 (Y is the ReLU output); in-place allowed. */
+void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX);
+/* Inverted dropout with a given keep mask (1 keep, 0 drop): out = in * mask / (1 - rate). */
+void ck_dropout_apply(size_t count, const float *in, const uint8_t *mask, float rate, float *out);
+/* Softmax probabilities P[M, C] with one-hot labels (class index per row) and class
+ * weights (NULL = 1): returns the Keras loss sum_i w_{y_i} * -log(clip(P[i, y_i])) / M,
+ * clip to [eps, 1 - eps]; writes dZ = d loss / d logits = w_{y_i} (P - onehot) / M
+ * (zero where the true-class probability was clipped). */
+double ck_softmax_xent(size_t M, size_t C, const float *P, const int32_t *labels,
+                       const float *class_weights, float eps, float *dZ);
+/* Adadelta (Keras): Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) / sqrt(Eg + eps) * g;
+ * Ed = rho Ed + (1 - rho) d^2; w += lr d. Fused, one pass. */
+void ck_adadelta(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps);
+
 /* ---- benchmarking ------------------------------------------------------------- */
 
 /* Measures this machine's FP32 FMA peak for the ctx's ISA on `threads` threads over
