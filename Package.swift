@@ -34,7 +34,8 @@ let package = Package(
         // test suite (debug) runs the detector on real photographs in seconds.
         .target(name: "Imaging", dependencies: ["CCodecs", "Kernels"],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "PainFace", dependencies: ["NN", "Weights", "Imaging", "Kernels"]),
+        .target(name: "Training", dependencies: ["CKernels", "Kernels", "Weights"]),
+        .target(name: "PainFace", dependencies: ["NN", "Weights", "Imaging", "Kernels", "Training"]),
         .executableTarget(name: "painface", dependencies: [
             "PainFace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -44,7 +45,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["PainFace"]),
-        .testTarget(name: "TrainingTests", dependencies: ["CKernels", "Kernels", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CKernels", "Kernels", "TestSupport", "Training", "Weights"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "FaceTests", dependencies: ["Imaging", "PainFace", "TestSupport"], exclude: ["Fixtures"]),
     ],
     cLanguageStandard: .gnu17

@@ -1,0 +1,119 @@
+import CKernels
+import Foundation
+import Kernels
+
+/// The paper's frame-wise classifier: dense layers with ReLU and dropout between them, a
+/// softmax output (defaults: 1024, 128, 32, 3 on the feature length), trained with weighted
+/// categorical cross-entropy and Adadelta exactly as Keras does (method.md section 6).
+public final class FrameNet {
+    public let dims: [Int]
+    public var dropout: Float
+    /// W0, b0, W1, b1, ...: kernels [in, out] and biases.
+    public private(set) var params: [Tensor]
+    var grads: [Tensor], eg: [Tensor], ed: [Tensor]
+    let ctx: ComputeContext
+    public var learningRate: Float = 1.0, rho: Float = 0.95, epsilon: Float = 1e-7
+
+    /// - Parameters:
+    ///   - dims: input length, hidden sizes, classes (for example [1024, 1024, 128, 32, 3]).
+    ///   - weights: initial parameters in order; nil = Keras defaults (glorot_uniform
+    ///     kernels, zero biases) from `seed`.
+    public init(dims: [Int], dropout: Float = 0.3, weights: [Tensor]? = nil, seed: UInt64 = 1,
+                context: ComputeContext) throws {
+        guard dims.count >= 2, dims.allSatisfy({ $0 > 0 }) else { throw KernelError.shape("bad layer sizes \(dims)") }
+        guard (0..<1).contains(dropout) else { throw KernelError.shape("dropout must be in [0, 1), got \(dropout)") }
+        self.dims = dims
+        self.dropout = dropout
+        ctx = context
+        var p: [Tensor] = []
+        var rng = SplitMix64(seed: seed)
+        for l in 0..<(dims.count - 1) {
+            let (fi, fo) = (dims[l], dims[l + 1])
+            if let w = weights {
+                guard w.count == 2 * (dims.count - 1), w[2 * l].shape == [fi, fo], w[2 * l + 1].shape == [fo] else {
+                    throw KernelError.shape("initial weights do not match layer sizes \(dims)")
+                }
+                p.append(w[2 * l].reshaped([fi, fo]))
+                p.append(w[2 * l + 1].reshaped([fo]))
+            } else {
+                let lim = Float((6.0 / Double(fi + fo)).squareRoot())
+                let k = Tensor(shape: [fi, fo])
+                for i in 0..<k.count { k.data[i] = (Float(rng.next() >> 40) * 0x1p-24 * 2 - 1) * lim }
+                p.append(k)
+                p.append(Tensor(shape: [fo]))
+            }
+        }
+        params = p
+        grads = p.map { Tensor(shape: $0.shape) }
+        eg = p.map { Tensor(shape: $0.shape) }
+        ed = p.map { Tensor(shape: $0.shape) }
+    }
+
+    var layers: Int { dims.count - 1 }
+
+    /// One Adadelta step on a batch; returns the batch loss (before the update).
+    /// `rng` draws the dropout masks.
+    public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
+        let m = x.shape[0]
+        guard x.shape == [m, dims[0]], labels.count == m else {
+            throw KernelError.shape("batch \(x.shape) with \(labels.count) labels for input length \(dims[0])")
+        }
+        // forward, keeping each layer's input and each hidden ReLU output and mask
+        var inputs = [x]
+        var relu: [Tensor] = [], masks: [[UInt8]] = []
+        for l in 0..<layers {
+            let out = Tensor(uninitialized: [m, dims[l + 1]])
+            let last = l == layers - 1
+            ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, params[2 * l + 1].data,
+                             last ? CK_ACT_NONE : CK_ACT_RELU, out.data)
+            if last { inputs.append(out); break }
+            relu.append(out)
+            if dropout > 0 {
+                // keep with probability 1 - rate
+                let mask = (0..<out.count).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 }
+                let dropped = Tensor(uninitialized: out.shape)
+                ck_dropout_apply(out.count, out.data, mask, dropout, dropped.data)
+                masks.append(mask)
+                inputs.append(dropped)
+            } else {
+                masks.append([])
+                inputs.append(out)
+            }
+        }
+        let probs = ctx.softmax(inputs.removeLast())
+        // backward
+        for g in grads { memset(g.data, 0, g.count * 4) }
+        var dz = Tensor(uninitialized: [m, dims.last!])
+        let loss = labels.withUnsafeBufferPointer { l in
+            (classWeights ?? []).withUnsafeBufferPointer { w in
+                ck_softmax_xent(m, dims.last!, probs.data, l.baseAddress, classWeights == nil ? nil : w.baseAddress, 1e-7, dz.data)
+            }
+        }
+        for l in stride(from: layers - 1, through: 0, by: -1) {
+            let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil
+            ck_dense_backward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, dz.data,
+                              dx?.data, grads[2 * l].data, grads[2 * l + 1].data)
+            guard let dx else { break }
+            if dropout > 0 { ck_dropout_apply(dx.count, dx.data, masks[l - 1], dropout, dx.data) }
+            ck_relu_backward(dx.count, relu[l - 1].data, dx.data, dx.data)
+            dz = dx
+        }
+        for i in params.indices {
+            ck_adadelta(params[i].count, params[i].data, grads[i].data, eg[i].data, ed[i].data, learningRate, rho, epsilon)
+        }
+        return loss
+    }
+
+    /// Class probabilities [n, classes] (dropout off).
+    public func predict(_ x: Tensor) -> Tensor {
+        let m = x.shape[0]
+        var a = x
+        for l in 0..<layers {
+            let out = Tensor(uninitialized: [m, dims[l + 1]])
+            ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], a.data, params[2 * l].data, params[2 * l + 1].data,
+                             l == layers - 1 ? CK_ACT_NONE : CK_ACT_RELU, out.data)
+            a = out
+        }
+        return ctx.softmax(a)
+    }
+}
