@@ -196,6 +196,29 @@ double ck_softmax_xent(size_t M, size_t C, const float *P, const int32_t *labels
  * Ed = rho Ed + (1 - rho) d^2; w += lr d. Fused, one pass. */
 void ck_adadelta(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps);
 
+/* Batch normalisation in training mode over `rows` rows of `c` channels (batch, and time for
+ * sequences): batch mean and biased variance; y = gamma (x - mean) / sqrt(var + eps) + beta.
+ * Writes mean and inv_std (c each) for the backward pass and updates the moving statistics:
+ * moving = momentum * moving + (1 - momentum) * batch. */
+void ck_batchnorm_train(size_t rows, size_t c, const float *x, const float *gamma, const float *beta,
+                        float eps, float momentum, float *moving_mean, float *moving_var, float *mean,
+                        float *inv_std, float *y);
+/* dx (overwritten), dgamma += , dbeta += . */
+void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *gamma, const float *mean,
+                           const float *inv_std, const float *dy, float *dx, float *dgamma, float *dbeta);
+
+/* LSTM (Keras gate order i, f, c, o along the 4u axis; sigmoid and tanh; h0 = c0 = 0).
+ * x [b, t, f], kernel [f, 4u], recurrent [u, 4u], bias [4u]. Writes h [b, t, u] for every step
+ * and the cache: gates [b, t, 4u] (after their activations) and cells [b, t, u]. */
+void ck_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                     const float *recurrent, const float *bias, float *h, float *gates, float *cells);
+/* Backpropagation through time. dh [b, t, u] is the loss gradient of every h output (zeros
+ * where an output is not used). dx (overwritten, may be NULL); dkernel, drecurrent, dbias
+ * accumulate. Needs workspace of b * t * 4u floats. */
+void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                      const float *recurrent, const float *h, const float *gates, const float *cells,
+                      const float *dh, float *dx, float *dkernel, float *drecurrent, float *dbias, float *workspace);
+
 /* ---- benchmarking ------------------------------------------------------------- */
 
 /* Measures this machine's FP32 FMA peak for the ctx's ISA on `threads` threads over
