@@ -1,0 +1,110 @@
+import CKernels
+import Foundation
+import Kernels
+import Testing
+import TestSupport
+
+/// Double-precision references: the finite-difference oracles.
+enum Ref {
+    static func sigmoid(_ z: Double) -> Double { 1 / (1 + Foundation.exp(-z)) }
+
+    /// Keras LSTM over x [b, t, f]; returns h [b, t, u].
+    static func lstm(_ x: [Double], b: Int, t: Int, f: Int, u: Int, w: [Double], r: [Double], bias: [Double]) -> [Double] {
+        var h = [Double](repeating: 0, count: b * t * u)
+        for n in 0..<b {
+            var hp = [Double](repeating: 0, count: u), cp = [Double](repeating: 0, count: u)
+            for s in 0..<t {
+                var z = bias
+                for j in 0..<(4 * u) {
+                    for q in 0..<f { z[j] += x[(n * t + s) * f + q] * w[q * 4 * u + j] }
+                    for q in 0..<u { z[j] += hp[q] * r[q * 4 * u + j] }
+                }
+                for k in 0..<u {
+                    let i = sigmoid(z[k]), fg = sigmoid(z[u + k]), g = Foundation.tanh(z[2 * u + k]), o = sigmoid(z[3 * u + k])
+                    cp[k] = fg * cp[k] + i * g
+                    hp[k] = o * Foundation.tanh(cp[k])
+                    h[(n * t + s) * u + k] = hp[k]
+                }
+            }
+        }
+        return h
+    }
+
+    /// Training-mode batch normalisation over rows.
+    static func batchnorm(_ x: [Double], rows: Int, c: Int, gamma: [Double], beta: [Double], eps: Double) -> [Double] {
+        var y = x
+        for j in 0..<c {
+            let m = (0..<rows).reduce(0.0) { $0 + x[$1 * c + j] } / Double(rows)
+            let v = (0..<rows).reduce(0.0) { $0 + (x[$1 * c + j] - m) * (x[$1 * c + j] - m) } / Double(rows)
+            for r in 0..<rows { y[r * c + j] = gamma[j] * (x[r * c + j] - m) / (v + eps).squareRoot() + beta[j] }
+        }
+        return y
+    }
+}
+
+func doubles(_ t: Tensor) -> [Double] { t.array.map(Double.init) }
+
+/// Largest relative difference between analytic and central-difference gradients of
+/// L = sum(weights * f(params)), over every element of `params`.
+func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-6, _ loss: ([Double]) -> Double) -> Double {
+    var worst = 0.0
+    for i in params.indices {
+        var p1 = params, p2 = params
+        p1[i] += eps; p2[i] -= eps
+        let num = (loss(p1) - loss(p2)) / (2 * eps)
+        worst = max(worst, abs(num - Double(analytic[i])) / max(1e-3, abs(num)))
+    }
+    return worst
+}
+
+@Suite struct RecurrentGradientTests {
+    @Test("LSTM backward through time equals finite differences for x, kernel, recurrent kernel and bias")
+    func lstm() throws {
+        let (b, t, f, u) = (2, 5, 3, 4)
+        var rng = SeededRNG(seed: 21)
+        let x = randomTensor([b, t, f], &rng), w = randomTensor([f, 4 * u], &rng, range: -0.6...0.6)
+        let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
+        let wout = randomTensor([b, t, u], &rng)   // L = sum(wout * h)
+        let ctx = try ComputeContext(threads: 2)
+        let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
+        ck_lstm_forward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, bias.data, h.data, gates.data, cells.data)
+        let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
+        let ws = Tensor(shape: [b * t * 4 * u])
+        ck_lstm_backward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, h.data, gates.data, cells.data, wout.data,
+                         dx.data, dw.data, dr.data, db.data, ws.data)
+        let (X, W, R, B, O) = (doubles(x), doubles(w), doubles(r), doubles(bias), doubles(wout))
+        func L(_ x: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
+            zip(Ref.lstm(x, b: b, t: t, f: f, u: u, w: w, r: r, bias: bb), O).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let hRef = Ref.lstm(X, b: b, t: t, f: f, u: u, w: W, r: R, bias: B)
+        #expect(zip(hRef, h.array).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        #expect(worstGradientError(X, analytic: dx.array) { L($0, W, R, B) } < 1e-3)
+        #expect(worstGradientError(W, analytic: dw.array) { L(X, $0, R, B) } < 1e-3)
+        #expect(worstGradientError(R, analytic: dr.array) { L(X, W, $0, B) } < 1e-3)
+        #expect(worstGradientError(B, analytic: db.array) { L(X, W, R, $0) } < 1e-3)
+    }
+
+    @Test("batch normalisation backward (training mode) equals finite differences for x, gamma and beta")
+    func batchnorm() throws {
+        let (rows, c) = (9, 4)
+        var rng = SeededRNG(seed: 22)
+        let x = randomTensor([rows, c], &rng, range: -2...3), gamma = randomTensor([c], &rng, range: 0.5...1.5)
+        let beta = randomTensor([c], &rng), wout = randomTensor([rows, c], &rng)
+        let mm = Tensor(shape: [c]), mv = Tensor(shape: [c], values: [Float](repeating: 1, count: c))
+        let mean = Tensor(shape: [c]), inv = Tensor(shape: [c]), y = Tensor(shape: [rows, c])
+        ck_batchnorm_train(rows, c, x.data, gamma.data, beta.data, 1e-3, 0.99, mm.data, mv.data, mean.data, inv.data, y.data)
+        let dx = Tensor(shape: x.shape), dg = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
+        ck_batchnorm_backward(rows, c, x.data, gamma.data, mean.data, inv.data, wout.data, dx.data, dg.data, dbeta.data)
+        let (X, G, Bt, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(wout))
+        func L(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
+            zip(Ref.batchnorm(x, rows: rows, c: c, gamma: g, beta: b, eps: 1e-3), O).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        #expect(zip(Ref.batchnorm(X, rows: rows, c: c, gamma: G, beta: Bt, eps: 1e-3), y.array).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        #expect(worstGradientError(X, analytic: dx.array) { L($0, G, Bt) } < 1e-3)
+        #expect(worstGradientError(G, analytic: dg.array) { L(X, $0, Bt) } < 1e-3)
+        #expect(worstGradientError(Bt, analytic: dbeta.array) { L(X, G, $0) } < 1e-3)
+        // moving statistics: momentum 0.99 towards the batch mean and biased variance
+        let m0 = (0..<rows).reduce(0.0) { $0 + X[$1 * c] } / Double(rows)
+        #expect(abs(Double(mm.data[0]) - 0.01 * m0) < 1e-6)
+    }
+}
