@@ -105,7 +105,7 @@ public final class FrameNet {
     }
 
     /// Class probabilities [n, classes] (dropout off).
-    public func predict(_ x: Tensor) -> Tensor {
+    public func predictProbabilities(_ x: Tensor) -> Tensor {
         let m = x.shape[0]
         var a = x
         for l in 0..<layers {

@@ -1,0 +1,185 @@
+import CKernels
+import Foundation
+import Kernels
+import Weights
+
+/// A network the training loop can drive.
+public protocol Trainable: AnyObject {
+    /// Shape of one sample, e.g. [1024] or [300, 1024].
+    var sampleShape: [Int] { get }
+    var classCount: Int { get }
+    func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double
+    /// Class probabilities in inference mode (no dropout, moving statistics).
+    func predict(_ x: Tensor) throws -> Tensor
+    /// Every tensor needed to resume: parameters, moving statistics and optimizer state.
+    var state: [(String, Tensor)] { get }
+    func restore(_ state: [String: Tensor]) throws
+}
+
+public struct TrainOptions: Sendable {
+    public var batch = 32
+    public var maxEpochs = 100
+    /// Early stopping on the validation loss (Keras EarlyStopping, min_delta 0).
+    public var patience = 5
+    public var restoreBestWeights = false
+    public var seed: UInt64 = 1
+    /// Inverse class frequency weights N / (K n_c) on the training loss.
+    public var classWeights = true
+    public init() {}
+}
+
+public struct EpochLog: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var loss: Double
+    public var valLoss: Double?
+    public var valAccuracy: Double?
+    public var seconds: Double
+}
+
+/// Mini-batch training with per-epoch shuffling, early stopping, a CSV log and a checkpoint
+/// after every epoch (written atomically), from which a killed run resumes bit for bit.
+public final class Trainer {
+    public let model: Trainable
+    public let options: TrainOptions
+    public private(set) var log: [EpochLog] = []
+
+    public init(model: Trainable, options: TrainOptions) {
+        self.model = model
+        self.options = options
+    }
+
+    /// Mean unweighted cross-entropy (Keras's validation loss) and accuracy.
+    public func evaluateLoss(_ x: Tensor, _ y: [Int]) throws -> (loss: Double, accuracy: Double) {
+        let p = try predictAll(x)
+        var loss = 0.0, correct = 0
+        let k = model.classCount
+        for i in 0..<y.count {
+            let row = UnsafeBufferPointer(start: p.data + i * k, count: k)
+            loss += -Foundation.log(Double(min(max(row[y[i]], 1e-7), 1 - 1e-7)))
+            if row.indices.max(by: { row[$0] < row[$1] }) == y[i] { correct += 1 }
+        }
+        return (loss / Double(max(y.count, 1)), Double(correct) / Double(max(y.count, 1)))
+    }
+
+    /// Probabilities for every sample, in batches.
+    public func predictAll(_ x: Tensor) throws -> Tensor {
+        let n = x.shape[0], per = x.count / max(n, 1), k = model.classCount
+        let out = Tensor(uninitialized: [n, k])
+        for s in stride(from: 0, to: n, by: max(options.batch, 1)) {
+            let m = min(options.batch, n - s)
+            let xb = Tensor(uninitialized: [m] + model.sampleShape)
+            xb.data.update(from: x.data + s * per, count: m * per)
+            let p = try model.predict(xb)
+            (out.data + s * k).update(from: p.data, count: m * k)
+        }
+        return out
+    }
+
+    /// Trains on (x, y), validating on (vx, vy) each epoch. With `checkpoint`, the state is
+    /// saved there after every epoch and an existing checkpoint is resumed from.
+    @discardableResult
+    public func fit(_ x: Tensor, _ y: [Int], validation: (Tensor, [Int])? = nil, checkpoint: String? = nil,
+                    logCSV: String? = nil, progress: ((EpochLog) -> Void)? = nil) throws -> [EpochLog] {
+        let n = y.count
+        guard n > 0, x.shape.first == n, Array(x.shape.dropFirst()) == model.sampleShape else {
+            throw TrainingError("training data \(x.shape) with \(y.count) labels, expected [n] + \(model.sampleShape)")
+        }
+        if x.hasNonFinite { throw TrainingError("training features contain NaN or infinite values") }
+        let weights = options.classWeights ? try inverseFrequencyWeights(y, classes: model.classCount) : nil
+        var rng = SplitMix64(seed: options.seed)
+        var best = Double.infinity, wait = 0, start = 0
+        var bestState: [(String, Tensor)]?
+        if let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
+            let f = try SafeTensorsFile(path: checkpoint)
+            var st: [String: Tensor] = [:]
+            for name in f.tensorNames where !name.hasPrefix("best/") { st[name] = try f.tensor(name) }
+            try model.restore(st)
+            guard let e = Int(f.metadata["epoch"] ?? ""), let r = UInt64(f.metadata["rng"] ?? ""),
+                  let logJSON = f.metadata["log"] else { throw ModelFileError(checkpoint, "not a training checkpoint") }
+            start = e
+            rng.state = r
+            best = Double(f.metadata["best"] ?? "") ?? .infinity
+            wait = Int(f.metadata["wait"] ?? "") ?? 0
+            log = try JSONDecoder().decode([EpochLog].self, from: Data(logJSON.utf8))
+            if f.tensorNames.contains(where: { $0.hasPrefix("best/") }) {
+                bestState = try f.tensorNames.filter { $0.hasPrefix("best/") }.sorted().map { (String($0.dropFirst(5)), try f.tensor($0)) }
+            }
+            if wait >= options.patience { return log }
+        }
+        let per = x.count / n
+        var epoch = start
+        while epoch < options.maxEpochs {
+            let t0 = Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
+            var order = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var total = 0.0
+            for s in stride(from: 0, to: n, by: options.batch) {
+                let idx = order[s..<min(s + options.batch, n)]
+                let xb = Tensor(uninitialized: [idx.count] + model.sampleShape)
+                for (r, i) in idx.enumerated() { (xb.data + r * per).update(from: x.data + i * per, count: per) }
+                let loss = try model.trainStep(xb, labels: idx.map { Int32(y[$0]) }, classWeights: weights, rng: &rng)
+                if !loss.isFinite { throw TrainingError("the loss became \(loss) in epoch \(epoch + 1)") }
+                total += loss * Double(idx.count)
+            }
+            var entry = EpochLog(epoch: epoch + 1, loss: total / Double(n), seconds: 0)
+            if let (vx, vy) = validation {
+                let (l, a) = try evaluateLoss(vx, vy)
+                entry.valLoss = l
+                entry.valAccuracy = a
+            }
+            entry.seconds = Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 - t0
+            log.append(entry)
+            epoch += 1
+            let monitored = entry.valLoss ?? entry.loss
+            if monitored < best {
+                best = monitored
+                wait = 0
+                if options.restoreBestWeights { bestState = model.state.map { ($0.0, $0.1.reshaped($0.1.shape)) } }
+            } else {
+                wait += 1
+            }
+            progress?(entry)
+            if let logCSV { try writeCSV(logCSV) }
+            if let checkpoint {
+                var tensors = model.state
+                if let b = bestState { tensors += b.map { ("best/\($0.0)", $0.1) } }
+                let meta = ["epoch": "\(epoch)", "rng": "\(rng.state)", "best": "\(best)", "wait": "\(wait)",
+                            "log": String(decoding: try JSONEncoder().encode(log), as: UTF8.self)]
+                try SafeTensorsWriter.write(tensors, to: checkpoint, metadata: meta)
+            }
+            if wait >= options.patience { break }
+        }
+        if options.restoreBestWeights, let b = bestState { try model.restore(Dictionary(uniqueKeysWithValues: b)) }
+        return log
+    }
+
+    func writeCSV(_ path: String) throws {
+        var s = "epoch,loss,val_loss,val_accuracy,seconds\n"
+        for e in log {
+            s += "\(e.epoch),\(e.loss),\(e.valLoss.map { "\($0)" } ?? ""),\(e.valAccuracy.map { "\($0)" } ?? ""),"
+                + String(format: "%.3f", e.seconds) + "\n"
+        }
+        try AtomicFile.write(Data(s.utf8), to: path)
+    }
+}
+
+extension FrameNet: Trainable {
+    public var sampleShape: [Int] { [dims[0]] }
+    public var classCount: Int { dims.last! }
+    public func predict(_ x: Tensor) throws -> Tensor { predictProbabilities(x) }
+    public var state: [(String, Tensor)] {
+        var out: [(String, Tensor)] = []
+        for i in params.indices {
+            out += [("param_\(i)", params[i]), ("adadelta_g_\(i)", eg[i]), ("adadelta_d_\(i)", ed[i])]
+        }
+        return out
+    }
+    public func restore(_ st: [String: Tensor]) throws {
+        for i in params.indices {
+            for (name, t) in [("param_\(i)", params[i]), ("adadelta_g_\(i)", eg[i]), ("adadelta_d_\(i)", ed[i])] {
+                guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
+                t.data.update(from: s.data, count: t.count)
+            }
+        }
+    }
+}

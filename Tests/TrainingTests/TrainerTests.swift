@@ -1,0 +1,114 @@
+import Foundation
+import Kernels
+import Testing
+import TestSupport
+import Training
+import Weights
+
+/// Three separable Gaussian blobs in `dim` dimensions.
+func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
+    var rng = SplitMix64(seed: seed)
+    let x = Tensor(shape: [n, dim])
+    var y: [Int] = []
+    for i in 0..<n {
+        let c = i % 3
+        y.append(c)
+        for j in 0..<dim {
+            let noise = Float(rng.next() >> 40) * 0x1p-24 - 0.5
+            x.data[i * dim + j] = noise + (j % 3 == c ? 2 : 0)
+        }
+    }
+    return (x, y)
+}
+
+@Suite struct MetricsTests {
+    @Test("precision, recall, F1, accuracy and the confusion matrix on a known case")
+    func metrics() {
+        let e = Evaluation(truth: [0, 0, 1, 1, 2, 2], predicted: [0, 1, 1, 1, 2, 0], classes: ["no", "low", "high"])
+        #expect(e.confusion == [[1, 1, 0], [0, 2, 0], [1, 0, 1]])
+        #expect(e.precision == [0.5, 2.0 / 3.0, 1.0])
+        #expect(e.recall == [0.5, 1.0, 0.5])
+        #expect(abs(e.accuracy - 4.0 / 6.0) < 1e-12)
+        #expect(abs(e.f1[1] - 0.8) < 1e-12)
+        #expect(e.markdownTable(model: "m").contains("| m | 0.50 / 0.67 / 1.00 / 0.72 |"))
+    }
+
+    @Test("majority vote: most frames win; ties go to the larger summed probability, then the lower class")
+    func vote() {
+        #expect(majorityVote([[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]]) == 0)
+        #expect(majorityVote([[0.9, 0.1, 0], [0.4, 0.6, 0]]) == 0)         // tie 1-1: class 0 has more mass
+        #expect(majorityVote([[0.6, 0.4, 0], [0.4, 0.6, 0]]) == 0)         // tie in votes and mass: lower index
+        #expect(majorityVote([]) == nil)
+    }
+
+    @Test("inverse class frequency weights, and a missing class is refused")
+    func weights() throws {
+        #expect(try inverseFrequencyWeights([0, 0, 0, 1, 2, 2], classes: 3) == [Float(6.0 / 9), 2, 1])
+        #expect(throws: TrainingError.self) { try inverseFrequencyWeights([0, 1, 1], classes: 3) }
+    }
+}
+
+@Suite struct TrainerTests {
+    @Test("the frame-wise network learns separable data")
+    func learns() throws {
+        let (x, y) = blobs(300, dim: 12, seed: 1), (vx, vy) = blobs(90, dim: 12, seed: 2)
+        let net = try FrameNet(dims: [12, 32, 16, 3], dropout: 0.3, seed: 3, context: try ComputeContext(threads: 2))
+        var o = TrainOptions()
+        o.maxEpochs = 20
+        let log = try Trainer(model: net, options: o).fit(x, y, validation: (vx, vy))
+        #expect(log.last!.valAccuracy! > 0.95)
+        #expect(log.last!.loss < log.first!.loss)
+    }
+
+    @Test("early stopping ends the run `patience` epochs after the best validation loss")
+    func earlyStopping() throws {
+        let (x, y) = blobs(150, dim: 12, seed: 1)
+        let (vx, trueVy) = blobs(60, dim: 12, seed: 2)
+        let vy = trueVy.map { ($0 + 1) % 3 }   // validation labels that training can only get wrong
+        let net = try FrameNet(dims: [12, 32, 3], dropout: 0, seed: 3, context: try ComputeContext(threads: 2))
+        var o = TrainOptions()
+        o.maxEpochs = 50
+        o.patience = 3
+        let log = try Trainer(model: net, options: o).fit(x, y, validation: (vx, vy))
+        let losses = log.map { $0.valLoss! }
+        let bestEpoch = losses.indices.min { losses[$0] < losses[$1] }!
+        #expect(log.count < 50)
+        #expect(log.count == bestEpoch + 1 + 3)
+    }
+
+    @Test("a run resumed from its checkpoint equals an uninterrupted run bit for bit")
+    func resume() throws {
+        let (x, y) = blobs(96, dim: 8, seed: 5), (vx, vy) = blobs(30, dim: 8, seed: 6)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pf-ckpt-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var o = TrainOptions()
+        o.maxEpochs = 4
+        o.patience = 100
+        let ctx = try ComputeContext(threads: 2)
+        let straight = try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 7, context: ctx)
+        let logA = try Trainer(model: straight, options: o).fit(x, y, validation: (vx, vy))
+        // interrupted after 2 epochs, then a new process (new model object) resumes
+        let ckpt = dir.appendingPathComponent("ckpt.safetensors").path, csv = dir.appendingPathComponent("log.csv").path
+        var o2 = o
+        o2.maxEpochs = 2
+        _ = try Trainer(model: try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 7, context: ctx), options: o2)
+            .fit(x, y, validation: (vx, vy), checkpoint: ckpt, logCSV: csv)
+        let resumed = try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 99, context: ctx)   // other init: the checkpoint wins
+        let logB = try Trainer(model: resumed, options: o).fit(x, y, validation: (vx, vy), checkpoint: ckpt, logCSV: csv)
+        #expect(straight.params.flatMap(\.array) == resumed.params.flatMap(\.array))
+        #expect(logA.map(\.loss) == logB.map(\.loss))
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5 && lines[0] == "epoch,loss,val_loss,val_accuracy,seconds")
+    }
+
+    @Test("NaN features and labels outside the classes are refused with a message")
+    func badData() throws {
+        let net = try FrameNet(dims: [4, 8, 3], dropout: 0, context: try ComputeContext(threads: 1))
+        let x = Tensor(shape: [3, 4], values: [1, 2, 3, 4, 1, .nan, 3, 4, 1, 2, 3, 4])
+        #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(x, [0, 1, 2]) }
+        let ok = Tensor(shape: [3, 4])
+        #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(ok, [0, 1, 5]) }
+        #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(Tensor(shape: [3, 5]), [0, 1, 2]) }
+    }
+}
