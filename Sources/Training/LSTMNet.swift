@@ -8,6 +8,8 @@ import Kernels
 /// momentum 0.99, statistics over batch and time) and Adadelta.
 public final class LSTMNet {
     public let features: Int, units1: Int, units2: Int, denseUnits: Int, classes: Int
+    /// Time steps per sample (300 = 10 s at 30 fps in the paper).
+    public var sequenceLength = 300
     public var dropout: Float
     public var learningRate: Float = 1.0, rho: Float = 0.95, epsilon: Float = 1e-7
     public let bnEpsilon: Float = 1e-3, bnMomentum: Float = 0.99
@@ -84,7 +86,7 @@ public final class LSTMNet {
             var n = 0.0
             for j in 0..<c { n += m[i * c + j] * m[i * c + j] }
             n = n.squareRoot()
-            for j in 0..<c { t.data[i * c + j] = Float(m[i * c + j] / n) }
+            for j in 0..<c { m[i * c + j] /= n; t.data[i * c + j] = Float(m[i * c + j]) }   // the basis must be unit length
         }
     }
 
@@ -155,5 +157,52 @@ public final class LSTMNet {
             ck_adadelta(variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)
         }
         return loss
+    }
+}
+
+extension LSTMNet: Trainable {
+    public var sampleShape: [Int] { [sequenceLength, features] }
+    public var classCount: Int { classes }
+
+    /// Inference: moving statistics in the batch normalisations, no dropout.
+    public func predict(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 3, x.shape[2] == features else {
+            throw KernelError.shape("input \(x.shape), expected [b, t, \(features)]")
+        }
+        let (b, t) = (x.shape[0], x.shape[1])
+        let c = ctx.rawPointer
+        func bn(_ input: Tensor, _ at: Int) -> Tensor {
+            let f = foldBatchNorm(gamma: variables[at], beta: variables[at + 1], mean: variables[at + 2],
+                                  variance: variables[at + 3], epsilon: bnEpsilon)
+            return ctx.affineChannels(input, scale: f.scale, shift: f.shift)
+        }
+        let a0 = bn(x, 0)
+        let h1 = Tensor(uninitialized: [b, t, units1]), g1 = Tensor(uninitialized: [b, t, 4 * units1]), c1 = Tensor(uninitialized: [b, t, units1])
+        ck_lstm_forward(c, b, t, features, units1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data)
+        let a1 = bn(h1, 7)
+        let h2 = Tensor(uninitialized: [b, t, units2]), g2 = Tensor(uninitialized: [b, t, 4 * units2]), c2 = Tensor(uninitialized: [b, t, units2])
+        ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data)
+        let last = Tensor(uninitialized: [b, units2])
+        for n in 0..<b { (last.data + n * units2).update(from: h2.data + (n * t + t - 1) * units2, count: units2) }
+        let a2 = bn(last, 14)
+        let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, classes])
+        ck_dense_forward(c, b, units2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data)
+        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data)
+        return ctx.softmax(z)
+    }
+
+    public var state: [(String, Tensor)] {
+        var out = variables.enumerated().map { ("variable_\($0.offset)", $0.element) }
+        for i in trainable { out += [("adadelta_g_\(i)", eg[i]!), ("adadelta_d_\(i)", ed[i]!)] }
+        return out
+    }
+
+    public func restore(_ st: [String: Tensor]) throws {
+        var pairs = variables.enumerated().map { ("variable_\($0.offset)", $0.element) }
+        for i in trainable { pairs += [("adadelta_g_\(i)", eg[i]!), ("adadelta_d_\(i)", ed[i]!)] }
+        for (name, t) in pairs {
+            guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
+            t.data.update(from: s.data, count: t.count)
+        }
     }
 }

@@ -112,3 +112,50 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(Tensor(shape: [3, 5]), [0, 1, 2]) }
     }
 }
+
+@Suite struct LSTMTrainerTests {
+    @Test("the LSTM network trains on sequences, predicts in inference mode, and resumes")
+    func lstmTrains() throws {
+        // sequences whose class sets the mean of feature c over time
+        var rng = SplitMix64(seed: 12)
+        let (n, t, f) = (60, 8, 6)
+        let x = Tensor(shape: [n, t, f])
+        var y: [Int] = []
+        for i in 0..<n {
+            y.append(i % 3)
+            for s in 0..<t { for j in 0..<f {
+                x.data[(i * t + s) * f + j] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 + (j % 3 == i % 3 ? 1.5 : 0)
+            } }
+        }
+        let net = try LSTMNet(features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 2, context: try ComputeContext(threads: 2))
+        net.sequenceLength = t
+        var o = TrainOptions()
+        o.batch = 16
+        o.maxEpochs = 25
+        let log = try Trainer(model: net, options: o).fit(x, y, validation: (x, y))
+        #expect(log.last!.loss < log.first!.loss)
+        #expect(log.last!.valAccuracy! > 0.8)
+        let p = try net.predict(x)
+        #expect(p.shape == [n, 3])
+    }
+}
+
+@Suite struct InitialisationTests {
+    @Test("Keras defaults: orthonormal recurrent kernels, forget-gate bias 1, glorot limits, BN identity")
+    func lstmInit() throws {
+        let net = try LSTMNet(features: 10, dropout: 0, seed: 5, context: try ComputeContext(threads: 1))
+        for idx in [5, 12] {
+            let r = net.variables[idx]
+            let (rows, cols) = (r.shape[0], r.shape[1])
+            for i in 0..<rows { for k in 0..<rows {
+                let dot = (0..<cols).reduce(0.0) { $0 + Double(r.data[i * cols + $1]) * Double(r.data[k * cols + $1]) }
+                #expect(abs(dot - (i == k ? 1 : 0)) < 1e-5)
+            } }
+        }
+        let b = net.variables[6].array, u = 32
+        #expect(b[0..<u].allSatisfy { $0 == 0 } && b[u..<(2 * u)].allSatisfy { $0 == 1 } && b[(2 * u)...].allSatisfy { $0 == 0 })
+        let lim = Float((6.0 / Double(10 + 128)).squareRoot())
+        #expect(net.variables[4].array.allSatisfy { abs($0) <= lim })
+        #expect(net.variables[0].array.allSatisfy { $0 == 1 } && net.variables[3].array.allSatisfy { $0 == 1 })
+    }
+}
