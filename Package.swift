@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["CKernels", "Kernels", "Weights"]),
         .target(name: "PainFace", dependencies: ["NN", "Weights", "Imaging", "Kernels", "Training"]),
         .executableTarget(name: "painface", dependencies: [
-            "PainFace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "PainFace", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),

@@ -139,3 +139,37 @@ func painface(_ args: [String]) throws -> (status: Int32, out: String, err: Stri
         #expect(up == [0, 2.5, 7.5, 10])
     }
 }
+
+@Suite(.serialized) struct HeadCommandTests {
+    @Test("train, evaluate and predict from feature files, for both heads (labels made up for the test)")
+    func trainEvaluatePredict() throws {
+        let dir = try tempDir("heads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let feats = dir.appendingPathComponent("feats").path
+        let samples = ["cap12_t010s", "cap13_t005s", "wolfganglanger_t000s"].map { repoRoot().appendingPathComponent("samples/faces/\($0)").path }
+        #expect(try painface(["features"] + samples + ["--out", feats]).status == 0)
+        let labels = dir.appendingPathComponent("labels.csv").path
+        try Data("video,label\ncap12_t010s,no_pain\ncap13_t005s,low_pain\nwolfganglanger_t000s,2\n".utf8).write(to: URL(fileURLWithPath: labels))
+        for (head, extra) in [("framewise", ["--layers", "32,16"]), ("lstm", ["--sequence-length", "9", "--layers", "8,4,8"])] {
+            let stem = dir.appendingPathComponent("model-\(head)").path
+            let t = try painface(["train", "--head", head, "--features", feats, "--labels", labels, "--validation-labels", labels,
+                                  "--out", stem, "--epochs", "3", "--batch", "4"] + extra)
+            #expect(t.status == 0, "\(t.err)")
+            #expect(t.err.contains("epoch 3: loss"))
+            #expect(FileManager.default.fileExists(atPath: stem + ".json") && FileManager.default.fileExists(atPath: stem + ".log.csv"))
+            let e = try painface(["evaluate", "--head", stem, "--features", feats, "--labels", labels, "--json", stem + ".eval.json"])
+            #expect(e.status == 0, "\(e.err)")
+            #expect(e.out.contains("| precision no_pain / low_pain / high_pain / avg |"))
+            let p = try painface(["predict", "--head", stem, "--features", feats])
+            #expect(p.status == 0 && p.out.split(separator: "\n").count == 4)
+            #expect(p.out.hasPrefix("video,label,p_no_pain,p_low_pain,p_high_pain\ncap12_t010s,"))
+        }
+        // a label that is not a class, and a video without features
+        try Data("video,label\ncap12_t010s,agony\n".utf8).write(to: URL(fileURLWithPath: labels))
+        let bad = try painface(["train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path])
+        #expect(bad.status != 0 && bad.err.contains("unknown label \"agony\""))
+        try Data("video,label\nnobody,0\n".utf8).write(to: URL(fileURLWithPath: labels))
+        let missing = try painface(["train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path])
+        #expect(missing.status != 0 && missing.err.contains("no feature file for video nobody"))
+    }
+}
