@@ -63,6 +63,9 @@ public final class Trainer {
 
     /// Probabilities for every sample, in batches.
     public func predictAll(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count >= 2, Array(x.shape.dropFirst()) == model.sampleShape else {
+            throw TrainingError("samples of shape \(Array(x.shape.dropFirst())): this model takes \(model.sampleShape)")
+        }
         let n = x.shape[0], per = x.count / max(n, 1), k = model.classCount
         let out = Tensor(uninitialized: [n, k])
         for s in stride(from: 0, to: n, by: max(options.batch, 1)) {
@@ -166,7 +169,12 @@ public final class Trainer {
 extension FrameNet: Trainable {
     public var sampleShape: [Int] { [dims[0]] }
     public var classCount: Int { dims.last! }
-    public func predict(_ x: Tensor) throws -> Tensor { predictProbabilities(x) }
+    public func predict(_ x: Tensor) throws -> Tensor {
+        guard x.shape.count == 2, x.shape[1] == dims[0] else {
+            throw TrainingError("features of shape \(x.shape): this model takes \(dims[0]) features per frame")
+        }
+        return predictProbabilities(x)
+    }
     public var state: [(String, Tensor)] {
         var out: [(String, Tensor)] = []
         for i in params.indices {
