@@ -114,3 +114,43 @@ public struct Bench {
         }
     }
 }
+
+import Training
+
+extension Bench {
+    /// Training throughput of the two heads on synthetic data of the paper's shapes:
+    /// frame-wise steps at batch 32 (1024 features) and one LSTM epoch (1230 x 300 x 1024).
+    public mutating func training(framewiseSteps: Int, lstmSequences: Int) throws {
+        var rng = SplitMix64(seed: 3)
+        func normalish(_ shape: [Int]) -> Tensor {
+            let t = Tensor(uninitialized: shape)
+            for i in 0..<t.count { t.data[i] = Float(rng.next() >> 40) * 0x1p-24 * 2 - 1 }
+            return t
+        }
+        let net = try FrameNet(dims: [1024, 1024, 128, 32, 3], dropout: 0.3, context: ctx)
+        let xb = normalish([32, 1024])
+        let yb = (0..<32).map { Int32($0 % 3) }
+        var r = SplitMix64(seed: 1)
+        _ = try net.trainStep(xb, labels: yb, classWeights: nil, rng: &r)
+        var t0 = monotonicSeconds()
+        for _ in 0..<framewiseSteps { _ = try net.trainStep(xb, labels: yb, classWeights: nil, rng: &r) }
+        var dt = monotonicSeconds() - t0
+        let flops = 3.0 * 2.0 * 32 * Double(1024 * 1024 + 1024 * 128 + 128 * 32 + 32 * 3) * Double(framewiseSteps)
+        add("training", "frame-wise step, batch 32", seconds: dt / Double(framewiseSteps), flops: flops / Double(framewiseSteps),
+            throughput: String(format: "%.0f frames/s; 369,000-frame epoch %.1f s", 32 * Double(framewiseSteps) / dt,
+                               369_000 / (32 * Double(framewiseSteps) / dt)))
+        let lstm = try LSTMNet(features: 1024, dropout: 0.3, context: ctx)
+        lstm.sequenceLength = 300
+        let x = normalish([32, 300, 1024])
+        t0 = monotonicSeconds()
+        let batches = (lstmSequences + 31) / 32
+        for b in 0..<batches {
+            let m = min(32, lstmSequences - b * 32)
+            let xs = m == 32 ? x : Tensor(shape: [m, 300, 1024], values: Array(x.buffer[0..<(m * 300 * 1024)]))
+            _ = try lstm.trainStep(xs, labels: (0..<m).map { Int32($0 % 3) }, classWeights: nil, rng: &r)
+        }
+        dt = monotonicSeconds() - t0
+        add("training", "LSTM epoch, \(lstmSequences) x 300 x 1024", seconds: dt, flops: 3 * 82.9e6 * Double(lstmSequences),
+            throughput: String(format: "%.1f sequences/s", Double(lstmSequences) / dt))
+    }
+}

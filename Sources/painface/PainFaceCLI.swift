@@ -179,7 +179,7 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
     var quick = false
-    @Option(help: "What to run: comma-separated of gemm, elementwise, vgg16, mini-xception.")
+    @Option(help: "What to run: comma-separated of gemm, elementwise, vgg16, mini-xception, training.")
     var only = "gemm,elementwise,vgg16,mini-xception"
     @Option(help: "VGG16 batch sizes.")
     var vggBatches = "1,8"
@@ -234,6 +234,7 @@ struct BenchCommand: ParsableCommand {
             var b = PainFace.Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
             print("painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \(String(format: "%.1f", b.peak)) GFLOPS")
             if parts.contains("gemm") { try b.gemm() }
+            if parts.contains("training") { try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230) }
             if parts.contains("elementwise") { b.elementwise() }
             if parts.contains("mini-xception") {
                 let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
