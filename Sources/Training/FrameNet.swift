@@ -12,6 +12,7 @@ public final class FrameNet {
     public private(set) var params: [Tensor]
     var grads: [Tensor], eg: [Tensor], ed: [Tensor]
     let ctx: ComputeContext
+    let workspace = Workspace()
     public var learningRate: Float = 1.0, rho: Float = 0.95, epsilon: Float = 1e-7
 
     /// - Parameters:
@@ -51,6 +52,11 @@ public final class FrameNet {
 
     var layers: Int { dims.count - 1 }
 
+    /// Scratch for layer l's products with m rows.
+    func ws(_ m: Int, _ l: Int) -> UnsafeMutablePointer<Float> {
+        workspace.floats(ck_dense_workspace_size(ctx.rawPointer, m, dims[l], dims[l + 1]))
+    }
+
     /// One Adadelta step on a batch; returns the batch loss (before the update).
     /// `rng` draws the dropout masks.
     public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
@@ -65,7 +71,7 @@ public final class FrameNet {
             let out = Tensor(uninitialized: [m, dims[l + 1]])
             let last = l == layers - 1
             ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, params[2 * l + 1].data,
-                             last ? CK_ACT_NONE : CK_ACT_RELU, out.data)
+                             last ? CK_ACT_NONE : CK_ACT_RELU, out.data, ws(m, l))
             if last { inputs.append(out); break }
             relu.append(out)
             if dropout > 0 {
@@ -92,7 +98,7 @@ public final class FrameNet {
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil
             ck_dense_backward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, dz.data,
-                              dx?.data, grads[2 * l].data, grads[2 * l + 1].data)
+                              dx?.data, grads[2 * l].data, grads[2 * l + 1].data, ws(m, l))
             guard let dx else { break }
             if dropout > 0 { ck_dropout_apply(dx.count, dx.data, masks[l - 1], dropout, dx.data) }
             ck_relu_backward(dx.count, relu[l - 1].data, dx.data, dx.data)
@@ -111,7 +117,7 @@ public final class FrameNet {
         for l in 0..<layers {
             let out = Tensor(uninitialized: [m, dims[l + 1]])
             ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], a.data, params[2 * l].data, params[2 * l + 1].data,
-                             l == layers - 1 ? CK_ACT_NONE : CK_ACT_RELU, out.data)
+                             l == layers - 1 ? CK_ACT_NONE : CK_ACT_RELU, out.data, ws(m, l))
             a = out
         }
         return ctx.softmax(a)

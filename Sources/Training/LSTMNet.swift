@@ -20,6 +20,7 @@ public final class LSTMNet {
     let trainable: [Int]
     var grads: [Int: Tensor] = [:], eg: [Int: Tensor] = [:], ed: [Int: Tensor] = [:]
     let ctx: ComputeContext
+    let workspace = Workspace()
 
     // variable indices
     static let bn0 = 0, lstm1 = 4, bn1 = 7, lstm2 = 11, bn2 = 14, dense1 = 18, dense2 = 20
@@ -91,6 +92,12 @@ public final class LSTMNet {
     }
 
     func v(_ i: Int) -> UnsafeMutablePointer<Float> { variables[i].data }
+    func wsLSTM(_ b: Int, _ t: Int, _ f: Int, _ u: Int) -> UnsafeMutablePointer<Float> {
+        workspace.floats(ck_lstm_workspace_size(ctx.rawPointer, b, t, f, u))
+    }
+    func wsDense(_ m: Int, _ k: Int, _ n: Int) -> UnsafeMutablePointer<Float> {
+        workspace.floats(ck_dense_workspace_size(ctx.rawPointer, m, k, n))
+    }
     func g(_ i: Int) -> UnsafeMutablePointer<Float> { grads[i]!.data }
 
     /// One Adadelta step on a batch [b, t, features]; returns the loss before the update.
@@ -108,13 +115,13 @@ public final class LSTMNet {
         let a0 = Tensor(uninitialized: x.shape), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
         ck_batchnorm_train(b * t, features, x.data, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), m0.data, i0.data, a0.data)
         let h1 = Tensor(uninitialized: [b, t, u1]), g1 = Tensor(uninitialized: [b, t, 4 * u1]), c1 = Tensor(uninitialized: [b, t, u1])
-        ck_lstm_forward(c, b, t, features, u1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data)
+        ck_lstm_forward(c, b, t, features, u1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data, wsLSTM(b, t, features, u1))
         let a1 = Tensor(uninitialized: h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
         ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)
         let mask1 = mask(a1.count)
         ck_dropout_apply(a1.count, a1.data, mask1, dropout, a1.data)
         let h2 = Tensor(uninitialized: [b, t, u2]), g2 = Tensor(uninitialized: [b, t, 4 * u2]), c2 = Tensor(uninitialized: [b, t, u2])
-        ck_lstm_forward(c, b, t, u1, u2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data)
+        ck_lstm_forward(c, b, t, u1, u2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, u1, u2))
         let last = Tensor(uninitialized: [b, u2])
         for n in 0..<b { (last.data + n * u2).update(from: h2.data + (n * t + t - 1) * u2, count: u2) }
         let a2 = Tensor(uninitialized: [b, u2]), m2 = Tensor(uninitialized: [u2]), i2 = Tensor(uninitialized: [u2])
@@ -122,8 +129,8 @@ public final class LSTMNet {
         let mask2 = mask(a2.count)
         ck_dropout_apply(a2.count, a2.data, mask2, dropout, a2.data)
         let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, classes])
-        ck_dense_forward(c, b, u2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data)
-        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data)
+        ck_dense_forward(c, b, u2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data, wsDense(b, u2, denseUnits))
+        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data, wsDense(b, denseUnits, classes))
         let p = ctx.softmax(z)
         // backward
         for i in trainable { memset(g(i), 0, grads[i]!.count * 4) }
@@ -134,23 +141,24 @@ public final class LSTMNet {
             }
         }
         let dd1 = Tensor(uninitialized: d1.shape)
-        ck_dense_backward(c, b, denseUnits, classes, d1.data, v(20), dz.data, dd1.data, g(20), g(21))
+        ck_dense_backward(c, b, denseUnits, classes, d1.data, v(20), dz.data, dd1.data, g(20), g(21), wsDense(b, denseUnits, classes))
         ck_relu_backward(dd1.count, d1.data, dd1.data, dd1.data)
         let da2 = Tensor(uninitialized: a2.shape)
-        ck_dense_backward(c, b, u2, denseUnits, a2.data, v(18), dd1.data, da2.data, g(18), g(19))
+        ck_dense_backward(c, b, u2, denseUnits, a2.data, v(18), dd1.data, da2.data, g(18), g(19), wsDense(b, u2, denseUnits))
         ck_dropout_apply(da2.count, da2.data, mask2, dropout, da2.data)
         let dlast = Tensor(uninitialized: last.shape)
         ck_batchnorm_backward(b, u2, last.data, v(14), m2.data, i2.data, da2.data, dlast.data, g(14), g(15))
         let dh2 = Tensor(shape: h2.shape)
         for n in 0..<b { (dh2.data + (n * t + t - 1) * u2).update(from: dlast.data + n * u2, count: u2) }
         let da1 = Tensor(uninitialized: a1.shape)
-        let ws = Tensor(uninitialized: [b * t * 4 * max(u1, u2)])
-        ck_lstm_backward(c, b, t, u1, u2, a1.data, v(11), v(12), h2.data, g2.data, c2.data, dh2.data, da1.data, g(11), g(12), g(13), ws.data)
+        ck_lstm_backward(c, b, t, u1, u2, a1.data, v(11), v(12), h2.data, g2.data, c2.data, dh2.data, da1.data, g(11), g(12), g(13),
+                         wsLSTM(b, t, u1, u2))
         ck_dropout_apply(da1.count, da1.data, mask1, dropout, da1.data)
         let dh1 = Tensor(uninitialized: h1.shape)
         ck_batchnorm_backward(b * t, u1, h1.data, v(7), m1.data, i1.data, da1.data, dh1.data, g(7), g(8))
         let da0 = Tensor(uninitialized: a0.shape)
-        ck_lstm_backward(c, b, t, features, u1, a0.data, v(4), v(5), h1.data, g1.data, c1.data, dh1.data, da0.data, g(4), g(5), g(6), ws.data)
+        ck_lstm_backward(c, b, t, features, u1, a0.data, v(4), v(5), h1.data, g1.data, c1.data, dh1.data, da0.data, g(4), g(5), g(6),
+                         wsLSTM(b, t, features, u1))
         let dx = Tensor(uninitialized: x.shape)
         ck_batchnorm_backward(b * t, features, x.data, v(0), m0.data, i0.data, da0.data, dx.data, g(0), g(1))
         for i in trainable {
@@ -178,16 +186,16 @@ extension LSTMNet: Trainable {
         }
         let a0 = bn(x, 0)
         let h1 = Tensor(uninitialized: [b, t, units1]), g1 = Tensor(uninitialized: [b, t, 4 * units1]), c1 = Tensor(uninitialized: [b, t, units1])
-        ck_lstm_forward(c, b, t, features, units1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data)
+        ck_lstm_forward(c, b, t, features, units1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data, wsLSTM(b, t, features, units1))
         let a1 = bn(h1, 7)
         let h2 = Tensor(uninitialized: [b, t, units2]), g2 = Tensor(uninitialized: [b, t, 4 * units2]), c2 = Tensor(uninitialized: [b, t, units2])
-        ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data)
+        ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, units1, units2))
         let last = Tensor(uninitialized: [b, units2])
         for n in 0..<b { (last.data + n * units2).update(from: h2.data + (n * t + t - 1) * units2, count: units2) }
         let a2 = bn(last, 14)
         let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, classes])
-        ck_dense_forward(c, b, units2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data)
-        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data)
+        ck_dense_forward(c, b, units2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data, wsDense(b, units2, denseUnits))
+        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data, wsDense(b, denseUnits, classes))
         return ctx.softmax(z)
     }
 

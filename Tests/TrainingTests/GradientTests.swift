@@ -44,19 +44,20 @@ struct RefMLP {
         let labels: [Int32] = [0, 2, 1, 2]
         let cw: [Float] = [0.5, 1.5, 2.0]
         let ctx = try ComputeContext(isa: .best, threads: 2)
+        let scratch = Tensor(shape: [1 << 20])
         // forward
         let hid = Tensor(shape: [m, h]), z = Tensor(shape: [m, c])
-        ck_dense_forward(ctx.rawPointer, m, k, h, x.data, w1.data, b1.data, CK_ACT_RELU, hid.data)
-        ck_dense_forward(ctx.rawPointer, m, h, c, hid.data, w2.data, b2.data, CK_ACT_NONE, z.data)
+        ck_dense_forward(ctx.rawPointer, m, k, h, x.data, w1.data, b1.data, CK_ACT_RELU, hid.data, scratch.data)
+        ck_dense_forward(ctx.rawPointer, m, h, c, hid.data, w2.data, b2.data, CK_ACT_NONE, z.data, scratch.data)
         let p = ctx.softmax(z)
         // backward
         let dz = Tensor(shape: [m, c]), dh = Tensor(shape: [m, h]), dx = Tensor(shape: [m, k])
         let dw1 = Tensor(shape: [k, h]), db1 = Tensor(shape: [h]), dw2 = Tensor(shape: [h, c]), db2 = Tensor(shape: [c])
         let loss = labels.withUnsafeBufferPointer { l in cw.withUnsafeBufferPointer { w in
             ck_softmax_xent(m, c, p.data, l.baseAddress, w.baseAddress, 1e-7, dz.data) } }
-        ck_dense_backward(ctx.rawPointer, m, h, c, hid.data, w2.data, dz.data, dh.data, dw2.data, db2.data)
+        ck_dense_backward(ctx.rawPointer, m, h, c, hid.data, w2.data, dz.data, dh.data, dw2.data, db2.data, scratch.data)
         ck_relu_backward(m * h, hid.data, dh.data, dh.data)
-        ck_dense_backward(ctx.rawPointer, m, k, h, x.data, w1.data, dh.data, dx.data, dw1.data, db1.data)
+        ck_dense_backward(ctx.rawPointer, m, k, h, x.data, w1.data, dh.data, dx.data, dw1.data, db1.data, scratch.data)
 
         func d(_ t: Tensor) -> [Double] { t.array.map(Double.init) }
         let ref = RefMLP(w1: d(w1), b1: d(b1), w2: d(w2), b2: d(b2), k: k, h: h, c: c)
@@ -86,10 +87,11 @@ struct RefMLP {
         var rng = SeededRNG(seed: 3)
         let x = randomTensor([3, 4], &rng), w = randomTensor([4, 2], &rng), dy = randomTensor([3, 2], &rng)
         let ctx = try ComputeContext(isa: .best, threads: 1)
+        let scratch = Tensor(shape: [1 << 20])
         let dw = Tensor(shape: [4, 2]), db = Tensor(shape: [2])
-        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data)
+        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data, scratch.data)
         let once = dw.array
-        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data)
+        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data, scratch.data)
         #expect(zip(dw.array, once).allSatisfy { abs($0 - 2 * $1) <= 1e-6 * max(1, abs($1)) })
     }
 
@@ -127,8 +129,9 @@ struct RefMLP {
         var outs: [[Float]] = []
         for t in [1, 2, 3] {
             let ctx = try ComputeContext(isa: .best, threads: t)
+            let scratch = Tensor(shape: [1 << 20])
             let y = Tensor(shape: [37, 19])
-            ck_dense_forward(ctx.rawPointer, 37, 50, 19, x.data, w.data, nil, CK_ACT_NONE, y.data)
+            ck_dense_forward(ctx.rawPointer, 37, 50, 19, x.data, w.data, nil, CK_ACT_NONE, y.data, scratch.data)
             outs.append(y.array)
         }
         #expect(outs[0] == outs[1] && outs[0] == outs[2])

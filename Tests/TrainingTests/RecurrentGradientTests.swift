@@ -66,12 +66,12 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
         let wout = randomTensor([b, t, u], &rng)   // L = sum(wout * h)
         let ctx = try ComputeContext(threads: 2)
+        let scratch = Tensor(shape: [1 << 20])
         let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
-        ck_lstm_forward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, bias.data, h.data, gates.data, cells.data)
+        ck_lstm_forward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, bias.data, h.data, gates.data, cells.data, scratch.data)
         let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        let ws = Tensor(shape: [b * t * 4 * u])
         ck_lstm_backward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, h.data, gates.data, cells.data, wout.data,
-                         dx.data, dw.data, dr.data, db.data, ws.data)
+                         dx.data, dw.data, dr.data, db.data, scratch.data)
         let (X, W, R, B, O) = (doubles(x), doubles(w), doubles(r), doubles(bias), doubles(wout))
         func L(_ x: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
             zip(Ref.lstm(x, b: b, t: t, f: f, u: u, w: w, r: r, bias: bb), O).reduce(0) { $0 + $1.0 * $1.1 }

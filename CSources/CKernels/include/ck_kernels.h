@@ -176,12 +176,21 @@ void ck_affine_channels_ref(size_t rows, size_t c, const float *in, const float 
  * Backward functions ACCUMULATE into parameter gradients (dW, db, ...): callers zero them
  * once per step. Input gradients (dX) are overwritten. Weights are unpacked, row-major. */
 
-/* Y[M, N] = act(X[M, K] W[K, N] + b). Each element summed over k in order. */
+/* C[M, N] (+)= op(A) op(B), op = transpose when trans_*; op(A) is M x K, op(B) K x N, all
+ * row-major with leading dimensions. B is packed into `workspace` on every call
+ * (ck_gemm_ex_workspace_size floats). accumulate: C += (else C =). Thread-count independent. */
+size_t ck_gemm_ex_workspace_size(const ck_ctx *ctx, size_t K, size_t N);
+void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                const float *B, size_t ldb, int accumulate, float *C, size_t ldc, float *workspace);
+
+/* Workspace floats for ck_dense_forward / ck_dense_backward with these sizes. */
+size_t ck_dense_workspace_size(const ck_ctx *ctx, size_t M, size_t K, size_t N);
+/* Y[M, N] = act(X[M, K] W[K, N] + b), through the packed GEMM (W packed per call). */
 void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                      const float *b, ck_activation act, float *Y);
+                      const float *b, ck_activation act, float *Y, float *workspace);
 /* dX = dY W^T (overwritten; may be NULL), dW += X^T dY, db += column sums of dY (db may be NULL). */
 void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                       const float *dY, float *dX, float *dW, float *db);
+                       const float *dY, float *dX, float *dW, float *db, float *workspace);
 /* dX = dY where Y > 0, else 0 (Y is the ReLU output); in-place allowed. */
 void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX);
 /* Inverted dropout with a given keep mask (1 keep, 0 drop): out = in * mask / (1 - rate). */
@@ -211,10 +220,12 @@ void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *g
  * x [b, t, f], kernel [f, 4u], recurrent [u, 4u], bias [4u]. Writes h [b, t, u] for every step
  * and the cache: gates [b, t, 4u] (after their activations) and cells [b, t, u]. */
 void ck_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
-                     const float *recurrent, const float *bias, float *h, float *gates, float *cells);
+                     const float *recurrent, const float *bias, float *h, float *gates, float *cells, float *workspace);
+/* Workspace floats for ck_lstm_forward and ck_lstm_backward. */
+size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 /* Backpropagation through time. dh [b, t, u] is the loss gradient of every h output (zeros
  * where an output is not used). dx (overwritten, may be NULL); dkernel, drecurrent, dbias
- * accumulate. Needs workspace of b * t * 4u floats. */
+ * accumulate. */
 void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
                       const float *recurrent, const float *h, const float *gates, const float *cells,
                       const float *dh, float *dx, float *dkernel, float *drecurrent, float *dbias, float *workspace);

@@ -57,6 +57,7 @@ typedef struct {
     size_t ldc;
     float *workspace;
     size_t mtiles, nchunks, panels_per_chunk;
+    int accumulate;   /* C += A B instead of C = A B */
 } gemm_job;
 
 static void ck_gemm_block(const gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap) {
@@ -65,7 +66,7 @@ static void ck_gemm_block(const gemm_job *j, size_t m0, size_t m, size_t p0, siz
     do {
         size_t kc = ck_min(CK_KC, K - pc);
         j->pack(j->src, m0, m, pc, kc, mr, Ap);
-        int first = pc == 0, last = pc + kc >= K;
+        int first = pc == 0 && !j->accumulate, last = pc + kc >= K;
         for (size_t p = p0; p < p1; p++) {
             const float *Bpp = j->Bp + p * K * (size_t)nr + pc * (size_t)nr;
             size_t n = ck_min((size_t)nr, j->N - p * (size_t)nr);
@@ -118,6 +119,50 @@ void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, s
     plain_src s = {A, lda};
     gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_plain, .Bp = Bp,
                   .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
+    plan(&j, ctx->threads, 1);
+    ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
+}
+
+/* ---- general GEMM for training: transposes, accumulation, B packed per call ---- */
+
+typedef struct { const float *A; size_t lda; int trans; } trans_src;
+
+/* A^T rows: element (i, k) of op(A) = A[k * lda + i]. */
+static void pack_trans(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const trans_src *s = src;
+    if (!s->trans) { ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap); return; }
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t k = 0; k < kc; k++) {
+        const float *row = s->A + (k0 + k) * s->lda + m0;
+        for (size_t r = 0; r < mp; r++)
+            Ap[(r / (size_t)mr) * kc * (size_t)mr + k * (size_t)mr + r % (size_t)mr] = r < m ? row[r] : 0.0f;
+    }
+}
+
+size_t ck_gemm_ex_workspace_size(const ck_ctx *ctx, size_t K, size_t N) {
+    return ck_packed_b_size(ctx, K, N) + ck_gemm_workspace_size(ctx);
+}
+
+void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                const float *B, size_t ldb, int accumulate, float *C, size_t ldc, float *workspace) {
+    if (M == 0 || N == 0) return;
+    int nr = ctx->k->nr;
+    float *Bp = workspace;
+    size_t np = npanels(N, nr);
+    if (!trans_b) {
+        ck_pack_b(ctx, K, N, B, ldb, Bp);
+    } else {   /* op(B)[k, n] = B[n * ldb + k] */
+        for (size_t p = 0; p < np; p++)
+            for (size_t k = 0; k < K; k++)
+                for (int jj = 0; jj < nr; jj++) {
+                    size_t col = p * (size_t)nr + (size_t)jj;
+                    Bp[(p * K + k) * (size_t)nr + (size_t)jj] = col < N ? B[col * ldb + k] : 0.0f;
+                }
+    }
+    trans_src s = {A, lda, trans_a};
+    gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_trans, .Bp = Bp,
+                  .act = CK_ACT_NONE, .C = C, .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N),
+                  .accumulate = accumulate};
     plan(&j, ctx->threads, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }

@@ -46,11 +46,15 @@ void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *g
 
 static inline float sigm(float z) { return 1.0f / (1.0f + expf(-z)); }
 
+size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
+    return b * t * 4 * u + ck_dense_workspace_size(ctx, b * t, f, 4 * u);
+}
+
 void ck_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
-                     const float *recurrent, const float *bias, float *h, float *gates, float *cells) {
+                     const float *recurrent, const float *bias, float *h, float *gates, float *cells, float *workspace) {
     size_t g4 = 4 * u;
     /* input projection for every step at once: gates = x W (+ recurrence and bias per step) */
-    ck_dense_forward(ctx, b * t, f, g4, x, kernel, NULL, CK_ACT_NONE, gates);
+    ck_dense_forward(ctx, b * t, f, g4, x, kernel, NULL, CK_ACT_NONE, gates, workspace);
     for (size_t n = 0; n < b; n++)
         for (size_t s = 0; s < t; s++) {
             float *z = gates + (n * t + s) * g4;
@@ -111,5 +115,5 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
             }
         }
     }
-    ck_dense_backward(ctx, b * t, f, g4, x, kernel, dz, dx, dkernel, dbias);
+    ck_dense_backward(ctx, b * t, f, g4, x, kernel, dz, dx, dkernel, dbias, workspace + b * t * g4);
 }

@@ -5,72 +5,27 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct {
-    size_t M, K, N;
-    const float *X, *W, *b, *dY;
-    float *Y, *dX, *dW, *db;
-    ck_activation act;
-} dense_job;
-
-#define ROWS 16
-
-/* Y rows [r0, r1): each element accumulated over k in order (vectorised over n). */
-static void dense_fwd_task(size_t t, int thread, void *arg) {
-    const dense_job *j = arg;
-    size_t r0 = t * ROWS, r1 = ck_min(j->M, r0 + ROWS);
-    for (size_t i = r0; i < r1; i++) {
-        float *y = j->Y + i * j->N;
-        for (size_t n = 0; n < j->N; n++) y[n] = 0.0f;
-        for (size_t k = 0; k < j->K; k++) {
-            float x = j->X[i * j->K + k];
-            const float *w = j->W + k * j->N;
-            for (size_t n = 0; n < j->N; n++) y[n] += x * w[n];
-        }
-        for (size_t n = 0; n < j->N; n++) {
-            float v = j->b ? y[n] + j->b[n] : y[n];
-            y[n] = (j->act == CK_ACT_RELU && !(v > 0.0f)) ? 0.0f : v;
-        }
-    }
+size_t ck_dense_workspace_size(const ck_ctx *ctx, size_t M, size_t K, size_t N) {
+    size_t a = ck_gemm_ex_workspace_size(ctx, K, N), b = ck_gemm_ex_workspace_size(ctx, N, K),
+           c = ck_gemm_ex_workspace_size(ctx, M, N);
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
 void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                      const float *b, ck_activation act, float *Y) {
-    dense_job j = {.M = M, .K = K, .N = N, .X = X, .W = W, .b = b, .Y = Y, .act = act};
-    ck_pool_run(ctx->pool, (M + ROWS - 1) / ROWS, dense_fwd_task, &j);
-}
-
-/* dX rows: dX[i, k] = sum_n dY[i, n] W[k, n] (n in order). */
-static void dense_dx_task(size_t t, int thread, void *arg) {
-    const dense_job *j = arg;
-    size_t r0 = t * ROWS, r1 = ck_min(j->M, r0 + ROWS);
-    for (size_t i = r0; i < r1; i++)
-        for (size_t k = 0; k < j->K; k++) {
-            const float *w = j->W + k * j->N, *dy = j->dY + i * j->N;
-            float acc = 0.0f;
-            for (size_t n = 0; n < j->N; n++) acc += dy[n] * w[n];
-            j->dX[i * j->K + k] = acc;
+                      const float *b, ck_activation act, float *Y, float *workspace) {
+    ck_gemm_ex(ctx, 0, 0, M, N, K, X, K, W, N, 0, Y, N, workspace);
+    if (!b && act == CK_ACT_NONE) return;
+    for (size_t i = 0; i < M; i++)
+        for (size_t n = 0; n < N; n++) {
+            float v = b ? Y[i * N + n] + b[n] : Y[i * N + n];
+            Y[i * N + n] = (act == CK_ACT_RELU && !(v > 0.0f)) ? 0.0f : v;
         }
-}
-
-/* dW rows [k0, k1): dW[k, :] += sum_i X[i, k] dY[i, :] (i in order). */
-static void dense_dw_task(size_t t, int thread, void *arg) {
-    const dense_job *j = arg;
-    size_t k0 = t * ROWS, k1 = ck_min(j->K, k0 + ROWS);
-    for (size_t k = k0; k < k1; k++) {
-        float *dw = j->dW + k * j->N;
-        for (size_t i = 0; i < j->M; i++) {
-            float x = j->X[i * j->K + k];
-            const float *dy = j->dY + i * j->N;
-            for (size_t n = 0; n < j->N; n++) dw[n] += x * dy[n];
-        }
-    }
 }
 
 void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                       const float *dY, float *dX, float *dW, float *db) {
-    dense_job j = {.M = M, .K = K, .N = N, .X = X, .W = W, .dY = dY, .dX = dX, .dW = dW, .db = db};
-    if (dX) ck_pool_run(ctx->pool, (M + ROWS - 1) / ROWS, dense_dx_task, &j);
-    if (dW) ck_pool_run(ctx->pool, (K + ROWS - 1) / ROWS, dense_dw_task, &j);
+                       const float *dY, float *dX, float *dW, float *db, float *workspace) {
+    if (dX) ck_gemm_ex(ctx, 0, 1, M, K, N, dY, N, W, N, 0, dX, K, workspace);      /* dY W^T */
+    if (dW) ck_gemm_ex(ctx, 1, 0, K, N, M, X, K, dY, N, 1, dW, N, workspace);      /* += X^T dY */
     if (db)
         for (size_t i = 0; i < M; i++)
             for (size_t n = 0; n < N; n++) db[n] += dY[i * N + n];
