@@ -3,7 +3,7 @@
 # one retry: a first install has been seen to fail halfway on a fresh machine).
 set -euo pipefail
 pkgs=(libopenblas-dev liblapacke-dev libjpeg-dev libpng-dev pkg-config)
-[ "${1:-}" = "--qemu" ] && pkgs+=(qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
+[ "${1:-}" = "--qemu" ] && pkgs+=(qemu-user libc6-dev-arm64-cross gcc-aarch64-linux-gnu)   # cross libc, binutils and libgcc for clang --target=aarch64
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
