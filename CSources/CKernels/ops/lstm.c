@@ -4,19 +4,33 @@
 #include <math.h>
 #include <string.h>
 
+/* Statistics are accumulated row by row (the memory order) in double, per channel, in
+ * chunks of channels so the accumulators stay on the stack. */
+#define BN_CHUNK 512
+
+static void bn_stats(size_t rows, size_t c, size_t j0, size_t cn, const float *x, double *sum, double *sq) {
+    for (size_t j = 0; j < cn; j++) sum[j] = 0.0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cn; j++) sum[j] += x[r * c + j0 + j];
+    for (size_t j = 0; j < cn; j++) { sum[j] /= (double)rows; sq[j] = 0.0; }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cn; j++) { double d = x[r * c + j0 + j] - sum[j]; sq[j] += d * d; }
+}
+
 void ck_batchnorm_train(size_t rows, size_t c, const float *x, const float *gamma, const float *beta,
                         float eps, float momentum, float *moving_mean, float *moving_var, float *mean,
                         float *inv_std, float *y) {
-    for (size_t j = 0; j < c; j++) {
-        double s = 0.0;
-        for (size_t r = 0; r < rows; r++) s += x[r * c + j];
-        double m = s / (double)rows, v = 0.0;
-        for (size_t r = 0; r < rows; r++) { double d = x[r * c + j] - m; v += d * d; }
-        v /= (double)rows;
-        mean[j] = (float)m;
-        inv_std[j] = (float)(1.0 / sqrt(v + eps));
-        moving_mean[j] = momentum * moving_mean[j] + (1.0f - momentum) * (float)m;
-        moving_var[j] = momentum * moving_var[j] + (1.0f - momentum) * (float)v;
+    double sum[BN_CHUNK], sq[BN_CHUNK];
+    for (size_t j0 = 0; j0 < c; j0 += BN_CHUNK) {
+        size_t cn = c - j0 < BN_CHUNK ? c - j0 : BN_CHUNK;
+        bn_stats(rows, c, j0, cn, x, sum, sq);
+        for (size_t j = 0; j < cn; j++) {
+            double m = sum[j], v = sq[j] / (double)rows;
+            mean[j0 + j] = (float)m;
+            inv_std[j0 + j] = (float)(1.0 / sqrt(v + eps));
+            moving_mean[j0 + j] = momentum * moving_mean[j0 + j] + (1.0f - momentum) * (float)m;
+            moving_var[j0 + j] = momentum * moving_var[j0 + j] + (1.0f - momentum) * (float)v;
+        }
     }
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 0; j < c; j++) {
@@ -27,20 +41,27 @@ void ck_batchnorm_train(size_t rows, size_t c, const float *x, const float *gamm
 
 void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *gamma, const float *mean,
                            const float *inv_std, const float *dy, float *dx, float *dgamma, float *dbeta) {
-    for (size_t j = 0; j < c; j++) {
-        double sdy = 0.0, sdyx = 0.0;
-        for (size_t r = 0; r < rows; r++) {
-            double xh = (x[r * c + j] - mean[j]) * inv_std[j];
-            sdy += dy[r * c + j];
-            sdyx += dy[r * c + j] * xh;
+    double sdy[BN_CHUNK], sdyx[BN_CHUNK], n = (double)rows;
+    for (size_t j0 = 0; j0 < c; j0 += BN_CHUNK) {
+        size_t cn = c - j0 < BN_CHUNK ? c - j0 : BN_CHUNK;
+        for (size_t j = 0; j < cn; j++) { sdy[j] = 0.0; sdyx[j] = 0.0; }
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < cn; j++) {
+                size_t q = r * c + j0 + j;
+                double xh = (x[q] - mean[j0 + j]) * inv_std[j0 + j];
+                sdy[j] += dy[q];
+                sdyx[j] += dy[q] * xh;
+            }
+        for (size_t j = 0; j < cn; j++) {
+            if (dgamma) dgamma[j0 + j] += (float)sdyx[j];
+            if (dbeta) dbeta[j0 + j] += (float)sdy[j];
         }
-        if (dgamma) dgamma[j] += (float)sdyx;
-        if (dbeta) dbeta[j] += (float)sdy;
-        double g = gamma ? gamma[j] : 1.0, n = (double)rows;
-        for (size_t r = 0; r < rows; r++) {
-            double xh = (x[r * c + j] - mean[j]) * inv_std[j];
-            dx[r * c + j] = (float)(g * inv_std[j] / n * (n * dy[r * c + j] - sdy - xh * sdyx));
-        }
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < cn; j++) {
+                size_t q = r * c + j0 + j;
+                double xh = (x[q] - mean[j0 + j]) * inv_std[j0 + j], g = gamma ? gamma[j0 + j] : 1.0;
+                dx[q] = (float)(g * inv_std[j0 + j] / n * (n * dy[q] - sdy[j] - xh * sdyx[j]));
+            }
     }
 }
 
