@@ -1,18 +1,23 @@
 import Foundation
 import Kernels
 import NN
+import Training
 import Weights
 
 /// PainFace as an external peer of ../shared/anchors (one JSON request per stdin line,
-/// one reply per stdout line; see the anchors README, section 4). Bench A (VGG16
-/// inference) is served; B and C (training) answer "not implemented" until the training
-/// engine exists.
+/// one reply per stdout line; see the anchors README, section 4): A (VGG16 inference),
+/// B (LSTM training epoch and inference) and C (frame-wise training and inference).
 public final class AnchorPeer {
     let ctx: ComputeContext
     let weightsDir: String?
     var model: Model?
     var inputs: [Int: Tensor] = [:]
     var rssAfterB1: Double?
+    var bench = ""
+    var lstm: LSTMNet?
+    var frame: FrameNet?
+    var data: (train: Tensor, trainY: [Int32], infer: Tensor)?
+    var rng = SplitMix64(seed: 1)
 
     public init(ctx: ComputeContext, weightsDir: String?) {
         self.ctx = ctx
@@ -47,9 +52,9 @@ public final class AnchorPeer {
     }
 
     func setup(_ req: [String: Any]) throws -> [String: Any] {
-        guard req["bench"] as? String == "A" else {
-            return ["ok": false, "error": "painface serves bench A only so far (training arrives with issue 4)"]
-        }
+        bench = req["bench"] as? String ?? ""
+        if bench == "B" || bench == "C" { return try setupTraining(req) }
+        guard bench == "A" else { return ["ok": false, "error": "unknown bench \(bench)"] }
         guard let dir = weightsDir else { return ["ok": false, "error": "start with --weights DIR (bench_a_vgg.py --export-weights DIR)"] }
         let (m, xs, reference) = try Self.loadExport(dir: dir, ctx: ctx)
         model = m
@@ -63,7 +68,65 @@ public final class AnchorPeer {
                 "rss_model_mb": ProcessStats.currentRSSMB]
     }
 
+    /// Synthetic data of the requested shapes (values do not matter for timing).
+    func setupTraining(_ req: [String: Any]) throws -> [String: Any] {
+        var g = SplitMix64(seed: 0)
+        func uniform(_ shape: [Int]) -> Tensor {
+            let t = Tensor(uninitialized: shape)
+            for i in 0..<t.count { t.data[i] = Float(g.next() >> 40) * 0x1p-24 * 3.4 - 1.7 }
+            return t
+        }
+        func labels(_ n: Int) -> [Int32] {
+            (0..<n).map { _ in let u = Float(g.next() >> 40) * 0x1p-24; return u < 0.5 ? 0 : (u < 0.8 ? 1 : 2) }
+        }
+        let features = req["features"] as? Int ?? 1024
+        if bench == "B" {
+            let (n, ni, t) = (req["train_sequences"] as? Int ?? 1230, req["infer_sequences"] as? Int ?? 300, req["timesteps"] as? Int ?? 300)
+            let net = try LSTMNet(features: features, dropout: Float(req["dropout"] as? Double ?? 0.3), context: ctx)
+            net.sequenceLength = t
+            lstm = net
+            data = (uniform([n, t, features]), labels(n), uniform([ni, t, features]))
+        } else {
+            let n = req["frames"] as? Int ?? 369_000
+            let dims = req["dims"] as? [Int] ?? [1024, 1024, 128, 32, 3]
+            frame = try FrameNet(dims: dims, dropout: Float(req["dropout"] as? Double ?? 0.3), context: ctx)
+            data = (uniform([n, features]), labels(n), Tensor(shape: [0]))
+        }
+        return ["ok": true, "version": "painface \(PainFaceInfo.version) (\(ctx.isa))", "threads": ctx.threads,
+                "rss_model_mb": ProcessStats.currentRSSMB]
+    }
+
+    func runTraining(_ req: [String: Any]) throws -> [String: Any] {
+        guard let d = data else { return ["ok": false, "error": "no setup"] }
+        let case_ = req["case"] as? String ?? ""
+        let batch = req["batch"] as? Int ?? 32
+        let model: Trainable = bench == "B" ? lstm! : frame!
+        let t0 = monotonicSeconds()
+        if case_.hasPrefix("train") {
+            let n = d.trainY.count
+            var steps = (n + batch - 1) / batch
+            if req["warm"] as? Bool == true, let w = req["warm_steps"] as? Int { steps = min(steps, w) }
+            var order = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            let per = d.train.count / n
+            let cw = try inverseFrequencyWeights(d.trainY.map(Int.init), classes: 3)
+            for s in 0..<steps {
+                let idx = order[(s * batch)..<min((s + 1) * batch, n)]
+                let xb = Tensor(uninitialized: [idx.count] + model.sampleShape)
+                for (r, i) in idx.enumerated() { (xb.data + r * per).update(from: d.train.data + i * per, count: per) }
+                _ = try model.trainStep(xb, labels: idx.map { d.trainY[$0] }, classWeights: bench == "B" ? cw : nil, rng: &rng)
+            }
+        } else {
+            let x = bench == "B" ? d.infer : d.train
+            var o = TrainOptions()
+            o.batch = batch
+            _ = try Trainer(model: model, options: o).predictAll(x)
+        }
+        return ["ok": true, "seconds": monotonicSeconds() - t0, "extra": ["peak_rss_mb": ProcessStats.peakRSSMB]]
+    }
+
     func run(_ req: [String: Any]) throws -> [String: Any] {
+        if bench == "B" || bench == "C" { return try runTraining(req) }
         guard let m = model else { return ["ok": false, "error": "no setup"] }
         let b = req["batch"] as? Int ?? 1
         guard let x = inputs[b] else { return ["ok": false, "error": "no input for batch \(b)"] }
