@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import NN
+import Training
 import Weights
 
 /// Process memory figures from /proc (Linux).
@@ -115,7 +116,6 @@ public struct Bench {
     }
 }
 
-import Training
 
 extension Bench {
     /// Training throughput of the two heads on synthetic data of the paper's shapes:

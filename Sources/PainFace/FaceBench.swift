@@ -55,11 +55,10 @@ public enum FaceBench {
         for dir in folders {
             let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pts") }.sorted()
             for pts in names {
-                var stem = String(pts.dropLast(4))
+                let stem = String(pts.dropLast(4))
                 let candidates = [stem, stem.replacingOccurrences(of: "_[0-9]+$", with: "", options: .regularExpression)]
                 guard let img = candidates.lazy.flatMap({ s in ["jpg", "png", "jpeg"].map { "\(s).\($0)" } })
                     .first(where: { FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent($0)) }) else { continue }
-                stem = img
                 guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else { continue }
                 let truth = FaceBox(x: Int(b.x), y: Int(b.y), w: Int(b.w), h: Int(b.h))
                 if cache[img] == nil {
