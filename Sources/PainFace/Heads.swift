@@ -16,6 +16,10 @@ public enum Heads {
         public var dropout: Float
         public var sequenceLength: Int?
         public var classes: [String]
+        /// The feature extractor the head was trained on (name or path, and its SHA-256),
+        /// when known: `painface infer` uses it by default and refuses another.
+        public var featureModel: String?
+        public var featureModelSha256: String?
 
         public init(head: String, features: Int, layers: [Int], dropout: Float, sequenceLength: Int?, classes: [String]) {
             (self.head, self.features, self.layers, self.dropout, self.sequenceLength, self.classes) =
@@ -91,9 +95,15 @@ public enum Heads {
         try AtomicFile.write(try e.encode(config), to: stem + ".json")
     }
 
-    public static func load(stem: String, context: ComputeContext) throws -> (Trainable, Config) {
-        var s = stem
+    /// The stem of a head given as STEM, STEM.json or STEM.safetensors.
+    public static func stem(_ path: String) -> String {
+        var s = path
         for ext in [".json", ".safetensors"] where s.hasSuffix(ext) { s.removeLast(ext.count) }
+        return s
+    }
+
+    public static func load(stem: String, context: ComputeContext) throws -> (Trainable, Config) {
+        let s = Self.stem(stem)
         guard let d = FileManager.default.contents(atPath: s + ".json") else { throw ModelFileError(s + ".json", "cannot read the head config") }
         let dec = JSONDecoder()
         dec.keyDecodingStrategy = .convertFromSnakeCase
@@ -124,23 +134,42 @@ public enum Heads {
         }
     }
 
-    /// Per-video predictions: framewise = majority vote over all frames; lstm = the first sequence.
+    /// One video's label from its feature rows [frames, dim]: framewise = majority vote over
+    /// all rows, with the mean probabilities; lstm = the first `sequenceLength` rows (a
+    /// shorter video is completed by repeating its last row).
+    public static func predict(_ model: Trainable, config: Config, features t: Tensor) throws -> (label: Int, probabilities: [Float]) {
+        let k = config.classes.count, d = t.shape[1]
+        guard t.shape[0] > 0 else { throw TrainingError("no frames to classify") }
+        if config.head == "lstm" {
+            let s = config.sequenceLength ?? 300
+            let x = Tensor(shape: [1, s, d])
+            for r in 0..<s {
+                x.data.advanced(by: r * d).update(from: t.data + min(r, t.shape[0] - 1) * d, count: d)
+            }
+            let p = try model.predict(x).array
+            return (p.indices.max { p[$0] < p[$1] }!, p)
+        }
+        let p = try framewiseProbabilities(model, features: t)
+        let rows = (0..<t.shape[0]).map { Array(p.buffer[($0 * k)..<(($0 + 1) * k)]) }
+        let mean = (0..<k).map { c in rows.reduce(Float(0)) { $0 + $1[c] } / Float(rows.count) }
+        return (majorityVote(rows)!, mean)
+    }
+
+    /// Per-frame class probabilities of a framewise head [frames, classes].
+    public static func framewiseProbabilities(_ model: Trainable, features: Tensor) throws -> Tensor {
+        try Trainer(model: model, options: TrainOptions()).predictAll(features)
+    }
+
+    /// Per-video predictions from a folder of feature files (the video's whole file).
     public static func predictVideos(_ model: Trainable, config: Config, dir: String, videos: [String]) throws
         -> [(video: String, label: Int, probabilities: [Float])] {
-        let k = config.classes.count
-        return try videos.map { v in
+        try videos.map { v in
             let t = try loadFeatures(dir: dir, video: v)
-            if config.head == "lstm" {
-                let s = config.sequenceLength ?? 300
-                guard t.shape[0] >= s else { throw ModelFileError(v, "\(t.shape[0]) frames, the sequence length is \(s)") }
-                let x = Tensor(shape: [1, s, t.shape[1]], values: Array(t.buffer[0..<(s * t.shape[1])]))
-                let p = try model.predict(x).array
-                return (v, p.indices.max { p[$0] < p[$1] }!, p)
+            if config.head == "lstm", let s = config.sequenceLength, t.shape[0] < s {
+                throw ModelFileError(v, "\(t.shape[0]) frames, the sequence length is \(s)")
             }
-            let p = try Trainer(model: model, options: TrainOptions()).predictAll(t)
-            let rows = (0..<t.shape[0]).map { Array(p.buffer[($0 * k)..<(($0 + 1) * k)]) }
-            let mean = (0..<k).map { c in rows.reduce(Float(0)) { $0 + $1[c] } / Float(rows.count) }
-            return (v, majorityVote(rows)!, mean)
+            let (l, p) = try predict(model, config: config, features: t)
+            return (v, l, p)
         }
     }
 }

@@ -39,6 +39,18 @@ struct CropOptionGroup: ParsableArguments {
         return o
     }
 
+    /// The path of the landmark file or folder for one video folder, if any.
+    func landmarkPath(for video: String, several: Bool) throws -> String? {
+        guard let landmarks else { return nil }
+        if !several { return landmarks }
+        let name = URL(fileURLWithPath: video).standardized.lastPathComponent
+        for cand in [name, name + ".csv", name + ".npy"] {
+            let p = (landmarks as NSString).appendingPathComponent(cand)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return nil
+    }
+
     /// The landmark file or folder for one video folder, if any.
     func landmarks(for video: String, frames: [String], several: Bool) throws -> VideoLandmarks? {
         guard let landmarks else { return nil }

@@ -40,7 +40,7 @@ struct PainFaceCLI: ParsableCommand {
         commandName: "painface",
         abstract: "Pain recognition from facial video: face crops -> CNN features -> classifiers.",
         version: PainFaceInfo.version,
-        subcommands: [CropCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self, BenchCommand.self, ModelsCommand.self],
+        subcommands: [DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self, BenchCommand.self, ModelsCommand.self],
         defaultSubcommand: nil)
 }
 

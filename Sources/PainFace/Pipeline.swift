@@ -1,0 +1,82 @@
+import Foundation
+import Kernels
+import Training
+import Weights
+
+/// Training and evaluation data read from the feature cache by the protocol.
+public struct CachedSplit {
+    /// framewise: [rows, dim]; lstm: [segments, length, dim]
+    public var x: Tensor
+    public var y: [Int]
+    public var dim: Int
+    public var videos: Int
+    public var modelSHA256: String
+    public var modelName: String
+    public var warnings: [String]
+}
+
+public enum CachedData {
+    /// Reads a video's entry and checks it belongs to this manifest row and model.
+    static func entry(_ v: ManifestVideo, cacheDir: String, model: inout String?) throws -> CacheEntry {
+        let path = (cacheDir as NSString).appendingPathComponent(v.id + ".safetensors")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelFileError(path, "no cached features for video \(v.id) (run painface extract on the manifest first)")
+        }
+        let e = try FeatureCache.load(path: path)
+        if let m = model, m != e.modelSHA256 {
+            throw ModelFileError(path, "extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run painface extract")
+        }
+        model = e.modelSHA256
+        return e
+    }
+
+    /// The training samples of a split: every segment (lstm: padded to `sequence` rows) or
+    /// every frame of every segment (framewise). Labelled videos only.
+    public static func samples(_ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol,
+                               sequence: Int?) throws -> CachedSplit {
+        var rows: [Tensor] = [], ys: [Int] = [], warnings: [String] = []
+        var model: String?, dim = -1, videos = 0, modelName = ""
+        for v in m.videos(split: split) {
+            guard let y = v.label else { continue }
+            let e = try entry(v, cacheDir: cacheDir, model: &model)
+            let d = e.features.shape[1]
+            if dim < 0 { dim = d }
+            modelName = e.modelName
+            let segs = split == "train" ? proto.segments(v, frames: e.totalFrames) : Array(proto.segments(v, frames: e.totalFrames).prefix(1))
+            guard let last = segs.last, last.upperBound <= e.frames.count else {
+                if segs.isEmpty { warnings.append("\(v.id): fewer frames than one segment, left out") } else {
+                    throw ModelFileError(cacheDir + "/\(v.id).safetensors", "covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted with another --segment-length? re-run painface extract)")
+                }
+                continue
+            }
+            videos += 1
+            for s in segs {
+                guard let t = e.rows(s, padTo: sequence) else {
+                    warnings.append("\(v.id): no face in frames \(s.lowerBound)..<\(s.upperBound), segment left out")
+                    continue
+                }
+                rows.append(t)
+                ys += [Int](repeating: y, count: sequence == nil ? t.shape[0] : 1)
+            }
+        }
+        guard !ys.isEmpty, let model else { throw ModelFileError(m.path, "no labelled \(split) videos with features") }
+        let n = rows.reduce(0) { $0 + $1.count }
+        let x = Tensor(shape: sequence.map { [ys.count, $0, dim] } ?? [ys.count, dim])
+        precondition(x.count == n)
+        var off = 0
+        for r in rows { x.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
+        return CachedSplit(x: x, y: ys, dim: dim, videos: videos, modelSHA256: model, modelName: modelName, warnings: warnings)
+    }
+
+    /// Per video of a split: the feature rows of its first segment, as the paper evaluates
+    /// (the head pads an LSTM sequence itself).
+    public static func firstSegments(_ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol)
+        throws -> [(video: ManifestVideo, rows: Tensor?)] {
+        var model: String?
+        return try m.videos(split: split).map { v in
+            let e = try entry(v, cacheDir: cacheDir, model: &model)
+            guard let s = proto.segments(v, frames: e.totalFrames).first, s.upperBound <= e.frames.count else { return (v, nil) }
+            return (v, e.rows(s))
+        }
+    }
+}
