@@ -14,6 +14,11 @@ public struct ManifestVideo: Sendable, Equatable {
     public var landmarks: String?
     /// 1-based line in the manifest, for messages.
     public var line: Int
+
+    public init(id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int) {
+        (self.id, self.participant, self.split, self.label, self.frames, self.landmarks, self.line) =
+            (id, participant, split, label, frames, landmarks, line)
+    }
 }
 
 /// A data set: a CSV with one row per video (see README, "Data sets").

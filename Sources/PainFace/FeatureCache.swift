@@ -56,6 +56,19 @@ public final class FeatureCache {
         (self.dir, self.extractor, self.cropper) = (dir, extractor, cropper)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         catch { throw ModelFileError(dir, "cannot create the cache folder: \(error.localizedDescription)") }
+        removeStaleTemporaries()
+    }
+
+    /// Temporary files of killed writers. A temporary file lives for the milliseconds of one
+    /// write, so one older than ten minutes is stale even when other machines share the folder.
+    func removeStaleTemporaries() {
+        let fm = FileManager.default
+        for f in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(".") && f.contains(".safetensors.tmp-") {
+            let p = (dir as NSString).appendingPathComponent(f)
+            if let d = try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date, d < Date(timeIntervalSinceNow: -600) {
+                try? fm.removeItem(atPath: p)
+            }
+        }
     }
 
     public func path(_ videoID: String) -> String { (dir as NSString).appendingPathComponent(videoID + ".safetensors") }

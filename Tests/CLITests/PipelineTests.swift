@@ -1,0 +1,264 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import PainFace
+import Training
+import Weights
+
+/// A manifest over the bundled sample frames (samples/frames; the labels are made up for the
+/// tests, as in the demo) written into `dir`, with absolute frame folders.
+func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> String {
+    let frames = repoRoot().appendingPathComponent("samples/frames").path
+    var rows = ["video_id,participant,split,label,frames"]
+    let spec = [("cap12_a", "cap12", "train", "no_pain"), ("cap12_b", "cap12", "train", "low_pain"),
+                ("cap12_c", "cap12", "train", "high_pain"), ("cap13_a", "cap13", "train", "no_pain"),
+                ("cap13_b", "cap13", "train", "low_pain"), ("cap13_c", "cap13", "train", "high_pain"),
+                ("wolfgang_a", "wolfgang", "validation", "no_pain"), ("wolfgang_b", "wolfgang", "validation", "high_pain")]
+    for (id, p, s, l) in spec { rows.append("\(id),\(p),\(s),\(l),\(frames)/\(id)") }
+    let path = dir.appendingPathComponent("manifest.csv").path
+    try (rows + extraRows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+func safetensorsFiles(_ dir: URL) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+}
+
+@Suite struct ProtocolTests {
+    func video(_ split: String, _ label: Int?) -> ManifestVideo {
+        ManifestVideo(id: "v", participant: "p", split: split, label: label, frames: "/x", landmarks: nil, line: 2)
+    }
+
+    @Test("training No-Pain videos are cut into consecutive segments; others give their first")
+    func segments() {
+        var p = SegmentProtocol(length: 300, short: .drop)
+        #expect(p.segments(video("train", 0), frames: 1_799) == [0..<300, 300..<600, 600..<900, 900..<1200, 1200..<1500])
+        #expect(p.segments(video("train", 0), frames: 1_800).count == 6)
+        #expect(p.segments(video("train", 2), frames: 1_800) == [0..<300])
+        #expect(p.segments(video("validation", 0), frames: 1_800) == [0..<300])
+        #expect(p.segments(video("test", nil), frames: 300) == [0..<300])
+        #expect(p.segments(video("validation", 1), frames: 299).isEmpty)
+        #expect(p.neededFrames(video("train", 0), frames: 1_799) == 1_500)
+        #expect(p.neededFrames(video("validation", 0), frames: 1_799) == 300)
+        p.short = .pad
+        #expect(p.segments(video("train", 0), frames: 650) == [0..<300, 300..<600, 600..<650])
+        #expect(p.segments(video("validation", 1), frames: 299) == [0..<299])
+        #expect(p.segments(video("train", 0), frames: 0).isEmpty)
+    }
+
+    @Test("shards cover every video exactly once, whatever N")
+    func shards() throws {
+        let ids = (0..<2_000).map { "participant\($0 / 24)_video\($0 % 24)" }
+        for n in 1...9 {
+            let shards = try (0..<n).map { try Shard(index: $0, count: n) }
+            var sizes = [Int](repeating: 0, count: n)
+            for id in ids {
+                let owners = shards.indices.filter { shards[$0].contains(id) }
+                #expect(owners.count == 1, "\(id) is in \(owners.count) of \(n) shards")
+                sizes[owners[0]] += 1
+            }
+            // hashing spreads the videos: no shard gets less than half its share
+            #expect(sizes.min()! * 2 * n >= ids.count, "shard sizes \(sizes)")
+        }
+        #expect(try Shard("3/8") == Shard(index: 3, count: 8))
+        for bad in ["8/8", "-1/4", "1", "a/b", "0/0"] { #expect(throws: ModelFileError.self) { try Shard(bad) } }
+    }
+
+    @Test("manifest rows: quoted fields, relative folders, clear errors naming the line")
+    func manifestParsing() throws {
+        let d = try tempDir("manifest")
+        defer { try? FileManager.default.removeItem(at: d) }
+        func write(_ s: String) throws -> String {
+            let p = d.appendingPathComponent("m.csv").path
+            try s.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        let m = try Manifest(path: try write("video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \"\"x\"\"\"\nb,p2,test,,/abs/b\n"))
+        #expect(m.videos.map(\.id) == ["a,1", "b"])
+        #expect(m.videos[0].frames == d.appendingPathComponent("frames/a \"x\"").path)
+        #expect(m.videos[1].frames == "/abs/b" && m.videos[1].label == nil)
+        let cases = [
+            ("video_id,split,label,frames\n", "missing column(s) participant"),
+            ("video_id,participant,split,label,frames\na,p,train,agony,f\n", "line 2: unknown label \"agony\""),
+            ("video_id,participant,split,label,frames\na,p,training,no_pain,f\n", "line 2: unknown split"),
+            ("video_id,participant,split,label,frames\na,p,train,no_pain,f\na,p,train,low_pain,g\n", "line 3: duplicate video_id \"a\" (first on line 2)"),
+            ("video_id,participant,split,label,frames\n../a,p,train,no_pain,f\n", "cannot be a file name"),
+        ]
+        for (text, message) in cases {
+            let path = try write(text)
+            do {
+                _ = try Manifest(path: path)
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+                #expect("\(error)".contains(path))
+            }
+        }
+    }
+
+    @Test("dataset check finds missing and empty folders and a participant in two splits")
+    func check() throws {
+        let d = try tempDir("check")
+        defer { try? FileManager.default.removeItem(at: d) }
+        try FileManager.default.createDirectory(at: d.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        let path = try sampleManifest(in: d, extraRows: ["x1,cap12,validation,low_pain,empty", "x2,p9,test,,nowhere"])
+        let c = DatasetCheck(try Manifest(path: path), protocol: SegmentProtocol(length: 20))
+        #expect(c.problems.count == 3, "\(c.problems)")
+        #expect(c.problems.contains { $0.contains("participant cap12 is in several splits (train, validation)") })
+        #expect(c.problems.contains { $0.contains("line 10 (x1)") && $0.contains("holds no JPEG or PNG frames") })
+        #expect(c.problems.contains { $0.contains("line 11 (x2)") && $0.contains("does not exist") })
+        #expect(c.counts["train"]?["no_pain"]?.segments == 4)
+        #expect(c.counts["train"]?["no_pain"]?.frames == 80)
+        #expect(c.counts["validation"]?["high_pain"]?.videos == 1)
+    }
+
+    @Test("the report's SVGs are well-formed XML and show the counts")
+    func reportSVG() throws {
+        var r = Report(title: "t <&>", model: "m", evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
+        r.curves = [(1, 1.2, 1.1, 0.3), (2, 0.9, 1.0, 0.5), (3, 0.7, nil, nil)]
+        for svg in [r.confusionSVG, r.lossSVG, r.accuracySVG] {
+            let p = XMLParser(data: Data(svg.utf8))
+            #expect(p.parse(), "\(p.parserError.map { "\($0)" } ?? "")")
+        }
+        #expect(r.confusionSVG.contains(">50%<"))
+        #expect(r.html.contains("t &lt;&amp;&gt;"))
+        #expect(r.markdown.contains("| no_pain | 1 | 1 | 0 |"))
+    }
+}
+
+@Suite(.serialized) struct PipelineTests {
+    @Test("check, extract, train, evaluate and infer on a manifest of bundled real frames")
+    func endToEnd() throws {
+        let d = try tempDir("e2e")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let manifest = try sampleManifest(in: d)
+        let proto = ["--segment-length", "20"]
+        let check = try painface(["dataset", "check", manifest] + proto)
+        #expect(check.status == 0, "\(check.err)")
+        #expect(check.out.contains("| train | no_pain | 2 | 80 | 4 |"))
+
+        let cache = d.appendingPathComponent("cache").path
+        let ex = try painface(["extract", manifest, "--cache", cache, "--threads", "2"] + proto)
+        #expect(ex.status == 0, "\(ex.err)")
+        #expect(ex.err.contains("8 extracted, 0 up to date"))
+        // the protocol: No-Pain training clips whole (40 frames), others their first segment
+        let e = try FeatureCache.load(path: cache + "/cap12_a.safetensors")
+        #expect(e.frames.count == 40 && e.features.shape == [40, 128] && e.totalFrames == 40)
+        #expect(try FeatureCache.load(path: cache + "/cap12_b.safetensors").frames.count == 20)
+        #expect(try FeatureCache.load(path: cache + "/wolfgang_a.safetensors").frames.count == 20)
+        let again = try painface(["extract", manifest, "--cache", cache] + proto)
+        #expect(again.status == 0 && again.err.contains("0 extracted, 8 up to date"), "\(again.err)")
+
+        for head in ["framewise", "lstm"] {
+            let stem = d.appendingPathComponent(head).path
+            let t = try painface(["train", manifest, "--cache", cache, "--head", head, "--out", stem, "--epochs", "3"] + proto)
+            #expect(t.status == 0, "\(t.err)")
+            let cfg = try String(contentsOfFile: stem + ".json", encoding: .utf8)
+            #expect(cfg.contains("\"feature_model\" : \"fer-mini-xception\""))
+            let report = d.appendingPathComponent("report-\(head)").path
+            let preds = d.appendingPathComponent("eval-\(head).csv").path
+            let ev = try painface(["evaluate", manifest, "--cache", cache, "--head", stem, "--report", report, "--predictions", preds] + proto)
+            #expect(ev.status == 0, "\(ev.err)")
+            for f in ["report.md", "report.html", "metrics.json"] {
+                #expect(FileManager.default.fileExists(atPath: report + "/" + f))
+            }
+            #expect(try String(contentsOfFile: report + "/report.html", encoding: .utf8).components(separatedBy: "<svg").count == 4)
+            // the metrics agree with the per-video predictions
+            let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(rows.count == 2)
+            let metrics = try JSONDecoder().decode(Evaluation.self, from: Data(contentsOf: URL(fileURLWithPath: report + "/metrics.json")))
+            let correct = rows.filter { $0[1] == $0[2] }.count
+            #expect(abs(metrics.accuracy - Double(correct) / 2) < 1e-12)
+        }
+
+        let folders = ["cap12_a", "wolfgang_b"].map { repoRoot().appendingPathComponent("samples/frames/\($0)").path }
+        let out = d.appendingPathComponent("pred.csv").path
+        let inf = try painface(["infer"] + folders + ["--head", d.appendingPathComponent("framewise").path, "--out", out, "--per-frame"])
+        #expect(inf.status == 0, "\(inf.err)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(lines[0].joined(separator: ",") == "video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source")
+        let videoRows = lines.dropFirst().filter { $0[1].isEmpty }
+        #expect(videoRows.map { String($0[0]) } == ["cap12_a", "wolfgang_b"])
+        #expect(lines.count == 1 + 2 + 80)
+        for r in videoRows {
+            let p = r[3...5].compactMap { Double($0) }
+            #expect(p.count == 3 && abs(p.reduce(0, +) - 1) < 1e-4)
+            #expect(r[7] == "40" && r[8] == "40")
+        }
+        // without a head: the default model's expression probabilities, as JSON lines
+        let js = try painface(["infer", folders[0], "--json"])
+        #expect(js.status == 0, "\(js.err)")
+        let obj = try JSONSerialization.jsonObject(with: Data(js.out.split(separator: "\n")[0].utf8)) as? [String: Any]
+        #expect((obj?["probabilities"] as? [String: Double])?.count == 7)
+        #expect(obj?["frames_used"] as? Int == 40)
+    }
+
+    @Test("an extract killed with SIGKILL mid-run resumes to the same cache as an uninterrupted run")
+    func killAndResume() throws {
+        let d = try tempDir("kill")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let manifest = try sampleManifest(in: d)
+        let args = ["--segment-length", "20", "--threads", "2", "--batch", "1"]
+        let full = d.appendingPathComponent("full"), killed = d.appendingPathComponent("killed")
+        #expect(try painface(["extract", manifest, "--cache", full.path] + args).status == 0)
+
+        let p = Process()
+        p.executableURL = repoRoot().appendingPathComponent(".build/debug/painface")
+        p.arguments = ["extract", manifest, "--cache", killed.path] + args
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date(timeIntervalSinceNow: 120)
+        while p.isRunning, Date() < deadline, ((try? safetensorsFiles(killed)) ?? []).isEmpty { usleep(2_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let partial = try safetensorsFiles(killed)
+        #expect(!partial.isEmpty && partial.count < 8, "killed after \(partial.count) of 8 videos")
+        for f in partial { _ = try FeatureCache.load(path: killed.appendingPathComponent(f).path) }   // none torn
+
+        let resumed = try painface(["extract", manifest, "--cache", killed.path] + args)
+        #expect(resumed.status == 0, "\(resumed.err)")
+        #expect(resumed.err.contains("\(8 - partial.count) extracted, \(partial.count) up to date"), "\(resumed.err)")
+        let names = try safetensorsFiles(full)
+        let after = try safetensorsFiles(killed)
+        #expect(names.count == 8 && after == names)
+        for n in names {
+            let a = try Data(contentsOf: full.appendingPathComponent(n)), b = try Data(contentsOf: killed.appendingPathComponent(n))
+            #expect(a == b, "\(n) differs after the resume")
+        }
+    }
+
+    @Test("bad input: a missing folder fails its video only; a truncated frame is recorded, not fatal; shards add up")
+    func badInputAndShards() throws {
+        let d = try tempDir("bad")
+        defer { try? FileManager.default.removeItem(at: d) }
+        // a copy of one clip with a truncated frame
+        let src = repoRoot().appendingPathComponent("samples/frames/cap13_b")
+        let broken = d.appendingPathComponent("broken")
+        try FileManager.default.copyItem(at: src, to: broken)
+        let victim = broken.appendingPathComponent("frame_00105.jpg")
+        let bytes = try Data(contentsOf: victim)
+        try bytes.prefix(bytes.count / 3).write(to: victim)
+        let manifest = try sampleManifest(in: d, extraRows: ["gone,p8,test,,\(d.path)/nowhere", "broken,p9,test,,\(broken.path)"])
+        let cache = d.appendingPathComponent("cache")
+        let r = try painface(["extract", manifest, "--cache", cache.path, "--segment-length", "20", "--short-segment", "pad"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("error: gone (line 10)") && r.err.contains("nowhere"), "\(r.err)")
+        #expect(r.err.contains("1 failed"))
+        #expect(try safetensorsFiles(cache).count == 9)
+        let e = try FeatureCache.load(path: cache.appendingPathComponent("broken.safetensors").path)
+        #expect(e.sources[4] == "unreadable" && e.positions.count == 19 && !e.positions.contains(4))
+
+        // three shards in three processes cover the manifest exactly once
+        var seen: [String] = []
+        for i in 0..<3 {
+            let c = d.appendingPathComponent("shard\(i)")
+            let s = try painface(["extract", manifest, "--cache", c.path, "--segment-length", "20", "--shard", "\(i)/3", "--splits", "train,validation"])
+            #expect(s.status == 0, "\(s.err)")
+            seen += try safetensorsFiles(c)
+        }
+        let all = try safetensorsFiles(cache).filter { !["gone.safetensors", "broken.safetensors"].contains($0) }
+        #expect(seen.sorted() == all)
+    }
+}
