@@ -138,11 +138,20 @@ struct FeaturesCommand: ParsableCommand {
 
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models",abstract: "List the bundled models.")
+        commandName: "models", abstract: "List the bundled models.")
     @Flag(help: "JSON output.")
     var json = false
+    @Option(help: "Write the paper's VGG16-GAP-FC1024 architecture with seeded random weights to STEM.json/.safetensors (to measure speed before you have trained weights; its features mean nothing).")
+    var writeRandomVgg16: String?
 
     func run() throws {
+        if let stem = writeRandomVgg16 {
+            let config = Architectures.vgg16GapFc1024()
+            try SafeTensorsWriter.write(try Architectures.randomWeights(for: config), to: stem + ".safetensors")
+            try AtomicFile.write(try config.encoded(), to: stem + ".json")
+            print("wrote \(stem).json and \(stem).safetensors (random weights)")
+            return
+        }
         let ctx = try ComputeContext(isa: .best, threads: 1)
         var rows: [[String: Any]] = []
         for (name, stem) in ModelStore.bundled() {
