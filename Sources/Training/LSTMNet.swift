@@ -21,6 +21,15 @@ public final class LSTMNet {
     var grads: [Int: Tensor] = [:], eg: [Int: Tensor] = [:], ed: [Int: Tensor] = [:]
     let ctx: ComputeContext
     let workspace = Workspace()
+    /// Large per-step buffers kept between steps (no page faults on every batch).
+    var buffers: [String: Tensor] = [:]
+
+    func buffer(_ name: String, _ shape: [Int]) -> Tensor {
+        if let t = buffers[name], t.shape == shape { return t }
+        let t = Tensor(uninitialized: shape)
+        buffers[name] = t
+        return t
+    }
 
     // variable indices
     static let bn0 = 0, lstm1 = 4, bn1 = 7, lstm2 = 11, bn2 = 14, dense1 = 18, dense2 = 20
@@ -112,10 +121,12 @@ public final class LSTMNet {
             dropout > 0 ? (0..<n).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 } : [UInt8](repeating: 1, count: n)
         }
         // forward
-        let a0 = Tensor(uninitialized: x.shape), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
-        ck_batchnorm_train(b * t, features, x.data, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), m0.data, i0.data, a0.data)
+        // the input's batch normalisation is fused into the first LSTM (no gradient for x)
+        let xhat = buffer("xhat", x.shape), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
         let h1 = Tensor(uninitialized: [b, t, u1]), g1 = Tensor(uninitialized: [b, t, 4 * u1]), c1 = Tensor(uninitialized: [b, t, u1])
-        ck_lstm_forward(c, b, t, features, u1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data, wsLSTM(b, t, features, u1))
+        let ws1 = workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1))
+        ck_bn_lstm_forward(c, b, t, features, u1, x.data, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
+                           m0.data, i0.data, xhat.data, h1.data, g1.data, c1.data, ws1)
         let a1 = Tensor(uninitialized: h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
         ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)
         let mask1 = mask(a1.count)
@@ -156,11 +167,8 @@ public final class LSTMNet {
         ck_dropout_apply(da1.count, da1.data, mask1, dropout, da1.data)
         let dh1 = Tensor(uninitialized: h1.shape)
         ck_batchnorm_backward(b * t, u1, h1.data, v(7), m1.data, i1.data, da1.data, dh1.data, g(7), g(8))
-        let da0 = Tensor(uninitialized: a0.shape)
-        ck_lstm_backward(c, b, t, features, u1, a0.data, v(4), v(5), h1.data, g1.data, c1.data, dh1.data, da0.data, g(4), g(5), g(6),
-                         wsLSTM(b, t, features, u1))
-        let dx = Tensor(uninitialized: x.shape)
-        ck_batchnorm_backward(b * t, features, x.data, v(0), m0.data, i0.data, da0.data, dx.data, g(0), g(1))
+        ck_bn_lstm_backward(c, b, t, features, u1, xhat.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
+                            g(0), g(1), g(4), g(5), g(6), workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1)))
         for i in trainable {
             ck_adadelta(variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)
         }

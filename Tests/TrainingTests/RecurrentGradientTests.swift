@@ -108,3 +108,76 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         #expect(abs(Double(mm.data[0]) - 0.01 * m0) < 1e-6)
     }
 }
+
+@Suite struct FusedInputLayerTests {
+    @Test("batch normalisation fused into the first LSTM: forward as BN then LSTM, gradients of gamma, beta, kernel, recurrent kernel and bias equal finite differences")
+    func bnLSTM() throws {
+        let (b, t, f, u) = (3, 4, 5, 3)
+        var rng = SeededRNG(seed: 23)
+        let x = randomTensor([b, t, f], &rng, range: -1...2), gamma = randomTensor([f], &rng, range: 0.5...1.5)
+        let beta = randomTensor([f], &rng, range: -0.5...0.5), w = randomTensor([f, 4 * u], &rng, range: -0.6...0.6)
+        let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
+        let wout = randomTensor([b, t, u], &rng)
+        let ctx = try ComputeContext(threads: 2)
+        let ws = Tensor(shape: [ck_bn_lstm_workspace_size(ctx.rawPointer, b, t, f, u)])
+        let mm = Tensor(shape: [f]), mv = Tensor(shape: [f], values: [Float](repeating: 1, count: f))
+        let mean = Tensor(shape: [f]), inv = Tensor(shape: [f]), xhat = Tensor(shape: x.shape)
+        let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
+        ck_bn_lstm_forward(ctx.rawPointer, b, t, f, u, x.data, gamma.data, beta.data, 1e-3, 0.99, mm.data, mv.data, w.data, r.data,
+                           bias.data, mean.data, inv.data, xhat.data, h.data, gates.data, cells.data, ws.data)
+        let dg = Tensor(shape: [f]), dbeta = Tensor(shape: [f]), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
+        ck_bn_lstm_backward(ctx.rawPointer, b, t, f, u, xhat.data, gamma.data, beta.data, w.data, r.data, h.data, gates.data, cells.data,
+                            wout.data, dg.data, dbeta.data, dw.data, dr.data, db.data, ws.data)
+        let (X, G, Bt, W, R, B, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(w), doubles(r), doubles(bias), doubles(wout))
+        func H(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> [Double] {
+            Ref.lstm(Ref.batchnorm(X, rows: b * t, c: f, gamma: g, beta: be, eps: 1e-3), b: b, t: t, f: f, u: u, w: w, r: r, bias: bb)
+        }
+        func L(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
+            zip(H(g, be, w, r, bb), O).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        #expect(zip(H(G, Bt, W, R, B), h.array).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        #expect(worstGradientError(G, analytic: dg.array) { L($0, Bt, W, R, B) } < 1e-3)
+        #expect(worstGradientError(Bt, analytic: dbeta.array) { L(G, $0, W, R, B) } < 1e-3)
+        #expect(worstGradientError(W, analytic: dw.array) { L(G, Bt, $0, R, B) } < 1e-3)
+        #expect(worstGradientError(R, analytic: dr.array) { L(G, Bt, W, $0, B) } < 1e-3)
+        #expect(worstGradientError(B, analytic: db.array) { L(G, Bt, W, R, $0) } < 1e-3)
+    }
+
+    @Test("the LSTM recurrence gives the same bits on every ISA this CPU has and at any thread count")
+    func recurrenceISAs() throws {
+        let (b, t, u) = (5, 37, 19)   // odd sizes: vector tails everywhere
+        var rng = SeededRNG(seed: 24)
+        let pre = randomTensor([b, t, 4 * u], &rng, range: -4...4), r = randomTensor([u, 4 * u], &rng, range: -0.7...0.7)
+        let dh = randomTensor([b, t, u], &rng)
+        func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
+            let ctx = try ComputeContext(isa: isa, threads: threads)
+            let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]), c = Tensor(shape: [b, t, u])
+            ck_lstm_recurrence(ctx.rawPointer, b, t, u, r.data, g.data, h.data, c.data)
+            let dz = Tensor(shape: pre.shape), dr = Tensor(shape: r.shape)
+            let ws = Tensor(shape: [ck_lstm_workspace_size(ctx.rawPointer, b, t, 0, u)])
+            ck_lstm_bptt(ctx.rawPointer, b, t, u, r.data, h.data, g.data, c.data, dh.data, dz.data, dr.data, ws.data)
+            return h.array + c.array + g.array + dz.array + dr.array
+        }
+        let cellValues = b * t * (u + u + 4 * u + 4 * u)   // dr comes from a GEMM: FMA on SIMD ISAs
+        let ref = try run(.scalar, 1)
+        for isa in ISA.allCases where isa.isSupported {
+            for threads in [1, 3] {
+                let got = try run(isa, threads)
+                #expect(got[..<cellValues].elementsEqual(ref[..<cellValues]) { $0.bitPattern == $1.bitPattern },
+                        "\(isa) with \(threads) threads differs from the scalar reference")
+                #expect(relativeError(Tensor(shape: [r.count], values: Array(got[cellValues...])), Tensor(shape: [r.count], values: Array(ref[cellValues...]))) < 1e-5)
+            }
+        }
+        // the activations are accurate: sigmoid and tanh of the first step against double
+        let ctx = try ComputeContext(isa: .best, threads: 1)
+        let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]), c = Tensor(shape: [b, t, u])
+        ck_lstm_recurrence(ctx.rawPointer, b, t, u, r.data, g.data, h.data, c.data)
+        var worst = 0.0
+        for j in 0..<(4 * u) {
+            let z = Double(pre.data[j])
+            let want = (2 * u..<3 * u).contains(j) ? Foundation.tanh(z) : Ref.sigmoid(z)
+            worst = max(worst, abs(Double(g.data[j]) - want))
+        }
+        #expect(worst < 3e-7, "activation error \(worst)")
+    }
+}

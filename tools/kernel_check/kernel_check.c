@@ -106,6 +106,31 @@ static void pool_case(ck_ctx *ctx, const char *isa, ck_pool2d_desc d) {
     free(x); free(r); free(o);
 }
 
+/* The LSTM recurrence forward and backward (sigmoid, tanh, exp of ck_lstm_cell.h) against
+ * a scalar-ISA context: bit-exact. */
+static void lstm_case(ck_ctx *ctx, const char *isa, size_t b, size_t t, size_t u) {
+    ck_ctx *ref = ck_ctx_create(CK_ISA_SCALAR, 1);
+    size_t g = b * t * 4 * u, hc = b * t * u;
+    float *pre = rnd(g), *U = rnd(u * 4 * u), *dh = rnd(hc);
+    for (size_t i = 0; i < g; i++) pre[i] *= 6.0f;   /* reach the saturated ends */
+    float *out[2];
+    for (int k = 0; k < 2; k++) {
+        ck_ctx *c = k ? ctx : ref;
+        float *o = calloc(2 * g + 2 * hc, sizeof(float)), *dr = calloc(u * 4 * u, sizeof(float));
+        float *ws = malloc(ck_lstm_workspace_size(c, b, t, 0, u) * sizeof(float));
+        memcpy(o, pre, g * sizeof(float));
+        ck_lstm_recurrence(c, b, t, u, U, o, o + g, o + g + hc);
+        ck_lstm_bptt(c, b, t, u, U, o + g, o, o + g + hc, dh, o + g + 2 * hc, dr, ws);
+        out[k] = o;
+        free(dr); free(ws);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "lstm recurrence %zux%zux%zu bit-exact", b, t, u);
+    check(memcmp(out[0], out[1], (2 * g + 2 * hc) * sizeof(float)) == 0, isa, what);
+    free(out[0]); free(out[1]); free(pre); free(U); free(dh);
+    ck_ctx_destroy(ref);
+}
+
 int main(void) {
     printf("kernel_check: fast-math %s\n", ck_built_with_fast_math() ? "ON (wrong)" : "off");
     check(!ck_built_with_fast_math(), "build", "no fast-math");
@@ -133,6 +158,8 @@ int main(void) {
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
         eltwise_case(ctx, name, 1000, 7);
+        lstm_case(ctx, name, 3, 17, 32);
+        lstm_case(ctx, name, 2, 9, 7);
         eltwise_case(ctx, name, 33, 1);
         ck_pool2d_desc p = {.n = 2, .h = 12, .w = 11, .c = 5, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
                             .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};

@@ -221,6 +221,35 @@ void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *g
  * and the cache: gates [b, t, 4u] (after their activations) and cells [b, t, u]. */
 void ck_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
                      const float *recurrent, const float *bias, float *h, float *gates, float *cells, float *workspace);
+/* The recurrence alone: gates [b, t, 4u] holds x W + bias on entry and the activations on
+ * return. Sequences run as independent tasks, so results do not depend on the thread count.
+ * sigmoid, tanh and exp are PainFace's own branch-free versions (within 2 ulp of libm's
+ * exp), identical on every ISA. */
+void ck_lstm_recurrence(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurrent, float *gates,
+                        float *h, float *cells);
+/* Backpropagation through time of the recurrence: dz [b, t, 4u] (overwritten) is the loss
+ * gradient of the gate pre-activations; drecurrent accumulates. workspace: at least
+ * ck_lstm_workspace_size(ctx, b, t, 0, u) - b t 4u floats. */
+void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurrent, const float *h,
+                  const float *gates, const float *cells, const float *dh, float *dz, float *drecurrent,
+                  float *workspace);
+/* Training-mode batch normalisation without the affine part: xhat = (x - mean) * inv_std,
+ * statistics over rows as ck_batchnorm_train (same bits), moving statistics updated;
+ * columns spread over the pool. */
+void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
+                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat);
+/* BatchNormalization (training) followed by an LSTM, fused: forward writes xhat [b, t, f]
+ * (keep it for the backward pass) instead of the normalised-and-scaled input; backward
+ * gives the gradients of gamma, beta and the LSTM's variables (accumulated), not of x. */
+size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
+void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *gamma,
+                        const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
+                        const float *kernel, const float *recurrent, const float *bias, float *mean, float *inv_std,
+                        float *xhat, float *h, float *gates, float *cells, float *workspace);
+void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *xhat, const float *gamma,
+                         const float *beta, const float *kernel, const float *recurrent, const float *h,
+                         const float *gates, const float *cells, const float *dh, float *dgamma, float *dbeta,
+                         float *dkernel, float *drecurrent, float *dbias, float *workspace);
 /* Workspace floats for ck_lstm_forward and ck_lstm_backward. */
 size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 /* Backpropagation through time. dh [b, t, u] is the loss gradient of every h output (zeros

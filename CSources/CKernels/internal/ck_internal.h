@@ -29,6 +29,11 @@ typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const floa
 typedef void (*ck_dw_row_fn)(const ck_conv2d_desc *d, const float *in_img, const float *w,
                              const float *bias, int oh, int ow_count, float *out_row);
 
+/* One sequence of the LSTM recurrence (internal/ck_lstm_cell.h). */
+typedef void (*ck_lstm_fwd_seq_fn)(size_t t, size_t u, const float *U, float *gates, float *h, float *c);
+typedef void (*ck_lstm_bwd_seq_fn)(size_t t, size_t u, const float *UT, const float *gates, const float *c,
+                                   const float *dh, float *dz, float *scratch);
+
 typedef struct {
     ck_isa isa;
     int mr, nr;
@@ -39,7 +44,13 @@ typedef struct {
     ck_rowchan_fn affine;   /* p0 = scale, p1 = shift */
     ck_rowchan_fn prelu;    /* p0 = alpha, p1 unused */
     ck_dw_row_fn dw_row;    /* depthwise conv, channel multiplier 1 */
+    ck_lstm_fwd_seq_fn lstm_fwd_seq;
+    ck_lstm_bwd_seq_fn lstm_bwd_seq;
 } ck_kernel_table;
+
+#define CK_LSTM_DECLARE(sfx) \
+    void ck_lstm_fwd_seq_##sfx(size_t, size_t, const float *, float *, float *, float *); \
+    void ck_lstm_bwd_seq_##sfx(size_t, size_t, const float *, const float *, const float *, const float *, float *, float *);
 
 /* The table for an ISA, or NULL if not compiled in for this architecture. */
 const ck_kernel_table *ck_table_for(ck_isa isa);

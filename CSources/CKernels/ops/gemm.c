@@ -14,14 +14,14 @@ size_t ck_packed_b_size(const ck_ctx *ctx, size_t K, size_t N) {
 void ck_pack_b(const ck_ctx *ctx, size_t K, size_t N, const float *B, size_t ldb, float *packed) {
     int nr = ctx->k->nr;
     size_t np = npanels(N, nr);
-    for (size_t p = 0; p < np; p++)
+    for (size_t p = 0; p < np; p++) {
+        size_t c0 = p * (size_t)nr, cnt = N - c0 < (size_t)nr ? N - c0 : (size_t)nr;
         for (size_t k = 0; k < K; k++) {
             float *dst = packed + (p * K + k) * (size_t)nr;
-            for (int j = 0; j < nr; j++) {
-                size_t col = p * (size_t)nr + (size_t)j;
-                dst[j] = col < N ? B[k * ldb + col] : 0.0f;
-            }
+            memcpy(dst, B + k * ldb + c0, cnt * sizeof(float));
+            for (size_t j = cnt; j < (size_t)nr; j++) dst[j] = 0.0f;
         }
+    }
 }
 
 void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap) {
@@ -131,11 +131,16 @@ typedef struct { const float *A; size_t lda; int trans; } trans_src;
 static void pack_trans(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
     const trans_src *s = src;
     if (!s->trans) { ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap); return; }
-    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
-    for (size_t k = 0; k < kc; k++) {
-        const float *row = s->A + (k0 + k) * s->lda + m0;
-        for (size_t r = 0; r < mp; r++)
-            Ap[(r / (size_t)mr) * kc * (size_t)mr + k * (size_t)mr + r % (size_t)mr] = r < m ? row[r] : 0.0f;
+    /* one panel at a time: for each k, MR consecutive values of a row of A */
+    for (size_t p0 = 0; p0 < m; p0 += (size_t)mr) {
+        float *dst = Ap + p0 * kc;
+        size_t cnt = m - p0 < (size_t)mr ? m - p0 : (size_t)mr;
+        for (size_t k = 0; k < kc; k++) {
+            const float *row = s->A + (k0 + k) * s->lda + m0 + p0;
+            size_t r = 0;
+            for (; r < cnt; r++) dst[k * (size_t)mr + r] = row[r];
+            for (; r < (size_t)mr; r++) dst[k * (size_t)mr + r] = 0.0f;
+        }
     }
 }
 

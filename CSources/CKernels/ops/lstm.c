@@ -65,76 +65,160 @@ void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *g
     }
 }
 
-static inline float sigm(float z) { return 1.0f / (1.0f + expf(-z)); }
-
 size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
-    return b * t * 4 * u + ck_dense_workspace_size(ctx, b * t, f, 4 * u);
+    size_t g4 = 4 * u, gemm = ck_dense_workspace_size(ctx, b * t, f, g4), du = ck_gemm_ex_workspace_size(ctx, b * t, g4);
+    /* dz, the shifted outputs, U transposed, per-sequence scratch, then the GEMMs' packing */
+    return b * t * g4 + b * t * u + g4 * u + b * 2 * u + (gemm > du ? gemm : du);
+}
+
+typedef struct {
+    const ck_kernel_table *k;
+    size_t t, u;
+    const float *U, *gates_c, *c_c, *dh;
+    float *gates, *h, *c, *dz, *scratch;
+} lstm_job;
+
+static void lstm_fwd_task(size_t n, int thread, void *arg) {
+    lstm_job *j = arg;
+    size_t t = j->t, u = j->u;
+    j->k->lstm_fwd_seq(t, u, j->U, j->gates + n * t * 4 * u, j->h + n * t * u, j->c + n * t * u);
+}
+
+static void lstm_bwd_task(size_t n, int thread, void *arg) {
+    lstm_job *j = arg;
+    size_t t = j->t, u = j->u;
+    j->k->lstm_bwd_seq(t, u, j->U, j->gates_c + n * t * 4 * u, j->c_c + n * t * u, j->dh + n * t * u,
+                       j->dz + n * t * 4 * u, j->scratch + n * 2 * u);
+}
+
+void ck_lstm_recurrence(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurrent, float *gates,
+                        float *h, float *cells) {
+    lstm_job j = {.k = ctx->k, .t = t, .u = u, .U = recurrent, .gates = gates, .h = h, .c = cells};
+    ck_pool_run(ctx->pool, b, lstm_fwd_task, &j);   /* sequences are independent: one task each */
 }
 
 void ck_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
                      const float *recurrent, const float *bias, float *h, float *gates, float *cells, float *workspace) {
+    /* input projection for every step at once, then the recurrence per sequence */
+    ck_dense_forward(ctx, b * t, f, 4 * u, x, kernel, bias, CK_ACT_NONE, gates, workspace);
+    ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
+}
+
+void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurrent, const float *h,
+                  const float *gates, const float *cells, const float *dh, float *dz, float *drecurrent,
+                  float *workspace) {
     size_t g4 = 4 * u;
-    /* input projection for every step at once: gates = x W (+ recurrence and bias per step) */
-    ck_dense_forward(ctx, b * t, f, g4, x, kernel, NULL, CK_ACT_NONE, gates, workspace);
-    for (size_t n = 0; n < b; n++)
-        for (size_t s = 0; s < t; s++) {
-            float *z = gates + (n * t + s) * g4;
-            const float *hp = s ? h + (n * t + s - 1) * u : NULL;
-            const float *cp = s ? cells + (n * t + s - 1) * u : NULL;
-            if (hp)
-                for (size_t k = 0; k < u; k++) {
-                    const float *r = recurrent + k * g4;
-                    for (size_t j = 0; j < g4; j++) z[j] += hp[k] * r[j];
-                }
-            for (size_t j = 0; j < g4; j++) z[j] += bias[j];
-            float *c = cells + (n * t + s) * u, *ho = h + (n * t + s) * u;
-            for (size_t k = 0; k < u; k++) {
-                float i = sigm(z[k]), fg = sigm(z[u + k]), g = tanhf(z[2 * u + k]), o = sigm(z[3 * u + k]);
-                z[k] = i; z[u + k] = fg; z[2 * u + k] = g; z[3 * u + k] = o;
-                c[k] = fg * (cp ? cp[k] : 0.0f) + i * g;
-                ho[k] = o * tanhf(c[k]);
-            }
-        }
+    float *hprev = workspace, *ut = hprev + b * t * u, *scratch = ut + g4 * u, *gemm_ws = scratch + b * 2 * u;
+    for (size_t k = 0; k < u; k++)
+        for (size_t j = 0; j < g4; j++) ut[j * u + k] = recurrent[k * g4 + j];
+    lstm_job job = {.k = ctx->k, .t = t, .u = u, .U = ut, .gates_c = gates, .c_c = cells, .dh = dh, .dz = dz,
+                    .scratch = scratch};
+    ck_pool_run(ctx->pool, b, lstm_bwd_task, &job);
+    /* dU += sum over sequences and steps of h_{s-1}^T dz_s: one product over all rows, with
+     * the outputs shifted by one step (zero before the first) */
+    for (size_t n = 0; n < b; n++) {
+        memset(hprev + n * t * u, 0, u * sizeof(float));
+        if (t > 1) memcpy(hprev + (n * t + 1) * u, h + n * t * u, (t - 1) * u * sizeof(float));
+    }
+    ck_gemm_ex(ctx, 1, 0, u, g4, b * t, hprev, u, dz, g4, 1, drecurrent, g4, gemm_ws);
 }
 
 void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
                       const float *recurrent, const float *h, const float *gates, const float *cells,
                       const float *dh, float *dx, float *dkernel, float *drecurrent, float *dbias, float *workspace) {
     size_t g4 = 4 * u;
-    float *dz = workspace;                 /* [b, t, 4u] */
-    float dhn[1024], dcn[1024];            /* carried h and c gradients, u <= 1024 */
-    if (u > 1024) return;
-    for (size_t n = 0; n < b; n++) {
-        memset(dhn, 0, u * sizeof(float));
-        memset(dcn, 0, u * sizeof(float));
-        for (size_t s = t; s-- > 0;) {
-            const float *gt = gates + (n * t + s) * g4, *c = cells + (n * t + s) * u;
-            const float *cp = s ? cells + (n * t + s - 1) * u : NULL;
-            float *d = dz + (n * t + s) * g4;
-            for (size_t k = 0; k < u; k++) {
-                float i = gt[k], fg = gt[u + k], g = gt[2 * u + k], o = gt[3 * u + k];
-                float tc = tanhf(c[k]);
-                float dhk = dh[(n * t + s) * u + k] + dhn[k];
-                float dc = dhk * o * (1.0f - tc * tc) + dcn[k];
-                d[k] = dc * g * i * (1.0f - i);
-                d[u + k] = dc * (cp ? cp[k] : 0.0f) * fg * (1.0f - fg);
-                d[2 * u + k] = dc * i * (1.0f - g * g);
-                d[3 * u + k] = dhk * tc * o * (1.0f - o);
-                dcn[k] = dc * fg;
-            }
-            /* dh_{s-1} = dz U^T; dU += h_{s-1}^T dz */
-            const float *hp = s ? h + (n * t + s - 1) * u : NULL;
-            for (size_t k = 0; k < u; k++) {
-                const float *r = recurrent + k * g4;
-                float acc = 0.0f;
-                for (size_t j = 0; j < g4; j++) acc += d[j] * r[j];
-                dhn[k] = acc;
-                if (hp) {
-                    float *dr = drecurrent + k * g4;
-                    for (size_t j = 0; j < g4; j++) dr[j] += hp[k] * d[j];
-                }
-            }
-        }
+    float *dz = workspace, *rest = workspace + b * t * g4;
+    ck_lstm_bptt(ctx, b, t, u, recurrent, h, gates, cells, dh, dz, drecurrent, rest);
+    ck_dense_backward(ctx, b * t, f, g4, x, kernel, dz, dx, dkernel, dbias, rest + b * t * u + g4 * u + b * 2 * u);
+}
+
+/* ---- the first layer of the paper's network: batch normalisation fused into the LSTM ---- */
+
+typedef struct {
+    size_t rows, c;
+    const float *x;
+    float eps, momentum;
+    float *moving_mean, *moving_var, *mean, *inv_std, *xhat;
+} bn_job;
+
+#define BN_COLS 64   /* columns per task: fixed, so results do not depend on the thread count */
+
+static void bn_norm_task(size_t task, int thread, void *arg) {
+    bn_job *j = arg;
+    size_t j0 = task * BN_COLS, cn = j->c - j0 < BN_COLS ? j->c - j0 : BN_COLS;
+    double sum[BN_COLS], sq[BN_COLS];
+    bn_stats(j->rows, j->c, j0, cn, j->x, sum, sq);   /* the same order as ck_batchnorm_train */
+    float m[BN_COLS], is[BN_COLS];
+    for (size_t q = 0; q < cn; q++) {
+        double v = sq[q] / (double)j->rows;
+        m[q] = (float)sum[q];
+        is[q] = (float)(1.0 / sqrt(v + j->eps));
+        j->mean[j0 + q] = m[q];
+        j->inv_std[j0 + q] = is[q];
+        j->moving_mean[j0 + q] = j->momentum * j->moving_mean[j0 + q] + (1.0f - j->momentum) * m[q];
+        j->moving_var[j0 + q] = j->momentum * j->moving_var[j0 + q] + (1.0f - j->momentum) * (float)v;
     }
-    ck_dense_backward(ctx, b * t, f, g4, x, kernel, dz, dx, dkernel, dbias, workspace + b * t * g4);
+    for (size_t r = 0; r < j->rows; r++) {
+        const float *xr = j->x + r * j->c + j0;
+        float *yr = j->xhat + r * j->c + j0;
+        for (size_t q = 0; q < cn; q++) yr[q] = (xr[q] - m[q]) * is[q];
+    }
+}
+
+void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
+                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat) {
+    bn_job j = {rows, c, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat};
+    ck_pool_run(ctx->pool, (c + BN_COLS - 1) / BN_COLS, bn_norm_task, &j);
+}
+
+size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
+    return ck_lstm_workspace_size(ctx, b, t, f, u) + 2 * f * 4 * u + 2 * 4 * u;
+}
+
+/* BN(x) W + bias = xhat (gamma W) + (bias + beta W): the normalised input is projected
+ * with folded weights, so gamma * xhat + beta is never written. */
+void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *gamma,
+                        const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
+                        const float *kernel, const float *recurrent, const float *bias, float *mean, float *inv_std,
+                        float *xhat, float *h, float *gates, float *cells, float *workspace) {
+    size_t g4 = 4 * u;
+    float *wf = workspace, *bf = wf + f * g4, *rest = bf + g4;
+    ck_batchnorm_normalize(ctx, b * t, f, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
+    for (size_t g = 0; g < g4; g++) bf[g] = bias[g];
+    for (size_t q = 0; q < f; q++)
+        for (size_t g = 0; g < g4; g++) {
+            wf[q * g4 + g] = gamma[q] * kernel[q * g4 + g];
+            bf[g] += beta[q] * kernel[q * g4 + g];
+        }
+    ck_dense_forward(ctx, b * t, f, g4, xhat, wf, bf, CK_ACT_NONE, gates, rest);
+    ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
+}
+
+/* With dz the gates' gradient and M = xhat^T dz, cs = column sums of dz:
+ * dkernel = gamma M + beta cs, dgamma = sum_g kernel M, dbeta = sum_g kernel cs, dbias = cs.
+ * No gradient for x (the input is data), so the f-wide dz W^T product is never formed. */
+void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *xhat, const float *gamma,
+                         const float *beta, const float *kernel, const float *recurrent, const float *h,
+                         const float *gates, const float *cells, const float *dh, float *dgamma, float *dbeta,
+                         float *dkernel, float *drecurrent, float *dbias, float *workspace) {
+    size_t g4 = 4 * u, rows = b * t;
+    float *dz = workspace, *rest = dz + rows * g4;
+    float *mm = workspace + ck_lstm_workspace_size(ctx, b, t, f, u), *cs = mm + f * g4;
+    ck_lstm_bptt(ctx, b, t, u, recurrent, h, gates, cells, dh, dz, drecurrent, rest);
+    ck_gemm_ex(ctx, 1, 0, f, g4, rows, xhat, f, dz, g4, 0, mm, g4, rest);
+    for (size_t g = 0; g < g4; g++) cs[g] = 0.0f;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < g4; g++) cs[g] += dz[r * g4 + g];
+    for (size_t q = 0; q < f; q++) {
+        float sg = 0.0f, sb = 0.0f;
+        for (size_t g = 0; g < g4; g++) {
+            float k = kernel[q * g4 + g], m = mm[q * g4 + g];
+            dkernel[q * g4 + g] += gamma[q] * m + beta[q] * cs[g];
+            sg += k * m;
+            sb += k * cs[g];
+        }
+        dgamma[q] += sg;
+        dbeta[q] += sb;
+    }
+    for (size_t g = 0; g < g4; g++) dbias[g] += cs[g];
 }
