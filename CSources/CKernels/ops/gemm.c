@@ -131,15 +131,14 @@ typedef struct { const float *A; size_t lda; int trans; } trans_src;
 static void pack_trans(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
     const trans_src *s = src;
     if (!s->trans) { ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap); return; }
-    /* one panel at a time: for each k, MR consecutive values of a row of A */
-    for (size_t p0 = 0; p0 < m; p0 += (size_t)mr) {
-        float *dst = Ap + p0 * kc;
-        size_t cnt = m - p0 < (size_t)mr ? m - p0 : (size_t)mr;
-        for (size_t k = 0; k < kc; k++) {
-            const float *row = s->A + (k0 + k) * s->lda + m0 + p0;
-            size_t r = 0;
-            for (; r < cnt; r++) dst[k * (size_t)mr + r] = row[r];
-            for (; r < (size_t)mr; r++) dst[k * (size_t)mr + r] = 0.0f;
+    /* row by row of A (each row's page touched once), MR values into each panel */
+    for (size_t k = 0; k < kc; k++) {
+        const float *row = s->A + (k0 + k) * s->lda + m0;
+        for (size_t p0 = 0; p0 < m; p0 += (size_t)mr) {
+            float *dst = Ap + p0 * kc + k * (size_t)mr;
+            size_t cnt = m - p0 < (size_t)mr ? m - p0 : (size_t)mr;
+            memcpy(dst, row + p0, cnt * sizeof(float));
+            for (size_t r = cnt; r < (size_t)mr; r++) dst[r] = 0.0f;
         }
     }
 }

@@ -2,6 +2,7 @@
  * Keras semantics. Scalar loops in fixed order: reproducible; SIMD comes later. */
 #include "ck_internal.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Statistics are accumulated row by row (the memory order) in double, per channel, in
@@ -134,41 +135,63 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
 
 /* ---- the first layer of the paper's network: batch normalisation fused into the LSTM ---- */
 
+/* Statistics in one streaming pass: fixed blocks of rows (independent of the thread count)
+ * sum x and x^2 per column in double, the blocks' sums are added in block order, then a
+ * second pass writes xhat block by block. Rows are read contiguously. */
+#define BN_ROWS 128
+
 typedef struct {
     size_t rows, c;
     const float *x;
-    float eps, momentum;
-    float *moving_mean, *moving_var, *mean, *inv_std, *xhat;
+    double *partial;       /* [blocks][2][c] */
+    const float *mean, *inv_std;
+    float *xhat;
 } bn_job;
 
-#define BN_COLS 64   /* columns per task: fixed, so results do not depend on the thread count */
-
-static void bn_norm_task(size_t task, int thread, void *arg) {
+static void bn_sum_task(size_t blk, int thread, void *arg) {
     bn_job *j = arg;
-    size_t j0 = task * BN_COLS, cn = j->c - j0 < BN_COLS ? j->c - j0 : BN_COLS;
-    double sum[BN_COLS], sq[BN_COLS];
-    bn_stats(j->rows, j->c, j0, cn, j->x, sum, sq);   /* the same order as ck_batchnorm_train */
-    float m[BN_COLS], is[BN_COLS];
-    for (size_t q = 0; q < cn; q++) {
-        double v = sq[q] / (double)j->rows;
-        m[q] = (float)sum[q];
-        is[q] = (float)(1.0 / sqrt(v + j->eps));
-        j->mean[j0 + q] = m[q];
-        j->inv_std[j0 + q] = is[q];
-        j->moving_mean[j0 + q] = j->momentum * j->moving_mean[j0 + q] + (1.0f - j->momentum) * m[q];
-        j->moving_var[j0 + q] = j->momentum * j->moving_var[j0 + q] + (1.0f - j->momentum) * (float)v;
+    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->c;
+    double *s = j->partial + blk * 2 * c, *q = s + c;
+    for (size_t k = 0; k < 2 * c; k++) s[k] = 0.0;
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = j->x + r * c;
+        for (size_t k = 0; k < c; k++) {
+            double v = xr[k];
+            s[k] += v;
+            q[k] += v * v;
+        }
     }
-    for (size_t r = 0; r < j->rows; r++) {
-        const float *xr = j->x + r * j->c + j0;
-        float *yr = j->xhat + r * j->c + j0;
-        for (size_t q = 0; q < cn; q++) yr[q] = (xr[q] - m[q]) * is[q];
+}
+
+static void bn_write_task(size_t blk, int thread, void *arg) {
+    bn_job *j = arg;
+    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->c;
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = j->x + r * c;
+        float *yr = j->xhat + r * c;
+        for (size_t k = 0; k < c; k++) yr[k] = (xr[k] - j->mean[k]) * j->inv_std[k];
     }
 }
 
 void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
                             float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat) {
-    bn_job j = {rows, c, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat};
-    ck_pool_run(ctx->pool, (c + BN_COLS - 1) / BN_COLS, bn_norm_task, &j);
+    size_t blocks = (rows + BN_ROWS - 1) / BN_ROWS;
+    double *partial = malloc(blocks * 2 * c * sizeof(double));
+    if (!partial) return;
+    bn_job j = {rows, c, x, partial, mean, inv_std, xhat};
+    ck_pool_run(ctx->pool, blocks, bn_sum_task, &j);
+    for (size_t k = 0; k < c; k++) {
+        double s = 0.0, q = 0.0;
+        for (size_t b = 0; b < blocks; b++) { s += partial[b * 2 * c + k]; q += partial[b * 2 * c + c + k]; }
+        double m = s / (double)rows, v = q / (double)rows - m * m;
+        if (v < 0.0) v = 0.0;
+        mean[k] = (float)m;
+        inv_std[k] = (float)(1.0 / sqrt(v + eps));
+        moving_mean[k] = momentum * moving_mean[k] + (1.0f - momentum) * (float)m;
+        moving_var[k] = momentum * moving_var[k] + (1.0f - momentum) * (float)v;
+    }
+    free(partial);
+    ck_pool_run(ctx->pool, blocks, bn_write_task, &j);
 }
 
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
