@@ -123,15 +123,15 @@ public final class LSTMNet {
         // forward
         // the input's batch normalisation is fused into the first LSTM (no gradient for x)
         let xhat = buffer("xhat", x.shape), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
-        let h1 = Tensor(uninitialized: [b, t, u1]), g1 = Tensor(uninitialized: [b, t, 4 * u1]), c1 = Tensor(uninitialized: [b, t, u1])
+        let h1 = buffer("h1", [b, t, u1]), g1 = buffer("g1", [b, t, 4 * u1]), c1 = buffer("c1", [b, t, u1])
         let ws1 = workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1))
         ck_bn_lstm_forward(c, b, t, features, u1, x.data, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
                            m0.data, i0.data, xhat.data, h1.data, g1.data, c1.data, ws1)
-        let a1 = Tensor(uninitialized: h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
+        let a1 = buffer("a1", h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
         ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)
         let mask1 = mask(a1.count)
         ck_dropout_apply(a1.count, a1.data, mask1, dropout, a1.data)
-        let h2 = Tensor(uninitialized: [b, t, u2]), g2 = Tensor(uninitialized: [b, t, 4 * u2]), c2 = Tensor(uninitialized: [b, t, u2])
+        let h2 = buffer("h2", [b, t, u2]), g2 = buffer("g2", [b, t, 4 * u2]), c2 = buffer("c2", [b, t, u2])
         ck_lstm_forward(c, b, t, u1, u2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, u1, u2))
         let last = Tensor(uninitialized: [b, u2])
         for n in 0..<b { (last.data + n * u2).update(from: h2.data + (n * t + t - 1) * u2, count: u2) }
@@ -159,13 +159,14 @@ public final class LSTMNet {
         ck_dropout_apply(da2.count, da2.data, mask2, dropout, da2.data)
         let dlast = Tensor(uninitialized: last.shape)
         ck_batchnorm_backward(b, u2, last.data, v(14), m2.data, i2.data, da2.data, dlast.data, g(14), g(15))
-        let dh2 = Tensor(shape: h2.shape)
+        let dh2 = buffer("dh2", h2.shape)
+        memset(dh2.data, 0, dh2.count * 4)
         for n in 0..<b { (dh2.data + (n * t + t - 1) * u2).update(from: dlast.data + n * u2, count: u2) }
-        let da1 = Tensor(uninitialized: a1.shape)
+        let da1 = buffer("da1", a1.shape)
         ck_lstm_backward(c, b, t, u1, u2, a1.data, v(11), v(12), h2.data, g2.data, c2.data, dh2.data, da1.data, g(11), g(12), g(13),
                          wsLSTM(b, t, u1, u2))
         ck_dropout_apply(da1.count, da1.data, mask1, dropout, da1.data)
-        let dh1 = Tensor(uninitialized: h1.shape)
+        let dh1 = buffer("dh1", h1.shape)
         ck_batchnorm_backward(b * t, u1, h1.data, v(7), m1.data, i1.data, da1.data, dh1.data, g(7), g(8))
         ck_bn_lstm_backward(c, b, t, features, u1, xhat.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
                             g(0), g(1), g(4), g(5), g(6), workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1)))
@@ -190,13 +191,13 @@ extension LSTMNet: Trainable {
         func bn(_ input: Tensor, _ at: Int) -> Tensor {
             let f = foldBatchNorm(gamma: variables[at], beta: variables[at + 1], mean: variables[at + 2],
                                   variance: variables[at + 3], epsilon: bnEpsilon)
-            return ctx.affineChannels(input, scale: f.scale, shift: f.shift)
+            return ctx.affineChannels(input, scale: f.scale, shift: f.shift, into: buffer("pbn\(at)", input.shape))
         }
         let a0 = bn(x, 0)
-        let h1 = Tensor(uninitialized: [b, t, units1]), g1 = Tensor(uninitialized: [b, t, 4 * units1]), c1 = Tensor(uninitialized: [b, t, units1])
+        let h1 = buffer("ph1", [b, t, units1]), g1 = buffer("pg1", [b, t, 4 * units1]), c1 = buffer("pc1", [b, t, units1])
         ck_lstm_forward(c, b, t, features, units1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data, wsLSTM(b, t, features, units1))
         let a1 = bn(h1, 7)
-        let h2 = Tensor(uninitialized: [b, t, units2]), g2 = Tensor(uninitialized: [b, t, 4 * units2]), c2 = Tensor(uninitialized: [b, t, units2])
+        let h2 = buffer("ph2", [b, t, units2]), g2 = buffer("pg2", [b, t, 4 * units2]), c2 = buffer("pc2", [b, t, units2])
         ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, units1, units2))
         let last = Tensor(uninitialized: [b, units2])
         for n in 0..<b { (last.data + n * units2).update(from: h2.data + (n * t + t - 1) * units2, count: units2) }

@@ -68,9 +68,10 @@ public final class Trainer {
         }
         let n = x.shape[0], per = x.count / max(n, 1), k = model.classCount
         let out = Tensor(uninitialized: [n, k])
+        let full = Tensor(uninitialized: [min(max(options.batch, 1), max(n, 1))] + model.sampleShape)   // reused: no page faults per batch
         for s in stride(from: 0, to: n, by: max(options.batch, 1)) {
             let m = min(options.batch, n - s)
-            let xb = Tensor(uninitialized: [m] + model.sampleShape)
+            let xb = m == full.shape[0] ? full : Tensor(view: full, shape: [m] + model.sampleShape)
             xb.data.update(from: x.data + s * per, count: m * per)
             let p = try model.predict(xb)
             (out.data + s * k).update(from: p.data, count: m * k)
@@ -110,6 +111,7 @@ public final class Trainer {
             if wait >= options.patience { return log }
         }
         let per = x.count / n
+        let full = Tensor(uninitialized: [min(options.batch, n)] + model.sampleShape)   // the batch buffer, reused
         var epoch = start
         while epoch < options.maxEpochs {
             let t0 = Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
@@ -118,7 +120,7 @@ public final class Trainer {
             var total = 0.0
             for s in stride(from: 0, to: n, by: options.batch) {
                 let idx = order[s..<min(s + options.batch, n)]
-                let xb = Tensor(uninitialized: [idx.count] + model.sampleShape)
+                let xb = idx.count == full.shape[0] ? full : Tensor(view: full, shape: [idx.count] + model.sampleShape)
                 for (r, i) in idx.enumerated() { (xb.data + r * per).update(from: x.data + i * per, count: per) }
                 let loss = try model.trainStep(xb, labels: idx.map { Int32(y[$0]) }, classWeights: weights, rng: &rng)
                 if !loss.isFinite { throw TrainingError("the loss became \(loss) in epoch \(epoch + 1)") }
