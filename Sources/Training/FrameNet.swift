@@ -88,7 +88,7 @@ public final class FrameNet {
         }
         let probs = ctx.softmax(inputs.removeLast())
         // backward
-        for g in grads { memset(g.data, 0, g.count * 4) }
+        // every gradient gets exactly one contribution below: written, not accumulated
         var dz = Tensor(uninitialized: [m, dims.last!])
         let loss = labels.withUnsafeBufferPointer { l in
             (classWeights ?? []).withUnsafeBufferPointer { w in
@@ -97,7 +97,7 @@ public final class FrameNet {
         }
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil
-            ck_dense_backward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, dz.data,
+            ck_dense_backward_set(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, dz.data,
                               dx?.data, grads[2 * l].data, grads[2 * l + 1].data, ws(m, l))
             guard let dx else { break }
             if dropout > 0 { ck_dropout_apply(dx.count, dx.data, masks[l - 1], dropout, dx.data) }
@@ -105,7 +105,7 @@ public final class FrameNet {
             dz = dx
         }
         for i in params.indices {
-            ck_adadelta(params[i].count, params[i].data, grads[i].data, eg[i].data, ed[i].data, learningRate, rho, epsilon)
+            ck_adadelta(ctx.rawPointer, params[i].count, params[i].data, grads[i].data, eg[i].data, ed[i].data, learningRate, rho, epsilon)
         }
         return loss
     }

@@ -171,7 +171,7 @@ public final class LSTMNet {
         ck_bn_lstm_backward(c, b, t, features, u1, xhat.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
                             g(0), g(1), g(4), g(5), g(6), workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1)))
         for i in trainable {
-            ck_adadelta(variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)
+            ck_adadelta(ctx.rawPointer, variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)
         }
         return loss
     }

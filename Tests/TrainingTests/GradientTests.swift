@@ -96,12 +96,13 @@ struct RefMLP {
     }
 
     @Test("Adadelta follows the Keras update (rho 0.95, eps 1e-7, lr 1) over several steps")
-    func adadelta() {
+    func adadelta() throws {
+        let ctx = try ComputeContext(threads: 1)
         var w: [Float] = [0.5, -1, 2], eg = [Float](repeating: 0, count: 3), ed = [Float](repeating: 0, count: 3)
         var rw = w.map(Double.init), reg = [Double](repeating: 0, count: 3), red = [Double](repeating: 0, count: 3)
         for step in 0..<5 {
             let g: [Float] = [0.1 * Float(step + 1), -0.3, 0.02]
-            ck_adadelta(3, &w, g, &eg, &ed, 1.0, 0.95, 1e-7)
+            ck_adadelta(ctx.rawPointer, 3, &w, g, &eg, &ed, 1.0, 0.95, 1e-7)
             for i in 0..<3 {
                 let gi = Double(g[i])
                 reg[i] = 0.95 * reg[i] + 0.05 * gi * gi

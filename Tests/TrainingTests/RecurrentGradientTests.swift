@@ -181,3 +181,25 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         #expect(worst < 3e-7, "activation error \(worst)")
     }
 }
+
+@Suite struct AdadeltaISATests {
+    @Test("Adadelta over many chunks: the same bits on every ISA and at any thread count")
+    func isas() throws {
+        let n = 100_003
+        var rng = SeededRNG(seed: 25)
+        let w0 = randomTensor([n], &rng), g = randomTensor([n], &rng, range: -0.01...0.01)
+        let eg0 = randomTensor([n], &rng, range: 0...0.001), ed0 = randomTensor([n], &rng, range: 0...0.001)
+        func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
+            let ctx = try ComputeContext(isa: isa, threads: threads)
+            var (w, eg, ed) = (w0.array, eg0.array, ed0.array)
+            for _ in 0..<3 { ck_adadelta(ctx.rawPointer, n, &w, g.data, &eg, &ed, 1.0, 0.95, 1e-7) }
+            return w + eg + ed
+        }
+        let ref = try run(.scalar, 1)
+        for isa in ISA.allCases where isa.isSupported {
+            for threads in [1, 3] {
+                #expect(try run(isa, threads).elementsEqual(ref) { $0.bitPattern == $1.bitPattern }, "\(isa), \(threads) threads")
+            }
+        }
+    }
+}

@@ -176,7 +176,7 @@ static void dw_row_neon(const ck_conv2d_desc *d, const float *in, const float *w
 CK_LSTM_DECLARE(neon)
 
 const ck_kernel_table ck_table_neon = {
-    .lstm_fwd_seq = ck_lstm_fwd_seq_neon, .lstm_bwd_seq = ck_lstm_bwd_seq_neon,
+    .lstm_fwd_seq = ck_lstm_fwd_seq_neon, .lstm_bwd_seq = ck_lstm_bwd_seq_neon, .adadelta = ck_adadelta_seq_neon,
     .isa = CK_ISA_NEON, .mr = MR, .nr = NR,
     .gemm_ukernel = gemm_uk_neon, .gemm_ukernel_indirect = gemm_uk_indirect_neon, .relu = relu_neon, .add = add_neon,
     .affine = affine_neon, .prelu = prelu_neon, .dw_row = dw_row_neon,

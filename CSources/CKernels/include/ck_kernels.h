@@ -191,6 +191,10 @@ void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X,
 /* dX = dY W^T (overwritten; may be NULL), dW += X^T dY, db += column sums of dY (db may be NULL). */
 void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
                        const float *dY, float *dX, float *dW, float *db, float *workspace);
+/* As ck_dense_backward, but dW and db are overwritten (a layer with one contribution per
+ * step then needs no zeroing pass over its gradients). */
+void ck_dense_backward_set(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                           const float *dY, float *dX, float *dW, float *db, float *workspace);
 /* dX = dY where Y > 0, else 0 (Y is the ReLU output); in-place allowed. */
 void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX);
 /* Inverted dropout with a given keep mask (1 keep, 0 drop): out = in * mask / (1 - rate). */
@@ -203,7 +207,7 @@ double ck_softmax_xent(size_t M, size_t C, const float *P, const int32_t *labels
                        const float *class_weights, float eps, float *dZ);
 /* Adadelta (Keras): Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) / sqrt(Eg + eps) * g;
  * Ed = rho Ed + (1 - rho) d^2; w += lr d. Fused, one pass. */
-void ck_adadelta(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps);
+void ck_adadelta(ck_ctx *ctx, size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps);
 
 /* Batch normalisation in training mode over `rows` rows of `c` channels (batch, and time for
  * sequences): batch mean and biased variance; y = gamma (x - mean) / sqrt(var + eps) + beta.

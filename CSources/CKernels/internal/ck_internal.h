@@ -34,6 +34,9 @@ typedef void (*ck_lstm_fwd_seq_fn)(size_t t, size_t u, const float *U, float *ga
 typedef void (*ck_lstm_bwd_seq_fn)(size_t t, size_t u, const float *UT, const float *gates, const float *c,
                                    const float *dh, float *dz, float *scratch);
 
+typedef void (*ck_adadelta_fn)(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho,
+                               float eps);
+
 typedef struct {
     ck_isa isa;
     int mr, nr;
@@ -46,11 +49,13 @@ typedef struct {
     ck_dw_row_fn dw_row;    /* depthwise conv, channel multiplier 1 */
     ck_lstm_fwd_seq_fn lstm_fwd_seq;
     ck_lstm_bwd_seq_fn lstm_bwd_seq;
+    ck_adadelta_fn adadelta;
 } ck_kernel_table;
 
 #define CK_LSTM_DECLARE(sfx) \
     void ck_lstm_fwd_seq_##sfx(size_t, size_t, const float *, float *, float *, float *); \
-    void ck_lstm_bwd_seq_##sfx(size_t, size_t, const float *, const float *, const float *, const float *, float *, float *);
+    void ck_lstm_bwd_seq_##sfx(size_t, size_t, const float *, const float *, const float *, const float *, float *, float *); \
+    void ck_adadelta_seq_##sfx(size_t, float *, const float *, float *, float *, float, float, float);
 
 /* The table for an ISA, or NULL if not compiled in for this architecture. */
 const ck_kernel_table *ck_table_for(ck_isa isa);

@@ -155,13 +155,21 @@ void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_
     size_t np = npanels(N, nr);
     if (!trans_b) {
         ck_pack_b(ctx, K, N, B, ldb, Bp);
-    } else {   /* op(B)[k, n] = B[n * ldb + k] */
+    } else {   /* op(B)[k, n] = B[n * ldb + k]: transposed in 16-deep blocks that stay in L1 */
         for (size_t p = 0; p < np; p++)
-            for (size_t k = 0; k < K; k++)
+            for (size_t k0 = 0; k0 < K; k0 += 16) {
+                size_t kn = K - k0 < 16 ? K - k0 : 16;
+                float *dst = Bp + (p * K + k0) * (size_t)nr;
                 for (int jj = 0; jj < nr; jj++) {
                     size_t col = p * (size_t)nr + (size_t)jj;
-                    Bp[(p * K + k) * (size_t)nr + (size_t)jj] = col < N ? B[col * ldb + k] : 0.0f;
+                    if (col < N) {
+                        const float *src = B + col * ldb + k0;
+                        for (size_t k = 0; k < kn; k++) dst[k * (size_t)nr + (size_t)jj] = src[k];
+                    } else {
+                        for (size_t k = 0; k < kn; k++) dst[k * (size_t)nr + (size_t)jj] = 0.0f;
+                    }
                 }
+            }
     }
     trans_src s = {A, lda, trans_a};
     gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_trans, .Bp = Bp,

@@ -22,13 +22,25 @@ void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X,
         }
 }
 
-void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                       const float *dY, float *dX, float *dW, float *db, float *workspace) {
-    if (dX) ck_gemm_ex(ctx, 0, 1, M, K, N, dY, N, W, N, 0, dX, K, workspace);      /* dY W^T */
-    if (dW) ck_gemm_ex(ctx, 1, 0, K, N, M, X, K, dY, N, 1, dW, N, workspace);      /* += X^T dY */
-    if (db)
+static void dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                           const float *dY, float *dX, float *dW, float *db, float *workspace, int accumulate) {
+    if (dX) ck_gemm_ex(ctx, 0, 1, M, K, N, dY, N, W, N, 0, dX, K, workspace);               /* dY W^T */
+    if (dW) ck_gemm_ex(ctx, 1, 0, K, N, M, X, K, dY, N, accumulate, dW, N, workspace);      /* (+)= X^T dY */
+    if (db) {
+        if (!accumulate) memset(db, 0, N * sizeof(float));
         for (size_t i = 0; i < M; i++)
             for (size_t n = 0; n < N; n++) db[n] += dY[i * N + n];
+    }
+}
+
+void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                       const float *dY, float *dX, float *dW, float *db, float *workspace) {
+    dense_backward(ctx, M, K, N, X, W, dY, dX, dW, db, workspace, 1);
+}
+
+void ck_dense_backward_set(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
+                           const float *dY, float *dX, float *dW, float *db, float *workspace) {
+    dense_backward(ctx, M, K, N, X, W, dY, dX, dW, db, workspace, 0);
 }
 
 void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX) {
@@ -58,12 +70,24 @@ double ck_softmax_xent(size_t M, size_t C, const float *P, const int32_t *labels
     return loss / (double)M;
 }
 
-void ck_adadelta(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps) {
-    for (size_t i = 0; i < n; i++) {
-        float eg = rho * Eg[i] + (1.0f - rho) * g[i] * g[i];
-        float d = -sqrtf(Ed[i] + eps) / sqrtf(eg + eps) * g[i];
-        Ed[i] = rho * Ed[i] + (1.0f - rho) * d * d;
-        Eg[i] = eg;
-        w[i] += lr * d;
-    }
+typedef struct {
+    const ck_kernel_table *k;
+    size_t n;
+    float *w, *Eg, *Ed;
+    const float *g;
+    float lr, rho, eps;
+} adadelta_job;
+
+#define ADADELTA_CHUNK 16384
+
+static void adadelta_task(size_t task, int thread, void *arg) {
+    adadelta_job *j = arg;
+    size_t i = task * ADADELTA_CHUNK, n = j->n - i < ADADELTA_CHUNK ? j->n - i : ADADELTA_CHUNK;
+    j->k->adadelta(n, j->w + i, j->g + i, j->Eg + i, j->Ed + i, j->lr, j->rho, j->eps);
+}
+
+void ck_adadelta(ck_ctx *ctx, size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps) {
+    adadelta_job j = {ctx->k, n, w, Eg, Ed, g, lr, rho, eps};
+    if (n <= ADADELTA_CHUNK) { adadelta_task(0, 0, &j); return; }
+    ck_pool_run(ctx->pool, (n + ADADELTA_CHUNK - 1) / ADADELTA_CHUNK, adadelta_task, &j);
 }

@@ -82,7 +82,7 @@ static void dw_row_scalar(const ck_conv2d_desc *d, const float *in, const float 
 CK_LSTM_DECLARE(ref)
 
 const ck_kernel_table ck_table_scalar = {
-    .lstm_fwd_seq = ck_lstm_fwd_seq_ref, .lstm_bwd_seq = ck_lstm_bwd_seq_ref,
+    .lstm_fwd_seq = ck_lstm_fwd_seq_ref, .lstm_bwd_seq = ck_lstm_bwd_seq_ref, .adadelta = ck_adadelta_seq_ref,
     .isa = CK_ISA_SCALAR, .mr = MR, .nr = NR,
     .gemm_ukernel = gemm_uk_scalar,
     .gemm_ukernel_indirect = gemm_uk_indirect_scalar,
