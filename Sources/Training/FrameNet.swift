@@ -51,6 +51,10 @@ public final class FrameNet {
     }
 
     var layers: Int { dims.count - 1 }
+    /// Weights packed for inference, made on first use after a change (training packs them
+    /// anew in every product, as they change every step).
+    var packed: [PackedMatrix]?
+    var predictBuffers: [Int: Tensor] = [:]
 
     /// Scratch for layer l's products with m rows.
     func ws(_ m: Int, _ l: Int) -> UnsafeMutablePointer<Float> {
@@ -104,6 +108,7 @@ public final class FrameNet {
             ck_relu_backward(dx.count, relu[l - 1].data, dx.data, dx.data)
             dz = dx
         }
+        packed = nil
         for i in params.indices {
             ck_adadelta(ctx.rawPointer, params[i].count, params[i].data, grads[i].data, eg[i].data, ed[i].data, learningRate, rho, epsilon)
         }
@@ -113,12 +118,17 @@ public final class FrameNet {
     /// Class probabilities [n, classes] (dropout off).
     public func predictProbabilities(_ x: Tensor) -> Tensor {
         let m = x.shape[0]
+        if packed == nil {
+            packed = (0..<layers).map { try! PackedMatrix(ctx, weights: params[2 * $0]) }   // 2-D by construction
+        }
         var a = x
         for l in 0..<layers {
-            let out = Tensor(uninitialized: [m, dims[l + 1]])
-            ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], a.data, params[2 * l].data, params[2 * l + 1].data,
-                             l == layers - 1 ? CK_ACT_NONE : CK_ACT_RELU, out.data, ws(m, l))
-            a = out
+            // activations in reused buffers: large inference batches fault no pages
+            let key = l << 32 | m
+            let out = predictBuffers[key] ?? Tensor(uninitialized: [m, dims[l + 1]])
+            predictBuffers[key] = out
+            a = try! packed![l].matmul(a, bias: params[2 * l + 1], activation: l == layers - 1 ? .linear : .relu,
+                                       workspace: workspace, into: out)
         }
         return ctx.softmax(a)
     }

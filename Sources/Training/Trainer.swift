@@ -185,6 +185,7 @@ extension FrameNet: Trainable {
         return out
     }
     public func restore(_ st: [String: Tensor]) throws {
+        packed = nil
         for i in params.indices {
             for (name, t) in [("param_\(i)", params[i]), ("adadelta_g_\(i)", eg[i]), ("adadelta_d_\(i)", ed[i])] {
                 guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
