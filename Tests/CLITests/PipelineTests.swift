@@ -261,4 +261,41 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let all = try safetensorsFiles(cache).filter { !["gone.safetensors", "broken.safetensors"].contains($0) }
         #expect(seen.sorted() == all)
     }
+
+    @Test("a manifest's landmarks column crops by landmarks; a changed landmark file or --float16 re-extracts")
+    func landmarksAndFloat16() throws {
+        let d = try tempDir("lm")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let clip = repoRoot().appendingPathComponent("samples/frames/cap12_a")
+        let frames = try FileManager.default.contentsOfDirectory(atPath: clip.path).filter { $0.hasSuffix(".jpg") }.sorted()
+        // a plain landmark CSV (made up for the test): a 4-point box, NaN (no face) on the 3rd frame
+        func writeLandmarks(_ dx: Double) throws {
+            var rows = ["frame,x0,y0,x1,y1,x2,y2,x3,y3"]
+            for (i, f) in frames.enumerated() {
+                rows.append(i == 2 ? "\(f),nan,nan,nan,nan,nan,nan,nan,nan"
+                                   : "\(f),\(150 + dx),90,\(250 + dx),90,\(150 + dx),200,\(250 + dx),200")
+            }
+            try rows.joined(separator: "\n").write(to: d.appendingPathComponent("lm.csv"), atomically: true, encoding: .utf8)
+        }
+        try writeLandmarks(0)
+        let manifest = d.appendingPathComponent("m.csv").path
+        try "video_id,participant,split,label,frames,landmarks\nv,p,validation,no_pain,\(clip.path),lm.csv\n"
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let cache = d.appendingPathComponent("c")
+        let args = ["extract", manifest, "--cache", cache.path, "--segment-length", "40", "--sources", "landmarks"]
+        #expect(try painface(args).status == 0)
+        let e = try FeatureCache.load(path: cache.appendingPathComponent("v.safetensors").path)
+        #expect(e.sources.filter { $0 == "landmarks" }.count == 39)
+        #expect(e.sources[2] == "previous" && e.positions.count == 40)   // the default policy reuses the last box
+        #expect(abs(e.coverage - 39.0 / 40.0) < 1e-4)
+        #expect(try painface(args).err.contains("0 extracted, 1 up to date"))
+        try writeLandmarks(12)   // new landmarks: new crops
+        #expect(try painface(args).err.contains("1 extracted, 0 up to date"))
+        let half = try painface(args + ["--float16"])
+        #expect(half.err.contains("1 extracted"), "\(half.err)")
+        let f = try SafeTensorsFile(path: cache.appendingPathComponent("v.safetensors").path)
+        #expect(f.entries["features"]?.dtype == .f16)
+        let e16 = try FeatureCache.load(path: cache.appendingPathComponent("v.safetensors").path)
+        #expect(e16.features.shape == [40, 128])
+    }
 }
