@@ -96,11 +96,16 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A view of the first elements of `storage` with another shape.
-    public init(view storage: Tensor, shape: [Int]) {
+    public convenience init(view storage: Tensor, shape: [Int]) {
+        self.init(view: storage, offset: 0, shape: shape)
+    }
+
+    /// A view of the elements of `storage` from `offset` on, with another shape.
+    public init(view storage: Tensor, offset: Int, shape: [Int]) {
         count = shape.reduce(1, *)
-        precondition(count <= storage.count, "view of \(count) values on \(storage.count)")
+        precondition(offset >= 0 && offset + count <= storage.count, "view of \(count) values at \(offset) on \(storage.count)")
         self.shape = shape
-        data = storage.data
+        data = storage.data + offset
         owner = storage
     }
 

@@ -108,14 +108,12 @@ public final class AnchorPeer {
             if req["warm"] as? Bool == true, let w = req["warm_steps"] as? Int { steps = min(steps, w) }
             var order = Array(0..<n)
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-            let per = d.train.count / n
             let cw = try inverseFrequencyWeights(d.trainY.map(Int.init), classes: 3)
             let full = Tensor(uninitialized: [min(batch, n)] + model.sampleShape)   // as the Trainer: one batch buffer
             for s in 0..<steps {
                 let idx = order[(s * batch)..<min((s + 1) * batch, n)]
-                let xb = idx.count == full.shape[0] ? full : Tensor(view: full, shape: [idx.count] + model.sampleShape)
-                for (r, i) in idx.enumerated() { (xb.data + r * per).update(from: d.train.data + i * per, count: per) }
-                _ = try model.trainStep(xb, labels: idx.map { d.trainY[$0] }, classWeights: bench == "B" ? cw : nil, rng: &rng)
+                _ = try model.trainStep(samples: d.train, indices: idx, buffer: full, labels: idx.map { d.trainY[$0] },
+                                        classWeights: bench == "B" ? cw : nil, rng: &rng)
             }
         } else {
             let x = bench == "B" ? d.infer : d.train

@@ -115,6 +115,23 @@ public final class LSTMNet {
             throw KernelError.shape("batch \(x.shape) with \(labels.count) labels, expected [b, t, \(features)]")
         }
         let (b, t) = (x.shape[0], x.shape[1])
+        let seqs = (0..<b).map { UnsafePointer(x.data + $0 * t * features) }
+        return try step(seqs, t: t, labels: labels, classWeights: classWeights, rng: &rng)
+    }
+
+    /// One step on the sequences `indices` of a set x [n, t, features], read in place.
+    public func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+                          rng: inout SplitMix64) throws -> Double {
+        guard x.shape.count == 3, x.shape[2] == features, labels.count == indices.count, indices.allSatisfy({ $0 >= 0 && $0 < x.shape[0] }) else {
+            throw KernelError.shape("samples \(x.shape) with \(labels.count) labels, expected [n, t, \(features)]")
+        }
+        let t = x.shape[1]
+        return try step(indices.map { UnsafePointer(x.data + $0 * t * features) }, t: t, labels: labels,
+                        classWeights: classWeights, rng: &rng)
+    }
+
+    func step(_ seqs: [UnsafePointer<Float>], t: Int, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
+        let b = seqs.count
         let c = ctx.rawPointer
         let (u1, u2) = (units1, units2)
         func mask(_ n: Int) -> [UInt8] {
@@ -122,10 +139,10 @@ public final class LSTMNet {
         }
         // forward
         // the input's batch normalisation is fused into the first LSTM (no gradient for x)
-        let xhat = buffer("xhat", x.shape), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
+        let xhat = buffer("xhat", [b, t, features]), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
         let h1 = buffer("h1", [b, t, u1]), g1 = buffer("g1", [b, t, 4 * u1]), c1 = buffer("c1", [b, t, u1])
         let ws1 = workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1))
-        ck_bn_lstm_forward(c, b, t, features, u1, x.data, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
+        ck_bn_lstm_forward(c, b, t, features, u1, seqs.map { Optional($0) }, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
                            m0.data, i0.data, xhat.data, h1.data, g1.data, c1.data, ws1)
         let a1 = buffer("a1", h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
         ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)

@@ -9,11 +9,26 @@ public protocol Trainable: AnyObject {
     var sampleShape: [Int] { get }
     var classCount: Int { get }
     func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double
+    /// One step on the samples `indices` of x (a data set, samples along the first axis).
+    /// The default gathers them into `buffer` (at least indices.count samples); a model that
+    /// can read samples in place overrides it.
+    func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+                   rng: inout SplitMix64) throws -> Double
     /// Class probabilities in inference mode (no dropout, moving statistics).
     func predict(_ x: Tensor) throws -> Tensor
     /// Every tensor needed to resume: parameters, moving statistics and optimizer state.
     var state: [(String, Tensor)] { get }
     func restore(_ state: [String: Tensor]) throws
+}
+
+extension Trainable {
+    public func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+                          rng: inout SplitMix64) throws -> Double {
+        let per = x.count / max(x.shape[0], 1)
+        let xb = indices.count == buffer.shape[0] ? buffer : Tensor(view: buffer, shape: [indices.count] + Array(x.shape.dropFirst()))
+        for (r, i) in indices.enumerated() { (xb.data + r * per).update(from: x.data + i * per, count: per) }
+        return try trainStep(xb, labels: labels, classWeights: classWeights, rng: &rng)
+    }
 }
 
 public struct TrainOptions: Sendable {
@@ -68,11 +83,9 @@ public final class Trainer {
         }
         let n = x.shape[0], per = x.count / max(n, 1), k = model.classCount
         let out = Tensor(uninitialized: [n, k])
-        let full = Tensor(uninitialized: [min(max(options.batch, 1), max(n, 1))] + model.sampleShape)   // reused: no page faults per batch
         for s in stride(from: 0, to: n, by: max(options.batch, 1)) {
             let m = min(options.batch, n - s)
-            let xb = m == full.shape[0] ? full : Tensor(view: full, shape: [m] + model.sampleShape)
-            xb.data.update(from: x.data + s * per, count: m * per)
+            let xb = Tensor(view: x, offset: s * per, shape: [m] + model.sampleShape)   // no copy
             let p = try model.predict(xb)
             (out.data + s * k).update(from: p.data, count: m * k)
         }
@@ -110,7 +123,6 @@ public final class Trainer {
             }
             if wait >= options.patience { return log }
         }
-        let per = x.count / n
         let full = Tensor(uninitialized: [min(options.batch, n)] + model.sampleShape)   // the batch buffer, reused
         var epoch = start
         while epoch < options.maxEpochs {
@@ -120,9 +132,8 @@ public final class Trainer {
             var total = 0.0
             for s in stride(from: 0, to: n, by: options.batch) {
                 let idx = order[s..<min(s + options.batch, n)]
-                let xb = idx.count == full.shape[0] ? full : Tensor(view: full, shape: [idx.count] + model.sampleShape)
-                for (r, i) in idx.enumerated() { (xb.data + r * per).update(from: x.data + i * per, count: per) }
-                let loss = try model.trainStep(xb, labels: idx.map { Int32(y[$0]) }, classWeights: weights, rng: &rng)
+                let loss = try model.trainStep(samples: x, indices: idx, buffer: full, labels: idx.map { Int32(y[$0]) },
+                                               classWeights: weights, rng: &rng)
                 if !loss.isFinite { throw TrainingError("the loss became \(loss) in epoch \(epoch + 1)") }
                 total += loss * Double(idx.count)
             }

@@ -141,12 +141,17 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
 #define BN_ROWS 128
 
 typedef struct {
-    size_t rows, c;
+    size_t rows, c, t;
     const float *x;
+    const float *const *seqs;   /* when set, row r is seqs[r / t] + (r % t) c */
     double *partial;       /* [blocks][2][c] */
     const float *mean, *inv_std;
     float *xhat;
 } bn_job;
+
+static inline const float *bn_row(const bn_job *j, size_t r) {
+    return j->seqs ? j->seqs[r / j->t] + (r % j->t) * j->c : j->x + r * j->c;
+}
 
 static void bn_sum_task(size_t blk, int thread, void *arg) {
     bn_job *j = arg;
@@ -154,7 +159,7 @@ static void bn_sum_task(size_t blk, int thread, void *arg) {
     double *s = j->partial + blk * 2 * c, *q = s + c;
     for (size_t k = 0; k < 2 * c; k++) s[k] = 0.0;
     for (size_t r = r0; r < r1; r++) {
-        const float *xr = j->x + r * c;
+        const float *xr = bn_row(j, r);
         for (size_t k = 0; k < c; k++) {
             double v = xr[k];
             s[k] += v;
@@ -167,18 +172,19 @@ static void bn_write_task(size_t blk, int thread, void *arg) {
     bn_job *j = arg;
     size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->c;
     for (size_t r = r0; r < r1; r++) {
-        const float *xr = j->x + r * c;
+        const float *xr = bn_row(j, r);
         float *yr = j->xhat + r * c;
         for (size_t k = 0; k < c; k++) yr[k] = (xr[k] - j->mean[k]) * j->inv_std[k];
     }
 }
 
-void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
-                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat) {
+static void bn_normalize(ck_ctx *ctx, size_t rows, size_t c, size_t t, const float *x, const float *const *seqs,
+                         float eps, float momentum, float *moving_mean, float *moving_var, float *mean,
+                         float *inv_std, float *xhat) {
     size_t blocks = (rows + BN_ROWS - 1) / BN_ROWS;
     double *partial = malloc(blocks * 2 * c * sizeof(double));
     if (!partial) return;
-    bn_job j = {rows, c, x, partial, mean, inv_std, xhat};
+    bn_job j = {rows, c, t, x, seqs, partial, mean, inv_std, xhat};
     ck_pool_run(ctx->pool, blocks, bn_sum_task, &j);
     for (size_t k = 0; k < c; k++) {
         double s = 0.0, q = 0.0;
@@ -194,19 +200,24 @@ void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, 
     ck_pool_run(ctx->pool, blocks, bn_write_task, &j);
 }
 
+void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
+                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat) {
+    bn_normalize(ctx, rows, c, 1, x, NULL, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
+}
+
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
     return ck_lstm_workspace_size(ctx, b, t, f, u) + 2 * f * 4 * u + 2 * 4 * u;
 }
 
 /* BN(x) W + bias = xhat (gamma W) + (bias + beta W): the normalised input is projected
  * with folded weights, so gamma * xhat + beta is never written. */
-void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *gamma,
+void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *gamma,
                         const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
                         const float *kernel, const float *recurrent, const float *bias, float *mean, float *inv_std,
                         float *xhat, float *h, float *gates, float *cells, float *workspace) {
     size_t g4 = 4 * u;
     float *wf = workspace, *bf = wf + f * g4, *rest = bf + g4;
-    ck_batchnorm_normalize(ctx, b * t, f, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
+    bn_normalize(ctx, b * t, f, t, NULL, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
     for (size_t g = 0; g < g4; g++) bf[g] = bias[g];
     for (size_t q = 0; q < f; q++)
         for (size_t g = 0; g < g4; g++) {
