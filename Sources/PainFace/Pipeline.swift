@@ -41,6 +41,9 @@ public enum CachedData {
             let e = try entry(v, cacheDir: cacheDir, model: &model)
             let d = e.features.shape[1]
             if dim < 0 { dim = d }
+            guard d == dim else {
+                throw ModelFileError(cacheDir + "/\(v.id).safetensors", "\(d) features per frame, the other videos have \(dim)")
+            }
             modelName = e.modelName
             let segs = split == "train" ? proto.segments(v, frames: e.totalFrames) : Array(proto.segments(v, frames: e.totalFrames).prefix(1))
             guard let last = segs.last, last.upperBound <= e.frames.count else {
