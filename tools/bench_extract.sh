@@ -47,7 +47,7 @@ st = s["stage_seconds"]
 tot = s["seconds"]
 print(f"extract {s['frames']} frames: {ext:.2f} s wall ({s['frames'] / ext:.1f} frames/s); bare features --crop {bare:.2f} s; "
       f"extract/bare {ext / bare:.3f}; re-run with everything cached {rerun:.2f} s")
-print("  stages: " + ", ".join(f"{k} {100 * v / tot:.1f}%" for k, v in st.items()) +
+print("  busy time per stage, % of wall (cropping and the model overlap): " + ", ".join(f"{k} {100 * v / tot:.1f}%" for k, v in st.items()) +
       f"; cache logic (key + write) {100 * (st['key'] + st['write']) / tot:.2f}%")
 EOF
     done

@@ -176,34 +176,43 @@ public enum FaceCrop {
         var rowBuf = [Float](repeating: 0, count: max(1, nrows * rowLen))
         var out = [UInt8](repeating: 0, count: size * size * 3)
         var acc = [Float](repeating: 0, count: rowLen)
+        // unsafe buffers throughout: the hot loops run without bounds checks
+        let txStart = tx.start.map(Int.init), txIdx = tx.idx.map { Int($0) * 3 }, tyStart = ty.start.map(Int.init)
+        let tyRow = ty.idx.map { (Int($0) - r0) * rowLen }
         img.pixels.withUnsafeBufferPointer { P in
-            rowBuf.withUnsafeMutableBufferPointer { R in
-                for r in r0..<(r0 + nrows) {
-                    let src = r * img.width * 3, dst = (r - r0) * rowLen
-                    for ox in 0..<size {
-                        var a0: Float = 0, a1: Float = 0, a2: Float = 0
-                        for k in Int(tx.start[ox])..<Int(tx.start[ox + 1]) {
-                            let s = src + Int(tx.idx[k]) * 3, w = tx.wt[k]
-                            a0 += Float(P[s]) * w; a1 += Float(P[s + 1]) * w; a2 += Float(P[s + 2]) * w
-                        }
-                        R[dst + ox * 3] = a0; R[dst + ox * 3 + 1] = a1; R[dst + ox * 3 + 2] = a2
+        rowBuf.withUnsafeMutableBufferPointer { R in
+        txStart.withUnsafeBufferPointer { XS in
+        txIdx.withUnsafeBufferPointer { XI in
+        tx.wt.withUnsafeBufferPointer { XW in
+            for r in r0..<(r0 + nrows) {
+                let src = P.baseAddress! + r * img.width * 3, dst = R.baseAddress! + (r - r0) * rowLen
+                for ox in 0..<size {
+                    var a0: Float = 0, a1: Float = 0, a2: Float = 0
+                    for k in XS[ox]..<XS[ox + 1] {
+                        let s = src + XI[k], w = XW[k]
+                        a0 += Float(s[0]) * w; a1 += Float(s[1]) * w; a2 += Float(s[2]) * w
                     }
-                }
-                out.withUnsafeMutableBufferPointer { O in
-                    acc.withUnsafeMutableBufferPointer { A in
-                        for oy in 0..<size {
-                            for j in 0..<rowLen { A[j] = 0 }
-                            for k in Int(ty.start[oy])..<Int(ty.start[oy + 1]) {
-                                let row = (Int(ty.idx[k]) - r0) * rowLen, w = ty.wt[k]
-                                for j in 0..<rowLen { A[j] += R[row + j] * w }
-                            }
-                            let o = oy * rowLen
-                            for j in 0..<rowLen { O[o + j] = UInt8(clamping: Int(A[j] + 0.5)) }
-                        }
-                    }
+                    dst[ox * 3] = a0; dst[ox * 3 + 1] = a1; dst[ox * 3 + 2] = a2
                 }
             }
-        }
+        }}}}}
+        out.withUnsafeMutableBufferPointer { O in
+        acc.withUnsafeMutableBufferPointer { A in
+        rowBuf.withUnsafeBufferPointer { R in
+        tyStart.withUnsafeBufferPointer { YS in
+        tyRow.withUnsafeBufferPointer { YR in
+        ty.wt.withUnsafeBufferPointer { YW in
+            let a = A.baseAddress!
+            for oy in 0..<size {
+                for j in 0..<rowLen { a[j] = 0 }
+                for k in YS[oy]..<YS[oy + 1] {
+                    let row = R.baseAddress! + YR[k], w = YW[k]
+                    for j in 0..<rowLen { a[j] += row[j] * w }
+                }
+                let o = O.baseAddress! + oy * rowLen
+                for j in 0..<rowLen { o[j] = UInt8(clamping: Int(a[j] + 0.5)) }
+            }
+        }}}}}}
         return RGBImage(width: size, height: size, pixels: out)
     }
 }

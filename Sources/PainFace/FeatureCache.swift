@@ -122,40 +122,62 @@ public final class FeatureCache {
             return (.skipped, old)
         }
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
-        var positions: [Int] = [], sources: [String] = [], unreadable: [[String: String]] = []
-        var pending: [(Int, RGBImage)] = []
-        var featureRows: [Tensor] = [], probRows: [Tensor] = []
+        // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
+        // batches of crops; this thread runs the model on them. The batches and their order
+        // are the same as in a serial run, so the features are too.
+        let state = ExtractPipeline(capacity: 2)
+        // the cropper and the callback are used by the producer thread only
+        let owned = Unchecked((cropper: self.cropper, progress: progress, landmarks: lm)), batch = self.batch
+        let producer = Thread {
+            let (cropper, progress, lm) = owned.value
+            var pending: [(Int, RGBImage)] = []
+            var done = 0
+            do {
+                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
+                    if state.cancelled { throw CancellationError() }
+                    state.sources.append(rec.source.rawValue)
+                    if let img {
+                        pending.append((i, img))
+                        if pending.count >= batch { state.put(pending); pending = [] }
+                    } else if rec.source == .unreadable {
+                        state.unreadable.append(["file": rec.frame, "reason": rec.reason ?? ""])
+                    }
+                    done += 1
+                    progress?(done)
+                }
+                if !pending.isEmpty { state.put(pending) }
+            } catch {
+                state.error = error
+            }
+            state.finish()
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        var positions: [Int] = [], featureRows: [Tensor] = [], probRows: [Tensor] = []
         let model = extractor.model, cfg = model.config
-        var done = 0
-        func flush() throws {
-            guard !pending.isEmpty else { return }
-            let t0 = monotonicSeconds()
-            let x = try Preprocess.tensor(pending.map(\.1), spec: cfg.input)
-            var wanted = [cfg.outputs.features]
-            if let p = cfg.outputs.probabilities { wanted.append(p) }
-            let o = try model.forward(x, outputs: wanted)
-            let f = o[cfg.outputs.features]!
-            if f.hasNonFinite {
-                throw ModelFileError(folder, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+        do {
+            while let items = state.take() {
+                let t0 = monotonicSeconds()
+                let x = try Preprocess.tensor(items.map(\.1), spec: cfg.input)
+                var wanted = [cfg.outputs.features]
+                if let p = cfg.outputs.probabilities { wanted.append(p) }
+                let o = try model.forward(x, outputs: wanted)
+                let f = o[cfg.outputs.features]!
+                if f.hasNonFinite {
+                    throw ModelFileError(folder, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+                }
+                featureRows.append(f)
+                if let p = cfg.outputs.probabilities { probRows.append(o[p]!) }
+                positions += items.map(\.0)
+                featureTime += monotonicSeconds() - t0
             }
-            featureRows.append(f)
-            if let p = cfg.outputs.probabilities { probRows.append(o[p]!) }
-            positions += pending.map(\.0)
-            pending.removeAll(keepingCapacity: true)
-            featureTime += monotonicSeconds() - t0
+        } catch {
+            state.cancel()   // stop the producer and wait for it before leaving
+            while state.take() != nil {}
+            throw error
         }
-        let records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
-            sources.append(rec.source.rawValue)
-            if let img {
-                pending.append((i, img))
-                if pending.count >= batch { try flush() }
-            } else if rec.source == .unreadable {
-                unreadable.append(["file": rec.frame, "reason": rec.reason ?? ""])
-            }
-            done += 1
-            progress?(done)
-        }
-        try flush()
+        if let e = state.error { throw e }
+        let (records, sources, unreadable) = (state.records, state.sources, state.unreadable)
         let t0 = monotonicSeconds()
         func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
             let t = Tensor(shape: [positions.count, k])
@@ -228,4 +250,51 @@ public final class FeatureCache {
                           features: feats, probabilities: probs, sources: sources,
                           coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "", modelName: m["model"] ?? "", key: key)
     }
+}
+
+/// The hand-over between the cropping thread and the model: a bounded queue of batches plus
+/// what the producer records. The producer writes its fields before `finish()`; the
+/// consumer reads them after `take()` returned nil (the condition orders the accesses).
+final class ExtractPipeline: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var queue: [[(Int, RGBImage)]] = []
+    private var finished = false
+    private var stop = false
+    let capacity: Int
+    var records: [FrameRecord] = []
+    var sources: [String] = []
+    var unreadable: [[String: String]] = []
+    var error: Error?
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var cancelled: Bool { cond.lock(); defer { cond.unlock() }; return stop }
+
+    func put(_ items: [(Int, RGBImage)]) {
+        cond.lock()
+        while queue.count >= capacity && !stop { cond.wait() }
+        if !stop { queue.append(items) }
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// The next batch, or nil when the producer has finished and the queue is empty.
+    func take() -> [(Int, RGBImage)]? {
+        cond.lock()
+        defer { cond.unlock() }
+        while queue.isEmpty && !finished { cond.wait() }
+        if queue.isEmpty { return nil }
+        let items = queue.removeFirst()
+        cond.broadcast()
+        return items
+    }
+
+    func finish() { cond.lock(); finished = true; cond.broadcast(); cond.unlock() }
+    func cancel() { cond.lock(); stop = true; queue.removeAll(); cond.broadcast(); cond.unlock() }
+}
+
+/// A value handed to one other thread that alone uses it until the hand-over ends.
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -179,8 +179,9 @@ struct ExtractCommand: ParsableCommand {
             stderrLine("extract: \(extracted) extracted, \(skipped) up to date, \(failed.count) failed; \(frames) frames in "
                        + String(format: "%.1f s (%.1f frames/s)", wall, fps))
             if accounted > 0 {
-                stderrLine("stages: " + stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(wall, 1e-9)) }.joined(separator: ", ")
-                           + String(format: ", other %.1f%%", 100 * max(wall - accounted, 0) / max(wall, 1e-9)))
+                // read..crop run on one thread, features on another, at the same time
+                stderrLine("busy time per stage, % of wall time (cropping and the model overlap): "
+                           + stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(wall, 1e-9)) }.joined(separator: ", "))
             }
             if let statsJson {
                 var obj: [String: Any] = ["videos": videos.count, "extracted": extracted, "skipped": skipped, "failed": failed,
