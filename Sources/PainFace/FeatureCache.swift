@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Kernels
+import NN
 import Weights
 
 /// One video's cached features: a row per frame that has a face crop.
@@ -122,71 +123,12 @@ public final class FeatureCache {
             return (.skipped, old)
         }
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
-        // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
-        // batches of crops; this thread runs the model on them. The batches and their order
-        // are the same as in a serial run, so the features are too.
-        let state = ExtractPipeline(capacity: 2)
-        // the cropper and the callback are used by the producer thread only
-        let owned = Unchecked((cropper: self.cropper, progress: progress, landmarks: lm)), batch = self.batch
-        let producer = Thread {
-            let (cropper, progress, lm) = owned.value
-            var pending: [(Int, RGBImage)] = []
-            var done = 0
-            do {
-                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
-                    if state.cancelled { throw CancellationError() }
-                    state.sources.append(rec.source.rawValue)
-                    if let img {
-                        pending.append((i, img))
-                        if pending.count >= batch { state.put(pending); pending = [] }
-                    } else if rec.source == .unreadable {
-                        state.unreadable.append(["file": rec.frame, "reason": rec.reason ?? ""])
-                    }
-                    done += 1
-                    progress?(done)
-                }
-                if !pending.isEmpty { state.put(pending) }
-            } catch {
-                state.error = error
-            }
-            state.finish()
-        }
-        producer.stackSize = 8 << 20
-        producer.start()
-        var positions: [Int] = [], featureRows: [Tensor] = [], probRows: [Tensor] = []
-        let model = extractor.model, cfg = model.config
-        do {
-            while let items = state.take() {
-                let t0 = monotonicSeconds()
-                let x = try Preprocess.tensor(items.map(\.1), spec: cfg.input)
-                var wanted = [cfg.outputs.features]
-                if let p = cfg.outputs.probabilities { wanted.append(p) }
-                let o = try model.forward(x, outputs: wanted)
-                let f = o[cfg.outputs.features]!
-                if f.hasNonFinite {
-                    throw ModelFileError(folder, "the model produced NaN or infinite features (check the model's weights and normalisation)")
-                }
-                featureRows.append(f)
-                if let p = cfg.outputs.probabilities { probRows.append(o[p]!) }
-                positions += items.map(\.0)
-                featureTime += monotonicSeconds() - t0
-            }
-        } catch {
-            state.cancel()   // stop the producer and wait for it before leaving
-            while state.take() != nil {}
-            throw error
-        }
-        if let e = state.error { throw e }
-        let (records, sources, unreadable) = (state.records, state.sources, state.unreadable)
+        let r = try extractor.runCropped(folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
+                                         progress: progress)
+        featureTime += r.featureSeconds
+        let (records, sources, unreadable, positions) = (r.records, r.sources, r.unreadable, r.positions)
         let t0 = monotonicSeconds()
-        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
-            let t = Tensor(shape: [positions.count, k])
-            var off = 0
-            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
-            return t
-        }
-        let features = stack(featureRows, model.featureDimension)
-        let probs = cfg.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
+        let (features, probs) = r.stacked(extractor.model)
         let entry = CacheEntry(videoID: videoID, frames: frames, totalFrames: all.count, positions: positions,
                                features: features, probabilities: probs, sources: sources,
                                coverage: VideoCropper.coverage(records), modelSHA256: extractor.modelHash,
@@ -249,6 +191,91 @@ public final class FeatureCache {
         return CacheEntry(videoID: m["video_id"] ?? "", frames: frames, totalFrames: total, positions: positions,
                           features: feats, probabilities: probs, sources: sources,
                           coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "", modelName: m["model"] ?? "", key: key)
+    }
+}
+
+/// What the crop-then-model pipeline gives for one folder.
+struct CroppedFeatures {
+    var records: [FrameRecord], sources: [String], unreadable: [[String: String]]
+    /// Frame position of each row of `featureRows` / `probRows` (batches, in order).
+    var positions: [Int], featureRows: [Tensor], probRows: [Tensor]
+    var featureSeconds: Double
+
+    /// The rows as [frames, dim] features and [frames, classes] probabilities.
+    func stacked(_ model: Model) -> (Tensor, Tensor?) {
+        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
+            let t = Tensor(shape: [positions.count, k])
+            var off = 0
+            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
+            return t
+        }
+        let probs = model.config.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
+        return (stack(featureRows, model.featureDimension), probs)
+    }
+}
+
+extension FeatureExtractor {
+    /// Crops `frames` of `folder` and runs the model on the crops, in batches.
+    func runCropped(folder: String, frames: [String], cropper: VideoCropper, landmarks lm: VideoLandmarks?, batch: Int,
+                    progress: ((Int) -> Void)?) throws -> CroppedFeatures {
+        // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
+        // batches of crops; this thread runs the model on them. The batches and their order
+        // are the same as in a serial run, so the features are too.
+        let state = ExtractPipeline(capacity: 2)
+        // the cropper and the callback are used by the producer thread only
+        let owned = Unchecked((cropper: cropper, progress: progress, landmarks: lm))
+        let producer = Thread {
+            let (cropper, progress, lm) = owned.value
+            var pending: [(Int, RGBImage)] = []
+            var done = 0
+            do {
+                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
+                    if state.cancelled { throw CancellationError() }
+                    state.sources.append(rec.source.rawValue)
+                    if let img {
+                        pending.append((i, img))
+                        if pending.count >= batch { state.put(pending); pending = [] }
+                    } else if rec.source == .unreadable {
+                        state.unreadable.append(["file": rec.frame, "reason": rec.reason ?? ""])
+                    }
+                    done += 1
+                    progress?(done)
+                }
+                if !pending.isEmpty { state.put(pending) }
+            } catch {
+                state.error = error
+            }
+            state.finish()
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        var positions: [Int] = [], featureRows: [Tensor] = [], probRows: [Tensor] = [], featureSeconds = 0.0
+        let cfg = model.config
+        do {
+            while let items = state.take() {
+                let t0 = monotonicSeconds()
+                let x = try Preprocess.tensor(items.map(\.1), spec: cfg.input)
+                var wanted = [cfg.outputs.features]
+                if let p = cfg.outputs.probabilities { wanted.append(p) }
+                let o = try model.forward(x, outputs: wanted)
+                let f = o[cfg.outputs.features]!
+                if f.hasNonFinite {
+                    throw ModelFileError(folder, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+                }
+                featureRows.append(f)
+                if let p = cfg.outputs.probabilities { probRows.append(o[p]!) }
+                positions += items.map(\.0)
+                featureSeconds += monotonicSeconds() - t0
+            }
+        } catch {
+            state.cancel()   // stop the producer and wait for it before leaving
+            while state.take() != nil {}
+            throw error
+        }
+        if let e = state.error { throw e }
+        if let e = state.error { throw e }
+        return CroppedFeatures(records: state.records, sources: state.sources, unreadable: state.unreadable,
+                               positions: positions, featureRows: featureRows, probRows: probRows, featureSeconds: featureSeconds)
     }
 }
 

@@ -64,7 +64,6 @@ final class FeatureAccumulator {
     var skipped: [(file: String, reason: String)] = []
     var featureRows: [Tensor] = [], probRows: [Tensor] = []
     var done = 0
-    var coverage: Double?
 
     init(model: Model, batch: Int, source: String, progress: @escaping (Int) -> Void) {
         (self.model, self.batch, self.source, self.progress) = (model, batch, source, progress)
@@ -110,7 +109,7 @@ final class FeatureAccumulator {
         let cfg = model.config
         let probs = cfg.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
         return FolderFeatures(frames: names, features: stack(featureRows, model.featureDimension), probabilities: probs,
-                              unreadable: skipped, coverage: coverage)
+                              unreadable: skipped)
     }
 }
 
@@ -138,18 +137,20 @@ public final class FeatureExtractor {
     public func run(folder dir: String, options: FeatureOptions = .init(), cropper: VideoCropper? = nil,
                     landmarks: VideoLandmarks? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> FolderFeatures {
         let (names, other) = try ImageIO.listFrames(dir)
-        let acc = FeatureAccumulator(model: model, batch: options.batch, source: dir) { progress?($0, names.count) }
         if let cropper {
-            var records: [FrameRecord] = []
-            records = try cropper.run(folder: dir, landmarks: landmarks) { _, rec, img in
-                if let img { try acc.add(rec.frame, img) } else { acc.skip(rec.frame, rec.reason ?? "no face (\(rec.source.rawValue))") }
-            }
-            acc.coverage = VideoCropper.coverage(records)
-        } else {
-            for name in names {
-                do { try acc.add(name, try ImageIO.read((dir as NSString).appendingPathComponent(name))) }
-                catch let e as ImageError { acc.skip(name, e.reason) }
-            }
+            // the same two-thread pipeline as `painface extract`
+            let r = try runCropped(folder: dir, frames: names, cropper: cropper, landmarks: landmarks, batch: options.batch,
+                                   progress: { progress?($0, names.count) })
+            let (features, probs) = r.stacked(model)
+            return FolderFeatures(frames: r.positions.map { names[$0] }, features: features, probabilities: probs,
+                                  unreadable: r.records.filter { !$0.hasCrop }.map { ($0.frame, $0.reason ?? "no face (\($0.source.rawValue))") },
+                                  otherFiles: other,
+                                  coverage: VideoCropper.coverage(r.records))
+        }
+        let acc = FeatureAccumulator(model: model, batch: options.batch, source: dir) { progress?($0, names.count) }
+        for name in names {
+            do { try acc.add(name, try ImageIO.read((dir as NSString).appendingPathComponent(name))) }
+            catch let e as ImageError { acc.skip(name, e.reason) }
         }
         var r = try acc.finish()
         r.otherFiles = other
