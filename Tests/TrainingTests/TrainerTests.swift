@@ -138,6 +138,26 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         let p = try net.predict(x)
         #expect(p.shape == [n, 3])
     }
+
+    @Test("the LSTM network, trained through the Trainer (batches read in place) with dropout, gives the same bits at 1, 2 and 3 threads")
+    func lstmDeterminism() throws {
+        var rng = SplitMix64(seed: 13)
+        let (n, t, f) = (40, 9, 70)   // f above one batch-norm row block's width of work
+        let x = Tensor(shape: [n, t, f])
+        for i in 0..<x.count { x.data[i] = Float(rng.next() >> 40) * 0x1p-24 * 2 - 1 }
+        let y = (0..<n).map { $0 % 3 }
+        var finals: [[Float]] = []
+        for threads in [1, 2, 3] {
+            let net = try LSTMNet(features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 5, context: try ComputeContext(threads: threads))
+            net.sequenceLength = t
+            var o = TrainOptions()
+            (o.batch, o.maxEpochs, o.seed) = (16, 3, 21)
+            _ = try Trainer(model: net, options: o).fit(x, y)
+            finals.append(net.state.flatMap { $0.1.array })
+        }
+        #expect(finals[0].elementsEqual(finals[1]) { $0.bitPattern == $1.bitPattern })
+        #expect(finals[0].elementsEqual(finals[2]) { $0.bitPattern == $1.bitPattern })
+    }
 }
 
 @Suite struct InitialisationTests {
