@@ -203,14 +203,7 @@ struct CroppedFeatures {
 
     /// The rows as [frames, dim] features and [frames, classes] probabilities.
     func stacked(_ model: Model) -> (Tensor, Tensor?) {
-        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
-            let t = Tensor(shape: [positions.count, k])
-            var off = 0
-            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
-            return t
-        }
-        let probs = model.config.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
-        return (stack(featureRows, model.featureDimension), probs)
+        model.stack(featureRows: featureRows, probRows: probRows, count: positions.count)
     }
 }
 
@@ -250,20 +243,12 @@ extension FeatureExtractor {
         producer.stackSize = 8 << 20
         producer.start()
         var positions: [Int] = [], featureRows: [Tensor] = [], probRows: [Tensor] = [], featureSeconds = 0.0
-        let cfg = model.config
         do {
             while let items = state.take() {
                 let t0 = monotonicSeconds()
-                let x = try Preprocess.tensor(items.map(\.1), spec: cfg.input)
-                var wanted = [cfg.outputs.features]
-                if let p = cfg.outputs.probabilities { wanted.append(p) }
-                let o = try model.forward(x, outputs: wanted)
-                let f = o[cfg.outputs.features]!
-                if f.hasNonFinite {
-                    throw ModelFileError(folder, "the model produced NaN or infinite features (check the model's weights and normalisation)")
-                }
+                let (f, p) = try model.features(of: items.map(\.1), source: folder)
                 featureRows.append(f)
-                if let p = cfg.outputs.probabilities { probRows.append(o[p]!) }
+                if let p { probRows.append(p) }
                 positions += items.map(\.0)
                 featureSeconds += monotonicSeconds() - t0
             }

@@ -53,6 +53,34 @@ public struct FolderFeatures {
     public var coverage: Double?
 }
 
+extension Model {
+    /// Features (and class probabilities, when the model has them) of a batch of images.
+    /// NaN or infinite features are an error naming `source`.
+    func features(of images: [RGBImage], source: String) throws -> (Tensor, Tensor?) {
+        let x = try Preprocess.tensor(images, spec: config.input)
+        var wanted = [config.outputs.features]
+        if let p = config.outputs.probabilities { wanted.append(p) }
+        let out = try forward(x, outputs: wanted)
+        let f = out[config.outputs.features]!
+        if f.hasNonFinite {
+            throw ModelFileError(source, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+        }
+        return (f, config.outputs.probabilities.map { out[$0]! })
+    }
+
+    /// Batches of rows stacked into [rows, features] and [rows, classes].
+    func stack(featureRows: [Tensor], probRows: [Tensor], count: Int) -> (Tensor, Tensor?) {
+        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
+            let t = Tensor(shape: [count, k])
+            var off = 0
+            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
+            return t
+        }
+        let probs = config.outputs.probabilities.flatMap { shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
+        return (stack(featureRows, featureDimension), probs)
+    }
+}
+
 /// Batches images through a model and collects the rows in order.
 final class FeatureAccumulator {
     let model: Model
@@ -81,17 +109,9 @@ final class FeatureAccumulator {
 
     func flush() throws {
         guard !pending.isEmpty else { return }
-        let cfg = model.config
-        let x = try Preprocess.tensor(pending.map(\.1), spec: cfg.input)
-        var wanted = [cfg.outputs.features]
-        if let p = cfg.outputs.probabilities { wanted.append(p) }
-        let out = try model.forward(x, outputs: wanted)
-        let f = out[cfg.outputs.features]!
-        if f.hasNonFinite {
-            throw ModelFileError(source, "the model produced NaN or infinite features (check the model's weights and normalisation)")
-        }
+        let (f, p) = try model.features(of: pending.map(\.1), source: source)
         featureRows.append(f)
-        if let p = cfg.outputs.probabilities { probRows.append(out[p]!) }
+        if let p { probRows.append(p) }
         names += pending.map(\.0)
         done += pending.count
         progress(done)
@@ -100,16 +120,8 @@ final class FeatureAccumulator {
 
     func finish() throws -> FolderFeatures {
         try flush()
-        func stack(_ rows: [Tensor], _ k: Int) -> Tensor {
-            let t = Tensor(shape: [names.count, k])
-            var off = 0
-            for r in rows { t.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
-            return t
-        }
-        let cfg = model.config
-        let probs = cfg.outputs.probabilities.flatMap { model.shape(of: $0) }.map { stack(probRows, $0.reduce(1, *)) }
-        return FolderFeatures(frames: names, features: stack(featureRows, model.featureDimension), probabilities: probs,
-                              unreadable: skipped)
+        let (f, p) = model.stack(featureRows: featureRows, probRows: probRows, count: names.count)
+        return FolderFeatures(frames: names, features: f, probabilities: p, unreadable: skipped)
     }
 }
 

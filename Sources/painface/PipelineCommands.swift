@@ -193,7 +193,6 @@ struct ExtractCommand: ParsableCommand {
             if !failed.isEmpty { throw Failure(description: "\(failed.count) video(s) failed (see above); the others are cached in \(dir)") }
         } catch let e as Failure { throw e } catch { throw fail(error) }
     }
-
 }
 
 struct InferCommand: ParsableCommand {
