@@ -39,7 +39,13 @@ public struct CacheEntry {
 }
 
 /// What `FeatureCache.extract` did with a video.
-public enum CacheOutcome { case skipped, extracted }
+public enum CacheOutcome {
+    /// the cache already held this content
+    case skipped
+    case extracted
+    /// the protocol needs no frame of this video (shorter than one segment)
+    case notNeeded
+}
 
 /// Per-video feature files in one folder, keyed by the frames' content, the model's hash
 /// and the crop settings. Files are written to a temporary name and renamed, so a killed
@@ -116,7 +122,7 @@ public final class FeatureCache {
         let all = try ImageIO.listFrames(folder).frames
         guard !all.isEmpty else { throw ImageError(file: folder, reason: "no JPEG or PNG frames") }
         let frames = Array(all.prefix(needed(all.count)))
-        guard !frames.isEmpty else { return (.skipped, nil) }
+        guard !frames.isEmpty else { return (.notNeeded, nil) }
         let key = key(folder: folder, frames: frames, landmarks: landmarks)
         let out = path(videoID)
         if !force, let old = try? load(videoID), old.key == key, old.totalFrames == all.count {

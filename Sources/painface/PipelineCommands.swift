@@ -146,7 +146,7 @@ struct ExtractCommand: ParsableCommand {
             let total = needed.values.reduce(0, +)
             stderrLine("extract: \(videos.count) of \(m.videos.count) videos (shard \(sh)), \(total) frames -> \(dir); model \(fx.model.config.name) (sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
             let bar = ProgressLine(total: total)
-            var (extracted, skipped, failed, frames) = (0, 0, [String](), 0)
+            var (extracted, skipped, failed, frames, short) = (0, 0, [String](), 0, [String]())
             let t0 = monotonicSeconds()
             var skippedTime = 0.0
             for v in videos {
@@ -160,7 +160,11 @@ struct ExtractCommand: ParsableCommand {
                         bar.computeTime = monotonicSeconds() - t0 - skippedTime
                         bar.update(v.id)
                     }
-                    if outcome == .skipped { skipped += 1; skippedTime += monotonicSeconds() - tv } else { extracted += 1; frames += needed[v.id] ?? 0 }
+                    switch outcome {
+                    case .skipped: skipped += 1; skippedTime += monotonicSeconds() - tv
+                    case .extracted: extracted += 1; frames += needed[v.id] ?? 0
+                    case .notNeeded: short.append(v.id)
+                    }
                 } catch {
                     failed.append("\(v.id): \(error)")
                     if bar.tty { stderrLine("") }
@@ -178,6 +182,9 @@ struct ExtractCommand: ParsableCommand {
             let fps = Double(frames) / max(wall - skippedTime, 1e-9)
             stderrLine("extract: \(extracted) extracted, \(skipped) up to date, \(failed.count) failed; \(frames) frames in "
                        + String(format: "%.1f s (%.1f frames/s)", wall, fps))
+            if !short.isEmpty {
+                stderrLine("left out, shorter than one \(proto.length)-frame segment (--short-segment pad keeps them): " + short.joined(separator: ", "))
+            }
             if accounted > 0 {
                 // read..crop run on one thread, features on another, at the same time
                 stderrLine("busy time per stage, % of wall time (cropping and the model overlap): "
