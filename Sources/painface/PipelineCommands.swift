@@ -123,6 +123,9 @@ struct ExtractCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
+        guard cropSettings.landmarks == nil else {
+            throw Failure(description: "extract reads landmarks from the manifest's landmarks column, not --landmarks")
+        }
         do {
             let m = try Manifest(path: manifest)
             let proto = try protocolOptions.proto()
