@@ -231,6 +231,7 @@ struct InferCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
+        guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         do {
             let ctx = try compute.context()
             let loaded = try head.map { try Heads.load(stem: $0, context: ctx) }
