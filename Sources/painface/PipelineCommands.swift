@@ -59,7 +59,40 @@ final class ProgressLine {
 
 struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dataset", abstract: "Data set manifests.", subcommands: [DatasetCheckCommand.self])
+        commandName: "dataset", abstract: "Data set manifests.", subcommands: [DatasetCheckCommand.self, DatasetInitCommand.self])
+}
+
+struct DatasetInitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a manifest for a conventional folder layout ROOT/<split>/<label>/<video>/.",
+        discussion: """
+        split: train, validation or test; label: no_pain, low_pain, high_pain or unlabelled. The \
+        participant is the video folder's name up to the first --separator (p07_high_3 -> p07). \
+        The manifest is written beside ROOT's contents with paths relative to it; edit it freely.
+        """)
+    @Argument(help: "The data set's root folder.") var root: String
+    @Option(help: "Output manifest (default: ROOT/manifest.csv).") var out: String?
+    @Option(help: "Separator ending the participant part of a video folder's name.") var separator = "_"
+    @Flag(help: "Overwrite an existing manifest.") var force = false
+
+    func run() throws {
+        do {
+            guard let sep = separator.first, separator.count == 1 else { throw Failure(description: "--separator must be one character") }
+            let path = out ?? (root as NSString).appendingPathComponent("manifest.csv")
+            guard force || !FileManager.default.fileExists(atPath: path) else {
+                throw Failure(description: "\(path) exists (--force to overwrite)")
+            }
+            // paths in the manifest are relative to its own folder
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
+            let rootAbs = URL(fileURLWithPath: root).standardized.path
+            let prefix = base == rootAbs ? "" : rootAbs.hasPrefix(base + "/") ? String(rootAbs.dropFirst(base.count + 1)) + "/" : rootAbs + "/"
+            let text = try ManifestLayout.scan(root: rootAbs, separator: sep, pathPrefix: prefix)
+            try AtomicFile.write(Data(text.utf8), to: path)
+            let m = try Manifest(path: path)
+            print("\(path): \(m.videos.count) videos; check it with `painface dataset check \(path)`")
+        } catch let e as Failure { throw e } catch { throw fail(error) }
+    }
 }
 
 struct DatasetCheckCommand: ParsableCommand {

@@ -114,6 +114,30 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(c.counts["validation"]?["high_pain"]?.videos == 1)
     }
 
+    @Test("dataset init: a manifest from ROOT/<split>/<label>/<video>/, readable by dataset check")
+    func layout() throws {
+        let d = try tempDir("layout")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let frames = repoRoot().appendingPathComponent("samples/frames")
+        for (rel, clip) in [("data/train/no_pain/p01_base", "cap12_a"), ("data/train/high_pain/p01_h1", "cap12_c"),
+                            ("data/validation/unlabelled/p02_x", "wolfgang_a")] {
+            try FileManager.default.createDirectory(at: d.appendingPathComponent(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: frames.appendingPathComponent(clip), to: d.appendingPathComponent(rel))
+        }
+        let out = d.appendingPathComponent("m.csv").path
+        let r = try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out])
+        #expect(r.status == 0, "\(r.err)")
+        let m = try Manifest(path: out)
+        #expect(m.videos.map(\.id) == ["p01_h1", "p01_base", "p02_x"])
+        #expect(m.videos.map(\.participant) == ["p01", "p01", "p02"])
+        #expect(m.videos.map(\.label) == [2, 0, nil])
+        #expect(m.videos[2].frames == d.appendingPathComponent("data/validation/unlabelled/p02_x").standardized.path)
+        #expect(DatasetCheck(m, protocol: SegmentProtocol(length: 20)).problems.isEmpty)
+        #expect(try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out]).status != 0)   // no overwrite
+        try FileManager.default.createDirectory(at: d.appendingPathComponent("data/training"), withIntermediateDirectories: true)
+        #expect(throws: ModelFileError.self) { try ManifestLayout.scan(root: d.appendingPathComponent("data").path) }
+    }
+
     @Test("the report's SVGs are well-formed XML and show the counts")
     func reportSVG() throws {
         var r = Report(title: "t <&>", model: "m", evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
