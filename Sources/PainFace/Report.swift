@@ -12,6 +12,8 @@ public struct Report {
     public var curves: [(epoch: Int, loss: Double, valLoss: Double?, valAccuracy: Double?)] = []
     /// Extra lines (data set, settings).
     public var notes: [String] = []
+    /// Per video: id, true class, predicted class, class probabilities.
+    public var videos: [(id: String, truth: Int, predicted: Int, probabilities: [Float])] = []
 
     public init(title: String, model: String, evaluation: Evaluation) {
         (self.title, self.model, self.evaluation) = (title, model, evaluation)
@@ -37,6 +39,14 @@ public struct Report {
         s += "| | " + evaluation.classes.joined(separator: " | ") + " |\n|---|" + String(repeating: "---:|", count: evaluation.classes.count) + "\n"
         for (i, c) in evaluation.classes.enumerated() {
             s += "| \(c) | " + evaluation.confusion[i].map(String.init).joined(separator: " | ") + " |\n"
+        }
+        if !videos.isEmpty {
+            let c = evaluation.classes
+            s += "\n## Videos\n\n| video | true | predicted | " + c.map { "p(\($0))" }.joined(separator: " | ") + " |\n|---|---|---|"
+                + String(repeating: "---:|", count: c.count) + "\n"
+            for v in videos {
+                s += "| \(v.id) | \(c[v.truth]) | \(c[v.predicted]) | " + v.probabilities.map { String(format: "%.3f", $0) }.joined(separator: " | ") + " |\n"
+            }
         }
         if !curves.isEmpty {
             s += "\n## Training log\n\n| epoch | loss | val_loss | val_accuracy |\n|---:|---:|---:|---:|\n"
@@ -146,6 +156,15 @@ public struct Report {
         s += String(format: "<tr><th>accuracy</th><td colspan=\"%d\">%.2f</td></tr></table>\n", e.classes.count + 1, e.accuracy)
         s += "<h2>Confusion matrix</h2>\n" + confusionSVG
         if !curves.isEmpty { s += "<h2>Learning curves</h2>\n" + lossSVG + accuracySVG }
+        if !videos.isEmpty {
+            s += "<h2>Videos</h2>\n<table><tr><th>video</th><th>true</th><th>predicted</th>"
+                + e.classes.map { "<th>p(\(Self.esc($0)))</th>" }.joined() + "</tr>\n"
+            for v in videos {
+                s += "<tr><th>\(Self.esc(v.id))</th><td>\(Self.esc(e.classes[v.truth]))</td><td>\(Self.esc(e.classes[v.predicted]))</td>"
+                    + v.probabilities.map { String(format: "<td>%.3f</td>", $0) }.joined() + "</tr>\n"
+            }
+            s += "</table>\n"
+        }
         return s + "</body></html>\n"
     }
 

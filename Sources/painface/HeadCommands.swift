@@ -157,6 +157,7 @@ struct EvaluateCommand: ParsableCommand {
             var r = Report(title: "PainFace evaluation: \((stem as NSString).lastPathComponent)", model: name, evaluation: e)
             r.notes = notes + ["head: \(stem) (\(config.head), \(config.features) features" + (config.featureModel.map { " from \($0)" } ?? "") + ")"]
             if FileManager.default.fileExists(atPath: stem + ".log.csv") { r.curves = try Report.readLog(stem + ".log.csv") }
+            r.videos = zip(preds, truth).map { (p, y) in (p.video, y, p.label, p.probabilities) }
             let out = report ?? "\(stem)-report-\(manifest == nil ? "features" : split)"
             try r.write(to: out)
             stderrLine("report: \(out)/report.md, \(out)/report.html, \(out)/metrics.json")

@@ -189,6 +189,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
                 #expect(FileManager.default.fileExists(atPath: report + "/" + f))
             }
             #expect(try String(contentsOfFile: report + "/report.html", encoding: .utf8).components(separatedBy: "<svg").count == 4)
+            #expect(try String(contentsOfFile: report + "/report.md", encoding: .utf8).contains("| wolfgang_b | high_pain |"))
             // the metrics agree with the per-video predictions
             let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
             #expect(rows.count == 2)
