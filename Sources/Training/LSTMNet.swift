@@ -139,11 +139,12 @@ public final class LSTMNet {
         }
         // forward
         // the input's batch normalisation is fused into the first LSTM (no gradient for x)
-        let xhat = buffer("xhat", [b, t, features]), m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
+        let m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
+        let xs = seqs.map { Optional($0) }
         let h1 = buffer("h1", [b, t, u1]), g1 = buffer("g1", [b, t, 4 * u1]), c1 = buffer("c1", [b, t, u1])
         let ws1 = workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1))
-        ck_bn_lstm_forward(c, b, t, features, u1, seqs.map { Optional($0) }, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
-                           m0.data, i0.data, xhat.data, h1.data, g1.data, c1.data, ws1)
+        ck_bn_lstm_forward(c, b, t, features, u1, xs, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
+                           m0.data, i0.data, h1.data, g1.data, c1.data, ws1)
         let a1 = buffer("a1", h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
         ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)
         let mask1 = mask(a1.count)
@@ -185,7 +186,7 @@ public final class LSTMNet {
         ck_dropout_apply(da1.count, da1.data, mask1, dropout, da1.data)
         let dh1 = buffer("dh1", h1.shape)
         ck_batchnorm_backward(b * t, u1, h1.data, v(7), m1.data, i1.data, da1.data, dh1.data, g(7), g(8))
-        ck_bn_lstm_backward(c, b, t, features, u1, xhat.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
+        ck_bn_lstm_backward(c, b, t, features, u1, xs, m0.data, i0.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
                             g(0), g(1), g(4), g(5), g(6), workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1)))
         for i in trainable {
             ck_adadelta(ctx.rawPointer, variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)

@@ -121,13 +121,13 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let ctx = try ComputeContext(threads: 2)
         let ws = Tensor(shape: [ck_bn_lstm_workspace_size(ctx.rawPointer, b, t, f, u)])
         let mm = Tensor(shape: [f]), mv = Tensor(shape: [f], values: [Float](repeating: 1, count: f))
-        let mean = Tensor(shape: [f]), inv = Tensor(shape: [f]), xhat = Tensor(shape: x.shape)
+        let mean = Tensor(shape: [f]), inv = Tensor(shape: [f])
         let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
         let seqs: [UnsafePointer<Float>?] = (0..<b).map { UnsafePointer(x.data + $0 * t * f) }
         ck_bn_lstm_forward(ctx.rawPointer, b, t, f, u, seqs, gamma.data, beta.data, 1e-3, 0.99, mm.data, mv.data, w.data, r.data,
-                           bias.data, mean.data, inv.data, xhat.data, h.data, gates.data, cells.data, ws.data)
+                           bias.data, mean.data, inv.data, h.data, gates.data, cells.data, ws.data)
         let dg = Tensor(shape: [f]), dbeta = Tensor(shape: [f]), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        ck_bn_lstm_backward(ctx.rawPointer, b, t, f, u, xhat.data, gamma.data, beta.data, w.data, r.data, h.data, gates.data, cells.data,
+        ck_bn_lstm_backward(ctx.rawPointer, b, t, f, u, seqs, mean.data, inv.data, gamma.data, beta.data, w.data, r.data, h.data, gates.data, cells.data,
                             wout.data, dg.data, dbeta.data, dw.data, dr.data, db.data, ws.data)
         let (X, G, Bt, W, R, B, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(w), doubles(r), doubles(bias), doubles(wout))
         func H(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> [Double] {

@@ -242,20 +242,20 @@ void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurr
  * results do not depend on the thread count), moving statistics updated. */
 void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
                             float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat);
-/* BatchNormalization (training) followed by an LSTM, fused: forward reads the b input
- * sequences in place (x[n] points at sequence n, t x f floats: a batch is never gathered),
- * writes xhat [b, t, f] (keep it for the backward pass) instead of the normalised-and-scaled
- * input; backward gives the gradients of gamma, beta and the LSTM's variables (accumulated),
- * not of x. */
+/* BatchNormalization (training) followed by an LSTM, fused. The b input sequences are read
+ * in place (x[n] points at sequence n, t x f floats: a batch is never gathered) and must stay
+ * unchanged until the backward pass; the normalised input is never stored (both products
+ * compute it while packing). Forward keeps mean and inv_std for the backward pass, which
+ * gives the gradients of gamma, beta and the LSTM's variables (accumulated), not of x. */
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *gamma,
                         const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
                         const float *kernel, const float *recurrent, const float *bias, float *mean, float *inv_std,
-                        float *xhat, float *h, float *gates, float *cells, float *workspace);
-void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *xhat, const float *gamma,
-                         const float *beta, const float *kernel, const float *recurrent, const float *h,
-                         const float *gates, const float *cells, const float *dh, float *dgamma, float *dbeta,
-                         float *dkernel, float *drecurrent, float *dbias, float *workspace);
+                        float *h, float *gates, float *cells, float *workspace);
+void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *mean,
+                         const float *inv_std, const float *gamma, const float *beta, const float *kernel,
+                         const float *recurrent, const float *h, const float *gates, const float *cells, const float *dh,
+                         float *dgamma, float *dbeta, float *dkernel, float *drecurrent, float *dbias, float *workspace);
 /* Workspace floats for ck_lstm_forward and ck_lstm_backward. */
 size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 /* Backpropagation through time. dh [b, t, u] is the loss gradient of every h output (zeros

@@ -93,6 +93,14 @@ struct ck_ctx {
  * (k-major inside a panel, zero-filled beyond m). */
 void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
 
+/* A packing callback: rows [m0, m0+m) x columns [k0, k0+kc) of op(A) into MR-row panels
+ * (k-major inside a panel, zero rows beyond m). */
+typedef void (*ck_pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
+/* C[M, N] (+)= A B with A produced by `pack` (so A can be computed while it is packed) and
+ * B packed by ck_pack_b; bias and act as ck_gemm_packed. workspace: ck_gemm_workspace_size. */
+void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack, const void *src, const float *Bp,
+                      const float *bias, ck_activation act, int accumulate, float *C, size_t ldc, float *workspace);
+
 /* Winograd F(2x2, 3x3) (ops/winograd.c). */
 int ck_winograd_applies(const ck_conv2d_desc *d);
 size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d);

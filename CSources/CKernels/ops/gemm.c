@@ -42,8 +42,7 @@ size_t ck_gemm_workspace_size(const ck_ctx *ctx) {
     return (size_t)ctx->threads * ((size_t)ctx->k->mr * CK_MC_PANELS + 1) * CK_KC;
 }
 
-/* One task's block: rows [m0, m0+m), panels [p0, p1), via a packing callback. */
-typedef void (*pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
+typedef ck_pack_fn pack_fn;
 
 typedef struct {
     const ck_kernel_table *k;
@@ -175,6 +174,15 @@ void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_
     gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_trans, .Bp = Bp,
                   .act = CK_ACT_NONE, .C = C, .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N),
                   .accumulate = accumulate};
+    plan(&j, ctx->threads, 1);
+    ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
+}
+
+void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack, const void *src, const float *Bp,
+                      const float *bias, ck_activation act, int accumulate, float *C, size_t ldc, float *workspace) {
+    if (M == 0 || N == 0) return;
+    gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = src, .pack = pack, .Bp = Bp, .bias = bias,
+                  .act = act, .C = C, .ldc = ldc, .workspace = workspace, .accumulate = accumulate};
     plan(&j, ctx->threads, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }

@@ -197,7 +197,7 @@ static void bn_normalize(ck_ctx *ctx, size_t rows, size_t c, size_t t, const flo
         moving_var[k] = momentum * moving_var[k] + (1.0f - momentum) * (float)v;
     }
     free(partial);
-    ck_pool_run(ctx->pool, blocks, bn_write_task, &j);
+    if (xhat) ck_pool_run(ctx->pool, blocks, bn_write_task, &j);
 }
 
 void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
@@ -205,8 +205,47 @@ void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, 
     bn_normalize(ctx, rows, c, 1, x, NULL, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
 }
 
+/* The normalised input is never stored: both products pack it straight from the input
+ * sequences, computing (x - mean) * inv_std as they pack (the same expression as xhat). */
+typedef struct {
+    const float *const *seqs;
+    size_t t, f;
+    const float *mean, *inv_std;
+} bn_src;
+
+/* op(A) = xhat [rows, f]: row r of the batch, features k0.. */
+static void pack_bn_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const bn_src *s = src;
+    const float *mu = s->mean + k0, *is = s->inv_std + k0;
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t r = 0; r < mp; r++) {
+        float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
+        if (r >= m) { for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f; continue; }
+        size_t row = m0 + r;
+        const float *x = s->seqs[row / s->t] + (row % s->t) * s->f + k0;
+        for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = (x[k] - mu[k]) * is[k];
+    }
+}
+
+/* op(A) = xhat^T [f, rows]: features m0.., batch rows k0.. */
+static void pack_bn_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const bn_src *s = src;
+    for (size_t k = 0; k < kc; k++) {
+        size_t row = k0 + k;
+        const float *x = s->seqs[row / s->t] + (row % s->t) * s->f + m0;
+        const float *mu = s->mean + m0, *is = s->inv_std + m0;
+        for (size_t p0 = 0; p0 < m; p0 += (size_t)mr) {
+            float *dst = Ap + p0 * kc + k * (size_t)mr;
+            size_t cnt = m - p0 < (size_t)mr ? m - p0 : (size_t)mr, i = 0;
+            for (; i < cnt; i++) dst[i] = (x[p0 + i] - mu[p0 + i]) * is[p0 + i];
+            for (; i < (size_t)mr; i++) dst[i] = 0.0f;
+        }
+    }
+}
+
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
-    return ck_lstm_workspace_size(ctx, b, t, f, u) + 2 * f * 4 * u + 2 * 4 * u;
+    size_t g4 = 4 * u, pf = ck_packed_b_size(ctx, f, g4), pr = ck_packed_b_size(ctx, b * t, g4);
+    return ck_lstm_workspace_size(ctx, b, t, f, u) + 2 * f * g4 + 2 * g4 + (pf > pr ? pf : pr) + ck_gemm_workspace_size(ctx);
 }
 
 /* BN(x) W + bias = xhat (gamma W) + (bias + beta W): the normalised input is projected
@@ -214,32 +253,37 @@ size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f
 void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *gamma,
                         const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
                         const float *kernel, const float *recurrent, const float *bias, float *mean, float *inv_std,
-                        float *xhat, float *h, float *gates, float *cells, float *workspace) {
+                        float *h, float *gates, float *cells, float *workspace) {
     size_t g4 = 4 * u;
-    float *wf = workspace, *bf = wf + f * g4, *rest = bf + g4;
-    bn_normalize(ctx, b * t, f, t, NULL, x, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
+    float *wf = workspace, *bf = wf + f * g4, *bp = bf + g4, *gw = bp + ck_packed_b_size(ctx, f, g4);
+    bn_normalize(ctx, b * t, f, t, NULL, x, eps, momentum, moving_mean, moving_var, mean, inv_std, NULL);
     for (size_t g = 0; g < g4; g++) bf[g] = bias[g];
     for (size_t q = 0; q < f; q++)
         for (size_t g = 0; g < g4; g++) {
             wf[q * g4 + g] = gamma[q] * kernel[q * g4 + g];
             bf[g] += beta[q] * kernel[q * g4 + g];
         }
-    ck_dense_forward(ctx, b * t, f, g4, xhat, wf, bf, CK_ACT_NONE, gates, rest);
+    ck_pack_b(ctx, f, g4, wf, g4, bp);
+    bn_src src = {x, t, f, mean, inv_std};
+    ck_gemm_custom_a(ctx, b * t, g4, f, pack_bn_rows, &src, bp, bf, CK_ACT_NONE, 0, gates, g4, gw);
     ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
 }
 
 /* With dz the gates' gradient and M = xhat^T dz, cs = column sums of dz:
  * dkernel = gamma M + beta cs, dgamma = sum_g kernel M, dbeta = sum_g kernel cs, dbias = cs.
  * No gradient for x (the input is data), so the f-wide dz W^T product is never formed. */
-void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *xhat, const float *gamma,
-                         const float *beta, const float *kernel, const float *recurrent, const float *h,
-                         const float *gates, const float *cells, const float *dh, float *dgamma, float *dbeta,
-                         float *dkernel, float *drecurrent, float *dbias, float *workspace) {
+void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *mean,
+                         const float *inv_std, const float *gamma, const float *beta, const float *kernel,
+                         const float *recurrent, const float *h, const float *gates, const float *cells, const float *dh,
+                         float *dgamma, float *dbeta, float *dkernel, float *drecurrent, float *dbias, float *workspace) {
     size_t g4 = 4 * u, rows = b * t;
     float *dz = workspace, *rest = dz + rows * g4;
-    float *mm = workspace + ck_lstm_workspace_size(ctx, b, t, f, u), *cs = mm + f * g4;
+    float *mm = workspace + ck_lstm_workspace_size(ctx, b, t, f, u), *cs = mm + f * g4, *bp = cs + 2 * g4 + f * g4;
+    float *gw = bp + ck_packed_b_size(ctx, rows, g4);
     ck_lstm_bptt(ctx, b, t, u, recurrent, h, gates, cells, dh, dz, drecurrent, rest);
-    ck_gemm_ex(ctx, 1, 0, f, g4, rows, xhat, f, dz, g4, 0, mm, g4, rest);
+    ck_pack_b(ctx, rows, g4, dz, g4, bp);
+    bn_src src = {x, t, f, mean, inv_std};
+    ck_gemm_custom_a(ctx, f, g4, rows, pack_bn_cols, &src, bp, NULL, CK_ACT_NONE, 0, mm, g4, gw);
     for (size_t g = 0; g < g4; g++) cs[g] = 0.0f;
     for (size_t r = 0; r < rows; r++)
         for (size_t g = 0; g < g4; g++) cs[g] += dz[r * g4 + g];
