@@ -211,9 +211,11 @@ extension LSTMNet: Trainable {
                                   variance: variables[at + 3], epsilon: bnEpsilon)
             return ctx.affineChannels(input, scale: f.scale, shift: f.shift, into: buffer("pbn\(at)", input.shape))
         }
-        let a0 = bn(x, 0)
+        // the input's normalisation is applied while the first product packs it
+        let f0 = foldBatchNorm(gamma: variables[0], beta: variables[1], mean: variables[2], variance: variables[3], epsilon: bnEpsilon)
         let h1 = buffer("ph1", [b, t, units1]), g1 = buffer("pg1", [b, t, 4 * units1]), c1 = buffer("pc1", [b, t, units1])
-        ck_lstm_forward(c, b, t, features, units1, a0.data, v(4), v(5), v(6), h1.data, g1.data, c1.data, wsLSTM(b, t, features, units1))
+        ck_affine_lstm_forward(c, b, t, features, units1, x.data, f0.scale.data, f0.shift.data, v(4), v(5), v(6),
+                               h1.data, g1.data, c1.data, workspace.floats(ck_affine_lstm_workspace_size(c, features, units1)))
         let a1 = bn(h1, 7)
         let h2 = buffer("ph2", [b, t, units2]), g2 = buffer("pg2", [b, t, 4 * units2]), c2 = buffer("pc2", [b, t, units2])
         ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, units1, units2))

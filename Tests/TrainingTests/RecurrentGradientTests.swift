@@ -144,6 +144,27 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         #expect(worstGradientError(B, analytic: db.array) { L(G, Bt, W, R, $0) } < 1e-3)
     }
 
+    @Test("inference: the input's affine normalisation applied while packing equals normalising first, bit for bit")
+    func affineLSTM() throws {
+        let (b, t, f, u) = (3, 7, 300, 5)   // f spans two K blocks
+        var rng = SeededRNG(seed: 26)
+        let x = randomTensor([b, t, f], &rng, range: -2...3), scale = randomTensor([f], &rng, range: 0.5...1.5)
+        let shift = randomTensor([f], &rng), w = randomTensor([f, 4 * u], &rng, range: -0.3...0.3)
+        let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
+        for isa in ISA.allCases where isa.isSupported {
+            let ctx = try ComputeContext(isa: isa, threads: 2), c = ctx.rawPointer
+            let a0 = Tensor(shape: x.shape)
+            ck_affine_channels(c, b * t, f, x.data, scale.data, shift.data, a0.data)
+            let h1 = Tensor(shape: [b, t, u]), g1 = Tensor(shape: [b, t, 4 * u]), c1 = Tensor(shape: [b, t, u])
+            let ws = Tensor(shape: [ck_lstm_workspace_size(c, b, t, f, u)])
+            ck_lstm_forward(c, b, t, f, u, a0.data, w.data, r.data, bias.data, h1.data, g1.data, c1.data, ws.data)
+            let h2 = Tensor(shape: [b, t, u]), g2 = Tensor(shape: [b, t, 4 * u]), c2 = Tensor(shape: [b, t, u])
+            let ws2 = Tensor(shape: [ck_affine_lstm_workspace_size(c, f, u)])
+            ck_affine_lstm_forward(c, b, t, f, u, x.data, scale.data, shift.data, w.data, r.data, bias.data, h2.data, g2.data, c2.data, ws2.data)
+            #expect(bitEqual(h1, h2) && bitEqual(g1, g2) && bitEqual(c1, c2), "\(isa)")
+        }
+    }
+
     @Test("the LSTM recurrence gives the same bits on every ISA this CPU has and at any thread count")
     func recurrenceISAs() throws {
         let (b, t, u) = (5, 37, 19)   // odd sizes: vector tails everywhere

@@ -256,6 +256,13 @@ void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, co
                          const float *inv_std, const float *gamma, const float *beta, const float *kernel,
                          const float *recurrent, const float *h, const float *gates, const float *cells, const float *dh,
                          float *dgamma, float *dbeta, float *dkernel, float *drecurrent, float *dbias, float *workspace);
+/* Inference: an affine map per feature (batch normalisation with moving statistics folded to
+ * scale and shift) followed by an LSTM; x [b, t, f] contiguous. The same values as
+ * ck_affine_channels then ck_lstm_forward, without writing the normalised input. */
+size_t ck_affine_lstm_workspace_size(const ck_ctx *ctx, size_t f, size_t u);
+void ck_affine_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *scale,
+                            const float *shift, const float *kernel, const float *recurrent, const float *bias, float *h,
+                            float *gates, float *cells, float *workspace);
 /* Workspace floats for ck_lstm_forward and ck_lstm_backward. */
 size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 /* Backpropagation through time. dh [b, t, u] is the loss gradient of every h output (zeros

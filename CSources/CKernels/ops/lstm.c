@@ -300,3 +300,39 @@ void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, co
     }
     for (size_t g = 0; g < g4; g++) dbias[g] += cs[g];
 }
+
+/* ---- inference: the input's batch normalisation (moving statistics) folded into packing ---- */
+
+typedef struct {
+    const float *x;
+    size_t f;
+    const float *scale, *shift;
+} affine_src;
+
+/* op(A) = x * scale + shift [rows, f], the expression of ck_affine_channels (same bits). */
+static void pack_affine_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const affine_src *s = src;
+    const float *sc = s->scale + k0, *sh = s->shift + k0;
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t r = 0; r < mp; r++) {
+        float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
+        if (r >= m) { for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f; continue; }
+        const float *x = s->x + (m0 + r) * s->f + k0;
+        for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = x[k] * sc[k] + sh[k];
+    }
+}
+
+size_t ck_affine_lstm_workspace_size(const ck_ctx *ctx, size_t f, size_t u) {
+    return ck_packed_b_size(ctx, f, 4 * u) + ck_gemm_workspace_size(ctx);
+}
+
+void ck_affine_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *scale,
+                            const float *shift, const float *kernel, const float *recurrent, const float *bias, float *h,
+                            float *gates, float *cells, float *workspace) {
+    size_t g4 = 4 * u;
+    float *bp = workspace, *gw = bp + ck_packed_b_size(ctx, f, g4);
+    ck_pack_b(ctx, f, g4, kernel, g4, bp);
+    affine_src src = {x, f, scale, shift};
+    ck_gemm_custom_a(ctx, b * t, g4, f, pack_affine_rows, &src, bp, bias, CK_ACT_NONE, 0, gates, g4, gw);
+    ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
+}
