@@ -227,19 +227,19 @@ static void pack_bn_rows(const void *src, size_t m0, size_t m, size_t k0, size_t
     }
 }
 
-/* op(A) = xhat^T [f, rows]: features m0.., batch rows k0.. */
+/* op(A) = xhat^T [f, rows]: features m0.., batch rows k0.. Each row's features are
+ * normalised in one vectorisable pass, then dealt into the MR-wide panels. */
 static void pack_bn_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
     const bn_src *s = src;
+    const float *mu = s->mean + m0, *is = s->inv_std + m0;
+    float row[CK_MAX_MR * CK_MC_PANELS];
+    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    for (size_t i = m; i < mp; i++) row[i] = 0.0f;
     for (size_t k = 0; k < kc; k++) {
-        size_t row = k0 + k;
-        const float *x = s->seqs[row / s->t] + (row % s->t) * s->f + m0;
-        const float *mu = s->mean + m0, *is = s->inv_std + m0;
-        for (size_t p0 = 0; p0 < m; p0 += (size_t)mr) {
-            float *dst = Ap + p0 * kc + k * (size_t)mr;
-            size_t cnt = m - p0 < (size_t)mr ? m - p0 : (size_t)mr, i = 0;
-            for (; i < cnt; i++) dst[i] = (x[p0 + i] - mu[p0 + i]) * is[p0 + i];
-            for (; i < (size_t)mr; i++) dst[i] = 0.0f;
-        }
+        size_t r = k0 + k;
+        const float *x = s->seqs[r / s->t] + (r % s->t) * s->f + m0;
+        for (size_t i = 0; i < m; i++) row[i] = (x[i] - mu[i]) * is[i];
+        for (size_t p0 = 0; p0 < mp; p0 += (size_t)mr) memcpy(Ap + p0 * kc + k * (size_t)mr, row + p0, (size_t)mr * sizeof(float));
     }
 }
 
