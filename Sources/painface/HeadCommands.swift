@@ -181,24 +181,59 @@ struct EvaluateCommand: ParsableCommand {
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Label videos from their feature files: CSV rows video,label,p_no_pain,p_low_pain,p_high_pain.")
+        abstract: "Label videos: CSV rows video,label,p_no_pain,p_low_pain,p_high_pain.",
+        discussion: """
+        With --manifest: the videos of --split (default test, e.g. for a challenge submission), \
+        each by its first segment as in evaluation, from the cache of `painface extract`. \
+        Otherwise: feature files, each video whole.
+        """)
     @Option(help: "Head model stem.") var head: String
-    @Option(help: "Folder of feature files.") var features: String
-    @Argument(help: "Video names (default: every feature file in the folder).") var videos: [String] = []
+    @Option(help: "A data set manifest.") var manifest: String?
+    @Option(help: "With --manifest: the split to label.") var split = "test"
+    @Option(help: "With --manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache: String?
+    @Option(help: "Folder of feature files (without --manifest).") var features: String?
+    @Option(help: "Write the CSV here, atomically (default: standard output).") var out: String?
+    @Argument(help: "Video names (feature files; default: every one in the folder).") var videos: [String] = []
+    @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         do {
             let (model, config) = try Heads.load(stem: head, context: try compute.context())
-            var names = videos
-            if names.isEmpty {
-                names = try FileManager.default.contentsOfDirectory(atPath: features).filter { $0.hasSuffix(".safetensors") }
-                    .map { String($0.dropLast(12)) }.sorted()
+            var rows: [(video: String, label: String, probabilities: [Float])] = []
+            if let manifest {
+                guard Manifest.splits.contains(split) else { throw Failure(description: "--split must be train, validation or test") }
+                let m = try Manifest(path: manifest)
+                var proto = try protocolOptions.proto()
+                if config.head == "lstm", let s = config.sequenceLength { proto.length = s }
+                let dir = cacheFolder(cache, manifest: manifest)
+                for (v, seg) in try CachedData.firstSegments(m, split: split, cacheDir: dir, protocol: proto) {
+                    guard let seg else {
+                        stderrLine("warning: \(v.id): no segment with a face; its row has an empty label")
+                        rows.append((v.id, "", []))
+                        continue
+                    }
+                    guard seg.shape[1] == config.features else {
+                        throw Failure(description: "\(dir)/\(v.id).safetensors: \(seg.shape[1]) features, the head takes \(config.features)")
+                    }
+                    let (l, p) = try Heads.predict(model, config: config, features: seg)
+                    rows.append((v.id, config.classes[l], p))
+                }
+            } else {
+                guard let features else { throw Failure(description: "give --manifest or --features") }
+                var names = videos
+                if names.isEmpty {
+                    names = try FileManager.default.contentsOfDirectory(atPath: features).filter { $0.hasSuffix(".safetensors") }
+                        .map { String($0.dropLast(12)) }.sorted()
+                }
+                rows = try Heads.predictVideos(model, config: config, dir: features, videos: names).map { ($0.video, config.classes[$0.label], $0.probabilities) }
             }
-            print("video,label," + config.classes.map { "p_\($0)" }.joined(separator: ","))
-            for p in try Heads.predictVideos(model, config: config, dir: features, videos: names) {
-                print("\(p.video),\(config.classes[p.label])," + p.probabilities.map { String(format: "%.6f", $0) }.joined(separator: ","))
+            var text = "video,label," + config.classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
+            for r in rows {
+                let p = r.probabilities.isEmpty ? [String](repeating: "", count: config.classes.count) : r.probabilities.map { String(format: "%.6f", $0) }
+                text += ([CSV.escape(r.video), r.label] + p).joined(separator: ",") + "\n"
             }
+            if let out { try AtomicFile.write(Data(text.utf8), to: out) } else { print(text, terminator: "") }
         } catch let e as Failure { throw e } catch { throw fail(error) }
     }
 }

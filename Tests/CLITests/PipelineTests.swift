@@ -196,6 +196,11 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
             let metrics = try JSONDecoder().decode(Evaluation.self, from: Data(contentsOf: URL(fileURLWithPath: report + "/metrics.json")))
             let correct = rows.filter { $0[1] == $0[2] }.count
             #expect(abs(metrics.accuracy - Double(correct) / 2) < 1e-12)
+            // predict on the same split gives the same labels and probabilities
+            let pr = try painface(["predict", "--head", stem, "--manifest", manifest, "--cache", cache, "--split", "validation"] + proto)
+            #expect(pr.status == 0, "\(pr.err)")
+            let predRows = pr.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(predRows.map { [$0[0], $0[1]] + $0[2...] } == rows.map { [$0[0], $0[2]] + $0[3...] })
         }
 
         let folders = ["cap12_a", "wolfgang_b"].map { repoRoot().appendingPathComponent("samples/frames/\($0)").path }
