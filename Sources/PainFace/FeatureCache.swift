@@ -132,13 +132,13 @@ public final class FeatureCache {
         let r = try extractor.runCropped(folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
                                          progress: progress)
         featureTime += r.featureSeconds
-        let (records, sources, unreadable, positions) = (r.records, r.sources, r.unreadable, r.positions)
         let t0 = monotonicSeconds()
         let (features, probs) = r.stacked(extractor.model)
-        let entry = CacheEntry(videoID: videoID, frames: frames, totalFrames: all.count, positions: positions,
-                               features: features, probabilities: probs, sources: sources,
-                               coverage: VideoCropper.coverage(records), modelSHA256: extractor.modelHash,
+        let entry = CacheEntry(videoID: videoID, frames: frames, totalFrames: all.count, positions: r.positions,
+                               features: features, probabilities: probs, sources: r.records.map(\.source.rawValue),
+                               coverage: VideoCropper.coverage(r.records), modelSHA256: extractor.modelHash,
                                modelName: extractor.model.config.name, key: key)
+        let unreadable = r.records.filter { $0.source == .unreadable }.map { ["file": $0.frame, "reason": $0.reason ?? ""] }
         try write(entry, unreadable: unreadable, to: out)
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
@@ -202,7 +202,7 @@ public final class FeatureCache {
 
 /// What the crop-then-model pipeline gives for one folder.
 struct CroppedFeatures {
-    var records: [FrameRecord], sources: [String], unreadable: [[String: String]]
+    var records: [FrameRecord]
     /// Frame position of each row of `featureRows` / `probRows` (batches, in order).
     var positions: [Int], featureRows: [Tensor], probRows: [Tensor]
     var featureSeconds: Double
@@ -230,12 +230,9 @@ extension FeatureExtractor {
             do {
                 state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
                     if state.cancelled { throw CancellationError() }
-                    state.sources.append(rec.source.rawValue)
                     if let img {
                         pending.append((i, img))
                         if pending.count >= batch { state.put(pending); pending = [] }
-                    } else if rec.source == .unreadable {
-                        state.unreadable.append(["file": rec.frame, "reason": rec.reason ?? ""])
                     }
                     done += 1
                     progress?(done)
@@ -264,9 +261,7 @@ extension FeatureExtractor {
             throw error
         }
         if let e = state.error { throw e }
-        if let e = state.error { throw e }
-        return CroppedFeatures(records: state.records, sources: state.sources, unreadable: state.unreadable,
-                               positions: positions, featureRows: featureRows, probRows: probRows, featureSeconds: featureSeconds)
+        return CroppedFeatures(records: state.records, positions: positions, featureRows: featureRows, probRows: probRows, featureSeconds: featureSeconds)
     }
 }
 
@@ -280,8 +275,6 @@ final class ExtractPipeline: @unchecked Sendable {
     private var stop = false
     let capacity: Int
     var records: [FrameRecord] = []
-    var sources: [String] = []
-    var unreadable: [[String: String]] = []
     var error: Error?
 
     init(capacity: Int) { self.capacity = capacity }

@@ -42,6 +42,26 @@ public enum Preprocess {
     }
 }
 
+/// Per-frame class probabilities [n, k] summarised: how many frames put each class on top,
+/// the class on top most often (ties: the lower index) and the mean probabilities.
+public struct TopClassSummary {
+    public let counts: [Int]
+    public let top: Int
+    public let mean: [Float]
+
+    public init(_ p: Tensor, rows n: Int) {
+        let k = p.shape[1]
+        var counts = [Int](repeating: 0, count: k), mean = [Float](repeating: 0, count: k)
+        for r in 0..<n {
+            let row = UnsafeBufferPointer(start: p.data + r * k, count: k)
+            counts[row.indices.max { row[$0] < row[$1] }!] += 1
+            for j in 0..<k { mean[j] += row[j] / Float(n) }
+        }
+        (self.counts, self.mean) = (counts, mean)
+        top = counts.indices.max { counts[$0] < counts[$1] }!   // the first of equal maxima
+    }
+}
+
 /// One folder's result: features per readable frame plus what was skipped.
 public struct FolderFeatures {
     public var frames: [String] = []

@@ -116,13 +116,8 @@ struct FeaturesCommand: ParsableCommand {
                 stderrLine(line)
                 if let probs = r.probabilities, let classes = fx.model.config.classes, r.frames.count > 0 {
                     // a one-line summary: the class most often on top
-                    var counts = [Int](repeating: 0, count: classes.count)
-                    for i in 0..<r.frames.count {
-                        let row = UnsafeBufferPointer(start: probs.data + i * classes.count, count: classes.count)
-                        counts[row.indices.max { row[$0] < row[$1] }!] += 1
-                    }
-                    let top = counts.indices.max { counts[$0] < counts[$1] }!
-                    print("\(name)\t\(r.frames.count) frames\tmost frequent: \(classes[top]) (\(counts[top])/\(r.frames.count))")
+                    let sum = TopClassSummary(probs, rows: r.frames.count)
+                    print("\(name)\t\(r.frames.count) frames\tmost frequent: \(classes[sum.top]) (\(sum.counts[sum.top])/\(r.frames.count))")
                 } else {
                     print("\(name)\t\(r.frames.count) frames\t\(path)")
                 }

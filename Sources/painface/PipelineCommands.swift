@@ -297,7 +297,8 @@ struct InferCommand: ParsableCommand {
                 guard names.insert(id).inserted else { throw Failure(description: "\(f): two input folders are named \(id); their rows would collide") }
                 return id
             }
-            let total = folders.reduce(0) { $0 + ((try? ImageIO.listFrames($1).frames.count) ?? 0) }
+            let counts = folders.map { (try? ImageIO.listFrames($0).frames.count) ?? 0 }
+            let total = counts.reduce(0, +)
             stderrLine("infer: \(folders.count) folders, \(total) frames; model \(fx.model.config.name)" + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
             let bar = ProgressLine(total: total)
             var lines: [String] = []
@@ -323,7 +324,7 @@ struct InferCommand: ParsableCommand {
             }
             var failed = 0
             let t0 = monotonicSeconds()
-            for (folder, id) in zip(folders, ids) {
+            for (n, (folder, id)) in zip(folders, ids).enumerated() {
                 let before = bar.frames
                 do {
                     let lmPath = try cropSettings.landmarkPath(for: folder, several: folders.count > 1)
@@ -344,15 +345,8 @@ struct InferCommand: ParsableCommand {
                         let usedRows = c.head == "lstm" ? min(used, c.sequenceLength ?? 300) : used
                         emit(video: id, frame: nil, label: c.classes[l], probs: p, coverage: e.coverage, used: usedRows, totalFrames: e.totalFrames, source: nil)
                     } else if let p = e.probabilities, !classes.isEmpty {
-                        let k = classes.count
-                        var votes = [Int](repeating: 0, count: k), mean = [Float](repeating: 0, count: k)
-                        for r in 0..<used {
-                            let row = UnsafeBufferPointer(start: p.data + r * k, count: k)
-                            votes[row.indices.max { row[$0] < row[$1] }!] += 1
-                            for j in 0..<k { mean[j] += row[j] / Float(used) }
-                        }
-                        let top = votes.indices.max { votes[$0] < votes[$1] || (votes[$0] == votes[$1] && $0 > $1) }!
-                        emit(video: id, frame: nil, label: classes[top], probs: mean, coverage: e.coverage, used: used, totalFrames: e.totalFrames, source: nil)
+                        let sum = TopClassSummary(p, rows: used)
+                        emit(video: id, frame: nil, label: classes[sum.top], probs: sum.mean, coverage: e.coverage, used: used, totalFrames: e.totalFrames, source: nil)
                         frameProbs = p
                     } else {
                         emit(video: id, frame: nil, label: "", probs: [], coverage: e.coverage, used: used, totalFrames: e.totalFrames, source: nil)
@@ -375,7 +369,7 @@ struct InferCommand: ParsableCommand {
                     if bar.tty { stderrLine("") }
                     stderrLine("error: \(folder): \(error)")
                 }
-                bar.frames = before + ((try? ImageIO.listFrames(folder).frames.count) ?? 0)
+                bar.frames = before + counts[n]
                 bar.update(id, force: !bar.tty)
             }
             bar.finish()

@@ -237,11 +237,6 @@ void ck_lstm_recurrence(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *
 void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurrent, const float *h,
                   const float *gates, const float *cells, const float *dh, float *dz, float *drecurrent,
                   float *workspace);
-/* Training-mode batch normalisation without the affine part: xhat = (x - mean) * inv_std,
- * statistics over rows in one pass (sums of x and x^2 in double over fixed row blocks, so
- * results do not depend on the thread count), moving statistics updated. */
-void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
-                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat);
 /* BatchNormalization (training) followed by an LSTM, fused. The b input sequences are read
  * in place (x[n] points at sequence n, t x f floats: a batch is never gathered) and must stay
  * unchanged until the backward pass; the normalised input is never stored (both products

@@ -135,31 +135,39 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
 
 /* ---- the first layer of the paper's network: batch normalisation fused into the LSTM ---- */
 
+/* The first layer's input: rows of b sequences (t x f each) read in place, or one
+ * contiguous [rows, f] array. The products pack it normalised, computing the values as
+ * they pack, so the normalised input is never stored:
+ * training (x - mean) * inv_std, inference (moving statistics folded) x * scale + shift. */
+typedef struct {
+    const float *x;               /* contiguous rows, or NULL */
+    const float *const *seqs;     /* else row r is seqs[r / t] + (r % t) f */
+    size_t t, f;
+    const float *p0, *p1;         /* mean and inv_std, or scale and shift */
+    int affine;
+} row_src;
+
+static inline const float *src_row(const row_src *s, size_t r) {
+    return s->x ? s->x + r * s->f : s->seqs[r / s->t] + (r % s->t) * s->f;
+}
+
 /* Statistics in one streaming pass: fixed blocks of rows (independent of the thread count)
- * sum x and x^2 per column in double, the blocks' sums are added in block order, then a
- * second pass writes xhat block by block. Rows are read contiguously. */
+ * sum x and x^2 per column in double; the blocks' sums are added in block order. */
 #define BN_ROWS 128
 
 typedef struct {
-    size_t rows, c, t;
-    const float *x;
-    const float *const *seqs;   /* when set, row r is seqs[r / t] + (r % t) c */
-    double *partial;       /* [blocks][2][c] */
-    const float *mean, *inv_std;
-    float *xhat;
+    const row_src *s;
+    size_t rows;
+    double *partial;   /* [blocks][2][f] */
 } bn_job;
-
-static inline const float *bn_row(const bn_job *j, size_t r) {
-    return j->seqs ? j->seqs[r / j->t] + (r % j->t) * j->c : j->x + r * j->c;
-}
 
 static void bn_sum_task(size_t blk, int thread, void *arg) {
     bn_job *j = arg;
-    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->c;
+    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->s->f;
     double *s = j->partial + blk * 2 * c, *q = s + c;
     for (size_t k = 0; k < 2 * c; k++) s[k] = 0.0;
     for (size_t r = r0; r < r1; r++) {
-        const float *xr = bn_row(j, r);
+        const float *xr = src_row(j->s, r);
         for (size_t k = 0; k < c; k++) {
             double v = xr[k];
             s[k] += v;
@@ -168,23 +176,12 @@ static void bn_sum_task(size_t blk, int thread, void *arg) {
     }
 }
 
-static void bn_write_task(size_t blk, int thread, void *arg) {
-    bn_job *j = arg;
-    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->c;
-    for (size_t r = r0; r < r1; r++) {
-        const float *xr = bn_row(j, r);
-        float *yr = j->xhat + r * c;
-        for (size_t k = 0; k < c; k++) yr[k] = (xr[k] - j->mean[k]) * j->inv_std[k];
-    }
-}
-
-static void bn_normalize(ck_ctx *ctx, size_t rows, size_t c, size_t t, const float *x, const float *const *seqs,
-                         float eps, float momentum, float *moving_mean, float *moving_var, float *mean,
-                         float *inv_std, float *xhat) {
-    size_t blocks = (rows + BN_ROWS - 1) / BN_ROWS;
+static void bn_statistics(ck_ctx *ctx, const row_src *src, size_t rows, float eps, float momentum, float *moving_mean,
+                          float *moving_var, float *mean, float *inv_std) {
+    size_t blocks = (rows + BN_ROWS - 1) / BN_ROWS, c = src->f;
     double *partial = malloc(blocks * 2 * c * sizeof(double));
     if (!partial) return;
-    bn_job j = {rows, c, t, x, seqs, partial, mean, inv_std, xhat};
+    bn_job j = {src, rows, partial};
     ck_pool_run(ctx->pool, blocks, bn_sum_task, &j);
     for (size_t k = 0; k < c; k++) {
         double s = 0.0, q = 0.0;
@@ -197,47 +194,35 @@ static void bn_normalize(ck_ctx *ctx, size_t rows, size_t c, size_t t, const flo
         moving_var[k] = momentum * moving_var[k] + (1.0f - momentum) * (float)v;
     }
     free(partial);
-    if (xhat) ck_pool_run(ctx->pool, blocks, bn_write_task, &j);
 }
 
-void ck_batchnorm_normalize(ck_ctx *ctx, size_t rows, size_t c, const float *x, float eps, float momentum,
-                            float *moving_mean, float *moving_var, float *mean, float *inv_std, float *xhat) {
-    bn_normalize(ctx, rows, c, 1, x, NULL, eps, momentum, moving_mean, moving_var, mean, inv_std, xhat);
-}
-
-/* The normalised input is never stored: both products pack it straight from the input
- * sequences, computing (x - mean) * inv_std as they pack (the same expression as xhat). */
-typedef struct {
-    const float *const *seqs;
-    size_t t, f;
-    const float *mean, *inv_std;
-} bn_src;
-
-/* op(A) = xhat [rows, f]: row r of the batch, features k0.. */
-static void pack_bn_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const bn_src *s = src;
-    const float *mu = s->mean + k0, *is = s->inv_std + k0;
+/* op(A) = the normalised input [rows, f]: rows m0.., features k0.. */
+static void pack_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const row_src *s = src;
+    const float *p0 = s->p0 + k0, *p1 = s->p1 + k0;
     size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
     for (size_t r = 0; r < mp; r++) {
         float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
         if (r >= m) { for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f; continue; }
-        size_t row = m0 + r;
-        const float *x = s->seqs[row / s->t] + (row % s->t) * s->f + k0;
-        for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = (x[k] - mu[k]) * is[k];
+        const float *x = src_row(s, m0 + r) + k0;
+        if (s->affine)
+            for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = x[k] * p0[k] + p1[k];
+        else
+            for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = (x[k] - p0[k]) * p1[k];
     }
 }
 
-/* op(A) = xhat^T [f, rows]: features m0.., batch rows k0.. Each row's features are
- * normalised in one vectorisable pass, then dealt into the MR-wide panels. */
-static void pack_bn_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const bn_src *s = src;
-    const float *mu = s->mean + m0, *is = s->inv_std + m0;
+/* op(A) = the normalised input transposed [f, rows] (training): features m0.., rows k0..
+ * Each row's features are normalised in one vectorisable pass, then dealt into the
+ * MR-wide panels. */
+static void pack_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const row_src *s = src;
+    const float *mu = s->p0 + m0, *is = s->p1 + m0;
     float row[CK_MAX_MR * CK_MC_PANELS];
     size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
     for (size_t i = m; i < mp; i++) row[i] = 0.0f;
     for (size_t k = 0; k < kc; k++) {
-        size_t r = k0 + k;
-        const float *x = s->seqs[r / s->t] + (r % s->t) * s->f + m0;
+        const float *x = src_row(s, k0 + k) + m0;
         for (size_t i = 0; i < m; i++) row[i] = (x[i] - mu[i]) * is[i];
         for (size_t p0 = 0; p0 < mp; p0 += (size_t)mr) memcpy(Ap + p0 * kc + k * (size_t)mr, row + p0, (size_t)mr * sizeof(float));
     }
@@ -245,7 +230,8 @@ static void pack_bn_cols(const void *src, size_t m0, size_t m, size_t k0, size_t
 
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
     size_t g4 = 4 * u, pf = ck_packed_b_size(ctx, f, g4), pr = ck_packed_b_size(ctx, b * t, g4);
-    return ck_lstm_workspace_size(ctx, b, t, f, u) + 2 * f * g4 + 2 * g4 + (pf > pr ? pf : pr) + ck_gemm_workspace_size(ctx);
+    /* forward: gamma W, its bias, packed; backward, after the BPTT's part: M, cs, dz packed */
+    return ck_lstm_workspace_size(ctx, b, t, f, u) + f * g4 + g4 + (pf > pr ? pf : pr) + ck_gemm_workspace_size(ctx);
 }
 
 /* BN(x) W + bias = xhat (gamma W) + (bias + beta W): the normalised input is projected
@@ -256,7 +242,8 @@ void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, con
                         float *h, float *gates, float *cells, float *workspace) {
     size_t g4 = 4 * u;
     float *wf = workspace, *bf = wf + f * g4, *bp = bf + g4, *gw = bp + ck_packed_b_size(ctx, f, g4);
-    bn_normalize(ctx, b * t, f, t, NULL, x, eps, momentum, moving_mean, moving_var, mean, inv_std, NULL);
+    row_src src = {NULL, x, t, f, mean, inv_std, 0};
+    bn_statistics(ctx, &src, b * t, eps, momentum, moving_mean, moving_var, mean, inv_std);
     for (size_t g = 0; g < g4; g++) bf[g] = bias[g];
     for (size_t q = 0; q < f; q++)
         for (size_t g = 0; g < g4; g++) {
@@ -264,8 +251,7 @@ void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, con
             bf[g] += beta[q] * kernel[q * g4 + g];
         }
     ck_pack_b(ctx, f, g4, wf, g4, bp);
-    bn_src src = {x, t, f, mean, inv_std};
-    ck_gemm_custom_a(ctx, b * t, g4, f, pack_bn_rows, &src, bp, bf, CK_ACT_NONE, 0, gates, g4, gw);
+    ck_gemm_custom_a(ctx, b * t, g4, f, pack_rows, &src, bp, bf, CK_ACT_NONE, 0, gates, g4, gw);
     ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
 }
 
@@ -278,12 +264,12 @@ void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, co
                          float *dgamma, float *dbeta, float *dkernel, float *drecurrent, float *dbias, float *workspace) {
     size_t g4 = 4 * u, rows = b * t;
     float *dz = workspace, *rest = dz + rows * g4;
-    float *mm = workspace + ck_lstm_workspace_size(ctx, b, t, f, u), *cs = mm + f * g4, *bp = cs + 2 * g4 + f * g4;
+    float *mm = workspace + ck_lstm_workspace_size(ctx, b, t, f, u), *cs = mm + f * g4, *bp = cs + g4;
     float *gw = bp + ck_packed_b_size(ctx, rows, g4);
     ck_lstm_bptt(ctx, b, t, u, recurrent, h, gates, cells, dh, dz, drecurrent, rest);
     ck_pack_b(ctx, rows, g4, dz, g4, bp);
-    bn_src src = {x, t, f, mean, inv_std};
-    ck_gemm_custom_a(ctx, f, g4, rows, pack_bn_cols, &src, bp, NULL, CK_ACT_NONE, 0, mm, g4, gw);
+    row_src src = {NULL, x, t, f, mean, inv_std, 0};
+    ck_gemm_custom_a(ctx, f, g4, rows, pack_cols, &src, bp, NULL, CK_ACT_NONE, 0, mm, g4, gw);
     for (size_t g = 0; g < g4; g++) cs[g] = 0.0f;
     for (size_t r = 0; r < rows; r++)
         for (size_t g = 0; g < g4; g++) cs[g] += dz[r * g4 + g];
@@ -301,26 +287,7 @@ void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, co
     for (size_t g = 0; g < g4; g++) dbias[g] += cs[g];
 }
 
-/* ---- inference: the input's batch normalisation (moving statistics) folded into packing ---- */
-
-typedef struct {
-    const float *x;
-    size_t f;
-    const float *scale, *shift;
-} affine_src;
-
-/* op(A) = x * scale + shift [rows, f], the expression of ck_affine_channels (same bits). */
-static void pack_affine_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const affine_src *s = src;
-    const float *sc = s->scale + k0, *sh = s->shift + k0;
-    size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
-    for (size_t r = 0; r < mp; r++) {
-        float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
-        if (r >= m) { for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f; continue; }
-        const float *x = s->x + (m0 + r) * s->f + k0;
-        for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = x[k] * sc[k] + sh[k];
-    }
-}
+/* ---- inference: the input's batch normalisation (moving statistics) applied while packing ---- */
 
 size_t ck_affine_lstm_workspace_size(const ck_ctx *ctx, size_t f, size_t u) {
     return ck_packed_b_size(ctx, f, 4 * u) + ck_gemm_workspace_size(ctx);
@@ -332,7 +299,7 @@ void ck_affine_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u,
     size_t g4 = 4 * u;
     float *bp = workspace, *gw = bp + ck_packed_b_size(ctx, f, g4);
     ck_pack_b(ctx, f, g4, kernel, g4, bp);
-    affine_src src = {x, f, scale, shift};
-    ck_gemm_custom_a(ctx, b * t, g4, f, pack_affine_rows, &src, bp, bias, CK_ACT_NONE, 0, gates, g4, gw);
+    row_src src = {x, NULL, 1, f, scale, shift, 1};   /* the expression of ck_affine_channels: same bits */
+    ck_gemm_custom_a(ctx, b * t, g4, f, pack_rows, &src, bp, bias, CK_ACT_NONE, 0, gates, g4, gw);
     ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
 }
