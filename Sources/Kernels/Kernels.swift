@@ -62,9 +62,6 @@ public final class ComputeContext: @unchecked Sendable {
     }
 
     public var gemmTile: (mr: Int, nr: Int) { (Int(ck_gemm_mr(raw)), Int(ck_gemm_nr(raw))) }
-
-    /// The C context, for code that calls CKernels directly (training kernels, tests).
-    public var rawPointer: OpaquePointer { raw }
 }
 
 /// Contiguous float32 storage aligned to 64 bytes, with a shape (row-major, NHWC for images).

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Kernels
 
@@ -56,10 +55,8 @@ public final class FrameNet {
     var packed: [PackedMatrix]?
     var predictBuffers: [Int: Tensor] = [:]
 
-    /// Scratch for layer l's products with m rows.
-    func ws(_ m: Int, _ l: Int) -> UnsafeMutablePointer<Float> {
-        workspace.floats(ck_dense_workspace_size(ctx.rawPointer, m, dims[l], dims[l + 1]))
-    }
+    func weights(_ l: Int) -> DenseWeights { DenseWeights(kernel: params[2 * l], bias: params[2 * l + 1]) }
+    func gradients(_ l: Int) -> DenseWeights { DenseWeights(kernel: grads[2 * l], bias: grads[2 * l + 1]) }
 
     /// One Adadelta step on a batch; returns the batch loss (before the update).
     /// `rng` draws the dropout masks.
@@ -74,15 +71,14 @@ public final class FrameNet {
         for l in 0..<layers {
             let out = Tensor(uninitialized: [m, dims[l + 1]])
             let last = l == layers - 1
-            ck_dense_forward(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, params[2 * l + 1].data,
-                             last ? CK_ACT_NONE : CK_ACT_RELU, out.data, ws(m, l))
+            ctx.denseForward(inputs[l], weights(l), activation: last ? .linear : .relu, into: out, workspace: workspace)
             if last { inputs.append(out); break }
             relu.append(out)
             if dropout > 0 {
                 // keep with probability 1 - rate
                 let mask = (0..<out.count).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 }
                 let dropped = Tensor(uninitialized: out.shape)
-                ck_dropout_apply(out.count, out.data, mask, dropout, dropped.data)
+                ctx.dropout(out, mask: mask, rate: dropout, into: dropped)
                 masks.append(mask)
                 inputs.append(dropped)
             } else {
@@ -92,25 +88,21 @@ public final class FrameNet {
         }
         let probs = ctx.softmax(inputs.removeLast())
         // backward
-        // every gradient gets exactly one contribution below: written, not accumulated
+        for g in grads { g.zero() }
         var dz = Tensor(uninitialized: [m, dims.last!])
-        let loss = labels.withUnsafeBufferPointer { l in
-            (classWeights ?? []).withUnsafeBufferPointer { w in
-                ck_softmax_xent(m, dims.last!, probs.data, l.baseAddress, classWeights == nil ? nil : w.baseAddress, 1e-7, dz.data)
-            }
-        }
+        let loss = ctx.softmaxCrossEntropy(probabilities: probs, labels: labels, classWeights: classWeights, clip: 1e-7,
+                                           gradient: dz)
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil
-            ck_dense_backward_set(ctx.rawPointer, m, dims[l], dims[l + 1], inputs[l].data, params[2 * l].data, dz.data,
-                              dx?.data, grads[2 * l].data, grads[2 * l + 1].data, ws(m, l))
+            ctx.denseBackward(x: inputs[l], weights(l), dy: dz, dx: dx, gradients: gradients(l), workspace: workspace)
             guard let dx else { break }
-            if dropout > 0 { ck_dropout_apply(dx.count, dx.data, masks[l - 1], dropout, dx.data) }
-            ck_relu_backward(dx.count, relu[l - 1].data, dx.data, dx.data)
+            if dropout > 0 { ctx.dropout(dx, mask: masks[l - 1], rate: dropout, into: dx) }
+            ctx.reluBackward(output: relu[l - 1], gradient: dx, into: dx)
             dz = dx
         }
         packed = nil
         for i in params.indices {
-            ck_adadelta(ctx.rawPointer, params[i].count, params[i].data, grads[i].data, eg[i].data, ed[i].data, learningRate, rho, epsilon)
+            ctx.adadelta(params[i], gradient: grads[i], eg: eg[i], ed: ed[i], learningRate: learningRate, rho: rho, epsilon: epsilon)
         }
         return loss
     }

@@ -1,6 +1,41 @@
-import CKernels
 import Foundation
 import Kernels
+
+/// The LSTM network's variables by layer. `kerasOrder` is Keras's model.weights order (each
+/// BN's gamma, beta, moving mean, moving variance; each LSTM's kernel, recurrent kernel, bias;
+/// each dense kernel and bias): the order of checkpoints, head files and the Keras parity test.
+public struct LSTMNetVariables {
+    public var bn0: BatchNormWeights, lstm1: LSTMWeights, bn1: BatchNormWeights, lstm2: LSTMWeights
+    public var bn2: BatchNormWeights, dense1: DenseWeights, dense2: DenseWeights
+
+    public var kerasOrder: [Tensor] {
+        func bn(_ b: BatchNormWeights) -> [Tensor] { [b.gamma, b.beta, b.movingMean, b.movingVariance] }
+        func lstm(_ l: LSTMWeights) -> [Tensor] { [l.kernel, l.recurrent, l.bias] }
+        return bn(bn0) + lstm(lstm1) + bn(bn1) + lstm(lstm2) + bn(bn2)
+            + [dense1.kernel, dense1.bias, dense2.kernel, dense2.bias]
+    }
+
+    public init(kerasOrder v: [Tensor]) {
+        precondition(v.count == 22, "an LSTM network has 22 variables, got \(v.count)")
+        func bn(_ i: Int) -> BatchNormWeights { BatchNormWeights(gamma: v[i], beta: v[i + 1], movingMean: v[i + 2], movingVariance: v[i + 3]) }
+        func lstm(_ i: Int) -> LSTMWeights { LSTMWeights(kernel: v[i], recurrent: v[i + 1], bias: v[i + 2]) }
+        (bn0, lstm1, bn1, lstm2, bn2) = (bn(0), lstm(4), bn(7), lstm(11), bn(14))
+        (dense1, dense2) = (DenseWeights(kernel: v[18], bias: v[19]), DenseWeights(kernel: v[20], bias: v[21]))
+    }
+
+    /// Zero tensors of these shapes (gradients and optimiser state).
+    func zerosLike() -> LSTMNetVariables { LSTMNetVariables(kerasOrder: kerasOrder.map { Tensor(shape: $0.shape) }) }
+
+    /// Positions in kerasOrder of the moving statistics, which are not trained.
+    static let movingStatistics: Set<Int> = [2, 3, 9, 10, 16, 17]
+
+    /// Keras's initialiser of each variable, in kerasOrder.
+    enum Initializer { case zeros, ones, glorotUniform, orthogonal, unitForgetBias }
+    static let initializers: [Initializer] = {
+        let bn: [Initializer] = [.ones, .zeros, .zeros, .ones], lstm: [Initializer] = [.glorotUniform, .orthogonal, .unitForgetBias]
+        return bn + lstm + bn + lstm + bn + [.glorotUniform, .zeros, .glorotUniform, .zeros]
+    }()
+}
 
 /// The paper's sequence classifier (method.md section 5): BatchNorm, LSTM(32, sequences),
 /// BatchNorm, Dropout, LSTM(16, last output), BatchNorm, Dropout, Dense(16, ReLU),
@@ -13,12 +48,13 @@ public final class LSTMNet {
     public var dropout: Float
     public var learningRate: Float = 1.0, rho: Float = 0.95, epsilon: Float = 1e-7
     public let bnEpsilon: Float = 1e-3, bnMomentum: Float = 0.99
-    /// Every variable in Keras's model.weights order: for each BN gamma, beta, moving mean,
-    /// moving variance; for each LSTM kernel, recurrent kernel, bias; for each dense kernel, bias.
-    public private(set) var variables: [Tensor]
-    /// Indices of the trainable variables (not the moving statistics).
+    public let vars: LSTMNetVariables
+    /// Every variable in Keras's model.weights order.
+    public var variables: [Tensor] { vars.kerasOrder }
+    /// Positions in kerasOrder of the trainable variables (not the moving statistics).
     let trainable: [Int]
-    var grads: [Int: Tensor] = [:], eg: [Int: Tensor] = [:], ed: [Int: Tensor] = [:]
+    /// Gradients (the moving-statistics slots stay unused) and the Adadelta averages.
+    let grads: LSTMNetVariables, eg: LSTMNetVariables, ed: LSTMNetVariables
     let ctx: ComputeContext
     let workspace = Workspace()
     /// Large per-step buffers kept between steps (no page faults on every batch).
@@ -31,49 +67,50 @@ public final class LSTMNet {
         return t
     }
 
-    // variable indices
-    static let bn0 = 0, lstm1 = 4, bn1 = 7, lstm2 = 11, bn2 = 14, dense1 = 18, dense2 = 20
+    func trace(_ name: String, _ b: Int, _ t: Int, _ u: Int) -> LSTMTrace {
+        LSTMTrace(h: buffer(name + ".h", [b, t, u]), gates: buffer(name + ".gates", [b, t, 4 * u]),
+                  cells: buffer(name + ".cells", [b, t, u]))
+    }
 
     public init(features: Int, units: (Int, Int) = (32, 16), denseUnits: Int = 16, classes: Int = 3,
                 dropout: Float = 0.3, variables: [Tensor]? = nil, seed: UInt64 = 1, context: ComputeContext) throws {
         (self.features, units1, units2, self.denseUnits, self.classes) = (features, units.0, units.1, denseUnits, classes)
         self.dropout = dropout
         ctx = context
-        let shapes: [[Int]] = [[features], [features], [features], [features],
-                               [features, 4 * units.0], [units.0, 4 * units.0], [4 * units.0],
-                               [units.0], [units.0], [units.0], [units.0],
-                               [units.0, 4 * units.1], [units.1, 4 * units.1], [4 * units.1],
-                               [units.1], [units.1], [units.1], [units.1],
-                               [units.1, denseUnits], [denseUnits], [denseUnits, classes], [classes]]
+        func bn(_ c: Int) -> [[Int]] { [[c], [c], [c], [c]] }
+        func lstm(_ f: Int, _ u: Int) -> [[Int]] { [[f, 4 * u], [u, 4 * u], [4 * u]] }
+        let shapes = bn(features) + lstm(features, units.0) + bn(units.0) + lstm(units.0, units.1) + bn(units.1)
+            + [[units.1, denseUnits], [denseUnits], [denseUnits, classes], [classes]]
+        let values: [Tensor]
         if let v = variables {
             guard v.map(\.shape) == shapes else { throw KernelError.shape("LSTM network variables \(v.map(\.shape)), expected \(shapes)") }
-            self.variables = v.map { $0.reshaped($0.shape) }
+            values = v.map { $0.reshaped($0.shape) }
         } else {
-            self.variables = try Self.kerasInit(shapes, seed: seed)
+            values = Self.kerasInit(shapes, seed: seed)
         }
-        trainable = Array(0..<shapes.count).filter { ![2, 3, 9, 10, 16, 17].contains($0) }
-        for i in trainable {
-            grads[i] = Tensor(shape: shapes[i]); eg[i] = Tensor(shape: shapes[i]); ed[i] = Tensor(shape: shapes[i])
-        }
+        vars = LSTMNetVariables(kerasOrder: values)
+        trainable = Array(0..<shapes.count).filter { !LSTMNetVariables.movingStatistics.contains($0) }
+        (grads, eg, ed) = (vars.zerosLike(), vars.zerosLike(), vars.zerosLike())
     }
 
     /// Keras defaults: glorot_uniform kernels, orthogonal recurrent kernels, zero biases with
-    /// the LSTM forget gate's part at 1, BN gamma 1, beta 0, moving mean 0, variance 1.
-    static func kerasInit(_ shapes: [[Int]], seed: UInt64) throws -> [Tensor] {
+    /// the LSTM forget gate's part at 1, BN gamma 1, beta 0, moving mean 0, variance 1. The
+    /// generator is drawn in kerasOrder.
+    static func kerasInit(_ shapes: [[Int]], seed: UInt64) -> [Tensor] {
         var rng = SplitMix64(seed: seed)
         func uniform() -> Float { Float(rng.next() >> 40) * 0x1p-24 * 2 - 1 }
-        return shapes.enumerated().map { i, s in
+        return zip(shapes, LSTMNetVariables.initializers).map { s, initializer in
             let t = Tensor(shape: s)
-            switch i {
-            case 0, 3, 7, 10, 14, 17: for j in 0..<t.count { t.data[j] = 1 }      // gamma, moving variance
-            case 4, 11, 18, 20:
+            switch initializer {
+            case .zeros: break
+            case .ones: for j in 0..<t.count { t.data[j] = 1 }
+            case .glorotUniform:
                 let lim = Float((6.0 / Double(s[0] + s[1])).squareRoot())
                 for j in 0..<t.count { t.data[j] = uniform() * lim }
-            case 5, 12: orthogonal(t, &rng)
-            case 6, 13:
+            case .orthogonal: orthogonal(t, &rng)
+            case .unitForgetBias:
                 let u = s[0] / 4
-                for j in u..<(2 * u) { t.data[j] = 1 }                              // unit_forget_bias
-            default: break
+                for j in u..<(2 * u) { t.data[j] = 1 }
             }
             return t
         }
@@ -100,23 +137,12 @@ public final class LSTMNet {
         }
     }
 
-    func v(_ i: Int) -> UnsafeMutablePointer<Float> { variables[i].data }
-    func wsLSTM(_ b: Int, _ t: Int, _ f: Int, _ u: Int) -> UnsafeMutablePointer<Float> {
-        workspace.floats(ck_lstm_workspace_size(ctx.rawPointer, b, t, f, u))
-    }
-    func wsDense(_ m: Int, _ k: Int, _ n: Int) -> UnsafeMutablePointer<Float> {
-        workspace.floats(ck_dense_workspace_size(ctx.rawPointer, m, k, n))
-    }
-    func g(_ i: Int) -> UnsafeMutablePointer<Float> { grads[i]!.data }
-
     /// One Adadelta step on a batch [b, t, features]; returns the loss before the update.
     public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
         guard x.shape.count == 3, x.shape[2] == features, labels.count == x.shape[0] else {
             throw KernelError.shape("batch \(x.shape) with \(labels.count) labels, expected [b, t, \(features)]")
         }
-        let (b, t) = (x.shape[0], x.shape[1])
-        let seqs = (0..<b).map { UnsafePointer(x.data + $0 * t * features) }
-        return try step(seqs, t: t, labels: labels, classWeights: classWeights, rng: &rng)
+        return try step(SequenceBatch(x), labels: labels, classWeights: classWeights, rng: &rng)
     }
 
     /// One step on the sequences `indices` of a set x [n, t, features], read in place.
@@ -125,71 +151,62 @@ public final class LSTMNet {
         guard x.shape.count == 3, x.shape[2] == features, labels.count == indices.count, indices.allSatisfy({ $0 >= 0 && $0 < x.shape[0] }) else {
             throw KernelError.shape("samples \(x.shape) with \(labels.count) labels, expected [n, t, \(features)]")
         }
-        let t = x.shape[1]
-        return try step(indices.map { UnsafePointer(x.data + $0 * t * features) }, t: t, labels: labels,
-                        classWeights: classWeights, rng: &rng)
+        return try step(SequenceBatch(x, indices: Array(indices)), labels: labels, classWeights: classWeights, rng: &rng)
     }
 
-    func step(_ seqs: [UnsafePointer<Float>], t: Int, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
-        let b = seqs.count
-        let c = ctx.rawPointer
+    func step(_ xs: SequenceBatch, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
+        let (b, t) = (xs.count, xs.steps)
         let (u1, u2) = (units1, units2)
+        let (v, g) = (vars, grads)
         func mask(_ n: Int) -> [UInt8] {
             dropout > 0 ? (0..<n).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 } : [UInt8](repeating: 1, count: n)
         }
         // forward
         // the input's batch normalisation is fused into the first LSTM (no gradient for x)
-        let m0 = Tensor(uninitialized: [features]), i0 = Tensor(uninitialized: [features])
-        let xs = seqs.map { Optional($0) }
-        let h1 = buffer("h1", [b, t, u1]), g1 = buffer("g1", [b, t, 4 * u1]), c1 = buffer("c1", [b, t, u1])
-        let ws1 = workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1))
-        ck_bn_lstm_forward(c, b, t, features, u1, xs, v(0), v(1), bnEpsilon, bnMomentum, v(2), v(3), v(4), v(5), v(6),
-                           m0.data, i0.data, h1.data, g1.data, c1.data, ws1)
-        let a1 = buffer("a1", h1.shape), m1 = Tensor(uninitialized: [u1]), i1 = Tensor(uninitialized: [u1])
-        ck_batchnorm_train(b * t, u1, h1.data, v(7), v(8), bnEpsilon, bnMomentum, v(9), v(10), m1.data, i1.data, a1.data)
+        let s0 = BatchNormStatistics(channels: features)
+        let tr1 = trace("l1", b, t, u1)
+        ctx.bnLSTMForward(xs, v.bn0, epsilon: bnEpsilon, momentum: bnMomentum, v.lstm1, stats: s0, trace: tr1, workspace: workspace)
+        let a1 = buffer("a1", tr1.h.shape), s1 = BatchNormStatistics(channels: u1)
+        ctx.batchNormTrain(tr1.h, v.bn1, epsilon: bnEpsilon, momentum: bnMomentum, stats: s1, into: a1)
         let mask1 = mask(a1.count)
-        ck_dropout_apply(a1.count, a1.data, mask1, dropout, a1.data)
-        let h2 = buffer("h2", [b, t, u2]), g2 = buffer("g2", [b, t, 4 * u2]), c2 = buffer("c2", [b, t, u2])
-        ck_lstm_forward(c, b, t, u1, u2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, u1, u2))
+        ctx.dropout(a1, mask: mask1, rate: dropout, into: a1)
+        let tr2 = trace("l2", b, t, u2)
+        ctx.lstmForward(a1, v.lstm2, trace: tr2, workspace: workspace)
         let last = Tensor(uninitialized: [b, u2])
-        for n in 0..<b { (last.data + n * u2).update(from: h2.data + (n * t + t - 1) * u2, count: u2) }
-        let a2 = Tensor(uninitialized: [b, u2]), m2 = Tensor(uninitialized: [u2]), i2 = Tensor(uninitialized: [u2])
-        ck_batchnorm_train(b, u2, last.data, v(14), v(15), bnEpsilon, bnMomentum, v(16), v(17), m2.data, i2.data, a2.data)
+        for n in 0..<b { (last.data + n * u2).update(from: tr2.h.data + (n * t + t - 1) * u2, count: u2) }
+        let a2 = Tensor(uninitialized: [b, u2]), s2 = BatchNormStatistics(channels: u2)
+        ctx.batchNormTrain(last, v.bn2, epsilon: bnEpsilon, momentum: bnMomentum, stats: s2, into: a2)
         let mask2 = mask(a2.count)
-        ck_dropout_apply(a2.count, a2.data, mask2, dropout, a2.data)
+        ctx.dropout(a2, mask: mask2, rate: dropout, into: a2)
         let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, classes])
-        ck_dense_forward(c, b, u2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data, wsDense(b, u2, denseUnits))
-        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data, wsDense(b, denseUnits, classes))
+        ctx.denseForward(a2, v.dense1, activation: .relu, into: d1, workspace: workspace)
+        ctx.denseForward(d1, v.dense2, into: z, workspace: workspace)
         let p = ctx.softmax(z)
         // backward
-        for i in trainable { memset(g(i), 0, grads[i]!.count * 4) }
+        for i in trainable { g.kerasOrder[i].zero() }
         let dz = Tensor(uninitialized: z.shape)
-        let loss = labels.withUnsafeBufferPointer { l in
-            (classWeights ?? []).withUnsafeBufferPointer { w in
-                ck_softmax_xent(b, classes, p.data, l.baseAddress, classWeights == nil ? nil : w.baseAddress, 1e-7, dz.data)
-            }
-        }
+        let loss = ctx.softmaxCrossEntropy(probabilities: p, labels: labels, classWeights: classWeights, clip: 1e-7, gradient: dz)
         let dd1 = Tensor(uninitialized: d1.shape)
-        ck_dense_backward(c, b, denseUnits, classes, d1.data, v(20), dz.data, dd1.data, g(20), g(21), wsDense(b, denseUnits, classes))
-        ck_relu_backward(dd1.count, d1.data, dd1.data, dd1.data)
+        ctx.denseBackward(x: d1, v.dense2, dy: dz, dx: dd1, gradients: g.dense2, workspace: workspace)
+        ctx.reluBackward(output: d1, gradient: dd1, into: dd1)
         let da2 = Tensor(uninitialized: a2.shape)
-        ck_dense_backward(c, b, u2, denseUnits, a2.data, v(18), dd1.data, da2.data, g(18), g(19), wsDense(b, u2, denseUnits))
-        ck_dropout_apply(da2.count, da2.data, mask2, dropout, da2.data)
+        ctx.denseBackward(x: a2, v.dense1, dy: dd1, dx: da2, gradients: g.dense1, workspace: workspace)
+        ctx.dropout(da2, mask: mask2, rate: dropout, into: da2)
         let dlast = Tensor(uninitialized: last.shape)
-        ck_batchnorm_backward(b, u2, last.data, v(14), m2.data, i2.data, da2.data, dlast.data, g(14), g(15))
-        let dh2 = buffer("dh2", h2.shape)
-        memset(dh2.data, 0, dh2.count * 4)
+        ctx.batchNormBackward(x: last, gamma: v.bn2.gamma, stats: s2, dy: da2, dx: dlast, dgamma: g.bn2.gamma, dbeta: g.bn2.beta)
+        let dh2 = buffer("dh2", tr2.h.shape)
+        dh2.zero()
         for n in 0..<b { (dh2.data + (n * t + t - 1) * u2).update(from: dlast.data + n * u2, count: u2) }
         let da1 = buffer("da1", a1.shape)
-        ck_lstm_backward(c, b, t, u1, u2, a1.data, v(11), v(12), h2.data, g2.data, c2.data, dh2.data, da1.data, g(11), g(12), g(13),
-                         wsLSTM(b, t, u1, u2))
-        ck_dropout_apply(da1.count, da1.data, mask1, dropout, da1.data)
-        let dh1 = buffer("dh1", h1.shape)
-        ck_batchnorm_backward(b * t, u1, h1.data, v(7), m1.data, i1.data, da1.data, dh1.data, g(7), g(8))
-        ck_bn_lstm_backward(c, b, t, features, u1, xs, m0.data, i0.data, v(0), v(1), v(4), v(5), h1.data, g1.data, c1.data, dh1.data,
-                            g(0), g(1), g(4), g(5), g(6), workspace.floats(ck_bn_lstm_workspace_size(c, b, t, features, u1)))
+        ctx.lstmBackward(x: a1, v.lstm2, trace: tr2, dh: dh2, dx: da1, gradients: g.lstm2, workspace: workspace)
+        ctx.dropout(da1, mask: mask1, rate: dropout, into: da1)
+        let dh1 = buffer("dh1", tr1.h.shape)
+        ctx.batchNormBackward(x: tr1.h, gamma: v.bn1.gamma, stats: s1, dy: da1, dx: dh1, dgamma: g.bn1.gamma, dbeta: g.bn1.beta)
+        ctx.bnLSTMBackward(xs, v.bn0, v.lstm1, stats: s0, trace: tr1, dh: dh1, dgamma: g.bn0.gamma, dbeta: g.bn0.beta,
+                           gradients: g.lstm1, workspace: workspace)
+        let (w, gr, e1, e2) = (vars.kerasOrder, g.kerasOrder, eg.kerasOrder, ed.kerasOrder)
         for i in trainable {
-            ck_adadelta(ctx.rawPointer, variables[i].count, v(i), g(i), eg[i]!.data, ed[i]!.data, learningRate, rho, epsilon)
+            ctx.adadelta(w[i], gradient: gr[i], eg: e1[i], ed: e2[i], learningRate: learningRate, rho: rho, epsilon: epsilon)
         }
         return loss
     }
@@ -205,39 +222,41 @@ extension LSTMNet: Trainable {
             throw KernelError.shape("input \(x.shape), expected [b, t, \(features)]")
         }
         let (b, t) = (x.shape[0], x.shape[1])
-        let c = ctx.rawPointer
-        func bn(_ input: Tensor, _ at: Int) -> Tensor {
-            let f = foldBatchNorm(gamma: variables[at], beta: variables[at + 1], mean: variables[at + 2],
-                                  variance: variables[at + 3], epsilon: bnEpsilon)
-            return ctx.affineChannels(input, scale: f.scale, shift: f.shift, into: buffer("pbn\(at)", input.shape))
+        let v = vars
+        func folded(_ bn: BatchNormWeights) -> (scale: Tensor, shift: Tensor) {
+            foldBatchNorm(gamma: bn.gamma, beta: bn.beta, mean: bn.movingMean, variance: bn.movingVariance, epsilon: bnEpsilon)
+        }
+        func bn(_ input: Tensor, _ w: BatchNormWeights, _ name: String) -> Tensor {
+            let f = folded(w)
+            return ctx.affineChannels(input, scale: f.scale, shift: f.shift, into: buffer(name, input.shape))
         }
         // the input's normalisation is applied while the first product packs it
-        let f0 = foldBatchNorm(gamma: variables[0], beta: variables[1], mean: variables[2], variance: variables[3], epsilon: bnEpsilon)
-        let h1 = buffer("ph1", [b, t, units1]), g1 = buffer("pg1", [b, t, 4 * units1]), c1 = buffer("pc1", [b, t, units1])
-        ck_affine_lstm_forward(c, b, t, features, units1, x.data, f0.scale.data, f0.shift.data, v(4), v(5), v(6),
-                               h1.data, g1.data, c1.data, workspace.floats(ck_affine_lstm_workspace_size(c, features, units1)))
-        let a1 = bn(h1, 7)
-        let h2 = buffer("ph2", [b, t, units2]), g2 = buffer("pg2", [b, t, 4 * units2]), c2 = buffer("pc2", [b, t, units2])
-        ck_lstm_forward(c, b, t, units1, units2, a1.data, v(11), v(12), v(13), h2.data, g2.data, c2.data, wsLSTM(b, t, units1, units2))
+        let f0 = folded(v.bn0)
+        let tr1 = trace("p1", b, t, units1)
+        ctx.affineLSTMForward(x, scale: f0.scale, shift: f0.shift, v.lstm1, trace: tr1, workspace: workspace)
+        let a1 = bn(tr1.h, v.bn1, "pbn1")
+        let tr2 = trace("p2", b, t, units2)
+        ctx.lstmForward(a1, v.lstm2, trace: tr2, workspace: workspace)
         let last = Tensor(uninitialized: [b, units2])
-        for n in 0..<b { (last.data + n * units2).update(from: h2.data + (n * t + t - 1) * units2, count: units2) }
-        let a2 = bn(last, 14)
+        for n in 0..<b { (last.data + n * units2).update(from: tr2.h.data + (n * t + t - 1) * units2, count: units2) }
+        let a2 = bn(last, v.bn2, "pbn2")
         let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, classes])
-        ck_dense_forward(c, b, units2, denseUnits, a2.data, v(18), v(19), CK_ACT_RELU, d1.data, wsDense(b, units2, denseUnits))
-        ck_dense_forward(c, b, denseUnits, classes, d1.data, v(20), v(21), CK_ACT_NONE, z.data, wsDense(b, denseUnits, classes))
+        ctx.denseForward(a2, v.dense1, activation: .relu, into: d1, workspace: workspace)
+        ctx.denseForward(d1, v.dense2, into: z, workspace: workspace)
         return ctx.softmax(z)
     }
 
+    /// Variables as variable_<i> and the Adadelta state as adadelta_g_<i> / adadelta_d_<i>, with
+    /// i the Keras weights position.
     public var state: [(String, Tensor)] {
         var out = variables.enumerated().map { ("variable_\($0.offset)", $0.element) }
-        for i in trainable { out += [("adadelta_g_\(i)", eg[i]!), ("adadelta_d_\(i)", ed[i]!)] }
+        let (g, d) = (eg.kerasOrder, ed.kerasOrder)
+        for i in trainable { out += [("adadelta_g_\(i)", g[i]), ("adadelta_d_\(i)", d[i])] }
         return out
     }
 
     public func restore(_ st: [String: Tensor]) throws {
-        var pairs = variables.enumerated().map { ("variable_\($0.offset)", $0.element) }
-        for i in trainable { pairs += [("adadelta_g_\(i)", eg[i]!), ("adadelta_d_\(i)", ed[i]!)] }
-        for (name, t) in pairs {
+        for (name, t) in state {
             guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
             t.data.update(from: s.data, count: t.count)
         }

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Kernels
 import Testing
@@ -66,12 +65,13 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
         let wout = randomTensor([b, t, u], &rng)   // L = sum(wout * h)
         let ctx = try ComputeContext(threads: 2)
-        let scratch = Tensor(shape: [1 << 20])
+        let ws = Workspace(), weights = LSTMWeights(kernel: w, recurrent: r, bias: bias)
         let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
-        ck_lstm_forward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, bias.data, h.data, gates.data, cells.data, scratch.data)
+        let tr = LSTMTrace(h: h, gates: gates, cells: cells)
+        ctx.lstmForward(x, weights, trace: tr, workspace: ws)
         let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        ck_lstm_backward(ctx.rawPointer, b, t, f, u, x.data, w.data, r.data, h.data, gates.data, cells.data, wout.data,
-                         dx.data, dw.data, dr.data, db.data, scratch.data)
+        ctx.lstmBackward(x: x, weights, trace: tr, dh: wout, dx: dx, gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db),
+                         workspace: ws)
         let (X, W, R, B, O) = (doubles(x), doubles(w), doubles(r), doubles(bias), doubles(wout))
         func L(_ x: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
             zip(Ref.lstm(x, b: b, t: t, f: f, u: u, w: w, r: r, bias: bb), O).reduce(0) { $0 + $1.0 * $1.1 }
@@ -91,10 +91,12 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let x = randomTensor([rows, c], &rng, range: -2...3), gamma = randomTensor([c], &rng, range: 0.5...1.5)
         let beta = randomTensor([c], &rng), wout = randomTensor([rows, c], &rng)
         let mm = Tensor(shape: [c]), mv = Tensor(shape: [c], values: [Float](repeating: 1, count: c))
-        let mean = Tensor(shape: [c]), inv = Tensor(shape: [c]), y = Tensor(shape: [rows, c])
-        ck_batchnorm_train(rows, c, x.data, gamma.data, beta.data, 1e-3, 0.99, mm.data, mv.data, mean.data, inv.data, y.data)
+        let stats = BatchNormStatistics(channels: c), y = Tensor(shape: [rows, c])
+        let ctx = try ComputeContext(threads: 1)
+        let bn = BatchNormWeights(gamma: gamma, beta: beta, movingMean: mm, movingVariance: mv)
+        ctx.batchNormTrain(x, bn, epsilon: 1e-3, momentum: 0.99, stats: stats, into: y)
         let dx = Tensor(shape: x.shape), dg = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
-        ck_batchnorm_backward(rows, c, x.data, gamma.data, mean.data, inv.data, wout.data, dx.data, dg.data, dbeta.data)
+        ctx.batchNormBackward(x: x, gamma: gamma, stats: stats, dy: wout, dx: dx, dgamma: dg, dbeta: dbeta)
         let (X, G, Bt, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(wout))
         func L(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
             zip(Ref.batchnorm(x, rows: rows, c: c, gamma: g, beta: b, eps: 1e-3), O).reduce(0) { $0 + $1.0 * $1.1 }
@@ -119,16 +121,17 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
         let wout = randomTensor([b, t, u], &rng)
         let ctx = try ComputeContext(threads: 2)
-        let ws = Tensor(shape: [ck_bn_lstm_workspace_size(ctx.rawPointer, b, t, f, u)])
+        let ws = Workspace()
         let mm = Tensor(shape: [f]), mv = Tensor(shape: [f], values: [Float](repeating: 1, count: f))
-        let mean = Tensor(shape: [f]), inv = Tensor(shape: [f])
+        let bn = BatchNormWeights(gamma: gamma, beta: beta, movingMean: mm, movingVariance: mv)
+        let weights = LSTMWeights(kernel: w, recurrent: r, bias: bias), stats = BatchNormStatistics(channels: f)
         let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
-        let seqs: [UnsafePointer<Float>?] = (0..<b).map { UnsafePointer(x.data + $0 * t * f) }
-        ck_bn_lstm_forward(ctx.rawPointer, b, t, f, u, seqs, gamma.data, beta.data, 1e-3, 0.99, mm.data, mv.data, w.data, r.data,
-                           bias.data, mean.data, inv.data, h.data, gates.data, cells.data, ws.data)
+        let tr = LSTMTrace(h: h, gates: gates, cells: cells)
+        let seqs = SequenceBatch(x)
+        ctx.bnLSTMForward(seqs, bn, epsilon: 1e-3, momentum: 0.99, weights, stats: stats, trace: tr, workspace: ws)
         let dg = Tensor(shape: [f]), dbeta = Tensor(shape: [f]), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        ck_bn_lstm_backward(ctx.rawPointer, b, t, f, u, seqs, mean.data, inv.data, gamma.data, beta.data, w.data, r.data, h.data, gates.data, cells.data,
-                            wout.data, dg.data, dbeta.data, dw.data, dr.data, db.data, ws.data)
+        ctx.bnLSTMBackward(seqs, bn, weights, stats: stats, trace: tr, dh: wout, dgamma: dg, dbeta: dbeta,
+                           gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db), workspace: ws)
         let (X, G, Bt, W, R, B, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(w), doubles(r), doubles(bias), doubles(wout))
         func H(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> [Double] {
             Ref.lstm(Ref.batchnorm(X, rows: b * t, c: f, gamma: g, beta: be, eps: 1e-3), b: b, t: t, f: f, u: u, w: w, r: r, bias: bb)
@@ -152,15 +155,13 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let shift = randomTensor([f], &rng), w = randomTensor([f, 4 * u], &rng, range: -0.3...0.3)
         let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
         for isa in ISA.allCases where isa.isSupported {
-            let ctx = try ComputeContext(isa: isa, threads: 2), c = ctx.rawPointer
-            let a0 = Tensor(shape: x.shape)
-            ck_affine_channels(c, b * t, f, x.data, scale.data, shift.data, a0.data)
+            let ctx = try ComputeContext(isa: isa, threads: 2), ws = Workspace()
+            let weights = LSTMWeights(kernel: w, recurrent: r, bias: bias)
+            let a0 = ctx.affineChannels(x, scale: scale, shift: shift)
             let h1 = Tensor(shape: [b, t, u]), g1 = Tensor(shape: [b, t, 4 * u]), c1 = Tensor(shape: [b, t, u])
-            let ws = Tensor(shape: [ck_lstm_workspace_size(c, b, t, f, u)])
-            ck_lstm_forward(c, b, t, f, u, a0.data, w.data, r.data, bias.data, h1.data, g1.data, c1.data, ws.data)
+            ctx.lstmForward(a0, weights, trace: LSTMTrace(h: h1, gates: g1, cells: c1), workspace: ws)
             let h2 = Tensor(shape: [b, t, u]), g2 = Tensor(shape: [b, t, 4 * u]), c2 = Tensor(shape: [b, t, u])
-            let ws2 = Tensor(shape: [ck_affine_lstm_workspace_size(c, f, u)])
-            ck_affine_lstm_forward(c, b, t, f, u, x.data, scale.data, shift.data, w.data, r.data, bias.data, h2.data, g2.data, c2.data, ws2.data)
+            ctx.affineLSTMForward(x, scale: scale, shift: shift, weights, trace: LSTMTrace(h: h2, gates: g2, cells: c2), workspace: ws)
             #expect(bitEqual(h1, h2) && bitEqual(g1, g2) && bitEqual(c1, c2), "\(isa)")
         }
     }
@@ -174,10 +175,10 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
             let ctx = try ComputeContext(isa: isa, threads: threads)
             let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]), c = Tensor(shape: [b, t, u])
-            ck_lstm_recurrence(ctx.rawPointer, b, t, u, r.data, g.data, h.data, c.data)
+            let tr = LSTMTrace(h: h, gates: g, cells: c)
+            ctx.lstmRecurrence(recurrent: r, trace: tr)
             let dz = Tensor(shape: pre.shape), dr = Tensor(shape: r.shape)
-            let ws = Tensor(shape: [ck_lstm_workspace_size(ctx.rawPointer, b, t, 0, u)])
-            ck_lstm_bptt(ctx.rawPointer, b, t, u, r.data, h.data, g.data, c.data, dh.data, dz.data, dr.data, ws.data)
+            ctx.lstmBPTT(recurrent: r, trace: tr, dh: dh, dz: dz, drecurrent: dr, workspace: Workspace())
             return h.array + c.array + g.array + dz.array + dr.array
         }
         let cellValues = b * t * (u + u + 4 * u + 4 * u)   // dr comes from a GEMM: FMA on SIMD ISAs
@@ -193,7 +194,7 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         // the activations are accurate: sigmoid and tanh of the first step against double
         let ctx = try ComputeContext(isa: .best, threads: 1)
         let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]), c = Tensor(shape: [b, t, u])
-        ck_lstm_recurrence(ctx.rawPointer, b, t, u, r.data, g.data, h.data, c.data)
+        ctx.lstmRecurrence(recurrent: r, trace: LSTMTrace(h: h, gates: g, cells: c))
         var worst = 0.0
         for j in 0..<(4 * u) {
             let z = Double(pre.data[j])
@@ -213,9 +214,9 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let eg0 = randomTensor([n], &rng, range: 0...0.001), ed0 = randomTensor([n], &rng, range: 0...0.001)
         func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
             let ctx = try ComputeContext(isa: isa, threads: threads)
-            var (w, eg, ed) = (w0.array, eg0.array, ed0.array)
-            for _ in 0..<3 { ck_adadelta(ctx.rawPointer, n, &w, g.data, &eg, &ed, 1.0, 0.95, 1e-7) }
-            return w + eg + ed
+            let (w, eg, ed) = (Tensor(shape: [n], values: w0.array), Tensor(shape: [n], values: eg0.array), Tensor(shape: [n], values: ed0.array))
+            for _ in 0..<3 { ctx.adadelta(w, gradient: g, eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7) }
+            return w.array + eg.array + ed.array
         }
         let ref = try run(.scalar, 1)
         for isa in ISA.allCases where isa.isSupported {

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 import Kernels
 import Testing
@@ -44,20 +43,20 @@ struct RefMLP {
         let labels: [Int32] = [0, 2, 1, 2]
         let cw: [Float] = [0.5, 1.5, 2.0]
         let ctx = try ComputeContext(isa: .best, threads: 2)
-        let scratch = Tensor(shape: [1 << 20])
+        let ws = Workspace()
+        let l1 = DenseWeights(kernel: w1, bias: b1), l2 = DenseWeights(kernel: w2, bias: b2)
         // forward
         let hid = Tensor(shape: [m, h]), z = Tensor(shape: [m, c])
-        ck_dense_forward(ctx.rawPointer, m, k, h, x.data, w1.data, b1.data, CK_ACT_RELU, hid.data, scratch.data)
-        ck_dense_forward(ctx.rawPointer, m, h, c, hid.data, w2.data, b2.data, CK_ACT_NONE, z.data, scratch.data)
+        ctx.denseForward(x, l1, activation: .relu, into: hid, workspace: ws)
+        ctx.denseForward(hid, l2, into: z, workspace: ws)
         let p = ctx.softmax(z)
         // backward
         let dz = Tensor(shape: [m, c]), dh = Tensor(shape: [m, h]), dx = Tensor(shape: [m, k])
         let dw1 = Tensor(shape: [k, h]), db1 = Tensor(shape: [h]), dw2 = Tensor(shape: [h, c]), db2 = Tensor(shape: [c])
-        let loss = labels.withUnsafeBufferPointer { l in cw.withUnsafeBufferPointer { w in
-            ck_softmax_xent(m, c, p.data, l.baseAddress, w.baseAddress, 1e-7, dz.data) } }
-        ck_dense_backward(ctx.rawPointer, m, h, c, hid.data, w2.data, dz.data, dh.data, dw2.data, db2.data, scratch.data)
-        ck_relu_backward(m * h, hid.data, dh.data, dh.data)
-        ck_dense_backward(ctx.rawPointer, m, k, h, x.data, w1.data, dh.data, dx.data, dw1.data, db1.data, scratch.data)
+        let loss = ctx.softmaxCrossEntropy(probabilities: p, labels: labels, classWeights: cw, clip: 1e-7, gradient: dz)
+        ctx.denseBackward(x: hid, l2, dy: dz, dx: dh, gradients: DenseWeights(kernel: dw2, bias: db2), workspace: ws)
+        ctx.reluBackward(output: hid, gradient: dh, into: dh)
+        ctx.denseBackward(x: x, l1, dy: dh, dx: dx, gradients: DenseWeights(kernel: dw1, bias: db1), workspace: ws)
 
         func d(_ t: Tensor) -> [Double] { t.array.map(Double.init) }
         let ref = RefMLP(w1: d(w1), b1: d(b1), w2: d(w2), b2: d(b2), k: k, h: h, c: c)
@@ -82,27 +81,38 @@ struct RefMLP {
         check("x", dx) { _, x, i, e in x[i] += e }
     }
 
-    @Test("backward accumulates into parameter gradients")
+    @Test("dense backward accumulates into both the kernel and the bias gradient, starting from what they hold")
     func accumulates() throws {
         var rng = SeededRNG(seed: 3)
         let x = randomTensor([3, 4], &rng), w = randomTensor([4, 2], &rng), dy = randomTensor([3, 2], &rng)
         let ctx = try ComputeContext(isa: .best, threads: 1)
-        let scratch = Tensor(shape: [1 << 20])
-        let dw = Tensor(shape: [4, 2]), db = Tensor(shape: [2])
-        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data, scratch.data)
-        let once = dw.array
-        ck_dense_backward(ctx.rawPointer, 3, 4, 2, x.data, w.data, dy.data, nil, dw.data, db.data, scratch.data)
-        #expect(zip(dw.array, once).allSatisfy { abs($0 - 2 * $1) <= 1e-6 * max(1, abs($1)) })
+        let dw = randomTensor([4, 2], &rng), db = randomTensor([2], &rng)
+        let (dw0, db0) = (dw.array, db.array)
+        let weights = DenseWeights(kernel: w, bias: Tensor(shape: [2]))
+        for _ in 0..<2 {
+            ctx.denseBackward(x: x, weights, dy: dy, dx: nil, gradients: DenseWeights(kernel: dw, bias: db), workspace: Workspace())
+        }
+        // independent sums in double: dW = X^T dY, db = column sums of dY, each added twice
+        for q in 0..<4 {
+            for j in 0..<2 {
+                let g = (0..<3).reduce(0.0) { $0 + Double(x.data[$1 * 4 + q]) * Double(dy.data[$1 * 2 + j]) }
+                #expect(abs(Double(dw.data[q * 2 + j]) - (Double(dw0[q * 2 + j]) + 2 * g)) < 1e-5, "dW[\(q), \(j)]")
+            }
+        }
+        for j in 0..<2 {
+            let g = (0..<3).reduce(0.0) { $0 + Double(dy.data[$1 * 2 + j]) }
+            #expect(abs(Double(db.data[j]) - (Double(db0[j]) + 2 * g)) < 1e-5, "db[\(j)]")
+        }
     }
 
     @Test("Adadelta follows the Keras update (rho 0.95, eps 1e-7, lr 1) over several steps")
     func adadelta() throws {
         let ctx = try ComputeContext(threads: 1)
-        var w: [Float] = [0.5, -1, 2], eg = [Float](repeating: 0, count: 3), ed = [Float](repeating: 0, count: 3)
-        var rw = w.map(Double.init), reg = [Double](repeating: 0, count: 3), red = [Double](repeating: 0, count: 3)
+        let w = Tensor(shape: [3], values: [0.5, -1, 2]), eg = Tensor(shape: [3]), ed = Tensor(shape: [3])
+        var rw = w.array.map(Double.init), reg = [Double](repeating: 0, count: 3), red = [Double](repeating: 0, count: 3)
         for step in 0..<5 {
             let g: [Float] = [0.1 * Float(step + 1), -0.3, 0.02]
-            ck_adadelta(ctx.rawPointer, 3, &w, g, &eg, &ed, 1.0, 0.95, 1e-7)
+            ctx.adadelta(w, gradient: Tensor(shape: [3], values: g), eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7)
             for i in 0..<3 {
                 let gi = Double(g[i])
                 reg[i] = 0.95 * reg[i] + 0.05 * gi * gi
@@ -111,16 +121,14 @@ struct RefMLP {
                 rw[i] += dd
             }
         }
-        for i in 0..<3 { #expect(abs(Double(w[i]) - rw[i]) < 1e-6) }
+        for i in 0..<3 { #expect(abs(Double(w.data[i]) - rw[i]) < 1e-6) }
     }
 
     @Test("inverted dropout scales kept units by 1 / (1 - rate)")
-    func dropout() {
-        let x: [Float] = [1, 2, 3, 4]
-        let mask: [UInt8] = [1, 0, 1, 0]
-        var out = [Float](repeating: 9, count: 4)
-        ck_dropout_apply(4, x, mask, 0.5, &out)
-        #expect(out == [2, 0, 6, 0])
+    func dropout() throws {
+        let x = Tensor(shape: [4], values: [1, 2, 3, 4]), out = Tensor(shape: [4], values: [9, 9, 9, 9])
+        try ComputeContext(threads: 1).dropout(x, mask: [1, 0, 1, 0], rate: 0.5, into: out)
+        #expect(out.array == [2, 0, 6, 0])
     }
 
     @Test("dense forward does not depend on the thread count")
@@ -130,9 +138,8 @@ struct RefMLP {
         var outs: [[Float]] = []
         for t in [1, 2, 3] {
             let ctx = try ComputeContext(isa: .best, threads: t)
-            let scratch = Tensor(shape: [1 << 20])
             let y = Tensor(shape: [37, 19])
-            ck_dense_forward(ctx.rawPointer, 37, 50, 19, x.data, w.data, nil, CK_ACT_NONE, y.data, scratch.data)
+            ctx.denseForward(x, DenseWeights(kernel: w, bias: Tensor(shape: [19])), into: y, workspace: Workspace())
             outs.append(y.array)
         }
         #expect(outs[0] == outs[1] && outs[0] == outs[2])
