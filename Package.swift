@@ -14,40 +14,53 @@ let cFlags: [CSetting] = [
 let package = Package(
     name: "PainFace",
     products: [
-        .executable(name: "painface", targets: ["painface"]),
+        .executable(name: "painface", targets: ["PainFaceCLI"]),
+        .executable(name: "painface-bench", targets: ["PainFaceBench"]),
         .library(name: "PainFace", targets: ["PainFace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // C: the compute core and the image codecs
         .target(name: "CKernels", path: "CSources/CKernels", cSettings: cFlags,
                 linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m"),
                                  .linkedLibrary("pthread")]),
         .target(name: "CCodecs", path: "CSources/CCodecs",
                 cSettings: [.unsafeFlags(["-O2", "-Wall"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // Swift libraries, lowest first; each lists exactly what its files import
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Weights", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Kernels", "Weights"]),
         // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
         // test suite (debug) runs the detector on real photographs in seconds.
-        .target(name: "Imaging", dependencies: ["CCodecs", "Kernels"],
+        .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "Dataset", dependencies: ["Imaging", "Weights"]),
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
-        .target(name: "PainFace", dependencies: ["NN", "Weights", "Imaging", "Kernels", "Training"]),
-        .executableTarget(name: "painface", dependencies: [
-            "PainFace", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .target(name: "PainFace", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Training", "Weights"]),
+        // executables: the command line, and the benchmarks with the anchors peer
+        .executableTarget(name: "PainFaceCLI", dependencies: [
+            "Dataset", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "PainFaceBench", dependencies: [
+            "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // tests
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["PainFace"]),
+        .testTarget(name: "CLITests", dependencies: ["Dataset", "PainFace"]),
         .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "FaceTests", dependencies: ["Imaging", "PainFace", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FaceTests", dependencies: ["Faces", "Imaging", "PainFace", "TestSupport"], exclude: ["Fixtures"]),
     ],
     cLanguageStandard: .gnu17
 )

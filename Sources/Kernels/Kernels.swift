@@ -51,6 +51,20 @@ public final class ComputeContext: @unchecked Sendable {
         self.threads = Int(ck_ctx_threads(r))
     }
 
+    /// A context for a user's `--isa NAME` (nil: the best this CPU has) and `--threads N`.
+    public convenience init(isaName: String?, threads: Int) throws {
+        var chosen = ISA.best
+        if let isaName {
+            guard let i = ISA(name: isaName) else {
+                throw KernelError.shape("unknown --isa \(isaName) (\(ISA.allCases.map(\.description).joined(separator: ", ")))")
+            }
+            guard i.isSupported else { throw KernelError.unsupportedISA(i) }
+            chosen = i
+        }
+        guard threads >= 0 else { throw KernelError.shape("--threads must be 0 (one per CPU) or more, got \(threads)") }
+        try self.init(isa: chosen, threads: threads)
+    }
+
     deinit { ck_ctx_destroy(raw) }
 
     public static var cpuCount: Int { Int(ck_cpu_count()) }
@@ -124,6 +138,13 @@ public final class Tensor: @unchecked Sendable {
     }
     /// True if any value is NaN or infinite.
     public var hasNonFinite: Bool { buffer.contains { !$0.isFinite } }
+}
+
+/// Seconds on the monotonic clock (stage timings, progress).
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
 }
 
 /// SplitMix64: a small, fast, seeded generator; the same stream in Swift and in

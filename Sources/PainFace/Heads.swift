@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import Kernels
 import Training
@@ -5,7 +6,7 @@ import Weights
 
 /// The classifier heads users train: files, data loading from feature files, evaluation.
 public enum Heads {
-    public static let classes = ["no_pain", "low_pain", "high_pain"]
+    public static let classes = ClassSet.pain.names
 
     /// Head file: STEM.json (this) + STEM.safetensors (the variables).
     public struct Config: Codable, Sendable {

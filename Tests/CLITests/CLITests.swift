@@ -17,9 +17,25 @@ func repoRoot() -> URL {
     return u
 }
 
-/// Runs the debug `painface` binary built next to the tests.
-func painface(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-    let exe = repoRoot().appendingPathComponent(".build/debug/painface")
+/// An executable of this package, from the build the tests run in: the test bundle sits in
+/// the same products folder (.build/<triple>/<config>/), whatever the configuration.
+/// PAINFACE_BIN_DIR overrides the folder.
+func builtExecutable(_ name: String) -> URL {
+    if let dir = ProcessInfo.processInfo.environment["PAINFACE_BIN_DIR"], !dir.isEmpty {
+        return URL(fileURLWithPath: dir).appendingPathComponent(name)
+    }
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    for _ in 0..<4 {
+        dir.deleteLastPathComponent()
+        let candidate = dir.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    fatalError("\(name) not found beside the test bundle \(CommandLine.arguments[0]); build it first (swift build --build-tests)")
+}
+
+/// Runs `painface` (or another of the package's executables) built next to the tests.
+func painface(_ args: [String], executable: String = "painface") throws -> (status: Int32, out: String, err: String) {
+    let exe = builtExecutable(executable)
     let p = Process()
     p.executableURL = exe
     p.arguments = args
@@ -94,12 +110,12 @@ func painface(_ args: [String]) throws -> (status: Int32, out: String, err: Stri
         #expect(r3.status != 0 && r3.err.contains("no-such-model: no such model file"))
     }
 
-    @Test("bench runs and reports GFLOPS and peak RSS")
+    @Test("painface-bench runs and reports GFLOPS and peak RSS")
     func bench() throws {
-        let r = try painface(["bench", "--quick", "--only", "gemm,mini-xception", "--threads", "1"])
+        let r = try painface(["--quick", "--only", "gemm,mini-xception", "--threads", "1"], executable: "painface-bench")
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("measured FMA peak") && r.out.contains("fer-mini-xception batch 32") && r.out.contains("peak RSS"))
-        let bad = try painface(["bench", "--isa", "sparc"])
+        let bad = try painface(["--isa", "sparc"], executable: "painface-bench")
         #expect(bad.status != 0 && bad.err.contains("unknown --isa sparc"))
     }
 

@@ -1,9 +1,8 @@
+import Dataset
 import Foundation
-#if canImport(FoundationXML)
 import FoundationXML
-#endif
-import Testing
 import PainFace
+import Testing
 import Training
 import Weights
 
@@ -235,7 +234,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(try painface(["extract", manifest, "--cache", full.path] + args).status == 0)
 
         let p = Process()
-        p.executableURL = repoRoot().appendingPathComponent(".build/debug/painface")
+        p.executableURL = builtExecutable("painface")
         p.arguments = ["extract", manifest, "--cache", killed.path] + args
         p.standardError = FileHandle.nullDevice
         try p.run()

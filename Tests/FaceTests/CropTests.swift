@@ -1,8 +1,9 @@
+import Faces
 import Foundation
 import Imaging
 import PainFace
-import Testing
 import TestSupport
+import Testing
 
 func scratch(_ name: String) throws -> URL {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")

@@ -1,9 +1,10 @@
+import Faces
 import Foundation
 import Imaging
 import Kernels
 import PainFace
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct MTCNNDetectionTests {
     @Test("MTCNN finds the faces facenet-pytorch finds: boxes within 1 pixel, probabilities within 1e-4",

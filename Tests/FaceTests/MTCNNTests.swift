@@ -1,8 +1,9 @@
+import Faces
 import Foundation
 import Kernels
 import NN
-import Testing
 import TestSupport
+import Testing
 import Weights
 
 @Suite struct MTCNNNetworkTests {

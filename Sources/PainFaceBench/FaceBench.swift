@@ -1,5 +1,7 @@
+import Faces
 import Foundation
 import Imaging
+import Kernels
 
 /// Face pipeline benchmarks: crop speed on video folders (one thread) and detection
 /// accuracy against hand-labelled landmark boxes.

@@ -1,7 +1,10 @@
 import ArgumentParser
+import Dataset
+import Faces
 import Foundation
 import Imaging
 import Kernels
+import NN
 import PainFace
 import Weights
 

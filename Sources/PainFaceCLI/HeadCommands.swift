@@ -1,6 +1,9 @@
 import ArgumentParser
+import Dataset
+import Faces
 import Foundation
 import Kernels
+import NN
 import PainFace
 import Training
 import Weights

@@ -1,11 +1,6 @@
 import Foundation
 import Kernels
-import NN
 import Weights
-
-public enum PainFaceInfo {
-    public static let version = "0.1.0"
-}
 
 /// Finds model files: a path to a .json/.safetensors pair, or the name of a bundled model.
 public enum ModelStore {
@@ -136,5 +131,16 @@ extension SplitMix64 {
         let t = Tensor(shape: shape)
         for i in 0..<t.count { t.data[i] = (Float(next() >> 40) * 0x1p-24 * 2 - 1) * limit }
         return t
+    }
+}
+
+extension ModelStore {
+    /// A file shipped in models/ (for example the Haar cascade).
+    public static func resolveFile(_ name: String) throws -> String {
+        for dir in searchPaths {
+            let p = (dir as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        throw ModelFileError(name, "not found in \(searchPaths.joined(separator: ", "))")
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
+import Dataset
+import Faces
 import Foundation
 import Imaging
+import Kernels
 import PainFace
 import Weights
 

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import NN
+import PainFace
 import Training
 import Weights
 

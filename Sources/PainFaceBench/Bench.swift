@@ -19,8 +19,6 @@ public enum ProcessStats {
     }
 }
 
-public func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
-
 /// One benchmark row.
 public struct BenchRow: Codable, Sendable {
     public var group: String

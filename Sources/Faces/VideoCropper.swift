@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Kernels
+import NN
 import Weights
 
 /// Where a frame's face box came from.
@@ -203,16 +204,5 @@ public final class VideoCropper {
             s += "\(r.frame),\(r.source.rawValue),\(b),\(r.score.map { String(format: "%.3f", $0) } ?? ""),\(lm),\(reason)\n"
         }
         return s
-    }
-}
-
-extension ModelStore {
-    /// A file shipped in models/ (for example the Haar cascade).
-    public static func resolveFile(_ name: String) throws -> String {
-        for dir in searchPaths {
-            let p = (dir as NSString).appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw ModelFileError(name, "not found in \(searchPaths.joined(separator: ", "))")
     }
 }

@@ -1,0 +1,68 @@
+import Foundation
+import Imaging
+import Weights
+
+/// `painface dataset check`: what a manifest holds and what is wrong with it.
+public struct DatasetCheck: Sendable {
+    public struct Count: Sendable, Codable { public var videos = 0, frames = 0, segments = 0 }
+    public var problems: [String] = []
+    public var warnings: [String] = []
+    /// split -> label name ("unlabelled" when empty) -> counts
+    public var counts: [String: [String: Count]] = [:]
+    public var frameCounts: [String: Int] = [:]
+
+    public let classes: ClassSet
+
+    public init(_ m: Manifest, protocol proto: SegmentProtocol) {
+        classes = m.classes
+        var splitOf: [String: String] = [:]
+        var inTwo = Set<String>()
+        for v in m.videos where !v.participant.isEmpty {
+            if let s = splitOf[v.participant], s != v.split { inTwo.insert(v.participant) } else { splitOf[v.participant] = v.split }
+        }
+        for p in inTwo.sorted() {
+            let where_ = Set(m.videos.filter { $0.participant == p }.map(\.split)).sorted()
+            problems.append("participant \(p) is in several splits (\(where_.joined(separator: ", "))): the splits must be by participant")
+        }
+        for v in m.videos {
+            let at = "\(m.path) line \(v.line) (\(v.id))"
+            if v.participant.isEmpty { warnings.append("\(at): no participant") }
+            if v.split != "test" && v.label == nil { warnings.append("\(at): \(v.split) video without a label") }
+            var n = 0
+            do {
+                let (frames, _) = try ImageIO.listFrames(v.frames)
+                n = frames.count
+                if n == 0 { problems.append("\(at): \(v.frames) holds no JPEG or PNG frames") }
+            } catch {
+                problems.append("\(at): frames folder \(v.frames) does not exist or is not a folder")
+            }
+            if let l = v.landmarks, !FileManager.default.fileExists(atPath: l) {
+                problems.append("\(at): landmarks \(l) do not exist")
+            }
+            frameCounts[v.id] = n
+            let segs = proto.segments(v, frames: n).count
+            if n > 0 && segs == 0 {
+                warnings.append("\(at): \(n) frames, fewer than one \(proto.length)-frame segment (left out; --short-segment pad keeps it)")
+            }
+            let key = v.label.map { m.classes[$0] } ?? "unlabelled"
+            var c = counts[v.split, default: [:]][key, default: Count()]
+            c.videos += 1
+            c.frames += n
+            c.segments += segs
+            counts[v.split, default: [:]][key] = c
+        }
+    }
+
+    /// A table of videos / frames / segments per split and class.
+    public func table() -> String {
+        var s = "| split | class | videos | frames | segments |\n|---|---|---:|---:|---:|\n"
+        for split in Manifest.splits {
+            guard let byClass = counts[split] else { continue }
+            for cls in classes.names + ["unlabelled"] {
+                guard let c = byClass[cls] else { continue }
+                s += "| \(split) | \(cls) | \(c.videos) | \(c.frames) | \(c.segments) |\n"
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Imaging
+import Weights
+
+/// The classes of a data set's labels, in class-index order.
+public struct ClassSet: Sendable, Equatable {
+    public let names: [String]
+    public init(_ names: [String]) { self.names = names }
+    /// The paper's three pain levels (AI4Pain).
+    public static let pain = ClassSet(["no_pain", "low_pain", "high_pain"])
+    public var count: Int { names.count }
+    public func index(of label: String) -> Int? { names.firstIndex(of: label) }
+    public subscript(i: Int) -> String { names[i] }
+    /// "a, b, c" for messages.
+    public var list: String { names.joined(separator: ", ") }
+}
+
+/// One video of a data set manifest.
+public struct ManifestVideo: Sendable, Equatable {
+    public var id: String
+    public var participant: String
+    public var split: String
+    /// Class index into the manifest's classes; nil when unknown.
+    public var label: Int?
+    /// Absolute (resolved against the manifest's folder).
+    public var frames: String
+    public var landmarks: String?
+    /// 1-based line in the manifest, for messages.
+    public var line: Int
+
+    public init(id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int) {
+        (self.id, self.participant, self.split, self.label, self.frames, self.landmarks, self.line) =
+            (id, participant, split, label, frames, landmarks, line)
+    }
+}
+
+/// A data set: a CSV with one row per video (see README, "Data sets").
+public struct Manifest: Sendable {
+    public static let splits = ["train", "validation", "test"]
+    public static let requiredColumns = ["video_id", "participant", "split", "label", "frames"]
+    public let path: String
+    public let classes: ClassSet
+    public var videos: [ManifestVideo]
+
+    public init(path: String, videos: [ManifestVideo], classes: ClassSet = .pain) {
+        (self.path, self.videos, self.classes) = (path, videos, classes)
+    }
+
+    /// Parses the CSV. Row-level problems (unknown split or label, duplicate ids, ids that
+    /// cannot be file names) are errors naming the line; folder problems are left to `check`.
+    public init(path: String, classes: ClassSet = .pain) throws {
+        self.path = path
+        self.classes = classes
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ModelFileError(path, "cannot read the manifest")
+        }
+        let rows = CSV.parse(text)
+        guard let header = rows.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
+            throw ModelFileError(path, "empty manifest")
+        }
+        var col: [String: Int] = [:]
+        for (i, h) in header.enumerated() where col[h] == nil { col[h] = i }
+        let missing = Self.requiredColumns.filter { col[$0] == nil }
+        guard missing.isEmpty else {
+            throw ModelFileError(path, "missing column(s) \(missing.joined(separator: ", ")); the header must name \(Self.requiredColumns.joined(separator: ",")) [,landmarks]")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
+        var seen: [String: Int] = [:]
+        videos = []
+        for (r, row) in rows.enumerated().dropFirst() {
+            let line = r + 1
+            if row.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+            func field(_ c: String) -> String {
+                guard let i = col[c], i < row.count else { return "" }
+                return row[i].trimmingCharacters(in: .whitespaces)
+            }
+            let id = field("video_id"), split = field("split").lowercased(), label = field("label"), frames = field("frames")
+            guard !id.isEmpty else { throw ModelFileError(path, "line \(line): empty video_id") }
+            guard !id.contains("/"), !id.hasPrefix("."), id.utf8.count <= 200 else {
+                throw ModelFileError(path, "line \(line): video_id \"\(id)\" cannot be a file name (no '/', no leading '.')")
+            }
+            if let first = seen[id] { throw ModelFileError(path, "line \(line): duplicate video_id \"\(id)\" (first on line \(first))") }
+            seen[id] = line
+            guard Self.splits.contains(split) else {
+                throw ModelFileError(path, "line \(line): unknown split \"\(split)\" (train, validation, test)")
+            }
+            var y: Int?
+            if !label.isEmpty {
+                guard let c = classes.index(of: label.lowercased()) else {
+                    throw ModelFileError(path, "line \(line): unknown label \"\(label)\" (\(classes.list) or empty)")
+                }
+                y = c
+            }
+            guard !frames.isEmpty else { throw ModelFileError(path, "line \(line): empty frames folder") }
+            let lm = field("landmarks")
+            videos.append(ManifestVideo(id: id, participant: field("participant"), split: split, label: y,
+                                        frames: resolve(frames), landmarks: lm.isEmpty ? nil : resolve(lm), line: line))
+        }
+        guard !videos.isEmpty else { throw ModelFileError(path, "no videos") }
+    }
+
+    public func videos(split: String) -> [ManifestVideo] { videos.filter { $0.split == split } }
+}

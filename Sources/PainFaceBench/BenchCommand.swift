@@ -1,0 +1,142 @@
+import ArgumentParser
+import Faces
+import Foundation
+import Imaging
+import Kernels
+import NN
+import PainFace
+import Weights
+
+/// Prints a one-line error and exits non-zero.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Worker threads (0 = one per CPU).")
+    var threads = 0
+    @Option(help: "Instruction set: scalar, avx2, avx512 or neon (default: the best this CPU has).")
+    var isa: String?
+
+    func context() throws -> ComputeContext { try ComputeContext(isaName: isa, threads: threads) }
+}
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "painface-bench",
+        abstract: "Benchmark the kernels and the extractors on this machine.",
+        discussion: "Prints time, GFLOPS and % of this machine's measured FMA peak per kernel and per model, and the peak RSS.")
+
+    @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
+    var quick = false
+    @Option(help: "What to run: comma-separated of gemm, elementwise, vgg16, mini-xception, training.")
+    var only = "gemm,elementwise,vgg16,mini-xception"
+    @Option(help: "VGG16 batch sizes.")
+    var vggBatches = "1,8"
+    @Option(help: "Write the rows as JSON to this file.")
+    var json: String?
+    @Flag(help: "Serve ../shared/anchors requests on stdin (JSON lines) instead: PainFace as a peer.")
+    var serve = false
+    @Option(help: "With --serve: the folder written by bench_a_vgg.py --export-weights.")
+    var weights: String?
+    @Option(parsing: .upToNextOption, help: "Video frame folders: measure face cropping speed (one thread) instead.")
+    var faces: [String] = []
+    @Option(parsing: .upToNextOption, help: "Folders of photographs with .pts landmark files: measure detection accuracy instead.")
+    var landmarkPhotos: [String] = []
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        do {
+            var compute = compute
+            if serve, compute.threads == 0, let t = ProcessInfo.processInfo.environment["ANCHORS_THREADS"], let n = Int(t) {
+                compute.threads = n
+            }
+            let ctx = try compute.context()
+            if serve {
+                AnchorPeer(ctx: ctx, weightsDir: weights).serve()
+                return
+            }
+            if !faces.isEmpty || !landmarkPhotos.isEmpty {
+                let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
+                for f in faces {
+                    let s = try FaceBench.speed(folder: f, cascadePath: cascade)
+                    print(String(format: "%@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%",
+                                 s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
+                }
+                if !landmarkPhotos.isEmpty {
+                    let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
+                    let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
+                    let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
+                        ("Haar", { haar.detect(GrayImage($0)) }),
+                        ("MTCNN", { try mtcnn.detect($0).map { f in
+                            FaceBox(x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1), h: Int(f.box.y2 - f.box.y1)) } }),
+                    ]
+                    for (name, detect) in detectors {
+                        let a = try FaceBench.accuracy(folders: landmarkPhotos, detect: detect)
+                        print(String(format: "%@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting (one thread)",
+                                     name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU, a.seconds))
+                    }
+                }
+                print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+                return
+            }
+            let parts = Set(only.split(separator: ",").map(String.init))
+            var b = Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
+            print("painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \(String(format: "%.1f", b.peak)) GFLOPS")
+            if parts.contains("gemm") { try b.gemm() }
+            if parts.contains("training") { try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230) }
+            if parts.contains("elementwise") { b.elementwise() }
+            if parts.contains("mini-xception") {
+                let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
+                try b.model(m, batch: 32, perLayer: false)
+            }
+            if parts.contains("vgg16") {
+                let config = Architectures.vgg16GapFc1024()
+                let w = try Architectures.randomWeights(for: config)
+                let st = try SafeTensorsFile(data: try SafeTensorsWriter.encode(w), path: "vgg16-random")
+                let m = try Model(config: config, weights: st, context: ctx)
+                for (i, bs) in vggBatches.split(separator: ",").compactMap({ Int($0) }).enumerated() {
+                    try b.model(m, batch: bs, perLayer: i == 0 && !quick)
+                }
+            }
+            print(String(repeating: "-", count: 96))
+            var header = "group".padding(toLength: 12, withPad: " ", startingAt: 0)
+            header += "name".padding(toLength: 44, withPad: " ", startingAt: 0)
+            print(header + "ms".leftPad(10) + "GFLOPS".leftPad(9) + "% peak".leftPad(8) + "  other")
+            for r in b.rows {
+                var line = r.group.padding(toLength: 12, withPad: " ", startingAt: 0)
+                line += r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                line += String(format: "%.3f", r.seconds * 1e3).leftPad(10)
+                line += (r.gflops.map { String(format: "%.1f", $0) } ?? "-").leftPad(9)
+                line += (r.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "-").leftPad(8)
+                print(line + "  " + (r.throughput ?? ""))
+            }
+            print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+            print("GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd layers can exceed 100% of the FMA peak.")
+            if let json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let doc = BenchReport(isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
+                                      peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
+                try AtomicFile.write(try e.encode(doc), to: json)
+            }
+        } catch let e as Failure {
+            throw e
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+    }
+}
+
+struct BenchReport: Codable {
+    var isa: String
+    var threads: Int
+    var peakGflops: Double
+    var peakRssMb: Double
+    var rows: [BenchRow]
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
