@@ -11,19 +11,32 @@ public struct SegmentProtocol: Sendable, Equatable {
         /// a short segment is completed by repeating its last frame
         case pad
     }
+    /// Which segments a video gives.
+    public enum Scope: String, Sendable, CaseIterable {
+        /// the protocol: training No-Pain videos all their segments, others their first
+        case ai4pain
+        /// every video its first segment
+        case firstSegment
+        /// every video one segment: all its frames (`length` unused)
+        case wholeVideo
+    }
     /// 10 s at the paper's 30 fps.
     public static let defaultLength = 300
     public var length = defaultLength
     public var short: Short = .drop
-    public init(length: Int = defaultLength, short: Short = .drop) { (self.length, self.short) = (length, short) }
+    public var scope: Scope = .ai4pain
+    public init(length: Int = defaultLength, short: Short = .drop, scope: Scope = .ai4pain) {
+        (self.length, self.short, self.scope) = (length, short, scope)
+    }
 
     /// Whether a video is cut into all its segments (training videos of class 0, No Pain) or
     /// gives one.
-    public func cutsAll(_ v: ManifestVideo) -> Bool { v.split == "train" && v.label == 0 }
+    public func cutsAll(_ v: ManifestVideo) -> Bool { scope == .ai4pain && v.split == "train" && v.label == 0 }
 
     /// Segments as frame-position ranges of a video with `frames` frames. A padded segment
     /// is a range shorter than `length`.
     public func segments(_ v: ManifestVideo, frames n: Int) -> [Range<Int>] {
+        if scope == .wholeVideo { return n > 0 ? [0..<n] : [] }
         var out: [Range<Int>] = []
         var start = 0
         repeat {

@@ -7,6 +7,10 @@ import Weights
 /// Where a frame's face box came from.
 public enum BoxSource: String, Sendable, CaseIterable {
     case landmarks, mtcnn, haar, tracked, previous, none, unreadable
+    /// The frame is already a face crop (a folder of crops): it is used whole.
+    case crop
+    /// Sources that found a face in the frame itself (not reused, not missing).
+    public var foundFace: Bool { [.landmarks, .mtcnn, .haar, .tracked, .crop].contains(self) }
 }
 
 /// What to do with a frame where no face was found.
@@ -108,8 +112,9 @@ public final class VideoCropper {
     public private(set) var times = StageTimes()
 
     /// Processes `folder` (or only `frames` of it, in that order); `emit` receives each
-    /// frame's crop (nil when the frame has none); `onData` sees each file's bytes (for
-    /// content keys) before decoding.
+    /// frame's crop (nil when the frame has none); `onData` sees each file's bytes in frame
+    /// order before decoding, empty for a file that cannot be read (content keys hash the
+    /// bytes as they are read, so each frame is read once).
     public func run(folder: String, frames given: [String]? = nil, landmarks: VideoLandmarks? = nil,
                     onData: ((Int, Data) -> Void)? = nil,
                     emit: (Int, FrameRecord, RGBImage?) throws -> Void) throws -> [FrameRecord] {
@@ -125,8 +130,10 @@ public final class VideoCropper {
             var t = monotonicSeconds()
             do {
                 let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) }
-                catch { throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)") }
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    onData?(i, Data())
+                    throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+                }
                 onData?(i, data)
                 let t1 = monotonicSeconds()
                 times.read += t1 - t
@@ -144,6 +151,11 @@ public final class VideoCropper {
             }
             sources: for src in options.order {
                 switch src {
+                case .crop:
+                    rec.source = .crop
+                    rec.box = (0, 0, Double(img.width), Double(img.height))
+                    rec.score = 1
+                    break sources
                 case .landmarks:
                     if let l = landmarks?.lookup(name, index: i), let b = l.bounds {
                         rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
@@ -178,7 +190,9 @@ public final class VideoCropper {
             let t3 = monotonicSeconds()
             times.detect += t3 - t
             var crop: RGBImage?
-            if let b = rec.box {
+            if rec.source == .crop {
+                crop = img
+            } else if let b = rec.box {
                 let sq = FaceCrop.square(b, imageWidth: img.width, imageHeight: img.height, settings: options.settings)
                 crop = FaceCrop.crop(img, x: sq.x, y: sq.y, side: sq.side, size: options.settings.size)
             }
@@ -191,7 +205,7 @@ public final class VideoCropper {
 
     /// Share of frames whose face was found (not reused, not missing).
     public static func coverage(_ r: [FrameRecord]) -> Double {
-        r.isEmpty ? 0 : Double(r.filter { [.landmarks, .mtcnn, .haar, .tracked].contains($0.source) }.count) / Double(r.count)
+        r.isEmpty ? 0 : Double(r.filter { $0.source.foundFace }.count) / Double(r.count)
     }
 
     /// The per-video CSV: frame,source,x,y,w,h,score,landmarks ("x0 y0 x1 y1 ..."),reason.

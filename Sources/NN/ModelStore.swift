@@ -144,3 +144,33 @@ extension ModelStore {
         throw ModelFileError(name, "not found in \(searchPaths.joined(separator: ", "))")
     }
 }
+
+/// What `painface models` lists about a model.
+public struct ModelSummary: Codable, Sendable {
+    public var name: String
+    public var path: String
+    /// "HxWxC color"
+    public var input: String?
+    public var features: Int?
+    public var classes: [String]?
+    public var parameters: Int?
+    public var gflopsPerImage: Double?
+    /// Set when the model does not load.
+    public var error: String?
+
+    /// Every bundled model, loaded to check it.
+    public static func bundled(context: ComputeContext) throws -> [ModelSummary] {
+        ModelStore.bundled().map { name, stem in
+            do {
+                let m = try Model(path: stem, context: context)
+                let c = m.config
+                let params = try SafeTensorsFile(path: stem + ".safetensors").entries.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
+                return ModelSummary(name: name, path: stem, input: "\(c.input.height)x\(c.input.width)x\(c.input.channels) \(c.input.color)",
+                                    features: m.featureDimension, classes: c.classes ?? [], parameters: params,
+                                    gflopsPerImage: m.flopsPerItem * 1e-9)
+            } catch {
+                return ModelSummary(name: name, path: stem, error: "\(error)")
+            }
+        }
+    }
+}

@@ -81,26 +81,27 @@ public final class FeatureCache {
 
     public func path(_ videoID: String) -> String { (dir as NSString).appendingPathComponent(videoID + ".safetensors") }
 
+    /// The format tag of cache entries (also the first part of their settings key).
+    public static let format = "painface-cache/1"
+
     /// Crop and model settings that change the features.
     var settingsKey: String {
         let o = cropper.options
-        return "painface-cache/1;model=\(extractor.modelHash);margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
+        return "\(Self.format);model=\(extractor.modelHash);margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
             + "sources=\(o.order.map(\.rawValue).joined(separator: ","));policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
     }
 
-    /// The key of a video's first `count` frames: settings, names, bytes, landmarks.
+    /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.
     func key(folder: String, frames: [String], landmarks: String?) -> String {
         let t0 = monotonicSeconds()
         defer { keyTime += monotonicSeconds() - t0 }
-        var h = ContentHash.hash64(Data(settingsKey.utf8))
+        let k = ContentKey(settings: settingsKey)
         for f in frames {
-            h = ContentHash.hash64(Data(f.utf8), seed: h)
             // unreadable files hash as empty: extraction records them as unreadable too
-            let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(f)) ?? Data()
-            h = ContentHash.hash64(data, seed: h)
+            k.add(frame: f, bytes: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(f)) ?? Data())
         }
-        if let landmarks { h = ContentHash.hash64(Self.landmarkBytes(landmarks), seed: h) }
-        return ContentHash.hex(h)
+        if let landmarks { k.add(landmarks: Self.landmarkBytes(landmarks)) }
+        return k.hex
     }
 
     static func landmarkBytes(_ path: String) -> Data {
@@ -124,23 +125,26 @@ public final class FeatureCache {
         guard !all.isEmpty else { throw ImageError(file: folder, reason: "no JPEG or PNG frames") }
         let frames = Array(all.prefix(needed(all.count)))
         guard !frames.isEmpty else { return (.notNeeded, nil) }
-        let key = key(folder: folder, frames: frames, landmarks: landmarks)
-        let out = path(videoID)
-        if !force, let old = try? load(videoID), old.key == key, old.totalFrames == all.count {
+        // an entry exists: read the frames to see whether it still holds this content
+        if !force, let old = try? load(videoID), old.totalFrames == all.count,
+           old.key == key(folder: folder, frames: frames, landmarks: landmarks) {
             return (.skipped, old)
         }
+        // else the key is hashed from the bytes the cropper reads: each frame is read once
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
+        let contentKey = ContentKey(settings: settingsKey)
         let r = try extractor.runCropped(folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
-                                         progress: progress)
+                                         onData: { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
+        if let landmarks { contentKey.add(landmarks: Self.landmarkBytes(landmarks)) }
         featureTime += r.featureSeconds
         let t0 = monotonicSeconds()
         let (features, probs) = r.stacked(extractor.model)
         let entry = CacheEntry(videoID: videoID, frames: frames, totalFrames: all.count, positions: r.positions,
                                features: features, probabilities: probs, sources: r.records.map(\.source.rawValue),
                                coverage: VideoCropper.coverage(r.records), modelSHA256: extractor.modelHash,
-                               modelName: extractor.model.config.name, key: key)
+                               modelName: extractor.model.config.name, key: contentKey.hex)
         let unreadable = r.records.filter { $0.source == .unreadable }.map { ["file": $0.frame, "reason": $0.reason ?? ""] }
-        try write(entry, unreadable: unreadable, to: out)
+        try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
     }
@@ -151,7 +155,7 @@ public final class FeatureCache {
 
     func write(_ e: CacheEntry, unreadable: [[String: String]], to path: String) throws {
         var meta: [String: String] = [
-            "format": "painface-cache/1",
+            "format": Self.format,
             "painface_version": PainFaceInfo.version,
             "video_id": e.videoID,
             "key": e.key,
@@ -184,8 +188,11 @@ public final class FeatureCache {
             }
             return v
         }
-        guard m["format"] == "painface-cache/1", let key = m["key"], let total = m["total_frames"].flatMap({ Int($0) }) else {
-            throw ModelFileError(path, "not a PainFace cache entry")
+        guard m["format"] == format, let key = m["key"], let total = m["total_frames"].flatMap({ Int($0) }) else {
+            if m["format"] == nil, m["model_sha256"] != nil, m["frames"] != nil {
+                throw ModelFileError(path, "features in the format of an older painface features (no content key): run painface features (or extract) again to rewrite it")
+            }
+            throw ModelFileError(path, "not a PainFace feature file (no \(format) metadata; write it with painface features or extract)")
         }
         let frames = try decode("frames", [String].self), positions = try decode("positions", [Int].self)
         let sources = try decode("sources", [String].self)
@@ -201,112 +208,16 @@ public final class FeatureCache {
     }
 }
 
-/// What the crop-then-model pipeline gives for one folder.
-struct CroppedFeatures {
-    var records: [FrameRecord]
-    /// Frame position of each row of `featureRows` / `probRows` (batches, in order).
-    var positions: [Int], featureRows: [Tensor], probRows: [Tensor]
-    var featureSeconds: Double
-
-    /// The rows as [frames, dim] features and [frames, classes] probabilities.
-    func stacked(_ model: Model) -> (Tensor, Tensor?) {
-        model.stack(featureRows: featureRows, probRows: probRows, count: positions.count)
+/// The content key of a video: a 64-bit hash over the settings, then each frame's name and
+/// bytes in order, then the landmark file. Used from one thread at a time (the cropping
+/// thread while it extracts).
+final class ContentKey: @unchecked Sendable {
+    private var h: UInt64
+    init(settings: String) { h = ContentHash.hash64(Data(settings.utf8)) }
+    func add(frame name: String, bytes: Data) {
+        h = ContentHash.hash64(Data(name.utf8), seed: h)
+        h = ContentHash.hash64(bytes, seed: h)
     }
-}
-
-extension FeatureExtractor {
-    /// Crops `frames` of `folder` and runs the model on the crops, in batches.
-    func runCropped(folder: String, frames: [String], cropper: VideoCropper, landmarks lm: VideoLandmarks?, batch: Int,
-                    progress: ((Int) -> Void)?) throws -> CroppedFeatures {
-        // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
-        // batches of crops; this thread runs the model on them. The batches and their order
-        // are the same as in a serial run, so the features are too.
-        let state = ExtractPipeline(capacity: 2)
-        // the cropper and the callback are used by the producer thread only
-        let owned = Unchecked((cropper: cropper, progress: progress, landmarks: lm))
-        let producer = Thread {
-            let (cropper, progress, lm) = owned.value
-            var pending: [(Int, RGBImage)] = []
-            var done = 0
-            do {
-                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm) { i, rec, img in
-                    if state.cancelled { throw CancellationError() }
-                    if let img {
-                        pending.append((i, img))
-                        if pending.count >= batch { state.put(pending); pending = [] }
-                    }
-                    done += 1
-                    progress?(done)
-                }
-                if !pending.isEmpty { state.put(pending) }
-            } catch {
-                state.error = error
-            }
-            state.finish()
-        }
-        producer.stackSize = 8 << 20
-        producer.start()
-        var positions: [Int] = [], featureRows: [Tensor] = [], probRows: [Tensor] = [], featureSeconds = 0.0
-        do {
-            while let items = state.take() {
-                let t0 = monotonicSeconds()
-                let (f, p) = try model.features(of: items.map(\.1), source: folder)
-                featureRows.append(f)
-                if let p { probRows.append(p) }
-                positions += items.map(\.0)
-                featureSeconds += monotonicSeconds() - t0
-            }
-        } catch {
-            state.cancel()   // stop the producer and wait for it before leaving
-            while state.take() != nil {}
-            throw error
-        }
-        if let e = state.error { throw e }
-        return CroppedFeatures(records: state.records, positions: positions, featureRows: featureRows, probRows: probRows, featureSeconds: featureSeconds)
-    }
-}
-
-/// The hand-over between the cropping thread and the model: a bounded queue of batches plus
-/// what the producer records. The producer writes its fields before `finish()`; the
-/// consumer reads them after `take()` returned nil (the condition orders the accesses).
-final class ExtractPipeline: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var queue: [[(Int, RGBImage)]] = []
-    private var finished = false
-    private var stop = false
-    let capacity: Int
-    var records: [FrameRecord] = []
-    var error: Error?
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    var cancelled: Bool { cond.lock(); defer { cond.unlock() }; return stop }
-
-    func put(_ items: [(Int, RGBImage)]) {
-        cond.lock()
-        while queue.count >= capacity && !stop { cond.wait() }
-        if !stop { queue.append(items) }
-        cond.broadcast()
-        cond.unlock()
-    }
-
-    /// The next batch, or nil when the producer has finished and the queue is empty.
-    func take() -> [(Int, RGBImage)]? {
-        cond.lock()
-        defer { cond.unlock() }
-        while queue.isEmpty && !finished { cond.wait() }
-        if queue.isEmpty { return nil }
-        let items = queue.removeFirst()
-        cond.broadcast()
-        return items
-    }
-
-    func finish() { cond.lock(); finished = true; cond.broadcast(); cond.unlock() }
-    func cancel() { cond.lock(); stop = true; queue.removeAll(); cond.broadcast(); cond.unlock() }
-}
-
-/// A value handed to one other thread that alone uses it until the hand-over ends.
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+    func add(landmarks: Data) { h = ContentHash.hash64(landmarks, seed: h) }
+    var hex: String { ContentHash.hex(h) }
 }

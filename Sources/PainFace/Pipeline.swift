@@ -21,7 +21,7 @@ public enum CachedData {
     static func entry(_ v: ManifestVideo, cacheDir: String, model: inout String?) throws -> CacheEntry {
         let path = (cacheDir as NSString).appendingPathComponent(v.id + ".safetensors")
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelFileError(path, "no cached features for video \(v.id) (run painface extract on the manifest first)")
+            throw ModelFileError(path, "no feature file for video \(v.id) (run painface extract on the manifest, or painface features, first)")
         }
         let e = try FeatureCache.load(path: path)
         if let m = model, m != e.modelSHA256 {

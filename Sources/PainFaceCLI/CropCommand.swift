@@ -54,6 +54,18 @@ struct CropOptionGroup: ParsableArguments {
         return nil
     }
 
+    /// The feature cache of `model` in `dir` with these crop settings (faceCrops: the frames
+    /// are face crops already, used whole).
+    func cache(dir: String, model: String, context: ComputeContext, batch: Int, float16: Bool, faceCrops: Bool = false) throws -> FeatureCache {
+        var o = try options()
+        if faceCrops { o.order = [.crop] }
+        let fc = try FeatureCache(dir: dir, extractor: try FeatureExtractor(model: model, context: context),
+                                  cropper: try VideoCropper(options: o))
+        fc.batch = batch
+        fc.dtype = float16 ? .f16 : .f32
+        return fc
+    }
+
     /// The landmark file or folder for one video folder, if any.
     func landmarks(for video: String, frames: [String], several: Bool) throws -> VideoLandmarks? {
         guard let landmarks else { return nil }

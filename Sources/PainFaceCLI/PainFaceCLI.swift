@@ -15,6 +15,11 @@ struct Failure: Error, CustomStringConvertible {
 
 func fail(_ error: Error) -> Failure { Failure(description: "\(error)") }
 
+/// A command's body with every error turned into a one-line Failure.
+func reporting(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as Failure { throw e } catch { throw fail(error) }
+}
+
 func stderrLine(_ s: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((s + terminator).utf8))
 }
@@ -41,12 +46,14 @@ struct PainFaceCommand: ParsableCommand {
 struct FeaturesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "features",
-        abstract: "Extract per-frame features from folders of face crops.",
+        abstract: "Extract per-frame features from folders of face crops (or of raw frames, with --crop).",
         discussion: """
-        Writes OUT/<folder>.safetensors per folder: `features` [frames, dim] float32 (and \
-        `probabilities` when the model has a classifier); the frame names, unreadable frames, \
-        the model's SHA-256 and the PainFace version are in the metadata. A folder whose \
-        output is already up to date is skipped, so an interrupted run resumes.
+        Writes OUT/<folder>.safetensors per folder in the format of `painface extract`'s cache: \
+        `features` [frames, dim] (float32, or float16) and `probabilities` when the model has a \
+        classifier; the metadata holds the frame names, each frame's face source, unreadable \
+        frames, the face coverage, the model's SHA-256 and a key over the frames' content. A \
+        folder whose content, model and settings match its file is skipped, so an interrupted \
+        run resumes; `train`, `evaluate` and `predict` read the folder with --features.
         """)
 
     @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")
@@ -68,60 +75,42 @@ struct FeaturesCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
-        do {
+        try reporting {
             let ctx = try compute.context()
-            let fx = try FeatureExtractor(model: model, context: ctx)
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            var opts = FeatureOptions()
-            opts.batch = batch
+            let list = try FolderList(folders)
+            let fc = try cropSettings.cache(dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
+            let fx = fc.extractor
             stderrLine("model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
-            let cropper = crop ? try VideoCropper(options: try cropSettings.options()) : nil
-            var names = Set<String>()
-            var failedFolders = 0
-            for dir in folders {
-                let name = URL(fileURLWithPath: dir).standardized.lastPathComponent
-                guard names.insert(name).inserted else {
-                    throw Failure(description: "\(dir): two input folders are named \(name); their outputs would collide")
+            let job = FeaturesJob(folders: list, cache: fc)
+            job.force = force
+            if crop { job.landmarks = { [cropSettings, folders] in try? cropSettings.landmarkPath(for: $0, several: folders.count > 1) } }
+            var failed = 0
+            job.run { o in
+                guard let e = o.entry, o.error == nil else {
+                    stderrLine("error: \(o.error.map { "\($0)" } ?? "\(o.folder): no frames")")
+                    failed += 1
+                    return
                 }
-                let path = (out as NSString).appendingPathComponent(name + ".safetensors")
-                if !force && fx.isUpToDate(path, folder: dir) {
-                    stderrLine("\(name): up to date, skipped")
-                    continue
-                }
-                let t0 = monotonicSeconds()
-                let r: FolderFeatures
-                do {
-                    let tty = isatty(2) != 0
-                    let lm = crop ? try cropSettings.landmarks(for: dir, frames: try ImageIO.listFrames(dir).frames, several: folders.count > 1) : nil
-                    r = try fx.run(folder: dir, options: opts, cropper: cropper, landmarks: lm) { done, total in
-                        if tty { stderrLine("\r\(name): \(done)/\(total) frames", terminator: "") }
-                    }
-                } catch {
-                    stderrLine("\nerror: \(error)")
-                    failedFolders += 1
-                    continue
-                }
-                try fx.write(r, folder: dir, to: path, dtype: float16 ? .f16 : .f32)
-                let dt = monotonicSeconds() - t0
-                var line = "\r\(name): \(r.frames.count) frames in \(String(format: "%.2f", dt)) s (\(String(format: "%.1f", Double(r.frames.count) / max(dt, 1e-9))) frames/s) -> \(path)"
-                if let c = r.coverage { line += String(format: "; face coverage %.1f%%", 100 * c) }
-                if !r.unreadable.isEmpty { line += "; \(r.unreadable.count) unreadable: " + r.unreadable.prefix(3).map { "\($0.file) (\($0.reason))" }.joined(separator: ", ") }
-                if r.otherFiles > 0 { line += "; \(r.otherFiles) other files ignored" }
-                stderrLine(line)
-                if let probs = r.probabilities, let classes = fx.model.config.classes, r.frames.count > 0 {
-                    // a one-line summary: the class most often on top
-                    let sum = TopClassSummary(probs, rows: r.frames.count)
-                    print("\(name)\t\(r.frames.count) frames\tmost frequent: \(classes[sum.top]) (\(sum.counts[sum.top])/\(r.frames.count))")
+                if o.upToDate { stderrLine("\(o.id): up to date, skipped"); return }
+                stderrLine(Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
+                if let probs = e.probabilities, let classes = fx.model.config.classes, e.positions.count > 0 {
+                    let sum = TopClassSummary(probs, rows: e.positions.count)
+                    print("\(o.id)\t\(e.positions.count) frames\tmost frequent: \(classes[sum.top]) (\(sum.counts[sum.top])/\(e.positions.count))")
                 } else {
-                    print("\(name)\t\(r.frames.count) frames\t\(path)")
+                    print("\(o.id)\t\(e.positions.count) frames\t\(fc.path(o.id))")
                 }
             }
-            if failedFolders > 0 { throw Failure(description: "\(failedFolders) folder(s) failed; the others were written") }
-        } catch let e as Failure {
-            throw e
-        } catch {
-            throw fail(error)
+            if failed > 0 { throw Failure(description: "\(failed) folder(s) failed; the others were written") }
         }
+    }
+
+    static func summary(_ o: FeaturesJob.Outcome, _ e: CacheEntry, path: String, faceCrops: Bool) -> String {
+        let n = e.positions.count
+        var line = "\(o.id): \(n) frames in \(String(format: "%.2f", o.seconds)) s (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)"
+        if !faceCrops { line += String(format: "; face coverage %.1f%%", 100 * e.coverage) }
+        let bad = zip(e.frames, e.sources).filter { $0.1 == BoxSource.unreadable.rawValue }.map(\.0)
+        if !bad.isEmpty { line += "; \(bad.count) unreadable: " + bad.prefix(3).joined(separator: ", ") }
+        return line
     }
 }
 
@@ -141,30 +130,20 @@ struct ModelsCommand: ParsableCommand {
             print("wrote \(stem).json and \(stem).safetensors (random weights)")
             return
         }
-        let ctx = try ComputeContext(isa: .best, threads: 1)
-        var rows: [[String: Any]] = []
-        for (name, stem) in ModelStore.bundled() {
-            do {
-                let m = try Model(path: stem, context: ctx)
-                let c = m.config
-                let params = try SafeTensorsFile(path: stem + ".safetensors").entries.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
-                rows.append(["name": name, "path": stem, "input": "\(c.input.height)x\(c.input.width)x\(c.input.channels) \(c.input.color)",
-                             "features": m.featureDimension, "classes": c.classes ?? [], "parameters": params,
-                             "gflops_per_image": m.flopsPerItem * 1e-9])
-            } catch {
-                rows.append(["name": name, "path": stem, "error": "\(error)"])
-            }
-        }
+        let rows = try ModelSummary.bundled(context: try ComputeContext(isa: .best, threads: 1))
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try enc.encode(rows), as: UTF8.self))
             return
         }
         for r in rows {
-            if let e = r["error"] { print("\(r["name"]!)\tERROR \(e)"); continue }
-            let classes = (r["classes"] as! [String]).joined(separator: ",")
-            print("\(r["name"]!)\tinput \(r["input"]!)\tfeatures \(r["features"]!)\tparameters \(r["parameters"]!)\t"
-                  + String(format: "%.3f GFLOP/image", r["gflops_per_image"] as! Double)
-                  + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r["path"]!)")
+            if let e = r.error { print("\(r.name)\tERROR \(e)"); continue }
+            let classes = (r.classes ?? []).joined(separator: ",")
+            print("\(r.name)\tinput \(r.input ?? "")\tfeatures \(r.features ?? 0)\tparameters \(r.parameters ?? 0)\t"
+                  + String(format: "%.3f GFLOP/image", r.gflopsPerImage ?? 0)
+                  + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r.path)")
         }
     }
 }

@@ -21,11 +21,6 @@ struct ProtocolOptions: ParsableArguments {
     }
 }
 
-/// The cache folder of a manifest: --cache, else MANIFEST-without-extension.cache beside it.
-func cacheFolder(_ cache: String?, manifest: String) -> String {
-    cache ?? ((manifest as NSString).deletingPathExtension + ".cache")
-}
-
 /// A progress line: frames done, frames/s and ETA; redrawn in place on a terminal, one line
 /// every 10 s otherwise (logs of batch jobs stay short).
 final class ProgressLine {
@@ -54,6 +49,23 @@ final class ProgressLine {
 
     func finish() { if tty { stderrLine("") } }
 
+    /// Shows a job's progress.
+    func show(_ p: JobProgress, force: Bool = false) {
+        (frames, processed, computeTime) = (p.frames, p.computed, p.computeSeconds)
+        update(p.video, force: force)
+    }
+
+    /// The events of a job drawn on this line; a video's error is printed on its own line.
+    func events(error describe: @escaping (JobProgress, Error) -> String) -> JobEvents {
+        JobEvents(progress: { [self] in show($0) }, finished: { [self] p, error in
+            if let error {
+                if tty { stderrLine("") }
+                stderrLine("error: " + describe(p, error))
+            }
+            show(p, force: !tty)
+        })
+    }
+
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
@@ -80,7 +92,7 @@ struct DatasetInitCommand: ParsableCommand {
     @Flag(help: "Overwrite an existing manifest.") var force = false
 
     func run() throws {
-        do {
+        try reporting {
             guard let sep = separator.first, separator.count == 1 else { throw Failure(description: "--separator must be one character") }
             let path = out ?? (root as NSString).appendingPathComponent("manifest.csv")
             guard force || !FileManager.default.fileExists(atPath: path) else {
@@ -94,7 +106,7 @@ struct DatasetInitCommand: ParsableCommand {
             try AtomicFile.write(Data(text.utf8), to: path)
             let m = try Manifest(path: path)
             print("\(path): \(m.videos.count) videos; check it with `painface dataset check \(path)`")
-        } catch let e as Failure { throw e } catch { throw fail(error) }
+        }
     }
 }
 
@@ -113,7 +125,7 @@ struct DatasetCheckCommand: ParsableCommand {
     @Option(help: "Also write the counts and problems as JSON here.") var json: String?
 
     func run() throws {
-        do {
+        try reporting {
             let m = try Manifest(path: manifest)
             let c = DatasetCheck(m, protocol: try protocolOptions.proto())
             print(c.table(), terminator: "")
@@ -128,7 +140,7 @@ struct DatasetCheckCommand: ParsableCommand {
             }
             guard c.problems.isEmpty else { throw Failure(description: "\(manifest): \(c.problems.count) problem(s), see above") }
             print("\(manifest): \(m.videos.count) videos, \(c.frameCounts.values.reduce(0, +)) frames, OK")
-        } catch let e as Failure { throw e } catch { throw fail(error) }
+        }
     }
 }
 
@@ -162,82 +174,32 @@ struct ExtractCommand: ParsableCommand {
         guard cropSettings.landmarks == nil else {
             throw Failure(description: "extract reads landmarks from the manifest's landmarks column, not --landmarks")
         }
-        do {
-            let m = try Manifest(path: manifest)
-            let proto = try protocolOptions.proto()
-            let sh = try shard.map { try Shard($0) } ?? Shard.all
-            let wanted = Set(splits.split(separator: ",").map(String.init))
-            for s in wanted where !Manifest.splits.contains(s) { throw Failure(description: "--splits: unknown split \(s)") }
+        try reporting {
             let ctx = try compute.context()
-            let fx = try FeatureExtractor(model: model, context: ctx)
-            let cropper = try VideoCropper(options: try cropSettings.options())
-            let dir = cacheFolder(cache, manifest: manifest)
-            let fc = try FeatureCache(dir: dir, extractor: fx, cropper: cropper)
-            fc.batch = batch
-            fc.dtype = float16 ? .f16 : .f32
-            let videos = m.videos.filter { wanted.contains($0.split) && sh.contains($0.id) }
-            // frame counts up front, for the progress bar's total
-            var needed: [String: Int] = [:]
-            for v in videos {
-                let n = (try? ImageIO.listFrames(v.frames).frames.count) ?? 0
-                needed[v.id] = proto.neededFrames(v, frames: n)
-            }
-            let total = needed.values.reduce(0, +)
-            stderrLine("extract: \(videos.count) of \(m.videos.count) videos (shard \(sh)), \(total) frames -> \(dir); model \(fx.model.config.name) (sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
-            let bar = ProgressLine(total: total)
-            var (extracted, skipped, failed, frames, short) = (0, 0, [String](), 0, [String]())
-            let t0 = monotonicSeconds()
-            var skippedTime = 0.0
-            for v in videos {
-                let before = bar.frames
-                let tv = monotonicSeconds()
-                do {
-                    let (outcome, _) = try fc.extract(videoID: v.id, folder: v.frames, landmarks: v.landmarks, force: force,
-                                                      needed: { proto.neededFrames(v, frames: $0) }) { done in
-                        bar.frames = before + done
-                        bar.processed += 1
-                        bar.computeTime = monotonicSeconds() - t0 - skippedTime
-                        bar.update(v.id)
-                    }
-                    switch outcome {
-                    case .skipped: skipped += 1; skippedTime += monotonicSeconds() - tv
-                    case .extracted: extracted += 1; frames += needed[v.id] ?? 0
-                    case .notNeeded: short.append(v.id)
-                    }
-                } catch {
-                    failed.append("\(v.id): \(error)")
-                    if bar.tty { stderrLine("") }
-                    stderrLine("error: \(v.id) (line \(v.line)): \(error)")
-                }
-                bar.frames = before + (needed[v.id] ?? 0)
-                bar.update(v.id, force: !bar.tty)
-            }
+            let dir = FeatureSource.cacheFolder(cache, manifest: manifest)
+            let fc = try cropSettings.cache(dir: dir, model: model, context: ctx, batch: batch, float16: float16)
+            let sh = try shard.map { try Shard($0) } ?? Shard.all
+            let job = try ExtractJob(manifest: try Manifest(path: manifest), protocol: try protocolOptions.proto(), cache: fc,
+                                     splits: Set(splits.split(separator: ",").map(String.init)), shard: sh)
+            job.force = force
+            let fx = fc.extractor
+            stderrLine("extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
+            let bar = ProgressLine(total: job.totalFrames)
+            let s = job.run(events: bar.events { p, e in "\(p.video) (line \(job.videos.first { $0.id == p.video }?.line ?? 0)): \(e)" })
             bar.finish()
-            let wall = monotonicSeconds() - t0
-            let t = cropper.times
-            let stages: [(String, Double)] = [("read", t.read), ("key", fc.keyTime), ("decode", t.decode), ("detect", t.detect),
-                                              ("crop", t.crop), ("features", fc.featureTime), ("write", fc.writeTime)]
-            let accounted = stages.reduce(0) { $0 + $1.1 }
-            let fps = Double(frames) / max(wall - skippedTime, 1e-9)
-            stderrLine("extract: \(extracted) extracted, \(skipped) up to date, \(failed.count) failed; \(frames) frames in "
-                       + String(format: "%.1f s (%.1f frames/s)", wall, fps))
-            if !short.isEmpty {
-                stderrLine("left out, shorter than one \(proto.length)-frame segment (--short-segment pad keeps them): " + short.joined(separator: ", "))
+            stderrLine("extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) frames in "
+                       + String(format: "%.1f s (%.1f frames/s)", s.seconds, s.framesPerSecond))
+            if !s.short.isEmpty {
+                stderrLine("left out, shorter than one \(job.proto.length)-frame segment (--short-segment pad keeps them): " + s.short.joined(separator: ", "))
             }
-            if accounted > 0 {
+            if s.stages.reduce(0, { $0 + $1.1 }) > 0 {
                 // read..crop run on one thread, features on another, at the same time
                 stderrLine("busy time per stage, % of wall time (cropping and the model overlap): "
-                           + stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(wall, 1e-9)) }.joined(separator: ", "))
+                           + s.stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(s.seconds, 1e-9)) }.joined(separator: ", "))
             }
-            if let statsJson {
-                var obj: [String: Any] = ["videos": videos.count, "extracted": extracted, "skipped": skipped, "failed": failed,
-                                          "frames": frames, "seconds": wall, "frames_per_second": fps, "model": fx.model.config.name,
-                                          "threads": ctx.threads, "isa": "\(ctx.isa)"]
-                obj["stage_seconds"] = Dictionary(uniqueKeysWithValues: stages)
-                try AtomicFile.write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: statsJson)
-            }
-            if !failed.isEmpty { throw Failure(description: "\(failed.count) video(s) failed (see above); the others are cached in \(dir)") }
-        } catch let e as Failure { throw e } catch { throw fail(error) }
+            if let statsJson { try AtomicFile.write(try job.statsJSON(s, context: ctx), to: statsJson) }
+            if !s.failed.isEmpty { throw Failure(description: "\(s.failed.count) video(s) failed (see above); the others are cached in \(dir)") }
+        }
     }
 }
 
@@ -268,22 +230,10 @@ struct InferCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
-        do {
+        try reporting {
             let ctx = try compute.context()
             let loaded = try head.map { try Heads.load(stem: $0, context: ctx) }
-            let modelName = model ?? loaded?.1.featureModel ?? ModelStore.defaultModel
-            let fx: FeatureExtractor
-            do { fx = try FeatureExtractor(model: modelName, context: ctx) } catch {
-                throw Failure(description: "\(error)" + (model == nil && loaded?.1.featureModel != nil ? " (the head's feature model; give --model)" : ""))
-            }
-            if let (_, c) = loaded {
-                if let sha = c.featureModelSha256, sha != fx.modelHash {
-                    throw Failure(description: "\(head!): trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \(fx.model.config.name) (\(fx.modelHash.prefix(12)))")
-                }
-                guard c.features == fx.model.featureDimension else {
-                    throw Failure(description: "\(head!): takes \(c.features) features, \(fx.model.config.name) gives \(fx.model.featureDimension)")
-                }
-            }
+            let fx = try InferJob.featureModel(model, head: loaded, context: ctx)
             var temp: String?
             let dir: String
             if let f = features ?? out.map({ $0 + ".features" }) { dir = f } else {
@@ -291,94 +241,19 @@ struct InferCommand: ParsableCommand {
                 temp = dir
             }
             defer { if let temp { try? FileManager.default.removeItem(atPath: temp) } }
-            let fc = try FeatureCache(dir: dir, extractor: fx, cropper: try VideoCropper(options: try cropSettings.options()))
-            fc.batch = batch
-            let classes = loaded?.1.classes ?? fx.model.config.classes ?? []
-            var names = Set<String>()
-            let ids = try folders.map { f -> String in
-                let id = URL(fileURLWithPath: f).standardized.lastPathComponent
-                guard names.insert(id).inserted else { throw Failure(description: "\(f): two input folders are named \(id); their rows would collide") }
-                return id
-            }
-            let counts = folders.map { (try? ImageIO.listFrames($0).frames.count) ?? 0 }
-            let total = counts.reduce(0, +)
-            stderrLine("infer: \(folders.count) folders, \(total) frames; model \(fx.model.config.name)" + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
-            let bar = ProgressLine(total: total)
-            var lines: [String] = []
-            if !json {
-                lines.append((["video", "frame", "label"] + classes.map { "p_\($0)" } + ["face_coverage", "frames_used", "frames_total", "source"]).joined(separator: ","))
-            }
-            func fmt(_ p: [Float]) -> [String] { p.map { String(format: "%.6f", $0) } }
-            func emit(video: String, frame: String?, label: String, probs: [Float], coverage: Double?, used: Int?, totalFrames: Int?, source: String?) {
-                if json {
-                    var o: [String: Any] = ["video": video, "label": label]
-                    if let frame { o["frame"] = frame }
-                    if !probs.isEmpty { o["probabilities"] = Dictionary(uniqueKeysWithValues: zip(classes, probs.map { Double($0) })) }
-                    if let coverage { o["face_coverage"] = coverage }
-                    if let used { o["frames_used"] = used }
-                    if let totalFrames { o["frames_total"] = totalFrames }
-                    if let source { o["source"] = source }
-                    lines.append(String(decoding: (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
-                } else {
-                    let ps = probs.isEmpty ? [String](repeating: "", count: classes.count) : fmt(probs)
-                    lines.append(([CSV.escape(video), CSV.escape(frame ?? ""), label] + ps
-                                  + [coverage.map { String(format: "%.4f", $0) } ?? "", used.map(String.init) ?? "", totalFrames.map(String.init) ?? "", source ?? ""]).joined(separator: ","))
-                }
-            }
-            var failed = 0
-            let t0 = monotonicSeconds()
-            for (n, (folder, id)) in zip(folders, ids).enumerated() {
-                let before = bar.frames
-                do {
-                    let lmPath = try cropSettings.landmarkPath(for: folder, several: folders.count > 1)
-                    let (_, got) = try fc.extract(videoID: id, folder: folder, landmarks: lmPath, force: force, progress: { done in
-                        bar.frames = before + done
-                        bar.processed += 1
-                        bar.computeTime = monotonicSeconds() - t0
-                        bar.update(id)
-                    })
-                    guard let e = got else { continue }
-                    let used = e.positions.count
-                    var frameProbs: Tensor?
-                    if used == 0 {
-                        emit(video: id, frame: nil, label: "no_face", probs: [], coverage: e.coverage, used: 0, totalFrames: e.totalFrames, source: nil)
-                    } else if let (m, c) = loaded {
-                        let (l, p) = try Heads.predict(m, config: c, features: e.features)
-                        if c.head == "framewise" && perFrame { frameProbs = try Heads.framewiseProbabilities(m, features: e.features) }
-                        let usedRows = c.head == "lstm" ? min(used, c.sequenceLength ?? 300) : used
-                        emit(video: id, frame: nil, label: c.classes[l], probs: p, coverage: e.coverage, used: usedRows, totalFrames: e.totalFrames, source: nil)
-                    } else if let p = e.probabilities, !classes.isEmpty {
-                        let sum = TopClassSummary(p, rows: used)
-                        emit(video: id, frame: nil, label: classes[sum.top], probs: sum.mean, coverage: e.coverage, used: used, totalFrames: e.totalFrames, source: nil)
-                        frameProbs = p
-                    } else {
-                        emit(video: id, frame: nil, label: "", probs: [], coverage: e.coverage, used: used, totalFrames: e.totalFrames, source: nil)
-                    }
-                    if perFrame {
-                        let k = classes.count
-                        var row: [Int: Int] = [:]
-                        for (r, pos) in e.positions.enumerated() { row[pos] = r }
-                        for (i, f) in e.frames.enumerated() {
-                            var probs: [Float] = [], label = ""
-                            if let r = row[i], let fp = frameProbs {
-                                probs = Array(UnsafeBufferPointer(start: fp.data + r * k, count: k))
-                                label = classes[probs.indices.max { probs[$0] < probs[$1] }!]
-                            }
-                            emit(video: id, frame: f, label: label, probs: probs, coverage: nil, used: nil, totalFrames: nil, source: e.sources[i])
-                        }
-                    }
-                } catch {
-                    failed += 1
-                    if bar.tty { stderrLine("") }
-                    stderrLine("error: \(folder): \(error)")
-                }
-                bar.frames = before + counts[n]
-                bar.update(id, force: !bar.tty)
-            }
+            let list = try FolderList(folders)
+            let cropper = try VideoCropper(options: try cropSettings.options())
+            let job = InferJob(folders: list, head: loaded, extractor: fx, cache: try FeatureCache(dir: dir, extractor: fx, cropper: cropper))
+            job.cache.batch = batch
+            (job.force, job.perFrame) = (force, perFrame)
+            job.landmarks = { [cropSettings, folders] in try? cropSettings.landmarkPath(for: $0, several: folders.count > 1) }
+            stderrLine("infer: \(folders.count) folders, \(list.totalFrames) frames; model \(fx.model.config.name)" + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
+            let bar = ProgressLine(total: list.totalFrames)
+            let (rows, failed) = job.run(events: bar.events { _, e in "\(e)" })
             bar.finish()
-            let text = lines.joined(separator: "\n") + "\n"
+            let text = PredictionWriter(classes: job.classes, columns: .inference, json: json).text(rows)
             if let out { try AtomicFile.write(Data(text.utf8), to: out); stderrLine("infer: wrote \(out)") } else { print(text, terminator: "") }
             if failed > 0 { throw Failure(description: "\(failed) folder(s) failed (see above); the others were written") }
-        } catch let e as Failure { throw e } catch { throw fail(error) }
+        }
     }
 }

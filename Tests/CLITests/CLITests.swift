@@ -180,12 +180,16 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
             #expect(p.status == 0 && p.out.split(separator: "\n").count == 4)
             #expect(p.out.hasPrefix("video,label,p_no_pain,p_low_pain,p_high_pain\ncap12_t010s,"))
         }
-        // features of another length than the model's
+        // a bare tensor file, and a file in the old `features` format, are refused with what to do
         let other = dir.appendingPathComponent("other").path
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try SafeTensorsWriter.write([("features", Tensor(shape: [4, 7]))], to: other + "/cap12_t010s.safetensors")
         let wrong = try painface(["predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other])
-        #expect(wrong.status != 0 && wrong.err.contains("this model takes [128]"))
+        #expect(wrong.status != 0 && wrong.err.contains("cap12_t010s.safetensors: not a PainFace feature file"), "\(wrong.err)")
+        try SafeTensorsWriter.write([("features", Tensor(shape: [4, 128]))], to: other + "/cap12_t010s.safetensors",
+                                    metadata: ["model_sha256": String(repeating: "0", count: 64), "frames": "[]"])
+        let old = try painface(["predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other])
+        #expect(old.status != 0 && old.err.contains("format of an older painface features"), "\(old.err)")
         // a label that is not a class, and a video without features
         try Data("video,label\ncap12_t010s,agony\n".utf8).write(to: URL(fileURLWithPath: labels))
         let bad = try painface(["train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path])

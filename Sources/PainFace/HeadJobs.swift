@@ -1,0 +1,192 @@
+import Dataset
+import Foundation
+import Kernels
+import Training
+import Weights
+
+/// Where a head command's features come from: a manifest with the cache of `painface
+/// extract`, or a folder of `painface features` files with labels, which becomes a manifest
+/// in memory (one video per labels row) read the same way.
+public struct FeatureSource {
+    public let manifest: Manifest
+    public let cacheDir: String
+    public let proto: SegmentProtocol
+    /// True for a manifest file (the AI4Pain protocol); false for feature files, which are
+    /// used whole (lstm: their first sequence).
+    public let isManifest: Bool
+    /// For messages: the manifest, or the folder and its labels.
+    public let description: String
+
+    /// A manifest and its cache (default: MANIFEST-without-extension.cache beside it).
+    public init(manifest path: String, cache: String?, protocol proto: SegmentProtocol) throws {
+        manifest = try Manifest(path: path)
+        cacheDir = Self.cacheFolder(cache, manifest: path)
+        self.proto = proto
+        isManifest = true
+        description = path
+    }
+
+    /// Feature files DIR/<video>.safetensors; `labels` (video,label rows) and `split`
+    /// name the videos; without labels, every feature file of the folder, unlabelled.
+    /// `sequence`: an lstm head's sequence length (its first frames), nil for whole videos.
+    public init(features dir: String, labels: String?, split: String, sequence: Int?, videos names: [String] = []) throws {
+        var videos: [ManifestVideo] = []
+        if !names.isEmpty {
+            for (i, n) in names.enumerated() {
+                videos.append(ManifestVideo(id: n, participant: "", split: split, label: nil, frames: "", landmarks: nil, line: i + 1))
+            }
+        } else if let labels {
+            for (i, (video, y)) in try Heads.readLabels(labels).enumerated() {
+                videos.append(ManifestVideo(id: video, participant: "", split: split, label: y, frames: "", landmarks: nil, line: i + 1))
+            }
+        } else {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                throw ModelFileError(dir, "cannot read the feature folder")
+            }
+            for (i, n) in names.filter({ $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }).sorted().enumerated() {
+                videos.append(ManifestVideo(id: String(n.dropLast(12)), participant: "", split: split, label: nil, frames: "",
+                                            landmarks: nil, line: i + 1))
+            }
+            guard !videos.isEmpty else { throw ModelFileError(dir, "no feature files (.safetensors)") }
+        }
+        manifest = Manifest(path: labels ?? dir, videos: videos)
+        cacheDir = dir
+        proto = sequence.map { SegmentProtocol(length: $0, scope: .firstSegment) } ?? SegmentProtocol(scope: .wholeVideo)
+        isManifest = false
+        description = labels.map { "\(dir) with labels \($0)" } ?? dir
+    }
+
+    /// The cache folder of a manifest: `cache`, else MANIFEST-without-extension.cache beside it.
+    public static func cacheFolder(_ cache: String?, manifest: String) -> String {
+        cache ?? ((manifest as NSString).deletingPathExtension + ".cache")
+    }
+
+    /// The same source read with an lstm head's sequence length (feature files: their first
+    /// frames; a manifest: its segments, as the head was trained).
+    public func withSequence(_ s: Int?) -> FeatureSource {
+        guard let s else { return self }
+        var copy = self
+        copy.protoOverride = SegmentProtocol(length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstSegment : proto.scope)
+        return copy
+    }
+
+    private var protoOverride: SegmentProtocol?
+    public var effectiveProtocol: SegmentProtocol { protoOverride ?? proto }
+}
+
+/// `painface train`: a head trained on the train split (or the labelled feature files), early
+/// stopping on the validation videos, with a checkpoint every epoch.
+public struct TrainJob {
+    public var kind: HeadKind
+    public var layers: [Int]?
+    public var dropout: Float = 0.3
+    /// Without a manifest: frames per lstm sequence (with one, the segment length).
+    public var sequenceLength = SegmentProtocol.defaultLength
+    public var options = TrainOptions()
+
+    public init(kind: HeadKind) { self.kind = kind }
+
+    public struct Result {
+        public let log: [EpochLog]
+        public let samples: Int, dim: Int
+    }
+
+    /// Trains on `train`, validating on `validation` when it has labelled videos; writes
+    /// OUT.json + OUT.safetensors, OUT.log.csv and OUT.checkpoint.safetensors. `started`
+    /// hears the data's size before the first epoch.
+    public func run(train: FeatureSource, validation: FeatureSource?, out: String, context: ComputeContext,
+                    started: (_ samples: Int, _ dim: Int, _ from: String, _ warnings: [String]) -> Void = { _, _, _, _ in },
+                    epoch: ((EpochLog) -> Void)? = nil) throws -> Result {
+        let lstm = kind == .lstm
+        let seqLen = train.isManifest ? train.proto.length : sequenceLength
+        let tr = try CachedData.samples(train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.effectiveProtocol,
+                                        sequence: lstm ? seqLen : nil)
+        var val: (Tensor, [Int])?
+        if let v = validation, v.manifest.videos(split: "validation").contains(where: { $0.label != nil }) {
+            let va = try CachedData.samples(v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.effectiveProtocol,
+                                            sequence: lstm ? seqLen : nil)
+            guard va.modelSHA256 == tr.modelSHA256 else {
+                throw ModelFileError(v.cacheDir, "validation and training features come from different models; re-run painface extract")
+            }
+            guard va.dim == tr.dim else {
+                throw ModelFileError(v.cacheDir, "validation features have length \(va.dim), training \(tr.dim)")
+            }
+            val = (va.x, va.y)
+        }
+        var config = Heads.Config(head: kind, features: tr.dim, layers: layers ?? kind.defaultLayers, dropout: dropout,
+                                  sequenceLength: lstm ? seqLen : nil, classes: train.manifest.classes.names)
+        if train.isManifest { (config.featureModel, config.featureModelSha256) = (tr.modelName, tr.modelSHA256) }
+        let model = try Heads.make(config, seed: options.seed, context: context)
+        started(tr.y.count, tr.dim, train.isManifest ? "\(tr.videos) training videos of \(train.description)" : "\(tr.videos) videos",
+                tr.warnings)
+        let folder = (out as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let log = try Trainer(model: model, options: options).fit(tr.x, tr.y, validation: val, checkpoint: out + ".checkpoint.safetensors",
+                                                                  logCSV: out + ".log.csv", progress: epoch)
+        try Heads.save(model, config: config, stem: out)
+        return Result(log: log, samples: tr.y.count, dim: tr.dim)
+    }
+}
+
+/// A video's label from its first segment, as the paper evaluates: the shared step of
+/// `evaluate` and `predict`.
+public struct VideoPrediction {
+    public let video: ManifestVideo
+    /// nil when the video has no segment with a face
+    public let label: Int?
+    public let probabilities: [Float]
+}
+
+public enum SplitPredictor {
+    /// Every video of `split`, labelled by `head` from the first segment of its features.
+    public static func predict(_ head: LoadedHead, source: FeatureSource, split: String) throws -> [VideoPrediction] {
+        let c = head.config
+        var src = source
+        if c.head == .lstm { src = source.withSequence(c.sequenceLength) }
+        return try CachedData.firstSegments(src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.effectiveProtocol).map { v, rows in
+            guard let rows else { return VideoPrediction(video: v, label: nil, probabilities: []) }
+            guard rows.shape[1] == c.features else {
+                throw ModelFileError((src.cacheDir as NSString).appendingPathComponent(v.id + ".safetensors"),
+                                     "\(rows.shape[1]) features, the head takes \(c.features)")
+            }
+            let (l, p) = try Heads.predict(head.model, config: c, features: rows)
+            return VideoPrediction(video: v, label: l, probabilities: p)
+        }
+    }
+}
+
+/// `painface evaluate`: the paper's Table I on the labelled videos of a split, and a report.
+public struct EvaluationResult {
+    public let evaluation: Evaluation
+    public let report: Report
+    public let rows: [PredictionRow]
+    /// Videos left out, with the reason.
+    public let leftOut: [String]
+}
+
+public enum EvaluateJob {
+    public static func run(_ head: LoadedHead, source: FeatureSource, split: String) throws -> EvaluationResult {
+        let c = head.config
+        var truth: [Int] = [], used: [VideoPrediction] = [], left: [String] = []
+        for p in try SplitPredictor.predict(head, source: source, split: split) {
+            guard let y = p.video.label else { left.append("\(p.video.id) (no label)"); continue }
+            guard p.label != nil else { left.append("\(p.video.id) (no segment with a face)"); continue }
+            truth.append(y)
+            used.append(p)
+        }
+        guard !truth.isEmpty else { throw ModelFileError(source.description, "no labelled \(split) videos to evaluate") }
+        let e = Evaluation(truth: truth, predicted: used.map { $0.label! }, classes: c.classes)
+        var r = Report(title: "PainFace evaluation: \((head.stem as NSString).lastPathComponent)", model: c.head.reportName, evaluation: e)
+        let proto = source.withSequence(c.head == .lstm ? c.sequenceLength : nil).effectiveProtocol
+        r.notes = [source.isManifest
+            ? "data: \(source.description), split \(split), \(truth.count) videos, first \(proto.length)-frame segment of each"
+            : "data: \(source.description), \(truth.count) videos"]
+        r.notes.append("head: \(head.stem) (\(c.head), \(c.features) features" + (c.featureModel.map { " from \($0)" } ?? "") + ")")
+        if FileManager.default.fileExists(atPath: head.stem + ".log.csv") { r.curves = try Report.readLog(head.stem + ".log.csv") }
+        r.videos = zip(used, truth).map { ($0.video.id, $1, $0.label!, $0.probabilities) }
+        let rows = zip(used, truth).map { p, y in
+            PredictionRow(video: p.video.id, truth: c.classes[y], label: c.classes[p.label!], probabilities: p.probabilities)
+        }
+        return EvaluationResult(evaluation: e, report: r, rows: rows, leftOut: left)
+    }
+}

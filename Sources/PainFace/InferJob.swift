@@ -1,0 +1,102 @@
+import Dataset
+import Faces
+import Foundation
+import Kernels
+import NN
+import Weights
+
+/// `painface infer`: frame folders through cropping, the feature model and a head (or the
+/// feature model's own classes), one row per video and optionally one per frame.
+public final class InferJob {
+    public let folders: FolderList
+    public let head: LoadedHead?
+    public let extractor: FeatureExtractor
+    public let cache: FeatureCache
+    /// The classes of the rows: the head's, else the feature model's (may be empty).
+    public let classes: [String]
+    public var force = false
+    public var perFrame = false
+    public var landmarks: (String) -> String? = { _ in nil }
+
+    /// The feature model: `model` if given, else the one the head was trained on, else the
+    /// bundled default. A head refuses features of another model or length.
+    public static func featureModel(_ model: String?, head: LoadedHead?, context: ComputeContext) throws -> FeatureExtractor {
+        let name = model ?? head?.config.featureModel ?? ModelStore.defaultModel
+        let fx: FeatureExtractor
+        do { fx = try FeatureExtractor(model: name, context: context) } catch {
+            let hint = model == nil && head?.config.featureModel != nil ? " (the head's feature model; give --model)" : ""
+            throw ModelFileError(name, "\(error)" + hint)
+        }
+        if let h = head {
+            let c = h.config
+            if let sha = c.featureModelSha256, sha != fx.modelHash {
+                throw ModelFileError(h.stem, "trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \(fx.model.config.name) (\(fx.modelHash.prefix(12)))")
+            }
+            guard c.features == fx.model.featureDimension else {
+                throw ModelFileError(h.stem, "takes \(c.features) features, \(fx.model.config.name) gives \(fx.model.featureDimension)")
+            }
+        }
+        return fx
+    }
+
+    public init(folders: FolderList, head: LoadedHead?, extractor: FeatureExtractor, cache: FeatureCache) {
+        (self.folders, self.head, self.extractor, self.cache) = (folders, head, extractor, cache)
+        classes = head?.config.classes ?? extractor.model.config.classes ?? []
+    }
+
+    /// Rows for one video's entry: the video's, then (with perFrame) one per frame.
+    public func rows(id: String, entry e: CacheEntry) throws -> [PredictionRow] {
+        let used = e.positions.count
+        func videoRow(_ label: String, _ p: [Float], used: Int) -> PredictionRow {
+            PredictionRow(video: id, label: label, probabilities: p, coverage: e.coverage, framesUsed: used, framesTotal: e.totalFrames)
+        }
+        var out: [PredictionRow] = []
+        var frameProbs: Tensor?
+        if used == 0 {
+            out.append(videoRow("no_face", [], used: 0))
+        } else if let h = head {
+            let c = h.config
+            let (l, p) = try Heads.predict(h.model, config: c, features: e.features)
+            if c.head == .framewise && perFrame { frameProbs = try Heads.framewiseProbabilities(h.model, features: e.features) }
+            out.append(videoRow(c.classes[l], p, used: c.head == .lstm ? min(used, c.sequenceLength ?? SegmentProtocol.defaultLength) : used))
+        } else if let p = e.probabilities, !classes.isEmpty {
+            let sum = TopClassSummary(p, rows: used)
+            out.append(videoRow(classes[sum.top], sum.mean, used: used))
+            frameProbs = p
+        } else {
+            out.append(videoRow("", [], used: used))
+        }
+        guard perFrame else { return out }
+        let k = classes.count
+        var row: [Int: Int] = [:]
+        for (r, pos) in e.positions.enumerated() { row[pos] = r }
+        for (i, f) in e.frames.enumerated() {
+            var probs: [Float] = [], label = ""
+            if let r = row[i], let fp = frameProbs {
+                probs = Array(UnsafeBufferPointer(start: fp.data + r * k, count: k))
+                label = classes[probs.indices.max { probs[$0] < probs[$1] }!]
+            }
+            out.append(PredictionRow(video: id, frame: f, label: label, probabilities: probs, source: e.sources[i]))
+        }
+        return out
+    }
+
+    /// Every folder's rows, in order; a folder that fails is reported through `events` and
+    /// left out. Returns the rows and the number of failed folders.
+    public func run(events: JobEvents = JobEvents()) -> (rows: [PredictionRow], failed: Int) {
+        var loop = VideoLoop(cache: cache, totalFrames: folders.totalFrames, events: JobEvents(progress: events.progress))
+        var rows: [PredictionRow] = [], failed = 0
+        for (i, (folder, id)) in zip(folders.folders, folders.ids).enumerated() {
+            var error: Error?
+            switch loop.run(id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i]) {
+            case .success((_, let entry?)):
+                do { rows += try self.rows(id: id, entry: entry) } catch let e { error = e }
+            case .success: break
+            case .failure(let e): error = e
+            }
+            if error != nil { failed += 1 }
+            events.finished(loop.state, error.map { ModelFileError(folder, "\($0)") })
+        }
+        return (rows, failed)
+    }
+}
