@@ -25,7 +25,7 @@ typedef void (*ck_binary_fn)(size_t count, const float *a, const float *b, float
 typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const float *p0,
                               const float *p1, float *out);
 /* Depthwise conv for one output row: acc over taps of in * w, vectorised over channels.
- * See ops/conv2d.c for the argument meaning. */
+ * in_img: one image [h, w, cin]; w: [kh, kw, cin]; out_row: ow_count x cin floats of output row oh. */
 typedef void (*ck_dw_row_fn)(const ck_conv2d_desc *d, const float *in_img, const float *w,
                              const float *bias, int oh, int ow_count, float *out_row);
 
@@ -82,32 +82,6 @@ struct ck_ctx {
     int threads;
     ck_pool *pool;
 };
-
-/* GEMM blocking, shared by drivers. */
-#define CK_KC 256
-#define CK_MC_PANELS 8   /* M tile = 8 microkernel rows-panels */
-#define CK_MAX_MR 16
-#define CK_MAX_NR 32
-
-/* Pack rows [m0, m0+m) x cols [k0, k0+kc) of row-major A into MR-row panels
- * (k-major inside a panel, zero-filled beyond m). */
-void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
-
-/* A packing callback: rows [m0, m0+m) x columns [k0, k0+kc) of op(A) into MR-row panels
- * (k-major inside a panel, zero rows beyond m). */
-typedef void (*ck_pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
-/* C[M, N] (+)= A B with A produced by `pack` (so A can be computed while it is packed) and
- * B packed by ck_pack_b; bias and act as ck_gemm_packed. workspace: ck_gemm_workspace_size. */
-void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack, const void *src, const float *Bp,
-                      const float *bias, ck_activation act, int accumulate, float *C, size_t ldc, float *workspace);
-
-/* Winograd F(2x2, 3x3) (ops/winograd.c). */
-int ck_winograd_applies(const ck_conv2d_desc *d);
-size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w, float *packed);
-size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const float *packed,
-                      const float *bias, float *out, float *workspace);
 
 /* Pooling reference over output rows [row0, row1) of the n * out_h rows. */
 void ck_pool2d_rows_ref(const ck_pool2d_desc *d, const float *in, float *out, int is_max,

@@ -1,6 +1,6 @@
 /* Batch normalisation (training) and the LSTM layer with backpropagation through time,
  * Keras semantics. Scalar loops in fixed order: reproducible; SIMD comes later. */
-#include "ck_internal.h"
+#include "ck_gemm_driver.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
