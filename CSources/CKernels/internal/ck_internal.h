@@ -83,10 +83,6 @@ struct ck_ctx {
     ck_pool *pool;
 };
 
-/* Pooling reference over output rows [row0, row1) of the n * out_h rows. */
-void ck_pool2d_rows_ref(const ck_pool2d_desc *d, const float *in, float *out, int is_max,
-                        int row0, int row1);
-
 /* FMA peak loops: run `iters` iterations of independent FMA chains, return FLOPs. */
 uint64_t ck_peak_loop_scalar(uint64_t iters);
 #if defined(__x86_64__)
