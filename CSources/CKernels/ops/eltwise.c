@@ -64,15 +64,6 @@ void ck_prelu(ck_ctx *ctx, size_t rows, size_t c, const float *in, const float *
     run_rows(ctx, &j);
 }
 
-void ck_batchnorm_fold(size_t c, const float *gamma, const float *beta, const float *mean,
-                       const float *var, float eps, float *scale, float *shift) {
-    for (size_t i = 0; i < c; i++) {
-        float s = (gamma ? gamma[i] : 1.0f) / sqrtf(var[i] + eps);
-        scale[i] = s;
-        shift[i] = (beta ? beta[i] : 0.0f) - mean[i] * s;
-    }
-}
-
 void ck_softmax(ck_ctx *ctx, size_t rows, size_t c, const float *in, float *out) {
     for (size_t r = 0; r < rows; r++) {
         const float *x = in + r * c;
