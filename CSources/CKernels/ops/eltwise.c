@@ -1,8 +1,7 @@
-/* Drivers of the element-wise ops, softmax and the peak measurement.
- * Work is split into fixed chunks; each chunk runs the table's kernel. */
+/* Drivers of the element-wise ops and softmax. Work is split into fixed chunks; each chunk
+ * runs the table's kernel. */
 #include "ck_internal.h"
 #include <math.h>
-#include <time.h>
 
 #define CHUNK 16384
 
@@ -78,45 +77,4 @@ void ck_softmax(ck_ctx *ctx, size_t rows, size_t c, const float *in, float *out)
         float inv = (float)(1.0 / sum);
         for (size_t j = 0; j < c; j++) y[j] *= inv;
     }
-}
-
-/* ---- peak FLOPS ---- */
-
-typedef struct { const ck_kernel_table *k; double seconds; double flops[256]; } peak_job;
-
-static uint64_t peak_loop(ck_isa isa, uint64_t iters) {
-    switch (isa) {
-#if defined(__x86_64__)
-    case CK_ISA_AVX2: return ck_peak_loop_avx2(iters);
-    case CK_ISA_AVX512: return ck_peak_loop_avx512(iters);
-#endif
-#if defined(__aarch64__)
-    case CK_ISA_NEON: return ck_peak_loop_neon(iters);
-#endif
-    default: return ck_peak_loop_scalar(iters);
-    }
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void peak_task(size_t t, int thread, void *arg) {
-    peak_job *j = arg;
-    double t0 = now_s(), flops = 0.0;
-    while (now_s() - t0 < j->seconds) flops += (double)peak_loop(j->k->isa, 1u << 20);
-    j->flops[t] = flops / (now_s() - t0);
-}
-
-double ck_measure_peak_gflops(const ck_ctx *ctx, int threads, double seconds) {
-    if (threads < 1) threads = 1;
-    if (threads > ctx->threads) threads = ctx->threads;
-    peak_job j = {.k = ctx->k, .seconds = seconds};
-    /* one task per thread: the pool hands each thread one task when all are free */
-    ck_pool_run(ctx->pool, (size_t)threads, peak_task, &j);
-    double total = 0.0;
-    for (int i = 0; i < threads; i++) total += j.flops[i];
-    return total * 1e-9;
 }
