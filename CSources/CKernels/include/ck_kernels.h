@@ -274,6 +274,18 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
                       const float *recurrent, const float *h, const float *gates, const float *cells,
                       const float *dh, float *dx, float *dkernel, float *drecurrent, float *dbias, float *workspace);
 
+/* Scalar references of ck_lstm_forward and ck_lstm_backward (the test oracle): plain loops,
+ * libm expf and tanhf, independent of the kernels' cell code; same shapes and outputs
+ * (gates after their activations). The backward pass also writes dz [b, t, 4u] (overwritten),
+ * the gradient of the gate pre-activations, and needs `scratch` of 2u floats; dx is
+ * overwritten (may be NULL), dkernel, drecurrent and dbias accumulate. */
+void ck_lstm_forward_ref(size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                         const float *recurrent, const float *bias, float *h, float *gates, float *cells);
+void ck_lstm_backward_ref(size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                          const float *recurrent, const float *h, const float *gates, const float *cells,
+                          const float *dh, float *dz, float *dx, float *dkernel, float *drecurrent, float *dbias,
+                          float *scratch);
+
 /* ---- benchmarking ------------------------------------------------------------- */
 
 /* Measures this machine's FP32 FMA peak for the ctx's ISA on `threads` threads over
