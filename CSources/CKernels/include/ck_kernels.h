@@ -75,7 +75,8 @@ void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, s
                     const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                     float *workspace);
 
-/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks). */
+/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks); the scalar
+ * reference when built with CK_NO_BLAS. */
 void ck_gemm_openblas(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
                       const float *B, size_t ldb, float *C, size_t ldc);
 
@@ -147,9 +148,14 @@ typedef struct {
 int ck_pool2d_out_h(const ck_pool2d_desc *d);
 int ck_pool2d_out_w(const ck_pool2d_desc *d);
 int ck_pool2d_valid(const ck_pool2d_desc *d);
-/* Max over the window's positions that lie inside the image (padding never wins). */
+/* in [n, h, w, c], out [n, out_h, out_w, c]. Max over the window's positions that lie inside
+ * the image (padding never wins; NaN propagates; 0 for a window wholly in the padding). */
 void ck_maxpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+/* The float sum of the in-image positions in (ky, kx) order, divided by the window clipped to
+ * the padded extent (count_include_pad) or by the number of in-image positions; 0 when that
+ * divisor is 0. */
 void ck_avgpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+/* Scalar references of the two: what the drivers must equal bit for bit. */
 void ck_maxpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
 void ck_avgpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
 /* out[n, c] = mean over hw of in[n, hw, c]. Summed in float64 in index order. */
@@ -172,7 +178,8 @@ void ck_batchnorm_fold(size_t c, const float *gamma, const float *beta, const fl
 /* Row-wise softmax of rows x c, max-subtracted; in-place allowed. */
 void ck_softmax(ck_ctx *ctx, size_t rows, size_t c, const float *in, float *out);
 
-/* Scalar references of the element-wise ops (what every SIMD path must equal). */
+/* Scalar references of the element-wise ops: what every table's kernels, the scalar
+ * table's included, must equal bit for bit. */
 void ck_relu_ref(size_t count, const float *in, float *out);
 void ck_prelu_ref(size_t rows, size_t c, const float *in, const float *alpha, float *out);
 void ck_add_ref(size_t count, const float *a, const float *b, float *out);
@@ -249,6 +256,7 @@ void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurr
  * unchanged until the backward pass; the normalised input is never stored (both products
  * compute it while packing). Forward keeps mean and inv_std for the backward pass, which
  * gives the gradients of gamma, beta and the LSTM's variables (accumulated), not of x. */
+/* The workspace also holds the input statistics' partial sums (no allocation inside). */
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *gamma,
                         const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,

@@ -4,7 +4,6 @@
 #define CK_BATCHNORM_H
 
 #include "ck_internal.h"
-#include <stdint.h>
 
 /* Rows of b sequences (t x f each) read in place, or one contiguous [rows, f] array.
  * p0, p1: mean and inv_std (training: (x - mean) * inv_std), or scale and shift

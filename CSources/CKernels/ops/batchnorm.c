@@ -2,6 +2,7 @@
  * for sequences), the inference fold, and the statistics of the fused BN + LSTM input. */
 #include "ck_batchnorm.h"
 #include <math.h>
+#include <stdint.h>
 
 /* Statistics are accumulated row by row (the memory order) in double, per channel, in
  * chunks of channels so the accumulators stay on the stack. */
