@@ -1,6 +1,9 @@
-/* C-only check of every kernel path against the scalar reference, for each ISA this
- * CPU (or emulator) runs. Built natively and for aarch64 (run under qemu-aarch64) by
- * tools/kernel_check/run.sh; the Swift tests cover the same ground on the host.
+/* C-only check of every kernel path against the scalar references (ref/), for each ISA this
+ * CPU (or emulator) runs: convolution per algorithm and the algorithm resolution, GEMM,
+ * element-wise ops and pooling bit-exact, the LSTM against the independent reference and
+ * its recurrence bit-exact against the scalar table. Built natively and for aarch64 (run
+ * under qemu-aarch64) by tools/kernel_check/run.sh; the Swift tests cover the same ground on
+ * the host.
  * Prints "kernel_check: N passed, M failed" and exits non-zero on any failure. */
 #include "ck_kernels.h"
 #include <math.h>

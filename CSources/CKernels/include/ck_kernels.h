@@ -115,9 +115,10 @@ int ck_conv2d_valid(const ck_conv2d_desc *d);
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d);
 /* The algorithm that actually runs when `requested` is passed to ck_conv2d_pack,
  * ck_conv2d_packed_size, ck_conv2d_workspace_size and ck_conv2d: CK_CONV_AUTO gives
- * ck_conv2d_choose; a request that does not apply to `d` falls back (depthwise without one
- * channel per group, implicit GEMM with dilation in w or groups, Winograd off 3x3 stride 1
- * groups 1: all to CK_CONV_IM2COL_GEMM); an applicable request gives itself. The Swift
+ * ck_conv2d_choose; a request that does not apply to `d` falls back to CK_CONV_IM2COL_GEMM
+ * (depthwise without one input channel per group and cout == cin; implicit GEMM with
+ * dilation in w or groups > 1; Winograd unless 3x3, stride 1, no dilation, groups 1); an
+ * applicable request gives itself. The Swift
  * wrapper reports this value as the layer's algorithm. */
 ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo requested);
 
