@@ -1,6 +1,9 @@
-/* C-only check of every kernel path against the scalar reference, for each ISA this
- * CPU (or emulator) runs. Built natively and for aarch64 (run under qemu-aarch64) by
- * tools/kernel_check/run.sh; the Swift tests cover the same ground on the host.
+/* C-only check of every kernel path against the scalar references (ref/), for each ISA this
+ * CPU (or emulator) runs: convolution per algorithm and the algorithm resolution, GEMM,
+ * element-wise ops and pooling bit-exact, the LSTM against the independent reference and
+ * its recurrence bit-exact against the scalar table. Built natively and for aarch64 (run
+ * under qemu-aarch64) by tools/kernel_check/run.sh; the Swift tests cover the same ground on
+ * the host.
  * Prints "kernel_check: N passed, M failed" and exits non-zero on any failure. */
 #include "ck_kernels.h"
 #include <math.h>
@@ -38,12 +41,44 @@ static double rel_err(const float *a, const float *b, size_t n) {
     return md / mr;
 }
 
+static int verbose;   /* KERNEL_CHECK_VERBOSE=1: print passing checks too */
+
 static void check(int ok, const char *isa, const char *what) {
-    if (ok) passed++;
+    if (ok) { passed++; if (verbose) printf("ok   [%s] %s\n", isa, what); }
     else { failed++; printf("FAIL [%s] %s\n", isa, what); }
 }
 
-static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
+static const char *algo_name(ck_conv_algo a) {
+    static const char *names[] = {"auto", "im2col", "depthwise", "implicit", "winograd"};
+    return (int)a >= 0 && (int)a <= 4 ? names[a] : "?";
+}
+
+/* What ck_conv2d_resolve must return for an explicit request (the fallback rules of the
+ * header, restated independently). */
+static ck_conv_algo expected_resolve(const ck_conv2d_desc *d, ck_conv_algo a) {
+    int depthwise = d->cin / d->groups == 1 && d->cout == d->cin;
+    int implicit = d->dw == 1 && d->groups == 1;
+    int winograd = d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 && d->groups == 1;
+    if ((a == CK_CONV_DEPTHWISE && !depthwise) || (a == CK_CONV_IMPLICIT_GEMM && !implicit) ||
+        (a == CK_CONV_WINOGRAD_2X2 && !winograd))
+        return CK_CONV_IM2COL_GEMM;
+    return a;
+}
+
+/* Every algorithm against the reference; resolve(AUTO) must be `want` (the choice for this
+ * shape), and each explicit request must resolve to itself or its documented fallback. */
+static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_algo want) {
+    char msg[160];
+    ck_conv_algo got = ck_conv2d_resolve(ctx, &d, CK_CONV_AUTO);
+    snprintf(msg, sizeof msg, "conv %dx%dx%d->%d k%dx%d s%d d%dx%d g%d: resolve(auto) = %s, want %s", d.h, d.w, d.cin,
+             d.cout, d.kh, d.kw, d.sh, d.dh, d.dw, d.groups, algo_name(got), algo_name(want));
+    check(got == want && ck_conv2d_choose(ctx, &d) == want, isa, msg);
+    for (int a = 1; a <= 4; a++) {
+        ck_conv_algo r = ck_conv2d_resolve(ctx, &d, (ck_conv_algo)a), e = expected_resolve(&d, (ck_conv_algo)a);
+        snprintf(msg, sizeof msg, "conv %dx%dx%d->%d g%d: resolve(%s) = %s, want %s", d.h, d.w, d.cin, d.cout, d.groups,
+                 algo_name((ck_conv_algo)a), algo_name(r), algo_name(e));
+        check(r == e, isa, msg);
+    }
     int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
     size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = (size_t)d.kh * d.kw * (d.cin / d.groups) * d.cout;
     size_t out_n = (size_t)d.n * oh * ow * d.cout;
@@ -57,8 +92,8 @@ static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
         ck_conv2d_pack(ctx, &d, (ck_conv_algo)algo, w, packed);
         ck_conv2d(ctx, &d, (ck_conv_algo)algo, x, packed, b, y, work);
         char what[160];
-        snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d g%d algo %d: rel err %.2e", d.h, d.w, d.cin,
-                 d.cout, d.kh, d.kw, d.sh, d.groups, algo, rel_err(y, ref, out_n));
+        snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d d%dx%d g%d algo %s: rel err %.2e", d.h, d.w, d.cin,
+                 d.cout, d.kh, d.kw, d.sh, d.dh, d.dw, d.groups, algo_name((ck_conv_algo)algo), rel_err(y, ref, out_n));
         check(rel_err(y, ref, out_n) < 1e-5, isa, what);
         free(packed);
         free(work);
@@ -96,14 +131,52 @@ static void eltwise_case(ck_ctx *ctx, const char *isa, size_t rows, size_t c) {
     free(x); free(y); free(p0); free(p1); free(r); free(o);
 }
 
+/* Max and average pooling against the reference, bit-exact (the drivers have their own
+ * channels-innermost row kernels). */
 static void pool_case(ck_ctx *ctx, const char *isa, ck_pool2d_desc d) {
     size_t in_n = (size_t)d.n * d.h * d.w * d.c, out_n = (size_t)d.n * ck_pool2d_out_h(&d) * ck_pool2d_out_w(&d) * d.c;
     float *x = rnd(in_n), *r = malloc(out_n * sizeof(float)), *o = malloc(out_n * sizeof(float));
+    char what[160], shape[120];
+    snprintf(shape, sizeof shape, "%dx%dx%d k%dx%d s%dx%d pad %d,%d,%d,%d ceil %d include_pad %d", d.h, d.w, d.c, d.kh,
+             d.kw, d.sh, d.sw, d.pad_top, d.pad_left, d.pad_bottom, d.pad_right, d.ceil_mode, d.count_include_pad);
     ck_maxpool2d_ref(&d, x, r); ck_maxpool2d(ctx, &d, x, o);
-    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, "maxpool bit-exact");
+    snprintf(what, sizeof what, "maxpool %s bit-exact", shape);
+    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, what);
     ck_avgpool2d_ref(&d, x, r); ck_avgpool2d(ctx, &d, x, o);
-    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, "avgpool bit-exact");
+    snprintf(what, sizeof what, "avgpool %s bit-exact", shape);
+    check(memcmp(r, o, out_n * sizeof(float)) == 0, isa, what);
     free(x); free(r); free(o);
+}
+
+/* ck_lstm_forward and ck_lstm_backward against the independent plain-loop reference (libm
+ * exp and tanh; the kernels' own exp is within 2 ulp): relative error under 1e-5. Both
+ * backward passes read the caches of their own forward pass. */
+static void lstm_ref_case(ck_ctx *ctx, const char *isa, size_t b, size_t t, size_t f, size_t u) {
+    size_t g4 = 4 * u, xs = b * t * f, hs = b * t * u, gs = b * t * g4;
+    float *x = rnd(xs), *W = rnd(f * g4), *U = rnd(u * g4), *bias = rnd(g4), *dh = rnd(hs);
+    float *h[2], *gates[2], *cells[2], *dx[2], *dW[2], *dU[2], *db[2];
+    for (int k = 0; k < 2; k++) {
+        h[k] = malloc(hs * sizeof(float)); gates[k] = malloc(gs * sizeof(float)); cells[k] = malloc(hs * sizeof(float));
+        dx[k] = malloc(xs * sizeof(float));
+        dW[k] = calloc(f * g4, sizeof(float)); dU[k] = calloc(u * g4, sizeof(float)); db[k] = calloc(g4, sizeof(float));
+    }
+    float *dz = malloc(gs * sizeof(float)), *scratch = malloc(2 * u * sizeof(float));
+    ck_lstm_forward_ref(b, t, f, u, x, W, U, bias, h[0], gates[0], cells[0]);
+    ck_lstm_backward_ref(b, t, f, u, x, W, U, h[0], gates[0], cells[0], dh, dz, dx[0], dW[0], dU[0], db[0], scratch);
+    float *ws = malloc(ck_lstm_workspace_size(ctx, b, t, f, u) * sizeof(float));
+    ck_lstm_forward(ctx, b, t, f, u, x, W, U, bias, h[1], gates[1], cells[1], ws);
+    ck_lstm_backward(ctx, b, t, f, u, x, W, U, h[1], gates[1], cells[1], dh, dx[1], dW[1], dU[1], db[1], ws);
+    struct { const char *name; float **v; size_t n; } outs[] = {
+        {"h", h, hs}, {"gates", gates, gs}, {"cells", cells, hs}, {"dx", dx, xs},
+        {"dkernel", dW, f * g4}, {"drecurrent", dU, u * g4}, {"dbias", db, g4}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        double e = rel_err(outs[i].v[1], outs[i].v[0], outs[i].n);
+        char what[128];
+        snprintf(what, sizeof what, "lstm %zux%zux%zu->%zu %s vs reference: rel err %.2e", b, t, f, u, outs[i].name, e);
+        check(e < 1e-5, isa, what);
+    }
+    for (int k = 0; k < 2; k++) { free(h[k]); free(gates[k]); free(cells[k]); free(dx[k]); free(dW[k]); free(dU[k]); free(db[k]); }
+    free(x); free(W); free(U); free(bias); free(dh); free(dz); free(scratch); free(ws);
 }
 
 /* The LSTM recurrence forward and backward (sigmoid, tanh, exp of ck_lstm_cell.h) against
@@ -132,6 +205,7 @@ static void lstm_case(ck_ctx *ctx, const char *isa, size_t b, size_t t, size_t u
 }
 
 int main(void) {
+    verbose = getenv("KERNEL_CHECK_VERBOSE") && *getenv("KERNEL_CHECK_VERBOSE") == '1';
     printf("kernel_check: fast-math %s\n", ck_built_with_fast_math() ? "ON (wrong)" : "off");
     check(!ck_built_with_fast_math(), "build", "no fast-math");
     for (int i = 0; i < CK_ISA_COUNT; i++) {
@@ -144,28 +218,60 @@ int main(void) {
         ck_conv2d_desc base = {.n = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1};
         ck_conv2d_desc d = base;
         d.h = 7; d.w = 9; d.cin = 3; d.cout = 5; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
-        conv_case(ctx, name, d);
+        conv_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* too few channels for Winograd */
         d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 20; d.cout = 33; d.act = CK_ACT_RELU;
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
-        conv_case(ctx, name, d);
+        conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);
+        d = base; d.n = 2; d.h = 9; d.w = 10; d.cin = 16; d.cout = 16; d.pad_top = 1; d.pad_right = 2;
+        conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);    /* 16 -> 16: the AVX-512 context runs AVX2 tiles */
         d = base; d.h = 30; d.w = 30; d.cin = 300; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
-        conv_case(ctx, name, d);
+        conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);
         d = base; d.h = 11; d.w = 7; d.cin = 12; d.cout = 12; d.groups = 12; d.sh = d.sw = 2; d.pad_left = d.pad_bottom = d.pad_right = 1;
-        conv_case(ctx, name, d);
+        conv_case(ctx, name, d, CK_CONV_DEPTHWISE);
         d = base; d.h = 10; d.w = 10; d.cin = 16; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
-        conv_case(ctx, name, d);
+        conv_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);
+        d = base; d.h = 12; d.w = 13; d.cin = 16; d.cout = 20; d.dw = 2; d.pad_left = d.pad_right = 2;
+        conv_case(ctx, name, d, CK_CONV_IM2COL_GEMM);     /* dilation in w */
+        d = base; d.h = 9; d.w = 8; d.cin = 16; d.cout = 32; d.dh = 2; d.pad_top = 2;
+        conv_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* dilation in h only */
+        d = base; d.h = 8; d.w = 9; d.cin = 8; d.cout = 12; d.groups = 2; d.kw = 5; d.sw = 2; d.pad_left = 2;
+        conv_case(ctx, name, d, CK_CONV_IM2COL_GEMM);     /* groups */
         gemm_case(ctx, name, 1, 1024, 512);
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
         eltwise_case(ctx, name, 1000, 7);
+        eltwise_case(ctx, name, 33, 1);
+        eltwise_case(ctx, name, 5, 37);
         lstm_case(ctx, name, 3, 17, 32);
         lstm_case(ctx, name, 2, 9, 7);
-        eltwise_case(ctx, name, 33, 1);
+        lstm_ref_case(ctx, name, 3, 13, 21, 9);
+        lstm_ref_case(ctx, name, 2, 7, 40, 32);
         ck_pool2d_desc p = {.n = 2, .h = 12, .w = 11, .c = 5, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
                             .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
         pool_case(ctx, name, p);
         p.ceil_mode = 1; p.count_include_pad = 1;
         pool_case(ctx, name, p);
+        /* odd shapes: vector tails in c, asymmetric windows and pads, both divisor rules */
+        for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++)
+            for (int include_pad = 0; include_pad < 2; include_pad++) {
+                ck_pool2d_desc q = {.n = 2, .h = 13, .w = 10, .c = 19, .kh = 3, .kw = 2, .sh = 2, .sw = 3,
+                                    .pad_top = 1, .pad_left = 1, .pad_bottom = 0, .pad_right = 1,
+                                    .ceil_mode = ceil_mode, .count_include_pad = include_pad};
+                pool_case(ctx, name, q);
+                q = (ck_pool2d_desc){.n = 1, .h = 7, .w = 9, .c = 33, .kh = 4, .kw = 3, .sh = 3, .sw = 2,
+                                     .pad_top = 2, .pad_left = 0, .pad_bottom = 1, .pad_right = 1,
+                                     .ceil_mode = ceil_mode, .count_include_pad = include_pad};
+                pool_case(ctx, name, q);
+                q = (ck_pool2d_desc){.n = 3, .h = 5, .w = 6, .c = 1, .kh = 2, .kw = 2, .sh = 1, .sw = 1,
+                                     .ceil_mode = ceil_mode, .count_include_pad = include_pad};
+                pool_case(ctx, name, q);
+                /* pads as large as the window: windows wholly in the padding */
+                q = (ck_pool2d_desc){.n = 1, .h = 4, .w = 5, .c = 7, .kh = 2, .kw = 2, .sh = 2, .sw = 2,
+                                     .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2,
+                                     .ceil_mode = ceil_mode, .count_include_pad = include_pad};
+                pool_case(ctx, name, q);
+            }
+        check(ck_measure_peak_gflops(ctx, 1, 0.01) > 0.0, name, "peak measurement runs");
         ck_ctx_destroy(ctx);
     }
     printf("kernel_check: %d passed, %d failed\n", passed, failed);

@@ -1,4 +1,4 @@
-/* CPU feature detection, the dispatch tables and the context. */
+/* CPU feature detection and the context (the tables are in core/dispatch.c). */
 #include "ck_internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +34,6 @@ int ck_isa_supported(ck_isa isa) {
     case CK_ISA_NEON: return 1; /* baseline on AArch64 */
 #endif
     default: return 0;
-    }
-}
-
-const ck_kernel_table *ck_table_for(ck_isa isa) {
-    switch (isa) {
-    case CK_ISA_SCALAR: return &ck_table_scalar;
-#if defined(__x86_64__)
-    case CK_ISA_AVX2: return &ck_table_avx2;
-    case CK_ISA_AVX512: return &ck_table_avx512;
-#endif
-#if defined(__aarch64__)
-    case CK_ISA_NEON: return &ck_table_neon;
-#endif
-    default: return NULL;
     }
 }
 

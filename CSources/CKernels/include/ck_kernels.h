@@ -75,7 +75,8 @@ void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, s
                     const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                     float *workspace);
 
-/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks). */
+/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks); the scalar
+ * reference when built with CK_NO_BLAS. */
 void ck_gemm_openblas(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
                       const float *B, size_t ldb, float *C, size_t ldc);
 
@@ -112,6 +113,14 @@ int ck_conv2d_valid(const ck_conv2d_desc *d);
 
 /* The algorithm the driver uses for `d` when asked for CK_CONV_AUTO. */
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d);
+/* The algorithm that actually runs when `requested` is passed to ck_conv2d_pack,
+ * ck_conv2d_packed_size, ck_conv2d_workspace_size and ck_conv2d: CK_CONV_AUTO gives
+ * ck_conv2d_choose; a request that does not apply to `d` falls back to CK_CONV_IM2COL_GEMM
+ * (depthwise without one input channel per group and cout == cin; implicit GEMM with
+ * dilation in w or groups > 1; Winograd unless 3x3, stride 1, no dilation, groups 1); an
+ * applicable request gives itself. The Swift
+ * wrapper reports this value as the layer's algorithm. */
+ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo requested);
 
 /* Weights are given as [kh, kw, cin/groups, cout] (Keras HWIO). Output channel o belongs
  * to group o / (cout/groups). Packing makes the layout the chosen algorithm wants. */
@@ -140,9 +149,14 @@ typedef struct {
 int ck_pool2d_out_h(const ck_pool2d_desc *d);
 int ck_pool2d_out_w(const ck_pool2d_desc *d);
 int ck_pool2d_valid(const ck_pool2d_desc *d);
-/* Max over the window's positions that lie inside the image (padding never wins). */
+/* in [n, h, w, c], out [n, out_h, out_w, c]. Max over the window's positions that lie inside
+ * the image (padding never wins; NaN propagates; 0 for a window wholly in the padding). */
 void ck_maxpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+/* The float sum of the in-image positions in (ky, kx) order, divided by the window clipped to
+ * the padded extent (count_include_pad) or by the number of in-image positions; 0 when that
+ * divisor is 0. */
 void ck_avgpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *out);
+/* Scalar references of the two: what the drivers must equal bit for bit. */
 void ck_maxpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
 void ck_avgpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
 /* out[n, c] = mean over hw of in[n, hw, c]. Summed in float64 in index order. */
@@ -165,7 +179,8 @@ void ck_batchnorm_fold(size_t c, const float *gamma, const float *beta, const fl
 /* Row-wise softmax of rows x c, max-subtracted; in-place allowed. */
 void ck_softmax(ck_ctx *ctx, size_t rows, size_t c, const float *in, float *out);
 
-/* Scalar references of the element-wise ops (what every SIMD path must equal). */
+/* Scalar references of the element-wise ops: what every table's kernels, the scalar
+ * table's included, must equal bit for bit. */
 void ck_relu_ref(size_t count, const float *in, float *out);
 void ck_prelu_ref(size_t rows, size_t c, const float *in, const float *alpha, float *out);
 void ck_add_ref(size_t count, const float *a, const float *b, float *out);
@@ -242,6 +257,7 @@ void ck_lstm_bptt(ck_ctx *ctx, size_t b, size_t t, size_t u, const float *recurr
  * unchanged until the backward pass; the normalised input is never stored (both products
  * compute it while packing). Forward keeps mean and inv_std for the backward pass, which
  * gives the gradients of gamma, beta and the LSTM's variables (accumulated), not of x. */
+/* The workspace also holds the input statistics' partial sums (no allocation inside). */
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u);
 void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *const *x, const float *gamma,
                         const float *beta, float eps, float momentum, float *moving_mean, float *moving_var,
@@ -266,6 +282,18 @@ size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, s
 void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
                       const float *recurrent, const float *h, const float *gates, const float *cells,
                       const float *dh, float *dx, float *dkernel, float *drecurrent, float *dbias, float *workspace);
+
+/* Scalar references of ck_lstm_forward and ck_lstm_backward (the test oracle): plain loops,
+ * libm expf and tanhf, independent of the kernels' cell code; same shapes and outputs
+ * (gates after their activations). The backward pass also writes dz [b, t, 4u] (overwritten),
+ * the gradient of the gate pre-activations, and needs `scratch` of 2u floats; dx is
+ * overwritten (may be NULL), dkernel, drecurrent and dbias accumulate. */
+void ck_lstm_forward_ref(size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                         const float *recurrent, const float *bias, float *h, float *gates, float *cells);
+void ck_lstm_backward_ref(size_t b, size_t t, size_t f, size_t u, const float *x, const float *kernel,
+                          const float *recurrent, const float *h, const float *gates, const float *cells,
+                          const float *dh, float *dz, float *dx, float *dkernel, float *drecurrent, float *dbias,
+                          float *scratch);
 
 /* ---- benchmarking ------------------------------------------------------------- */
 

@@ -1,4 +1,6 @@
-/* Private to CKernels: the dispatch table, the thread pool and helpers. */
+/* Private to CKernels: the context, the dispatch table type and the thread pool. Drivers
+ * reach microkernels only through the table; other private headers are per subsystem
+ * (ck_gemm_driver.h, ck_winograd.h, ck_batchnorm.h, ck_isa_symbols.h). */
 #ifndef CK_INTERNAL_H
 #define CK_INTERNAL_H
 
@@ -24,8 +26,9 @@ typedef void (*ck_unary_fn)(size_t count, const float *in, float *out);
 typedef void (*ck_binary_fn)(size_t count, const float *a, const float *b, float *out);
 typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const float *p0,
                               const float *p1, float *out);
-/* Depthwise conv for one output row: acc over taps of in * w, vectorised over channels.
- * See ops/conv2d.c for the argument meaning. */
+/* Depthwise conv (driven by ops/conv2d.c) for output row oh of one image: in_img [h, w, cin],
+ * w [kh, kw, cin], out_row [ow_count, cin]; taps summed in (ky, kx) order, vectorised over
+ * channels, then bias and act. */
 typedef void (*ck_dw_row_fn)(const ck_conv2d_desc *d, const float *in_img, const float *w,
                              const float *bias, int oh, int ow_count, float *out_row);
 
@@ -34,8 +37,11 @@ typedef void (*ck_lstm_fwd_seq_fn)(size_t t, size_t u, const float *U, float *ga
 typedef void (*ck_lstm_bwd_seq_fn)(size_t t, size_t u, const float *UT, const float *gates, const float *c,
                                    const float *dh, float *dz, float *scratch);
 
+/* n variables of Adadelta (internal/ck_adadelta_body.h). */
 typedef void (*ck_adadelta_fn)(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho,
                                float eps);
+/* `iters` iterations of independent FMA chains; returns the FLOPs done. */
+typedef uint64_t (*ck_peak_fn)(uint64_t iters);
 
 typedef struct {
     ck_isa isa;
@@ -50,24 +56,11 @@ typedef struct {
     ck_lstm_fwd_seq_fn lstm_fwd_seq;
     ck_lstm_bwd_seq_fn lstm_bwd_seq;
     ck_adadelta_fn adadelta;
+    ck_peak_fn peak_loop;
 } ck_kernel_table;
 
-#define CK_LSTM_DECLARE(sfx) \
-    void ck_lstm_fwd_seq_##sfx(size_t, size_t, const float *, float *, float *, float *); \
-    void ck_lstm_bwd_seq_##sfx(size_t, size_t, const float *, const float *, const float *, const float *, float *, float *); \
-    void ck_adadelta_seq_##sfx(size_t, float *, const float *, float *, float *, float, float, float);
-
-/* The table for an ISA, or NULL if not compiled in for this architecture. */
+/* The table for an ISA (core/dispatch.c), or NULL if not compiled in for this architecture. */
 const ck_kernel_table *ck_table_for(ck_isa isa);
-
-extern const ck_kernel_table ck_table_scalar;
-#if defined(__x86_64__)
-extern const ck_kernel_table ck_table_avx2;
-extern const ck_kernel_table ck_table_avx512;
-#endif
-#if defined(__aarch64__)
-extern const ck_kernel_table ck_table_neon;
-#endif
 
 /* ---- thread pool ---- */
 typedef struct ck_pool ck_pool;
@@ -82,46 +75,6 @@ struct ck_ctx {
     int threads;
     ck_pool *pool;
 };
-
-/* GEMM blocking, shared by drivers. */
-#define CK_KC 256
-#define CK_MC_PANELS 8   /* M tile = 8 microkernel rows-panels */
-#define CK_MAX_MR 16
-#define CK_MAX_NR 32
-
-/* Pack rows [m0, m0+m) x cols [k0, k0+kc) of row-major A into MR-row panels
- * (k-major inside a panel, zero-filled beyond m). */
-void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
-
-/* A packing callback: rows [m0, m0+m) x columns [k0, k0+kc) of op(A) into MR-row panels
- * (k-major inside a panel, zero rows beyond m). */
-typedef void (*ck_pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
-/* C[M, N] (+)= A B with A produced by `pack` (so A can be computed while it is packed) and
- * B packed by ck_pack_b; bias and act as ck_gemm_packed. workspace: ck_gemm_workspace_size. */
-void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack, const void *src, const float *Bp,
-                      const float *bias, ck_activation act, int accumulate, float *C, size_t ldc, float *workspace);
-
-/* Winograd F(2x2, 3x3) (ops/winograd.c). */
-int ck_winograd_applies(const ck_conv2d_desc *d);
-size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w, float *packed);
-size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const float *packed,
-                      const float *bias, float *out, float *workspace);
-
-/* Pooling reference over output rows [row0, row1) of the n * out_h rows. */
-void ck_pool2d_rows_ref(const ck_pool2d_desc *d, const float *in, float *out, int is_max,
-                        int row0, int row1);
-
-/* FMA peak loops: run `iters` iterations of independent FMA chains, return FLOPs. */
-uint64_t ck_peak_loop_scalar(uint64_t iters);
-#if defined(__x86_64__)
-uint64_t ck_peak_loop_avx2(uint64_t iters);
-uint64_t ck_peak_loop_avx512(uint64_t iters);
-#endif
-#if defined(__aarch64__)
-uint64_t ck_peak_loop_neon(uint64_t iters);
-#endif
 
 static inline size_t ck_min(size_t a, size_t b) { return a < b ? a : b; }
 

@@ -106,19 +106,6 @@ void CK_LSTM_FN(ck_lstm_bwd_seq)(size_t t, size_t u, const float *UT, const floa
     }
 }
 
-/* The Adadelta update of n variables (Keras: rho, epsilon, learning rate). sqrt and division
- * are exact IEEE operations, so the vectorised loop equals the scalar one bit for bit. It
- * lives here because it is the other element-wise training loop compiled per ISA. */
-void CK_LSTM_FN(ck_adadelta_seq)(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps) {
-    for (size_t i = 0; i < n; i++) {
-        float eg = rho * Eg[i] + (1.0f - rho) * g[i] * g[i];
-        float d = -sqrtf(Ed[i] + eps) / sqrtf(eg + eps) * g[i];
-        Ed[i] = rho * Ed[i] + (1.0f - rho) * d * d;
-        Eg[i] = eg;
-        w[i] += lr * d;
-    }
-}
-
 #undef CK_LSTM_FN
 #undef CK_LSTM_CAT
 #undef CK_LSTM_CAT2

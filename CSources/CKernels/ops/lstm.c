@@ -1,70 +1,12 @@
-/* Batch normalisation (training) and the LSTM layer with backpropagation through time,
- * Keras semantics. Scalar loops in fixed order: reproducible; SIMD comes later. */
-#include "ck_internal.h"
+/* LSTM drivers (Keras semantics): the input projection through the GEMM, the recurrence per
+ * sequence through the table's cell, backpropagation through time, and the first layer of
+ * the paper's network with batch normalisation fused into the input products.
+ * x [b, t, f], kernel [f, 4u], recurrent [u, 4u], bias [4u], h and cells [b, t, u],
+ * gates [b, t, 4u]. */
+#include "ck_gemm_driver.h"
+#include "ck_batchnorm.h"
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* Statistics are accumulated row by row (the memory order) in double, per channel, in
- * chunks of channels so the accumulators stay on the stack. */
-#define BN_CHUNK 512
-
-static void bn_stats(size_t rows, size_t c, size_t j0, size_t cn, const float *x, double *sum, double *sq) {
-    for (size_t j = 0; j < cn; j++) sum[j] = 0.0;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < cn; j++) sum[j] += x[r * c + j0 + j];
-    for (size_t j = 0; j < cn; j++) { sum[j] /= (double)rows; sq[j] = 0.0; }
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < cn; j++) { double d = x[r * c + j0 + j] - sum[j]; sq[j] += d * d; }
-}
-
-void ck_batchnorm_train(size_t rows, size_t c, const float *x, const float *gamma, const float *beta,
-                        float eps, float momentum, float *moving_mean, float *moving_var, float *mean,
-                        float *inv_std, float *y) {
-    double sum[BN_CHUNK], sq[BN_CHUNK];
-    for (size_t j0 = 0; j0 < c; j0 += BN_CHUNK) {
-        size_t cn = c - j0 < BN_CHUNK ? c - j0 : BN_CHUNK;
-        bn_stats(rows, c, j0, cn, x, sum, sq);
-        for (size_t j = 0; j < cn; j++) {
-            double m = sum[j], v = sq[j] / (double)rows;
-            mean[j0 + j] = (float)m;
-            inv_std[j0 + j] = (float)(1.0 / sqrt(v + eps));
-            moving_mean[j0 + j] = momentum * moving_mean[j0 + j] + (1.0f - momentum) * (float)m;
-            moving_var[j0 + j] = momentum * moving_var[j0 + j] + (1.0f - momentum) * (float)v;
-        }
-    }
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < c; j++) {
-            float xh = (x[r * c + j] - mean[j]) * inv_std[j];
-            y[r * c + j] = (gamma ? gamma[j] : 1.0f) * xh + (beta ? beta[j] : 0.0f);
-        }
-}
-
-void ck_batchnorm_backward(size_t rows, size_t c, const float *x, const float *gamma, const float *mean,
-                           const float *inv_std, const float *dy, float *dx, float *dgamma, float *dbeta) {
-    double sdy[BN_CHUNK], sdyx[BN_CHUNK], n = (double)rows;
-    for (size_t j0 = 0; j0 < c; j0 += BN_CHUNK) {
-        size_t cn = c - j0 < BN_CHUNK ? c - j0 : BN_CHUNK;
-        for (size_t j = 0; j < cn; j++) { sdy[j] = 0.0; sdyx[j] = 0.0; }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = 0; j < cn; j++) {
-                size_t q = r * c + j0 + j;
-                double xh = (x[q] - mean[j0 + j]) * inv_std[j0 + j];
-                sdy[j] += dy[q];
-                sdyx[j] += dy[q] * xh;
-            }
-        for (size_t j = 0; j < cn; j++) {
-            if (dgamma) dgamma[j0 + j] += (float)sdyx[j];
-            if (dbeta) dbeta[j0 + j] += (float)sdy[j];
-        }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = 0; j < cn; j++) {
-                size_t q = r * c + j0 + j;
-                double xh = (x[q] - mean[j0 + j]) * inv_std[j0 + j], g = gamma ? gamma[j0 + j] : 1.0;
-                dx[q] = (float)(g * inv_std[j0 + j] / n * (n * dy[q] - sdy[j] - xh * sdyx[j]));
-            }
-    }
-}
 
 size_t ck_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
     size_t g4 = 4 * u, gemm = ck_dense_workspace_size(ctx, b * t, f, g4), du = ck_gemm_ex_workspace_size(ctx, b * t, g4);
@@ -135,76 +77,19 @@ void ck_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, const
 
 /* ---- the first layer of the paper's network: batch normalisation fused into the LSTM ---- */
 
-/* The first layer's input: rows of b sequences (t x f each) read in place, or one
- * contiguous [rows, f] array. The products pack it normalised, computing the values as
- * they pack, so the normalised input is never stored:
- * training (x - mean) * inv_std, inference (moving statistics folded) x * scale + shift. */
-typedef struct {
-    const float *x;               /* contiguous rows, or NULL */
-    const float *const *seqs;     /* else row r is seqs[r / t] + (r % t) f */
-    size_t t, f;
-    const float *p0, *p1;         /* mean and inv_std, or scale and shift */
-    int affine;
-} row_src;
-
-static inline const float *src_row(const row_src *s, size_t r) {
-    return s->x ? s->x + r * s->f : s->seqs[r / s->t] + (r % s->t) * s->f;
-}
-
-/* Statistics in one streaming pass: fixed blocks of rows (independent of the thread count)
- * sum x and x^2 per column in double; the blocks' sums are added in block order. */
-#define BN_ROWS 128
-
-typedef struct {
-    const row_src *s;
-    size_t rows;
-    double *partial;   /* [blocks][2][f] */
-} bn_job;
-
-static void bn_sum_task(size_t blk, int thread, void *arg) {
-    bn_job *j = arg;
-    size_t r0 = blk * BN_ROWS, r1 = r0 + BN_ROWS < j->rows ? r0 + BN_ROWS : j->rows, c = j->s->f;
-    double *s = j->partial + blk * 2 * c, *q = s + c;
-    for (size_t k = 0; k < 2 * c; k++) s[k] = 0.0;
-    for (size_t r = r0; r < r1; r++) {
-        const float *xr = src_row(j->s, r);
-        for (size_t k = 0; k < c; k++) {
-            double v = xr[k];
-            s[k] += v;
-            q[k] += v * v;
-        }
-    }
-}
-
-static void bn_statistics(ck_ctx *ctx, const row_src *src, size_t rows, float eps, float momentum, float *moving_mean,
-                          float *moving_var, float *mean, float *inv_std) {
-    size_t blocks = (rows + BN_ROWS - 1) / BN_ROWS, c = src->f;
-    double *partial = malloc(blocks * 2 * c * sizeof(double));
-    if (!partial) return;
-    bn_job j = {src, rows, partial};
-    ck_pool_run(ctx->pool, blocks, bn_sum_task, &j);
-    for (size_t k = 0; k < c; k++) {
-        double s = 0.0, q = 0.0;
-        for (size_t b = 0; b < blocks; b++) { s += partial[b * 2 * c + k]; q += partial[b * 2 * c + c + k]; }
-        double m = s / (double)rows, v = q / (double)rows - m * m;
-        if (v < 0.0) v = 0.0;
-        mean[k] = (float)m;
-        inv_std[k] = (float)(1.0 / sqrt(v + eps));
-        moving_mean[k] = momentum * moving_mean[k] + (1.0f - momentum) * (float)m;
-        moving_var[k] = momentum * moving_var[k] + (1.0f - momentum) * (float)v;
-    }
-    free(partial);
-}
+/* The first layer's input is read through a ck_ck_row_src (internal/ck_batchnorm.h): the
+ * products pack it normalised, computing the values as they pack, so the normalised input
+ * is never stored. */
 
 /* op(A) = the normalised input [rows, f]: rows m0.., features k0.. */
 static void pack_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const row_src *s = src;
+    const ck_row_src *s = src;
     const float *p0 = s->p0 + k0, *p1 = s->p1 + k0;
     size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
     for (size_t r = 0; r < mp; r++) {
         float *dst = Ap + (r / (size_t)mr) * kc * (size_t)mr + r % (size_t)mr;
         if (r >= m) { for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = 0.0f; continue; }
-        const float *x = src_row(s, m0 + r) + k0;
+        const float *x = ck_src_row(s, m0 + r) + k0;
         if (s->affine)
             for (size_t k = 0; k < kc; k++) dst[k * (size_t)mr] = x[k] * p0[k] + p1[k];
         else
@@ -216,13 +101,13 @@ static void pack_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc
  * Each row's features are normalised in one vectorisable pass, then dealt into the
  * MR-wide panels. */
 static void pack_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const row_src *s = src;
+    const ck_row_src *s = src;
     const float *mu = s->p0 + m0, *is = s->p1 + m0;
     float row[CK_MAX_MR * CK_MC_PANELS];
     size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
     for (size_t i = m; i < mp; i++) row[i] = 0.0f;
     for (size_t k = 0; k < kc; k++) {
-        const float *x = src_row(s, k0 + k) + m0;
+        const float *x = ck_src_row(s, k0 + k) + m0;
         for (size_t i = 0; i < m; i++) row[i] = (x[i] - mu[i]) * is[i];
         for (size_t p0 = 0; p0 < mp; p0 += (size_t)mr) memcpy(Ap + p0 * kc + k * (size_t)mr, row + p0, (size_t)mr * sizeof(float));
     }
@@ -231,7 +116,10 @@ static void pack_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc
 size_t ck_bn_lstm_workspace_size(const ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u) {
     size_t g4 = 4 * u, pf = ck_packed_b_size(ctx, f, g4), pr = ck_packed_b_size(ctx, b * t, g4);
     /* forward: gamma W, its bias, packed; backward, after the BPTT's part: M, cs, dz packed */
-    return ck_lstm_workspace_size(ctx, b, t, f, u) + f * g4 + g4 + (pf > pr ? pf : pr) + ck_gemm_workspace_size(ctx);
+    size_t main = ck_lstm_workspace_size(ctx, b, t, f, u) + f * g4 + g4 + (pf > pr ? pf : pr) + ck_gemm_workspace_size(ctx);
+    /* the input statistics use the start of the workspace before anything else does */
+    size_t stats = ck_bn_statistics_scratch(b * t, f);
+    return main > stats ? main : stats;
 }
 
 /* BN(x) W + bias = xhat (gamma W) + (bias + beta W): the normalised input is projected
@@ -242,8 +130,8 @@ void ck_bn_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, con
                         float *h, float *gates, float *cells, float *workspace) {
     size_t g4 = 4 * u;
     float *wf = workspace, *bf = wf + f * g4, *bp = bf + g4, *gw = bp + ck_packed_b_size(ctx, f, g4);
-    row_src src = {NULL, x, t, f, mean, inv_std, 0};
-    bn_statistics(ctx, &src, b * t, eps, momentum, moving_mean, moving_var, mean, inv_std);
+    ck_row_src src = {NULL, x, t, f, mean, inv_std, 0};
+    ck_bn_statistics(ctx, &src, b * t, eps, momentum, moving_mean, moving_var, mean, inv_std, workspace);
     for (size_t g = 0; g < g4; g++) bf[g] = bias[g];
     for (size_t q = 0; q < f; q++)
         for (size_t g = 0; g < g4; g++) {
@@ -268,7 +156,7 @@ void ck_bn_lstm_backward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u, co
     float *gw = bp + ck_packed_b_size(ctx, rows, g4);
     ck_lstm_bptt(ctx, b, t, u, recurrent, h, gates, cells, dh, dz, drecurrent, rest);
     ck_pack_b(ctx, rows, g4, dz, g4, bp);
-    row_src src = {NULL, x, t, f, mean, inv_std, 0};
+    ck_row_src src = {NULL, x, t, f, mean, inv_std, 0};
     ck_gemm_custom_a(ctx, f, g4, rows, pack_cols, &src, bp, NULL, CK_ACT_NONE, 0, mm, g4, gw);
     for (size_t g = 0; g < g4; g++) cs[g] = 0.0f;
     for (size_t r = 0; r < rows; r++)
@@ -299,7 +187,7 @@ void ck_affine_lstm_forward(ck_ctx *ctx, size_t b, size_t t, size_t f, size_t u,
     size_t g4 = 4 * u;
     float *bp = workspace, *gw = bp + ck_packed_b_size(ctx, f, g4);
     ck_pack_b(ctx, f, g4, kernel, g4, bp);
-    row_src src = {x, NULL, 1, f, scale, shift, 1};   /* the expression of ck_affine_channels: same bits */
+    ck_row_src src = {x, NULL, 1, f, scale, shift, 1};   /* the expression of ck_affine_channels: same bits */
     ck_gemm_custom_a(ctx, b * t, g4, f, pack_rows, &src, bp, bias, CK_ACT_NONE, 0, gates, g4, gw);
     ck_lstm_recurrence(ctx, b, t, u, recurrent, gates, h, cells);
 }

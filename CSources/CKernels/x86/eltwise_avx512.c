@@ -1,7 +1,7 @@
-/* AVX-512 element-wise ops and the depthwise row kernel. Masked tails; mul then add
+/* AVX-512 element-wise ops (relu, add, per-channel affine, prelu). Masked tails; mul then add
  * (never FMA), so results equal the scalar reference bit for bit. */
 #if defined(__x86_64__)
-#include "ck_internal.h"
+#include "ck_isa_symbols.h"
 #include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
@@ -45,34 +45,6 @@ void ck_prelu_avx512(size_t rows, size_t c, const float *in, const float *alpha,
             __mmask16 ge = _mm512_cmp_ps_mask(v, z, _CMP_GE_OQ);
             _mm512_mask_storeu_ps(out + j, m, _mm512_mask_blend_ps(ge, neg, v));
         }
-}
-
-void ck_dw_row_avx512(const ck_conv2d_desc *d, const float *in, const float *w, const float *bias,
-                      int oh, int ow_n, float *out) {
-    int C = d->cin;
-    __m512 z = _mm512_setzero_ps();
-    for (int ow = 0; ow < ow_n; ow++) {
-        float *o = out + (size_t)ow * C;
-        for (int c = 0; c < C; c += 16) {
-            __mmask16 m = tail16((size_t)(C - c));
-            __m512 acc = _mm512_setzero_ps();
-            for (int ky = 0; ky < d->kh; ky++) {
-                int ih = oh * d->sh - d->pad_top + ky * d->dh;
-                if (ih < 0 || ih >= d->h) continue;
-                for (int kx = 0; kx < d->kw; kx++) {
-                    int iw = ow * d->sw - d->pad_left + kx * d->dw;
-                    if (iw < 0 || iw >= d->w) continue;
-                    const float *px = in + ((size_t)ih * d->w + iw) * C + c;
-                    const float *wk = w + ((size_t)ky * d->kw + kx) * C + c;
-                    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, px),
-                                                           _mm512_maskz_loadu_ps(m, wk)));
-                }
-            }
-            if (bias) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, bias + c));
-            if (d->act == CK_ACT_RELU) acc = _mm512_max_ps(acc, z);
-            _mm512_mask_storeu_ps(o + c, m, acc);
-        }
-    }
 }
 
 #pragma clang attribute pop

@@ -1,7 +1,7 @@
-/* The LSTM recurrence vectorised for AVX2 by the compiler (see internal/ck_lstm_cell.h):
- * no FMA is enabled, so the bits equal the scalar table's. */
+/* The LSTM recurrence of one sequence, vectorised for AVX2 by the compiler
+ * (internal/ck_lstm_cell.h): no FMA is enabled, so the bits equal the scalar table's. */
 #if defined(__x86_64__)
-#include "ck_internal.h"
+#include "ck_isa_symbols.h"
 #pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
 #define CK_LSTM_SUFFIX avx2
 #include "ck_lstm_cell.h"

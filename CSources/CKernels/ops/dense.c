@@ -1,8 +1,7 @@
-/* Training kernels: dense forward/backward on unpacked weights, ReLU and dropout
- * backward, softmax cross-entropy, Adadelta. Work is split over fixed row blocks, so results
- * do not depend on the thread count. */
+/* Dense layer training kernels on unpacked weights (the products through ck_gemm_ex, so
+ * thread-count independent), ReLU backward and inverted dropout.
+ * X [M, K], W [K, N], b [N], Y and dY [M, N]. */
 #include "ck_internal.h"
-#include <math.h>
 #include <string.h>
 
 size_t ck_dense_workspace_size(const ck_ctx *ctx, size_t M, size_t K, size_t N) {
@@ -50,44 +49,4 @@ void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX) 
 void ck_dropout_apply(size_t count, const float *in, const uint8_t *mask, float rate, float *out) {
     float scale = 1.0f / (1.0f - rate);
     for (size_t i = 0; i < count; i++) out[i] = mask[i] ? in[i] * scale : 0.0f;
-}
-
-double ck_softmax_xent(size_t M, size_t C, const float *P, const int32_t *labels,
-                       const float *class_weights, float eps, float *dZ) {
-    double loss = 0.0;
-    for (size_t i = 0; i < M; i++) {
-        int y = labels[i];
-        float w = class_weights ? class_weights[y] : 1.0f;
-        float p = P[i * C + (size_t)y];
-        float pc = p < eps ? eps : (p > 1.0f - eps ? 1.0f - eps : p);
-        loss += (double)w * -log((double)pc);
-        int clipped = p < eps || p > 1.0f - eps;
-        for (size_t c = 0; c < C; c++) {
-            float g = clipped ? 0.0f : P[i * C + c] - (c == (size_t)y ? 1.0f : 0.0f);
-            dZ[i * C + c] = w * g / (float)M;
-        }
-    }
-    return loss / (double)M;
-}
-
-typedef struct {
-    const ck_kernel_table *k;
-    size_t n;
-    float *w, *Eg, *Ed;
-    const float *g;
-    float lr, rho, eps;
-} adadelta_job;
-
-#define ADADELTA_CHUNK 16384
-
-static void adadelta_task(size_t task, int thread, void *arg) {
-    adadelta_job *j = arg;
-    size_t i = task * ADADELTA_CHUNK, n = j->n - i < ADADELTA_CHUNK ? j->n - i : ADADELTA_CHUNK;
-    j->k->adadelta(n, j->w + i, j->g + i, j->Eg + i, j->Ed + i, j->lr, j->rho, j->eps);
-}
-
-void ck_adadelta(ck_ctx *ctx, size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, float eps) {
-    adadelta_job j = {ctx->k, n, w, Eg, Ed, g, lr, rho, eps};
-    if (n <= ADADELTA_CHUNK) { adadelta_task(0, 0, &j); return; }
-    ck_pool_run(ctx->pool, (n + ADADELTA_CHUNK - 1) / ADADELTA_CHUNK, adadelta_task, &j);
 }

@@ -4,8 +4,8 @@
  * transformed weights U = G g G^T packed once, then Y = A^T M A + bias. 16 multiplies per
  * output tile and channel pair instead of 36. Tiles are processed in blocks; every output
  * element is computed by one fixed sequence, whatever the thread split. */
-#include "ck_internal.h"
-#include <stdlib.h>
+#include "ck_gemm_driver.h"
+#include "ck_winograd.h"
 #include <string.h>
 
 #define WINO_PANELS 4   /* tile block = MR x WINO_PANELS tiles */
@@ -19,17 +19,17 @@ size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     return 16 * ck_packed_b_size(ctx, (size_t)d->cin, (size_t)d->cout);
 }
 
-/* U = G g G^T for every (ci, co), G = [[1,0,0],[1/2,1/2,1/2],[1/2,-1/2,1/2],[0,0,1]];
- * computed in double, then packed as 16 GEMM right-hand sides. */
+/* U = G g G^T for every (ci, co), G = [[1,0,0],[1/2,1/2,1/2],[1/2,-1/2,1/2],[0,0,1]],
+ * computed in double and written straight into the 16 GEMM right-hand sides in
+ * ck_pack_b's layout (panel co / nr, column co % nr), so no [cin, cout] scratch is needed. */
 void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w, float *packed) {
-    size_t cin = (size_t)d->cin, cout = (size_t)d->cout;
-    size_t per = ck_packed_b_size(ctx, cin, cout);
-    float *u = malloc(cin * cout * sizeof(float));   /* one xi at a time: small peak memory */
-    if (!u) return;
+    size_t cin = (size_t)d->cin, cout = (size_t)d->cout, nr = (size_t)ctx->k->nr;
+    size_t per = ck_packed_b_size(ctx, cin, cout), ncols = ck_npanels(cout, ctx->k->nr) * nr;
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++) {
-            for (size_t ci = 0; ci < cin; ci++)
+            float *dst = packed + (size_t)(r * 4 + c) * per;
+            for (size_t ci = 0; ci < cin; ci++) {
                 for (size_t co = 0; co < cout; co++) {
                     double acc = 0.0;
                     for (int y = 0; y < 3; y++) {
@@ -37,11 +37,12 @@ void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w
                         double row = G[c][0] * g[0] + G[c][1] * g[cin * cout] + G[c][2] * g[2 * cin * cout];
                         acc += G[r][y] * row;
                     }
-                    u[ci * cout + co] = (float)acc;
+                    dst[((co / nr) * cin + ci) * nr + co % nr] = (float)acc;
                 }
-            ck_pack_b(ctx, cin, cout, u, cout, packed + (size_t)(r * 4 + c) * per);
+                /* the last panel's columns past cout are zero, as ck_pack_b leaves them */
+                for (size_t co = cout; co < ncols; co++) dst[((co / nr) * cin + ci) * nr + co % nr] = 0.0f;
+            }
         }
-    free(u);
 }
 
 static size_t block_tiles(const ck_ctx *ctx) { return (size_t)ctx->k->mr * WINO_PANELS; }

@@ -1,0 +1,36 @@
+/* The kernel tables: one per ISA compiled for this architecture, each under its #if. */
+#include "ck_isa_symbols.h"
+
+#define CK_TABLE(ISA, sfx, MR, NR)                                                          \
+    {                                                                                       \
+        .isa = ISA, .mr = MR, .nr = NR, .gemm_ukernel = ck_gemm_uk_##sfx,                   \
+        .gemm_ukernel_indirect = ck_gemm_uk_indirect_##sfx, .relu = ck_relu_##sfx,          \
+        .add = ck_add_##sfx, .affine = ck_affine_##sfx, .prelu = ck_prelu_##sfx,            \
+        .dw_row = ck_dw_row_##sfx, .lstm_fwd_seq = ck_lstm_fwd_seq_##sfx,                   \
+        .lstm_bwd_seq = ck_lstm_bwd_seq_##sfx, .adadelta = ck_adadelta_##sfx,               \
+        .peak_loop = ck_peak_loop_##sfx,                                                    \
+    }
+
+/* The portable fallback on every CPU. */
+static const ck_kernel_table table_scalar = CK_TABLE(CK_ISA_SCALAR, scalar, CK_MR_SCALAR, CK_NR_SCALAR);
+#if defined(__x86_64__)
+static const ck_kernel_table table_avx2 = CK_TABLE(CK_ISA_AVX2, avx2, CK_MR_AVX2, CK_NR_AVX2);
+static const ck_kernel_table table_avx512 = CK_TABLE(CK_ISA_AVX512, avx512, CK_MR_AVX512, CK_NR_AVX512);
+#endif
+#if defined(__aarch64__)
+static const ck_kernel_table table_neon = CK_TABLE(CK_ISA_NEON, neon, CK_MR_NEON, CK_NR_NEON);
+#endif
+
+const ck_kernel_table *ck_table_for(ck_isa isa) {
+    switch (isa) {
+    case CK_ISA_SCALAR: return &table_scalar;
+#if defined(__x86_64__)
+    case CK_ISA_AVX2: return &table_avx2;
+    case CK_ISA_AVX512: return &table_avx512;
+#endif
+#if defined(__aarch64__)
+    case CK_ISA_NEON: return &table_neon;
+#endif
+    default: return NULL;
+    }
+}

@@ -1,0 +1,48 @@
+/* Private: the GEMM driver's blocking and jobs, shared by the drivers that run their own
+ * A packing through it (convolution, Winograd, the fused LSTM input). */
+#ifndef CK_GEMM_DRIVER_H
+#define CK_GEMM_DRIVER_H
+
+#include "ck_internal.h"
+
+#define CK_KC 256
+#define CK_MC_PANELS 8   /* M tile = 8 microkernel row panels */
+#define CK_MAX_MR 16
+#define CK_MAX_NR 32
+
+static inline size_t ck_npanels(size_t n, int nr) { return (n + (size_t)nr - 1) / (size_t)nr; }
+
+/* Pack rows [0, m) x cols [0, kc) of row-major A into MR-row panels
+ * (k-major inside a panel, zero-filled beyond m). */
+void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);
+
+/* A packing callback: rows [m0, m0+m) x columns [k0, k0+kc) of op(A) into MR-row panels
+ * (k-major inside a panel, zero rows beyond m). */
+typedef void (*ck_pack_fn)(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap);
+
+typedef struct {
+    const ck_kernel_table *k;
+    size_t M, N, K;
+    const void *src;
+    ck_pack_fn pack;
+    const float *Bp;
+    const float *bias;
+    ck_activation act;
+    float *C;
+    size_t ldc;
+    float *workspace;
+    size_t mtiles, nchunks, panels_per_chunk;
+    int accumulate;   /* C += A B instead of C = A B */
+} ck_gemm_job;
+
+/* Rows [m0, m0+m) x panels [p0, p1) of C, all of K; Ap: one thread's A block. */
+void ck_gemm_block(const ck_gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap);
+/* Sets mtiles and the N split for `threads`; `outer` independent problems share the pool. */
+void ck_gemm_plan(ck_gemm_job *j, int threads, size_t outer);
+
+/* C[M, N] (+)= A B with A produced by `pack` (so A can be computed while it is packed) and
+ * B packed by ck_pack_b; bias and act as ck_gemm_packed. workspace: ck_gemm_workspace_size. */
+void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack, const void *src, const float *Bp,
+                      const float *bias, ck_activation act, int accumulate, float *C, size_t ldc, float *workspace);
+
+#endif

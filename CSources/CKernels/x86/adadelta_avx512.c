@@ -1,0 +1,9 @@
+/* The Adadelta update vectorised for AVX-512 by the compiler (internal/ck_adadelta_body.h):
+ * no FMA contraction (-ffp-contract=off), so the bits equal the scalar table's. */
+#if defined(__x86_64__)
+#include "ck_isa_symbols.h"
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#define CK_ADADELTA_SUFFIX avx512
+#include "ck_adadelta_body.h"
+#pragma clang attribute pop
+#endif
