@@ -24,8 +24,10 @@ let package = Package(
     targets: [
         // C: the compute core and the image codecs
         .target(name: "CKernels", path: "CSources/CKernels", cSettings: cFlags,
-                linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m"),
-                                 .linkedLibrary("pthread")]),
+                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]),
+        // OpenBLAS, the GEMM peer of the benchmarks: only painface-bench links it
+        .target(name: "CBLASBench", path: "CSources/CBLASBench", cSettings: [.unsafeFlags(["-O2", "-Wall"])],
+                linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CCodecs", path: "CSources/CCodecs",
                 cSettings: [.unsafeFlags(["-O2", "-Wall"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
@@ -48,12 +50,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "PainFaceBench", dependencies: [
-            "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+            "CBLASBench", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // tests
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "BenchTests", dependencies: ["CBLASBench", "Kernels", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
                     resources: [.copy("Fixtures")]),

@@ -47,6 +47,8 @@ public struct Conv2DShape: Sendable, Equatable {
 /// Convolution weights packed for one context's instruction set.
 public final class PackedConv2D: @unchecked Sendable {
     public let shape: Conv2DShape
+    /// The algorithm that runs: the driver's choice for `.auto`, im2col GEMM for a request
+    /// that does not apply to the shape (ck_conv2d_resolve).
     public let algorithm: ConvAlgorithm
     let packed: Tensor
     public let bias: Tensor?
@@ -62,8 +64,7 @@ public final class PackedConv2D: @unchecked Sendable {
             throw KernelError.shape("conv bias has \(bias.count) values, expected \(shape.cout)")
         }
         var d = shape.c
-        let algo = algorithm == .auto
-            ? ConvAlgorithm(rawValue: Int(ck_conv2d_choose(ctx.raw, &d).rawValue))! : algorithm
+        let algo = ConvAlgorithm(rawValue: Int(ck_conv2d_resolve(ctx.raw, &d, algorithm.c).rawValue))!
         self.ctx = ctx
         self.shape = shape
         self.algorithm = algo
@@ -201,13 +202,6 @@ public extension ComputeContext {
         let out = output(out, x.shape)
         let c = x.shape.last ?? 1
         ck_softmax(raw, x.count / c, c, x.data, out.data)
-        return out
-    }
-    /// C = A B through OpenBLAS (row-major).
-    func openblasGemm(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
-        let out = Tensor(shape: [m, n])
-        ck_gemm_openblas(raw, m, n, k, a.data, k, b.data, n, out.data, n)
         return out
     }
 }

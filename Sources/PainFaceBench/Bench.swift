@@ -1,3 +1,4 @@
+import CBLASBench
 import Foundation
 import Kernels
 import NN
@@ -70,7 +71,9 @@ public struct Bench {
             let ws = Workspace()
             let flops = 2.0 * Double(m * n * k)
             add("gemm", "painface \(m)x\(n)x\(k)", seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
-            add("gemm", "openblas \(m)x\(n)x\(k)", seconds: time { _ = ctx.openblasGemm(a, b) }, flops: flops)
+            let c = Tensor(uninitialized: [m, n])
+            add("gemm", "openblas \(m)x\(n)x\(k)", seconds: time { cb_sgemm(Int32(ctx.threads), m, n, k, a.data, k, b.data, n, c.data, n) },
+                flops: flops)
         }
     }
 

@@ -51,12 +51,48 @@ let isas = ISA.supported
             let ctx = try ComputeContext(isa: isa, threads: 2)
             for algo in ConvAlgorithm.allCases {
                 let conv = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: algo)
+                #expect(conv.algorithm == Self.expected(algo, s), "\(isa): \(algo) ran as \(conv.algorithm)")
                 let y = try conv(x, workspace: Workspace())
                 #expect(y.shape == [s.n, s.outH, s.outW, s.cout])
                 let err = relativeError(y, ref)
                 #expect(err < 1e-5, "\(isa) \(conv.algorithm): relative error \(err)")
             }
         }
+    }
+
+    /// The algorithm a request must run as, written from the rules (README, "Kernels and
+    /// dispatch"), not from the driver's code.
+    static func expected(_ requested: ConvAlgorithm, _ s: Conv2DShape) -> ConvAlgorithm {
+        let depthwise = s.cin / s.groups == 1 && s.cout == s.cin
+        let winograd = s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.groups == 1
+        let implicit = s.dw == 1 && s.groups == 1
+        switch requested {
+        case .auto:
+            if depthwise { return .depthwise }
+            if winograd && s.cin >= 16 && s.cout >= 16 { return .winograd2x2 }
+            return implicit ? .implicitGemm : .im2colGemm
+        case .depthwise: return depthwise ? .depthwise : .im2colGemm
+        case .winograd2x2: return winograd ? .winograd2x2 : .im2colGemm
+        case .implicitGemm: return implicit ? .implicitGemm : .im2colGemm
+        case .im2colGemm: return .im2colGemm
+        }
+    }
+
+    @Test("VGG16's 3x3 layers run as Winograd, its first layer and the mini-Xception's depthwise layers as chosen")
+    func algorithmChoice() throws {
+        let ctx = try ComputeContext(isa: .best, threads: 1)
+        func algo(_ s: Conv2DShape) throws -> ConvAlgorithm {
+            try PackedConv2D(ctx, shape: s, weights: Tensor(shape: s.weightShape), bias: nil).algorithm
+        }
+        var conv1 = Conv2DShape(n: 1, h: 224, w: 224, cin: 3, cout: 64, kh: 3, kw: 3)
+        (conv1.padTop, conv1.padLeft, conv1.padBottom, conv1.padRight) = (1, 1, 1, 1)
+        #expect(try algo(conv1) == .implicitGemm)
+        var conv2 = conv1
+        (conv2.cin, conv2.h, conv2.w) = (64, 112, 112)
+        #expect(try algo(conv2) == .winograd2x2)
+        var dw = Conv2DShape(n: 1, h: 32, w: 32, cin: 16, cout: 16, kh: 3, kw: 3)
+        dw.groups = 16
+        #expect(try algo(dw) == .depthwise)
     }
 
     @Test("conv2d gives identical bits with 1, 2 and 3 threads")
@@ -106,14 +142,6 @@ let isas = ISA.supported
                 #expect(relativeError(y, ref) < 1e-5, "\(isa) \(act)")
             }
         }
-    }
-
-    @Test("OpenBLAS agrees with the reference")
-    func openblas() throws {
-        var rng = SeededRNG(seed: 3)
-        let a = randomTensor([70, 90], &rng), b = randomTensor([90, 50], &rng)
-        let ctx = try ComputeContext(isa: .best, threads: 2)
-        #expect(relativeError(ctx.openblasGemm(a, b), Reference.gemm(a, b, bias: nil)) < 1e-5)
     }
 }
 

@@ -75,11 +75,6 @@ void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, s
                     const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                     float *workspace);
 
-/* C[M, N] = A[M, K] B[K, N] through OpenBLAS (for comparison and benchmarks); the scalar
- * reference when built with CK_NO_BLAS. */
-void ck_gemm_openblas(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                      const float *B, size_t ldb, float *C, size_t ldc);
-
 /* Scalar reference: C = act(A B + bias), plain triple loop, B unpacked. */
 void ck_gemm_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
                  size_t ldb, const float *bias, ck_activation act, float *C, size_t ldc);
