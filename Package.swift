@@ -53,17 +53,19 @@ let package = Package(
             "CBLASBench", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // tests
+        // tests: unit tests per module, golden parity with Keras and PyTorch, the command line end to end
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["CBLASBench", "Kernels", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["NN", "PainFace", "TestSupport", "Imaging"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["Dataset", "PainFace"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"],
-                    exclude: ["Fixtures"]),
-        .testTarget(name: "FaceTests", dependencies: ["Faces", "Imaging", "PainFace", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NNTests", dependencies: ["Kernels", "NN", "TestSupport", "Weights"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", "Weights"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"]),
+        .testTarget(name: "PainFaceTests", dependencies: ["Dataset", "Faces", "Kernels", "NN", "PainFace", "TestSupport", "Training", "Weights"]),
+        .testTarget(name: "ParityTests", dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport", "Training", "Weights"]),
+        .testTarget(name: "BenchTests", dependencies: ["CBLASBench", "Kernels", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Dataset", "Imaging", "Kernels", "PainFace", "TestSupport", "Weights"]),
     ],
     cLanguageStandard: .gnu17
 )

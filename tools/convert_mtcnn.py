@@ -5,7 +5,7 @@ write parity fixtures from PyTorch running the same weights.
   $TORCH_PY tools/convert_mtcnn.py [--shared ../shared]
 
 Writes models/mtcnn-{pnet,rnet,onet}.json/.safetensors and
-Tests/FaceTests/Fixtures/mtcnn_golden.safetensors (inputs NHWC and PyTorch's outputs). The
+Tests/Fixtures/mtcnn_golden.safetensors (inputs NHWC and PyTorch's outputs). The
 networks are rebuilt here layer by layer after facenet-pytorch's definitions (Conv2d, PReLU,
 MaxPool2d ceil_mode, Linear after permute(0, 3, 2, 1)); the weights are theirs. P-Net is fully
 convolutional: its config gives 12x12, and PainFace builds it for each pyramid size.
@@ -149,7 +149,7 @@ def main():
             if o.ndim == 4:
                 o = o.transpose(0, 2, 3, 1)   # NCHW -> NHWC
             golden.append((f"{name}/out{i}", np.ascontiguousarray(o)))
-    write_safetensors(os.path.join(ROOT, "Tests", "FaceTests", "Fixtures", "mtcnn_golden.safetensors"), golden,
+    write_safetensors(os.path.join(ROOT, "Tests", "Fixtures", "mtcnn_golden.safetensors"), golden,
                       {"torch": torch.__version__, "outputs": "pnet: prob, conv4_2; rnet: prob, dense5_2; onet: prob, dense6_2, dense6_3"})
     print("converted P-, R- and O-Net;", [(k, v.shape) for k, v in golden])
 

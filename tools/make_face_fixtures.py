@@ -5,7 +5,7 @@
 
 Runs cv2.CascadeClassifier.detectMultiScale (scaleFactor 1.1, minNeighbors 3, minSize 30x30)
 with the shipped frontal-face cascade on the photographs and video frames of ../shared/data,
-and writes Tests/ModelTests/Fixtures/opencv_haar_detections.json: for each image (path
+and writes Tests/Fixtures/opencv_haar_detections.json: for each image (path
 relative to ../shared) the boxes [x, y, w, h] OpenCV found. Only numbers are committed;
 the images stay in ../shared (some are research-only).
 """
@@ -45,7 +45,7 @@ def main():
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         boxes = cc.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(30, 30))
         result[os.path.relpath(path, shared)] = [list(map(int, b)) for b in boxes]
-    out = os.path.join(ROOT, "Tests", "ModelTests", "Fixtures", "opencv_haar_detections.json")
+    out = os.path.join(ROOT, "Tests", "Fixtures", "opencv_haar_detections.json")
     with open(out, "w") as f:
         json.dump({"opencv": cv2.__version__, "params": {"scaleFactor": 1.1, "minNeighbors": 3, "minSize": 30},
                    "detections": result}, f, indent=0, sort_keys=True)

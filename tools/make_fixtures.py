@@ -4,7 +4,7 @@
   bash tools/setup_venv.sh            # .venv with tensorflow-cpu, h5py, opencv, pillow
   .venv/bin/python tools/make_fixtures.py [--shared ../shared]
 
-Writes into Tests/ModelTests/Fixtures/:
+Writes into Tests/Fixtures/:
   ops_golden.safetensors      per-layer cases (odd sizes, strides, paddings, groups): input,
                               weights and Keras's output; the cases' layer specs in metadata
   mini_xception_golden.safetensors  real face crops from ../shared/data (MIT / Pexels clips),
@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 from painface_format import read_safetensors, write_safetensors  # noqa: E402
 import convert_keras  # noqa: E402
 
-FIX = os.path.join(ROOT, "Tests", "ModelTests", "Fixtures")
+FIX = os.path.join(ROOT, "Tests", "Fixtures")
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 

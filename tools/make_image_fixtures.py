@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Small images of every type PainFace must read, with Pillow's decoding as the reference
-(run once; outputs committed to Tests/FaceTests/Fixtures/images/).
+(run once; outputs committed to Tests/Fixtures/images/).
 
   .venv/bin/python tools/make_image_fixtures.py
 
@@ -12,7 +12,7 @@ import os
 import numpy as np
 from PIL import Image
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "FaceTests", "Fixtures", "images")
+OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "Fixtures", "images")
 
 
 def picture(w=37, h=23):

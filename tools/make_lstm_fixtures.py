@@ -7,7 +7,7 @@ The paper's LSTM network (BN, LSTM 32 with sequences, BN, dropout, LSTM 16, BN, 
 dense 16 ReLU, dense 3 softmax) on sequences of 10 steps x 12 features, batch 8, dropout 0,
 20 Adadelta steps (lr 1.0, rho 0.95, eps 1e-7) with class weights; weights from SplitMix64
 (variable k, in model.weights order, seed 4000 + k, see `init`). Writes
-Tests/TrainingTests/Fixtures/lstm_keras.safetensors.
+Tests/Fixtures/lstm_keras.safetensors.
 """
 import json
 import os
@@ -60,7 +60,7 @@ def main():
     tensors = [("x", x.astype(np.float32)), ("labels", y.astype(np.float32)), ("class_weights", cw), ("losses", np.array(losses, np.float32))]
     for i, w in enumerate(model.get_weights()):
         tensors.append((f"final_{i}", np.asarray(w, np.float32)))
-    write_safetensors(os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures", "lstm_keras.safetensors"), tensors,
+    write_safetensors(os.path.join(ROOT, "Tests", "Fixtures", "lstm_keras.safetensors"), tensors,
                       {"variables": json.dumps([[n, list(v.shape)] for n, v in zip(names, model.weights)]),
                        "shape": json.dumps([T, F, B, STEPS]), "keras": keras.__version__})
     print("variables", [(n, tuple(v.shape)) for n, v in zip(names, model.weights)])

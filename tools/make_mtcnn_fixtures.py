@@ -7,7 +7,7 @@ MTCNN (run once; the numbers are committed, the images stay in ../shared).
 
 facenet-pytorch imports torchvision only for batched_nms; when torchvision is absent a stub
 with the same semantics (per-image greedy NMS, IoU > threshold suppressed, highest score
-first) stands in. Writes Tests/FaceTests/Fixtures/mtcnn_detections.json.
+first) stands in. Writes Tests/Fixtures/mtcnn_detections.json.
 """
 import argparse
 import json
@@ -83,7 +83,7 @@ def main():
             {"box": [float(v) for v in b], "probability": float(p), "landmarks": [[float(x), float(y)] for x, y in l]}
             for b, p, l in zip(boxes, probs, points)]
         print(rel, len(out[rel]))
-    with open(os.path.join(ROOT, "Tests", "FaceTests", "Fixtures", "mtcnn_detections.json"), "w") as f:
+    with open(os.path.join(ROOT, "Tests", "Fixtures", "mtcnn_detections.json"), "w") as f:
         json.dump({"facenet_pytorch": "2.6.0", "torch": torch.__version__, "detections": out}, f, indent=0)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """OpenCV's resizing of a real face crop, the reference for PainFace's Resize (run once;
-committed to Tests/FaceTests/Fixtures/resize/).
+committed to Tests/Fixtures/resize/).
 
   .venv/bin/python tools/make_resize_fixtures.py
 
@@ -13,7 +13,7 @@ import os
 import cv2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "Tests", "FaceTests", "Fixtures", "resize")
+OUT = os.path.join(ROOT, "Tests", "Fixtures", "resize")
 
 
 def main():

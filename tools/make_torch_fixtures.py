@@ -7,7 +7,7 @@
 A small network with the PyTorch semantics PainFace must follow: 3x3 convolutions, PReLU,
 max pooling in ceil mode (MTCNN's), average pooling counting the padding, batch
 normalisation (eps 1e-5), a flatten in (c, h, w) order feeding a linear layer, softmax.
-Writes into Tests/ModelTests/Fixtures/: torch_net.json + torch_net.safetensors (converted
+Writes into Tests/Fixtures/: torch_net.json + torch_net.safetensors (converted
 with tools/convert_torch.py) and torch_net_golden.safetensors (input NHWC, PyTorch output).
 """
 import json
@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 import convert_torch  # noqa: E402
 from painface_format import write_model, write_safetensors  # noqa: E402
 
-FIX = os.path.join(os.path.dirname(HERE), "Tests", "ModelTests", "Fixtures")
+FIX = os.path.join(os.path.dirname(HERE), "Tests", "Fixtures")
 
 
 class Net(nn.Module):

@@ -17,6 +17,12 @@ public struct CachedSplit {
 }
 
 public enum CachedData {
+    /// The protocol's segments of a cached video: of the folder's frames, or for whole videos
+    /// of the frames the entry covers.
+    static func segments(_ proto: SegmentProtocol, _ v: ManifestVideo, _ e: CacheEntry) -> [Range<Int>] {
+        proto.segments(v, frames: proto.scope == .wholeVideo ? e.frames.count : e.totalFrames)
+    }
+
     /// Reads a video's entry and checks it belongs to this manifest row and model.
     static func entry(_ v: ManifestVideo, cacheDir: String, model: inout String?) throws -> CacheEntry {
         let path = (cacheDir as NSString).appendingPathComponent(v.id + ".safetensors")
@@ -46,7 +52,8 @@ public enum CachedData {
                 throw ModelFileError(cacheDir + "/\(v.id).safetensors", "\(d) features per frame, the other videos have \(dim)")
             }
             modelName = e.modelName
-            let segs = split == "train" ? proto.segments(v, frames: e.totalFrames) : Array(proto.segments(v, frames: e.totalFrames).prefix(1))
+            let all = segments(proto, v, e)
+            let segs = split == "train" ? all : Array(all.prefix(1))
             guard let last = segs.last, last.upperBound <= e.frames.count else {
                 if segs.isEmpty { warnings.append("\(v.id): fewer frames than one segment, left out") } else {
                     throw ModelFileError(cacheDir + "/\(v.id).safetensors", "covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted with another --segment-length? re-run painface extract)")
@@ -79,7 +86,7 @@ public enum CachedData {
         var model: String?
         return try m.videos(split: split).map { v in
             let e = try entry(v, cacheDir: cacheDir, model: &model)
-            guard let s = proto.segments(v, frames: e.totalFrames).first, s.upperBound <= e.frames.count else { return (v, nil) }
+            guard let s = segments(proto, v, e).first, s.upperBound <= e.frames.count else { return (v, nil) }
             return (v, e.rows(s))
         }
     }

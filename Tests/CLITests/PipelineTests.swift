@@ -3,152 +3,12 @@ import Foundation
 import FoundationXML
 import PainFace
 import Testing
+import TestSupport
 import Training
 import Weights
 
-/// A manifest over the bundled sample frames (samples/frames; the labels are made up for the
-/// tests, as in the demo) written into `dir`, with absolute frame folders.
-func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> String {
-    let frames = repoRoot().appendingPathComponent("samples/frames").path
-    var rows = ["video_id,participant,split,label,frames"]
-    let spec = [("cap12_a", "cap12", "train", "no_pain"), ("cap12_b", "cap12", "train", "low_pain"),
-                ("cap12_c", "cap12", "train", "high_pain"), ("cap13_a", "cap13", "train", "no_pain"),
-                ("cap13_b", "cap13", "train", "low_pain"), ("cap13_c", "cap13", "train", "high_pain"),
-                ("wolfgang_a", "wolfgang", "validation", "no_pain"), ("wolfgang_b", "wolfgang", "validation", "high_pain")]
-    for (id, p, s, l) in spec { rows.append("\(id),\(p),\(s),\(l),\(frames)/\(id)") }
-    let path = dir.appendingPathComponent("manifest.csv").path
-    try (rows + extraRows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
-    return path
-}
-
 func safetensorsFiles(_ dir: URL) throws -> [String] {
     try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
-}
-
-@Suite struct ProtocolTests {
-    func video(_ split: String, _ label: Int?) -> ManifestVideo {
-        ManifestVideo(id: "v", participant: "p", split: split, label: label, frames: "/x", landmarks: nil, line: 2)
-    }
-
-    @Test("training No-Pain videos are cut into consecutive segments; others give their first")
-    func segments() {
-        var p = SegmentProtocol(length: 300, short: .drop)
-        #expect(p.segments(video("train", 0), frames: 1_799) == [0..<300, 300..<600, 600..<900, 900..<1200, 1200..<1500])
-        #expect(p.segments(video("train", 0), frames: 1_800).count == 6)
-        #expect(p.segments(video("train", 2), frames: 1_800) == [0..<300])
-        #expect(p.segments(video("validation", 0), frames: 1_800) == [0..<300])
-        #expect(p.segments(video("test", nil), frames: 300) == [0..<300])
-        #expect(p.segments(video("validation", 1), frames: 299).isEmpty)
-        #expect(p.neededFrames(video("train", 0), frames: 1_799) == 1_500)
-        #expect(p.neededFrames(video("validation", 0), frames: 1_799) == 300)
-        p.short = .pad
-        #expect(p.segments(video("train", 0), frames: 650) == [0..<300, 300..<600, 600..<650])
-        #expect(p.segments(video("validation", 1), frames: 299) == [0..<299])
-        #expect(p.segments(video("train", 0), frames: 0).isEmpty)
-    }
-
-    @Test("shards cover every video exactly once, whatever N")
-    func shards() throws {
-        let ids = (0..<2_000).map { "participant\($0 / 24)_video\($0 % 24)" }
-        for n in 1...9 {
-            let shards = try (0..<n).map { try Shard(index: $0, count: n) }
-            var sizes = [Int](repeating: 0, count: n)
-            for id in ids {
-                let owners = shards.indices.filter { shards[$0].contains(id) }
-                #expect(owners.count == 1, "\(id) is in \(owners.count) of \(n) shards")
-                sizes[owners[0]] += 1
-            }
-            // hashing spreads the videos: no shard gets less than half its share
-            #expect(sizes.min()! * 2 * n >= ids.count, "shard sizes \(sizes)")
-        }
-        #expect(try Shard("3/8") == Shard(index: 3, count: 8))
-        for bad in ["8/8", "-1/4", "1", "a/b", "0/0"] { #expect(throws: ModelFileError.self) { try Shard(bad) } }
-    }
-
-    @Test("manifest rows: quoted fields, relative folders, clear errors naming the line")
-    func manifestParsing() throws {
-        let d = try tempDir("manifest")
-        defer { try? FileManager.default.removeItem(at: d) }
-        func write(_ s: String) throws -> String {
-            let p = d.appendingPathComponent("m.csv").path
-            try s.write(toFile: p, atomically: true, encoding: .utf8)
-            return p
-        }
-        let m = try Manifest(path: try write("video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \"\"x\"\"\"\nb,p2,test,,/abs/b\n"))
-        #expect(m.videos.map(\.id) == ["a,1", "b"])
-        #expect(m.videos[0].frames == d.appendingPathComponent("frames/a \"x\"").path)
-        #expect(m.videos[1].frames == "/abs/b" && m.videos[1].label == nil)
-        let cases = [
-            ("video_id,split,label,frames\n", "missing column(s) participant"),
-            ("video_id,participant,split,label,frames\na,p,train,agony,f\n", "line 2: unknown label \"agony\""),
-            ("video_id,participant,split,label,frames\na,p,training,no_pain,f\n", "line 2: unknown split"),
-            ("video_id,participant,split,label,frames\na,p,train,no_pain,f\na,p,train,low_pain,g\n", "line 3: duplicate video_id \"a\" (first on line 2)"),
-            ("video_id,participant,split,label,frames\n../a,p,train,no_pain,f\n", "cannot be a file name"),
-        ]
-        for (text, message) in cases {
-            let path = try write(text)
-            do {
-                _ = try Manifest(path: path)
-                Issue.record("accepted: \(text)")
-            } catch {
-                #expect("\(error)".contains(message), "\(error)")
-                #expect("\(error)".contains(path))
-            }
-        }
-    }
-
-    @Test("dataset check finds missing and empty folders and a participant in two splits")
-    func check() throws {
-        let d = try tempDir("check")
-        defer { try? FileManager.default.removeItem(at: d) }
-        try FileManager.default.createDirectory(at: d.appendingPathComponent("empty"), withIntermediateDirectories: true)
-        let path = try sampleManifest(in: d, extraRows: ["x1,cap12,validation,low_pain,empty", "x2,p9,test,,nowhere"])
-        let c = DatasetCheck(try Manifest(path: path), protocol: SegmentProtocol(length: 20))
-        #expect(c.problems.count == 3, "\(c.problems)")
-        #expect(c.problems.contains { $0.contains("participant cap12 is in several splits (train, validation)") })
-        #expect(c.problems.contains { $0.contains("line 10 (x1)") && $0.contains("holds no JPEG or PNG frames") })
-        #expect(c.problems.contains { $0.contains("line 11 (x2)") && $0.contains("does not exist") })
-        #expect(c.counts["train"]?["no_pain"]?.segments == 4)
-        #expect(c.counts["train"]?["no_pain"]?.frames == 80)
-        #expect(c.counts["validation"]?["high_pain"]?.videos == 1)
-    }
-
-    @Test("dataset init: a manifest from ROOT/<split>/<label>/<video>/, readable by dataset check")
-    func layout() throws {
-        let d = try tempDir("layout")
-        defer { try? FileManager.default.removeItem(at: d) }
-        let frames = repoRoot().appendingPathComponent("samples/frames")
-        for (rel, clip) in [("data/train/no_pain/p01_base", "cap12_a"), ("data/train/high_pain/p01_h1", "cap12_c"),
-                            ("data/validation/unlabelled/p02_x", "wolfgang_a")] {
-            try FileManager.default.createDirectory(at: d.appendingPathComponent(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: frames.appendingPathComponent(clip), to: d.appendingPathComponent(rel))
-        }
-        let out = d.appendingPathComponent("m.csv").path
-        let r = try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out])
-        #expect(r.status == 0, "\(r.err)")
-        let m = try Manifest(path: out)
-        #expect(m.videos.map(\.id) == ["p01_h1", "p01_base", "p02_x"])
-        #expect(m.videos.map(\.participant) == ["p01", "p01", "p02"])
-        #expect(m.videos.map(\.label) == [2, 0, nil])
-        #expect(m.videos[2].frames == d.appendingPathComponent("data/validation/unlabelled/p02_x").standardized.path)
-        #expect(DatasetCheck(m, protocol: SegmentProtocol(length: 20)).problems.isEmpty)
-        #expect(try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out]).status != 0)   // no overwrite
-        try FileManager.default.createDirectory(at: d.appendingPathComponent("data/training"), withIntermediateDirectories: true)
-        #expect(throws: ModelFileError.self) { try ManifestLayout.scan(root: d.appendingPathComponent("data").path) }
-    }
-
-    @Test("the report's SVGs are well-formed XML and show the counts")
-    func reportSVG() throws {
-        var r = Report(title: "t <&>", model: "m", evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
-        r.curves = [(1, 1.2, 1.1, 0.3), (2, 0.9, 1.0, 0.5), (3, 0.7, nil, nil)]
-        for svg in [r.confusionSVG, r.lossSVG, r.accuracySVG] {
-            let p = XMLParser(data: Data(svg.utf8))
-            #expect(p.parse(), "\(p.parserError.map { "\($0)" } ?? "")")
-        }
-        #expect(r.confusionSVG.contains(">50%<"))
-        #expect(r.html.contains("t &lt;&amp;&gt;"))
-        #expect(r.markdown.contains("| no_pain | 1 | 1 | 0 |"))
-    }
 }
 
 @Suite(.serialized) struct PipelineTests {
@@ -326,5 +186,31 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(f.entries["features"]?.dtype == .f16)
         let e16 = try FeatureCache.load(path: cache.appendingPathComponent("v.safetensors").path)
         #expect(e16.features.shape == [40, 128])
+    }
+}
+
+@Suite struct DatasetCommandTests {
+    @Test("dataset init: a manifest from ROOT/<split>/<label>/<video>/, readable by dataset check")
+    func layout() throws {
+        let d = try tempDir("layout")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let frames = repoRoot().appendingPathComponent("samples/frames")
+        for (rel, clip) in [("data/train/no_pain/p01_base", "cap12_a"), ("data/train/high_pain/p01_h1", "cap12_c"),
+                            ("data/validation/unlabelled/p02_x", "wolfgang_a")] {
+            try FileManager.default.createDirectory(at: d.appendingPathComponent(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: frames.appendingPathComponent(clip), to: d.appendingPathComponent(rel))
+        }
+        let out = d.appendingPathComponent("m.csv").path
+        let r = try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out])
+        #expect(r.status == 0, "\(r.err)")
+        let m = try Manifest(path: out)
+        #expect(m.videos.map(\.id) == ["p01_h1", "p01_base", "p02_x"])
+        #expect(m.videos.map(\.participant) == ["p01", "p01", "p02"])
+        #expect(m.videos.map(\.label) == [2, 0, nil])
+        #expect(m.videos[2].frames == d.appendingPathComponent("data/validation/unlabelled/p02_x").standardized.path)
+        #expect(DatasetCheck(m, protocol: SegmentProtocol(length: 20)).problems.isEmpty)
+        #expect(try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out]).status != 0)   // no overwrite
+        try FileManager.default.createDirectory(at: d.appendingPathComponent("data/training"), withIntermediateDirectories: true)
+        #expect(throws: ModelFileError.self) { try ManifestLayout.scan(root: d.appendingPathComponent("data").path) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Weights
 
 public typealias SeededRNG = SplitMix64
 
@@ -49,7 +50,42 @@ public func splitmixUniform(seed: UInt64, count: Int, lo: Float = -1, hi: Float 
     }
 }
 
-/// A fixture file of Tests/ModelTests/Fixtures.
+/// A golden fixture file of Tests/Fixtures (written by tools/make_*fixtures.py).
 public func fixturePath(_ name: String) -> String {
-    repositoryRoot().appendingPathComponent("Tests/ModelTests/Fixtures/\(name)").path
+    repositoryRoot().appendingPathComponent("Tests/Fixtures/\(name)").path
+}
+
+/// ../shared, when it is there (tests that read it skip with a message otherwise).
+public let shared = sharedDirectory()
+
+/// The Haar cascade shipped in models/.
+public func cascadePath() -> String {
+    repositoryRoot().appendingPathComponent("models/haarcascade_frontalface_default.xml").path
+}
+
+/// A new empty folder under the temporary directory.
+public func scratch(_ name: String) throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A SafeTensorsFile holding `tensors` (built in memory).
+public func memoryFile(_ tensors: [(String, Tensor)], name: String = "<test>") throws -> SafeTensorsFile {
+    try SafeTensorsFile(data: try SafeTensorsWriter.encode(tensors), path: name)
+}
+
+/// A manifest over the bundled sample frames (samples/frames; the labels are made up for the
+/// tests, as in the demo) written into `dir`, with absolute frame folders.
+public func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> String {
+    let frames = repositoryRoot().appendingPathComponent("samples/frames").path
+    var rows = ["video_id,participant,split,label,frames"]
+    let spec = [("cap12_a", "cap12", "train", "no_pain"), ("cap12_b", "cap12", "train", "low_pain"),
+                ("cap12_c", "cap12", "train", "high_pain"), ("cap13_a", "cap13", "train", "no_pain"),
+                ("cap13_b", "cap13", "train", "low_pain"), ("cap13_c", "cap13", "train", "high_pain"),
+                ("wolfgang_a", "wolfgang", "validation", "no_pain"), ("wolfgang_b", "wolfgang", "validation", "high_pain")]
+    for (id, p, s, l) in spec { rows.append("\(id),\(p),\(s),\(l),\(frames)/\(id)") }
+    let path = dir.appendingPathComponent("manifest.csv").path
+    try (rows + extraRows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
 }

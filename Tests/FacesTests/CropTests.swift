@@ -5,12 +5,6 @@ import PainFace
 import TestSupport
 import Testing
 
-func scratch(_ name: String) throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")
-    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    return d
-}
-
 func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
 
 @Suite struct LandmarkFileTests {

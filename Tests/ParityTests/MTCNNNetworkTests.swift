@@ -16,7 +16,7 @@ import Weights
 
     @Test("P-, R- and O-Net converted from facenet-pytorch equal PyTorch on every ISA")
     func parity() throws {
-        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/FaceTests/Fixtures/mtcnn_golden.safetensors").path)
+        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/Fixtures/mtcnn_golden.safetensors").path)
         let nets: [(String, [String])] = [("pnet", ["prob", "conv4_2"]), ("rnet", ["prob", "dense5_2"]), ("onet", ["prob", "dense6_2", "dense6_3"])]
         for isa in ISA.supported {
             for (name, outs) in nets {

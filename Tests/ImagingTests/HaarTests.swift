@@ -3,12 +3,6 @@ import Imaging
 import Testing
 import TestSupport
 
-let shared = sharedDirectory()
-
-func cascadePath() -> String {
-    repositoryRoot().appendingPathComponent("models/haarcascade_frontalface_default.xml").path
-}
-
 @Suite struct HaarCascadeTests {
     @Test("the shipped cascade parses: 25 stages, 2913 weak stumps, 24x24 window")
     func parse() throws {

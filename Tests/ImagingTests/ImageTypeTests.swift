@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 func imageFixture(_ name: String) -> String {
-    repositoryRoot().appendingPathComponent("Tests/FaceTests/Fixtures/images/\(name)").path
+    repositoryRoot().appendingPathComponent("Tests/Fixtures/images/\(name)").path
 }
 
 @Suite struct ImageTypeTests {

@@ -8,7 +8,7 @@ import Weights
 @Suite struct KerasTrainingParityTests {
     @Test("frame-wise network: 50 Adadelta steps give Keras's losses (1e-4 relative) and final weights (1e-4)")
     func framewise() throws {
-        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/TrainingTests/Fixtures/framewise_keras.safetensors").path)
+        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/Fixtures/framewise_keras.safetensors").path)
         let dims = try JSONDecoder().decode([Int].self, from: Data(g.metadata["dims"]!.utf8))
         var initial: [Tensor] = []
         for l in 0..<(dims.count - 1) {
@@ -57,7 +57,7 @@ import Weights
 @Suite struct KerasLSTMParityTests {
     @Test("LSTM network: 20 Adadelta steps give Keras's losses and final variables (incl. moving statistics) within 1e-4")
     func lstm() throws {
-        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/TrainingTests/Fixtures/lstm_keras.safetensors").path)
+        let g = try SafeTensorsFile(path: repositoryRoot().appendingPathComponent("Tests/Fixtures/lstm_keras.safetensors").path)
         let vars = try JSONSerialization.jsonObject(with: Data(g.metadata["variables"]!.utf8)) as! [[Any]]
         let shape = try JSONDecoder().decode([Int].self, from: Data(g.metadata["shape"]!.utf8))
         let (t, f, b, steps) = (shape[0], shape[1], shape[2], shape[3])

@@ -8,7 +8,7 @@ import TestSupport
           arguments: [("area_64", 64), ("area_100", 100), ("linear_301", 301)])
     func matchesOpenCV(_ c: (String, Int)) throws {
         let src = try ImageIO.read(repositoryRoot().appendingPathComponent("samples/faces/cap12_t010s/frame_00001.png").path)
-        let ref = try Data(contentsOf: repositoryRoot().appendingPathComponent("Tests/FaceTests/Fixtures/resize/\(c.0).rgb"))
+        let ref = try Data(contentsOf: repositoryRoot().appendingPathComponent("Tests/Fixtures/resize/\(c.0).rgb"))
         let out = Resize.resize(src.pixels.map { Float($0) }, width: src.width, height: src.height, channels: 3,
                                 toWidth: c.1, toHeight: c.1)
         #expect(out.count == ref.count)

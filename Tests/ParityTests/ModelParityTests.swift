@@ -5,11 +5,6 @@ import NN
 import TestSupport
 import Weights
 
-/// A SafeTensorsFile holding `tensors` (built in memory).
-func memoryFile(_ tensors: [(String, Tensor)], name: String = "<test>") throws -> SafeTensorsFile {
-    try SafeTensorsFile(data: try SafeTensorsWriter.encode(tensors), path: name)
-}
-
 @Suite struct KerasLayerParityTests {
     struct Case: Decodable, CustomStringConvertible, Sendable {
         let caseName: String

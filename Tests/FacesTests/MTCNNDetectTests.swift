@@ -10,7 +10,7 @@ import Testing
     @Test("MTCNN finds the faces facenet-pytorch finds: boxes within 1 pixel, probabilities within 1e-4",
           .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
     func matchesFacenet() throws {
-        let url = repositoryRoot().appendingPathComponent("Tests/FaceTests/Fixtures/mtcnn_detections.json")
+        let url = repositoryRoot().appendingPathComponent("Tests/Fixtures/mtcnn_detections.json")
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let dets = doc["detections"] as! [String: [[String: Any]]]
         let mtcnn = try MTCNN(context: try ComputeContext(threads: 2))
