@@ -5,10 +5,14 @@ import PackageDescription
 let cFlags: [CSetting] = [
     .headerSearchPath("internal"),
     .define("NDEBUG", .when(configuration: .release)),
-    .unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
-                  "-Wno-unused-parameter"], .when(configuration: .release)),
-    .unsafeFlags(["-O1", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-                 .when(configuration: .debug)),
+    .unsafeFlags(
+        [
+            "-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
+            "-Wno-unused-parameter",
+        ], .when(configuration: .release)),
+    .unsafeFlags(
+        ["-O1", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        .when(configuration: .debug)),
 ]
 
 let package = Package(
@@ -19,40 +23,50 @@ let package = Package(
         .library(name: "PainFace", targets: ["PainFace"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // C: the compute core and the image codecs
-        .target(name: "CKernels", path: "CSources/CKernels", cSettings: cFlags,
-                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]),
+        .target(
+            name: "CKernels", path: "CSources/CKernels", cSettings: cFlags,
+            linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]),
         // OpenBLAS, the GEMM peer of the benchmarks: only painface-bench links it
-        .target(name: "CBLASBench", path: "CSources/CBLASBench", cSettings: [.unsafeFlags(["-O2", "-Wall"])],
-                linkerSettings: [.linkedLibrary("openblas")]),
-        .target(name: "CCodecs", path: "CSources/CCodecs",
-                cSettings: [.unsafeFlags(["-O2", "-Wall"])],
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(
+            name: "CBLASBench", path: "CSources/CBLASBench", cSettings: [.unsafeFlags(["-O2", "-Wall"])],
+            linkerSettings: [.linkedLibrary("openblas")]),
+        .target(
+            name: "CCodecs", path: "CSources/CCodecs",
+            cSettings: [.unsafeFlags(["-O2", "-Wall"])],
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Swift libraries, lowest first; each lists exactly what its files import
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Weights", dependencies: ["Kernels"]),
         .target(name: "NN", dependencies: ["Kernels", "Weights"]),
         // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
         // test suite (debug) runs the detector on real photographs in seconds.
-        .target(name: "Imaging", dependencies: ["CCodecs"],
-                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"],
-                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(
+            name: "Imaging", dependencies: ["CCodecs"],
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(
+            name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"],
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Dataset", dependencies: ["Imaging", "Weights"]),
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
-        .target(name: "PainFace", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Training", "Weights"]),
+        .target(
+            name: "PainFace", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Training", "Weights"]),
         // executables: the command line, and the benchmarks with the anchors peer
-        .executableTarget(name: "PainFaceCLI", dependencies: [
-            "Dataset", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "PainFaceBench", dependencies: [
-            "CBLASBench", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "PainFaceCLI",
+            dependencies: [
+                "Dataset", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "PainFaceBench",
+            dependencies: [
+                "CBLASBench", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // tests: unit tests per module, golden parity with Keras and PyTorch, the command line end to end
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
@@ -62,10 +76,15 @@ let package = Package(
         .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", "Weights"]),
         .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"]),
-        .testTarget(name: "PainFaceTests", dependencies: ["Dataset", "Faces", "Kernels", "NN", "PainFace", "TestSupport", "Training", "Weights"]),
-        .testTarget(name: "ParityTests", dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport", "Training", "Weights"]),
+        .testTarget(
+            name: "PainFaceTests",
+            dependencies: ["Dataset", "Faces", "Kernels", "NN", "PainFace", "TestSupport", "Training", "Weights"]),
+        .testTarget(
+            name: "ParityTests",
+            dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport", "Training", "Weights"]),
         .testTarget(name: "BenchTests", dependencies: ["CBLASBench", "Kernels", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Dataset", "Imaging", "Kernels", "PainFace", "TestSupport", "Weights"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["Dataset", "Imaging", "Kernels", "PainFace", "TestSupport", "Weights"]),
     ],
     cLanguageStandard: .gnu17
 )

@@ -13,8 +13,12 @@ public enum CSV {
                 if c == "\"" {
                     if let d = next() {
                         if d == "\"" { field.unicodeScalars.append(d) } else { quoted = false; pending = d }
-                    } else { quoted = false }
-                } else { field.unicodeScalars.append(c) }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
                 continue
             }
             switch c {

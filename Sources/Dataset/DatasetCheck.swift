@@ -18,11 +18,20 @@ public struct DatasetCheck: Sendable {
         var splitOf: [String: String] = [:]
         var inTwo = Set<String>()
         for v in m.videos where !v.participant.isEmpty {
-            if let s = splitOf[v.participant], s != v.split { inTwo.insert(v.participant) } else { splitOf[v.participant] = v.split }
+            if let s = splitOf[v.participant], s != v.split {
+                inTwo.insert(v.participant)
+            } else {
+                splitOf[v.participant] = v.split
+            }
         }
         for p in inTwo.sorted() {
             let where_ = Set(m.videos.filter { $0.participant == p }.map(\.split)).sorted()
-            problems.append("participant \(p) is in several splits (\(where_.joined(separator: ", "))): the splits must be by participant")
+            problems.append(
+                """
+                    participant \(p) is in several splits (\(where_.joined(separator: ", "))): the splits must be by \
+                    participant
+                    """
+            )
         }
         for v in m.videos {
             let at = "\(m.path) line \(v.line) (\(v.id))"
@@ -42,7 +51,12 @@ public struct DatasetCheck: Sendable {
             frameCounts[v.id] = n
             let segs = proto.segments(v, frames: n).count
             if n > 0 && segs == 0 {
-                warnings.append("\(at): \(n) frames, fewer than one \(proto.length)-frame segment (left out; --short-segment pad keeps it)")
+                warnings.append(
+                    """
+                        \(at): \(n) frames, fewer than one \(proto.length)-frame segment (left out; --short-segment \
+                        pad keeps it)
+                        """
+                )
             }
             let key = v.label.map { m.classes[$0] } ?? "unlabelled"
             var c = counts[v.split, default: [:]][key, default: Count()]

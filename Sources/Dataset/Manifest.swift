@@ -28,7 +28,9 @@ public struct ManifestVideo: Sendable, Equatable {
     /// 1-based line in the manifest, for messages.
     public var line: Int
 
-    public init(id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int) {
+    public init(
+        id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int
+    ) {
         (self.id, self.participant, self.split, self.label, self.frames, self.landmarks, self.line) =
             (id, participant, split, label, frames, landmarks, line)
     }
@@ -62,7 +64,13 @@ public struct Manifest: Sendable {
         for (i, h) in header.enumerated() where col[h] == nil { col[h] = i }
         let missing = Self.requiredColumns.filter { col[$0] == nil }
         guard missing.isEmpty else {
-            throw ModelFileError(path, "missing column(s) \(missing.joined(separator: ", ")); the header must name \(Self.requiredColumns.joined(separator: ",")) [,landmarks]")
+            throw ModelFileError(
+                path,
+                """
+                    missing column(s) \(missing.joined(separator: ", ")); the header must name \
+                    \(Self.requiredColumns.joined(separator: ",")) [,landmarks]
+                    """
+            )
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
@@ -75,12 +83,16 @@ public struct Manifest: Sendable {
                 guard let i = col[c], i < row.count else { return "" }
                 return row[i].trimmingCharacters(in: .whitespaces)
             }
-            let id = field("video_id"), split = field("split").lowercased(), label = field("label"), frames = field("frames")
+            let id = field("video_id"), split = field("split").lowercased(), label = field("label"),
+                frames = field("frames")
             guard !id.isEmpty else { throw ModelFileError(path, "line \(line): empty video_id") }
             guard !id.contains("/"), !id.hasPrefix("."), id.utf8.count <= 200 else {
-                throw ModelFileError(path, "line \(line): video_id \"\(id)\" cannot be a file name (no '/', no leading '.')")
+                throw ModelFileError(
+                    path, "line \(line): video_id \"\(id)\" cannot be a file name (no '/', no leading '.')")
             }
-            if let first = seen[id] { throw ModelFileError(path, "line \(line): duplicate video_id \"\(id)\" (first on line \(first))") }
+            if let first = seen[id] {
+                throw ModelFileError(path, "line \(line): duplicate video_id \"\(id)\" (first on line \(first))")
+            }
             seen[id] = line
             guard Self.splits.contains(split) else {
                 throw ModelFileError(path, "line \(line): unknown split \"\(split)\" (train, validation, test)")
@@ -94,8 +106,10 @@ public struct Manifest: Sendable {
             }
             guard !frames.isEmpty else { throw ModelFileError(path, "line \(line): empty frames folder") }
             let lm = field("landmarks")
-            videos.append(ManifestVideo(id: id, participant: field("participant"), split: split, label: y,
-                                        frames: resolve(frames), landmarks: lm.isEmpty ? nil : resolve(lm), line: line))
+            videos.append(
+                ManifestVideo(
+                    id: id, participant: field("participant"), split: split, label: y,
+                    frames: resolve(frames), landmarks: lm.isEmpty ? nil : resolve(lm), line: line))
         }
         guard !videos.isEmpty else { throw ModelFileError(path, "no videos") }
     }

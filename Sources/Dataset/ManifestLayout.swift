@@ -8,12 +8,15 @@ import Weights
 public enum ManifestLayout {
     /// The manifest's text; `pathPrefix` is put before each frames path (ROOT seen from the
     /// manifest's folder).
-    public static func scan(root: String, separator: Character = "_", pathPrefix: String = "", classes: ClassSet = .pain) throws -> String {
+    public static func scan(
+        root: String, separator: Character = "_", pathPrefix: String = "", classes: ClassSet = .pain
+    ) throws -> String {
         let fm = FileManager.default
         func dirs(_ p: String) -> [String] {
             ((try? fm.contentsOfDirectory(atPath: p)) ?? []).filter {
                 var d: ObjCBool = false
-                return !$0.hasPrefix(".") && fm.fileExists(atPath: (p as NSString).appendingPathComponent($0), isDirectory: &d) && d.boolValue
+                return !$0.hasPrefix(".")
+                    && fm.fileExists(atPath: (p as NSString).appendingPathComponent($0), isDirectory: &d) && d.boolValue
             }.sorted(by: ImageIO.naturalLess)
         }
         var isDir: ObjCBool = false
@@ -24,20 +27,28 @@ public enum ManifestLayout {
         var seen: [String: String] = [:]
         for split in dirs(root) {
             guard Manifest.splits.contains(split) else {
-                throw ModelFileError((root as NSString).appendingPathComponent(split), "expected ROOT/<train|validation|test>/<label>/<video>/")
+                throw ModelFileError(
+                    (root as NSString).appendingPathComponent(split),
+                    "expected ROOT/<train|validation|test>/<label>/<video>/")
             }
             let sp = (root as NSString).appendingPathComponent(split)
             for label in dirs(sp) {
                 guard classes.index(of: label) != nil || label == "unlabelled" else {
-                    throw ModelFileError((sp as NSString).appendingPathComponent(label),
-                                         "unknown label folder (\(classes.list) or unlabelled)")
+                    throw ModelFileError(
+                        (sp as NSString).appendingPathComponent(label),
+                        "unknown label folder (\(classes.list) or unlabelled)")
                 }
                 for video in dirs((sp as NSString).appendingPathComponent(label)) {
                     let rel = "\(split)/\(label)/\(video)"
-                    if let other = seen[video] { throw ModelFileError(root, "video \(video) is in \(other) and in \(rel)") }
+                    if let other = seen[video] {
+                        throw ModelFileError(root, "video \(video) is in \(other) and in \(rel)")
+                    }
                     seen[video] = rel
                     let participant = video.split(separator: separator, maxSplits: 1).first.map(String.init) ?? video
-                    rows.append([video, participant, split, label == "unlabelled" ? "" : label, pathPrefix + rel].map(CSV.escape).joined(separator: ","))
+                    rows.append(
+                        [video, participant, split, label == "unlabelled" ? "" : label, pathPrefix + rel].map(
+                            CSV.escape
+                        ).joined(separator: ","))
                 }
             }
         }

@@ -49,7 +49,7 @@ public final class MTCNN {
         c.input.height = height
         c.input.width = width
         let m = try Model(config: c, weights: pnetWeights, context: ctx)
-        if pnets.count >= 64 { pnets.removeAll() }   // photographs of many sizes: bound the cache
+        if pnets.count >= 64 { pnets.removeAll() }  // photographs of many sizes: bound the cache
         pnets[key] = m
         return m
     }
@@ -60,7 +60,7 @@ public final class MTCNN {
     /// Faces in `img`, largest first.
     public func detect(_ img: RGBImage) throws -> [Face] {
         let h = img.height, w = img.width
-        let planes = img.pixels.map { Float($0) }   // HWC, 0...255
+        let planes = img.pixels.map { Float($0) }  // HWC, 0...255
         // pyramid
         let m = 12.0 / minFaceSize
         var minl = Double(min(h, w)) * m, scale = m
@@ -70,7 +70,8 @@ public final class MTCNN {
         var stage1: [Cand] = []
         for s in scales {
             let sh = Int(Double(h) * s + 1), sw = Int(Double(w) * s + 1)
-            let x = normalised(areaResize(planes, w: w, h: h, x0: 0, y0: 0, cw: w, ch: h, ow: sw, oh: sh), n: 1, h: sh, w: sw)
+            let x = normalised(
+                areaResize(planes, w: w, h: h, x0: 0, y0: 0, cw: w, ch: h, ow: sw, oh: sh), n: 1, h: sh, w: sw)
             let net = try pnet(height: sh, width: sw)
             let out = try net.forward(x, outputs: ["prob", "conv4_2"])
             // keep activation buffers for video-sized levels only; large photographs would pin them
@@ -85,17 +86,21 @@ public final class MTCNN {
                     guard p >= thresholds[0] else { continue }
                     let r = reg.data + (yy * ow + xx) * 4
                     let bx = Float(xx), by = Float(yy)
-                    cands.append(Cand(x1: ((2 * bx + 1) / fs).rounded(.down), y1: ((2 * by + 1) / fs).rounded(.down),
-                                      x2: ((2 * bx + 12) / fs).rounded(.down), y2: ((2 * by + 12) / fs).rounded(.down),
-                                      score: p, reg: (r[0], r[1], r[2], r[3])))
+                    cands.append(
+                        Cand(
+                            x1: ((2 * bx + 1) / fs).rounded(.down), y1: ((2 * by + 1) / fs).rounded(.down),
+                            x2: ((2 * bx + 12) / fs).rounded(.down), y2: ((2 * by + 12) / fs).rounded(.down),
+                            score: p, reg: (r[0], r[1], r[2], r[3])))
                 }
             }
             stage1 += Self.nms(cands, threshold: 0.5, minMode: false, plusOne: false)
         }
         var boxes = Self.nms(stage1, threshold: 0.7, minMode: false, plusOne: false).map { b -> Cand in
             let rw = b.x2 - b.x1, rh = b.y2 - b.y1
-            return Self.square(Cand(x1: b.x1 + b.reg.0 * rw, y1: b.y1 + b.reg.1 * rh, x2: b.x2 + b.reg.2 * rw,
-                                    y2: b.y2 + b.reg.3 * rh, score: b.score, reg: (0, 0, 0, 0)))
+            return Self.square(
+                Cand(
+                    x1: b.x1 + b.reg.0 * rw, y1: b.y1 + b.reg.1 * rh, x2: b.x2 + b.reg.2 * rw,
+                    y2: b.y2 + b.reg.3 * rh, score: b.score, reg: (0, 0, 0, 0)))
         }
         guard !boxes.isEmpty else { return [] }
 
@@ -126,19 +131,30 @@ public final class MTCNN {
             let r = oout["dense6_2"]!.data + i * 4, l = oout["dense6_3"]!.data + i * 10
             let bw = b.x2 - b.x1 + 1, bh = b.y2 - b.y1 + 1
             let pts = (0..<5).map { k in (x: Double(bw * l[k] + b.x1 - 1), y: Double(bh * l[5 + k] + b.y1 - 1)) }
-            faces.append((Self.regress(Cand(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: p, reg: (r[0], r[1], r[2], r[3]))), pts))
+            faces.append(
+                (
+                    Self.regress(Cand(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: p, reg: (r[0], r[1], r[2], r[3]))),
+                    pts
+                ))
         }
         let kept = Self.nmsIndices(faces.map(\.0), threshold: 0.7, minMode: true, plusOne: true)
         return kept.map { faces[$0] }
-            .map { Face(box: (Double($0.0.x1), Double($0.0.y1), Double($0.0.x2), Double($0.0.y2)), probability: Double($0.0.score), landmarks: $0.1) }
-            .sorted { ($0.box.x2 - $0.box.x1) * ($0.box.y2 - $0.box.y1) > ($1.box.x2 - $1.box.x1) * ($1.box.y2 - $1.box.y1) }
+            .map {
+                Face(
+                    box: (Double($0.0.x1), Double($0.0.y1), Double($0.0.x2), Double($0.0.y2)),
+                    probability: Double($0.0.score), landmarks: $0.1)
+            }
+            .sorted {
+                ($0.box.x2 - $0.box.x1) * ($0.box.y2 - $0.box.y1) > ($1.box.x2 - $1.box.x1) * ($1.box.y2 - $1.box.y1)
+            }
     }
 
     /// Box regression with the +1 pixel convention of the original code.
     static func regress(_ b: Cand) -> Cand {
         let w = b.x2 - b.x1 + 1, h = b.y2 - b.y1 + 1
-        return Cand(x1: b.x1 + b.reg.0 * w, y1: b.y1 + b.reg.1 * h, x2: b.x2 + b.reg.2 * w, y2: b.y2 + b.reg.3 * h,
-                    score: b.score, reg: (0, 0, 0, 0))
+        return Cand(
+            x1: b.x1 + b.reg.0 * w, y1: b.y1 + b.reg.1 * h, x2: b.x2 + b.reg.2 * w, y2: b.y2 + b.reg.3 * h,
+            score: b.score, reg: (0, 0, 0, 0))
     }
 
     /// Squares a box on its centre (its longer side).
@@ -160,7 +176,8 @@ public final class MTCNN {
             let areaA = (a.x2 - a.x1 + one) * (a.y2 - a.y1 + one)
             order = order.dropFirst().filter { j in
                 let b = c[j]
-                let iw = max(0, min(a.x2, b.x2) - max(a.x1, b.x1) + one), ih = max(0, min(a.y2, b.y2) - max(a.y1, b.y1) + one)
+                let iw = max(0, min(a.x2, b.x2) - max(a.x1, b.x1) + one),
+                    ih = max(0, min(a.y2, b.y2) - max(a.y1, b.y1) + one)
                 let inter = iw * ih, areaB = (b.x2 - b.x1 + one) * (b.y2 - b.y1 + one)
                 let o = minMode ? inter / min(areaA, areaB) : inter / (areaA + areaB - inter)
                 return o <= threshold
@@ -181,7 +198,8 @@ public final class MTCNN {
         for (i, b) in boxes.enumerated() {
             let x = max(Int(b.x1), 1), y = max(Int(b.y1), 1), ex = min(Int(b.x2), w), ey = min(Int(b.y2), h)
             guard ey > y - 1 && ex > x - 1 else { continue }
-            data += areaResize(planes, w: w, h: h, x0: x - 1, y0: y - 1, cw: ex - x + 1, ch: ey - y + 1, ow: size, oh: size)
+            data += areaResize(
+                planes, w: w, h: h, x0: x - 1, y0: y - 1, cw: ex - x + 1, ch: ey - y + 1, ow: size, oh: size)
             keep.append(i)
         }
         return (normalised(data, n: keep.count, h: size, w: size), keep)
@@ -208,7 +226,8 @@ public final class MTCNN {
                     var a0: Float = 0, a1: Float = 0, a2: Float = 0
                     for x in r.0..<r.1 { a0 += S[base + x * 3]; a1 += S[base + x * 3 + 1]; a2 += S[base + x * 3 + 2] }
                     let k = Float(r.1 - r.0)
-                    rows[(y * ow + ox) * 3] = a0 / k; rows[(y * ow + ox) * 3 + 1] = a1 / k; rows[(y * ow + ox) * 3 + 2] = a2 / k
+                    rows[(y * ow + ox) * 3] = a0 / k; rows[(y * ow + ox) * 3 + 1] = a1 / k;
+                    rows[(y * ow + ox) * 3 + 2] = a2 / k
                 }
             }
         }

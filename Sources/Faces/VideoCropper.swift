@@ -46,7 +46,7 @@ public struct CropOptions: Sendable {
 /// Landmarks for one video, from whichever file layout the user has.
 public struct VideoLandmarks: Sendable {
     var byName: [String: Landmarks] = [:]
-    var byIndex: [Int: Landmarks] = [:]   // 0-based position in natural order
+    var byIndex: [Int: Landmarks] = [:]  // 0-based position in natural order
 
     /// Reads a landmark file (.csv: OpenFace or plain, .npy) or a folder of .pts files
     /// named like the frames.
@@ -66,11 +66,16 @@ public struct VideoLandmarks: Sendable {
         case "npy":
             for (i, l) in try LandmarkFiles.readNPY(path).enumerated() { if let l { byIndex[i] = l } }
         case "pts":
-            guard frames.count == 1 else { throw ImageError(file: path, reason: "one .pts file for \(frames.count) frames: give a folder of .pts files") }
+            guard frames.count == 1 else {
+                throw ImageError(
+                    file: path, reason: "one .pts file for \(frames.count) frames: give a folder of .pts files")
+            }
             byName[frames[0]] = try LandmarkFiles.readPTS(path)
         case "csv":
             let head = (try? String(contentsOfFile: path, encoding: .utf8))?.prefix(4096) ?? ""
-            if head.split(separator: "\n").first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains("x_0") == true {
+            if head.split(separator: "\n").first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+                .contains("x_0") == true
+            {
                 for (frame, l) in try LandmarkFiles.readOpenFaceCSV(path) { byIndex[frame - 1] = l }
             } else {
                 byName = try LandmarkFiles.readPlainCSV(path)
@@ -115,9 +120,11 @@ public final class VideoCropper {
     /// frame's crop (nil when the frame has none); `onData` sees each file's bytes in frame
     /// order before decoding, empty for a file that cannot be read (content keys hash the
     /// bytes as they are read, so each frame is read once).
-    public func run(folder: String, frames given: [String]? = nil, landmarks: VideoLandmarks? = nil,
-                    onData: ((Int, Data) -> Void)? = nil,
-                    emit: (Int, FrameRecord, RGBImage?) throws -> Void) throws -> [FrameRecord] {
+    public func run(
+        folder: String, frames given: [String]? = nil, landmarks: VideoLandmarks? = nil,
+        onData: ((Int, Data) -> Void)? = nil,
+        emit: (Int, FrameRecord, RGBImage?) throws -> Void
+    ) throws -> [FrameRecord] {
         let frames = try given ?? ImageIO.listFrames(folder).frames
         tracker?.reset()
         var records: [FrameRecord] = []
@@ -214,8 +221,10 @@ public final class VideoCropper {
         for r in records {
             let b = r.box.map { String(format: "%.1f,%.1f,%.1f,%.1f", $0.x, $0.y, $0.w, $0.h) } ?? ",,,"
             let lm = r.landmarks?.points.map { String(format: "%.2f %.2f", $0.x, $0.y) }.joined(separator: " ") ?? ""
-            let reason = (r.reason ?? "").replacingOccurrences(of: ",", with: ";").replacingOccurrences(of: "\n", with: " ")
-            s += "\(r.frame),\(r.source.rawValue),\(b),\(r.score.map { String(format: "%.3f", $0) } ?? ""),\(lm),\(reason)\n"
+            let reason = (r.reason ?? "").replacingOccurrences(of: ",", with: ";").replacingOccurrences(
+                of: "\n", with: " ")
+            let score = r.score.map { String(format: "%.3f", $0) } ?? ""
+            s += "\(r.frame),\(r.source.rawValue),\(b),\(score),\(lm),\(reason)\n"
         }
         return s
     }

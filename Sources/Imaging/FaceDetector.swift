@@ -31,7 +31,8 @@ public struct GrayImage: Sendable {
         if dw == width && dh == height { return self }
         func coefs(_ src: Int, _ dst: Int) -> ([Int], [Int32], [Int32]) {
             let scale = Double(src) / Double(dst)
-            var idx = [Int](repeating: 0, count: dst), a = [Int32](repeating: 0, count: dst), b = [Int32](repeating: 0, count: dst)
+            var idx = [Int](repeating: 0, count: dst), a = [Int32](repeating: 0, count: dst),
+                b = [Int32](repeating: 0, count: dst)
             for i in 0..<dst {
                 var f = (Double(i) + 0.5) * scale - 0.5
                 var s = Int(f.rounded(.down))
@@ -58,7 +59,9 @@ public struct GrayImage: Sendable {
             var have0 = -1, have1 = -1
             for y in 0..<dh {
                 let s = yi[y], s1 = min(s + 1, height - 1)
-                if have0 != s { if have1 == s { swap(&row0, &row1); have0 = s; have1 = -1 } else { hresize(s, &row0); have0 = s } }
+                if have0 != s {
+                    if have1 == s { swap(&row0, &row1); have0 = s; have1 = -1 } else { hresize(s, &row0); have0 = s }
+                }
                 if yb[y] != 0 && have1 != s1 { hresize(s1, &row1); have1 = s1 }
                 for x in 0..<dw {
                     let v0 = Int64(row0[x]) * Int64(ya[y]), v1 = yb[y] != 0 ? Int64(row1[x]) * Int64(yb[y]) : 0
@@ -112,18 +115,24 @@ public final class HaarDetector: @unchecked Sendable {
         for s in cascade.stages {
             for t in s.trees {
                 tn.append(Int32(nl.count)); tl.append(Int32(lv.count))
-                for n in t.nodes { nl.append(Int32(n.left)); nr.append(Int32(n.right)); nf.append(Int32(n.feature)); nt.append(n.threshold) }
+                for n in t.nodes {
+                    nl.append(Int32(n.left)); nr.append(Int32(n.right)); nf.append(Int32(n.feature));
+                    nt.append(n.threshold)
+                }
                 lv += t.leaves
             }
             se.append(Int32(tn.count)); st.append(s.threshold)
         }
-        (nLeft, nRight, nFeat, nThr, leaves, treeNode, treeLeaf, stageEnd, stageThr) = (nl, nr, nf, nt, lv, tn, tl, se, st)
+        (nLeft, nRight, nFeat, nThr, leaves, treeNode, treeLeaf, stageEnd, stageThr) = (
+            nl, nr, nf, nt, lv, tn, tl, se, st
+        )
         var rx = [Int32](), ry = [Int32](), rw = [Int32](), rh = [Int32](), rwt = [Float](), rc = [Int]()
         for f in cascade.features {
             rc.append(f.rects.count)
             for k in 0..<3 {
                 let r = k < f.rects.count ? f.rects[k] : HaarCascade.Rect(x: 0, y: 0, w: 0, h: 0, weight: 0)
-                rx.append(Int32(r.x)); ry.append(Int32(r.y)); rw.append(Int32(r.w)); rh.append(Int32(r.h)); rwt.append(r.weight)
+                rx.append(Int32(r.x)); ry.append(Int32(r.y)); rw.append(Int32(r.w)); rh.append(Int32(r.h));
+                rwt.append(r.weight)
             }
         }
         (self.rx, self.ry, self.rw, self.rh, self.rwt, rcount) = (rx, ry, rw, rh, rwt, rc)
@@ -131,8 +140,10 @@ public final class HaarDetector: @unchecked Sendable {
 
     /// Raw hits (before grouping) over the whole image, or only windows whose box lies in
     /// `region` with sides in `sizes` (tracking).
-    public func detectRaw(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
-                          step fixedStep: Int? = nil) -> [FaceBox] {
+    public func detectRaw(
+        _ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
+        step fixedStep: Int? = nil
+    ) -> [FaceBox] {
         let ww = cascade.width, wh = cascade.height
         var hits: [FaceBox] = []
         var factor = 1.0
@@ -159,16 +170,22 @@ public final class HaarDetector: @unchecked Sendable {
             }
             let scaled = img.resized(width: sw, height: sh)
             let step = fixedStep ?? (factor > 2 ? 1 : 2)
-            scan(scaled, factor: factor, winW: winW, winH: winH, step: step, x0: x0, x1: x1, y0: y0, y1: y1, into: &hits)
+            scan(
+                scaled, factor: factor, winW: winW, winH: winH, step: step, x0: x0, x1: x1, y0: y0, y1: y1, into: &hits)
         }
         return hits
     }
 
     /// Detected faces, grouped as OpenCV does (eps 0.2, `minNeighbors`), largest first.
-    public func detect(_ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
-                       step: Int? = nil, minNeighbors: Int? = nil) -> [FaceBox] {
-        Self.group(detectRaw(img, region: region, sizeRange: sizeRange, step: step), threshold: minNeighbors ?? self.minNeighbors, eps: 0.2)
-            .sorted { $0.area > $1.area }
+    public func detect(
+        _ img: GrayImage, region: FaceBox? = nil, sizeRange: ClosedRange<Int>? = nil,
+        step: Int? = nil, minNeighbors: Int? = nil
+    ) -> [FaceBox] {
+        Self.group(
+            detectRaw(img, region: region, sizeRange: sizeRange, step: step),
+            threshold: minNeighbors ?? self.minNeighbors, eps: 0.2
+        )
+        .sorted { $0.area > $1.area }
     }
 
     /// A weak stump with its feature's corner offsets resolved for one integral image.
@@ -177,12 +194,16 @@ public final class HaarDetector: @unchecked Sendable {
         var w0, w1, w2, thr, left, right: Float
     }
 
-    private lazy var isStumps: Bool = cascade.stages.allSatisfy { $0.trees.allSatisfy { $0.nodes.count == 1 && $0.leaves.count == 2 } }
+    private lazy var isStumps: Bool = cascade.stages.allSatisfy {
+        $0.trees.allSatisfy { $0.nodes.count == 1 && $0.leaves.count == 2 }
+    }
     /// Stumps with offsets resolved per integral width; video frames reuse the same widths.
     private var stumpCache: [Int: [Stump]] = [:]
 
-    private func scan(_ img: GrayImage, factor: Double, winW: Int, winH: Int, step: Int,
-                      x0: Int, x1: Int, y0: Int, y1: Int, into hits: inout [FaceBox]) {
+    private func scan(
+        _ img: GrayImage, factor: Double, winW: Int, winH: Int, step: Int,
+        x0: Int, x1: Int, y0: Int, y1: Int, into hits: inout [FaceBox]
+    ) {
         let w = img.width, h = img.height, iw = w + 1
         // integral and squared integral with a zero first row and column
         var sum = [Int32](repeating: 0, count: (w + 1) * (h + 1))
@@ -219,9 +240,11 @@ public final class HaarDetector: @unchecked Sendable {
             } else {
                 let table = nFeat.indices.map { n -> Stump in
                     let f = Int(nFeat[n])
-                    let (a0, a1, a2, a3) = corners(f, 0), (b0, b1, b2, b3) = corners(f, 1), (c0, c1, c2, c3) = corners(f, 2)
-                    return Stump(o: (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3), w0: rwt[f * 3], w1: rwt[f * 3 + 1],
-                                 w2: rwt[f * 3 + 2], thr: nThr[n], left: leaves[2 * n], right: leaves[2 * n + 1])
+                    let (a0, a1, a2, a3) = corners(f, 0), (b0, b1, b2, b3) = corners(f, 1),
+                        (c0, c1, c2, c3) = corners(f, 2)
+                    return Stump(
+                        o: (a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3), w0: rwt[f * 3], w1: rwt[f * 3 + 1],
+                        w2: rwt[f * 3 + 2], thr: nThr[n], left: leaves[2 * n], right: leaves[2 * n + 1])
                 }
                 if stumpCache.count >= 128 { stumpCache.removeAll() }
                 stumpCache[iw] = table
@@ -241,70 +264,97 @@ public final class HaarDetector: @unchecked Sendable {
         }
         let nstages = stageEnd.count
         let stumpTable = stumps ?? []
-        sum.withUnsafeBufferPointer { S0 in sq.withUnsafeBufferPointer { Q0 in stumpTable.withUnsafeBufferPointer { T0 in
-        offs.withUnsafeBufferPointer { O in stageEnd.withUnsafeBufferPointer { SE in stageThr.withUnsafeBufferPointer { STh in
-            let S = S0.baseAddress!, Q = Q0.baseAddress!
-            let useStumps = stumps != nil
-            let T = T0.baseAddress ?? UnsafePointer(bitPattern: 64)!   // unused when there are no stumps
-            @inline(__always) func box(_ p: UnsafePointer<Int32>, _ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32) -> Float {
-                Float(p[Int(d)] &- p[Int(b)] &- p[Int(c)] &+ p[Int(a)])
-            }
-            // one window: 1 if it passes every stage, else -(the stage that rejected it)
-            @inline(__always) func classify(_ P: UnsafePointer<Int32>, _ inv: Double) -> Int {
-                // v * (1 / nf) < thr, compared as v < thr * nf in float: one multiply per stump
-                let nff = Float(1 / inv)
-                var t = 0
-                for si in 0..<nstages {
-                    var acc: Float = 0
-                    let end = Int(SE[si])
-                    if useStumps {
-                        while t < end {
-                            let st = T[t]
-                            var v = st.w0 * box(P, st.o.0, st.o.1, st.o.2, st.o.3) + st.w1 * box(P, st.o.4, st.o.5, st.o.6, st.o.7)
-                            if st.w2 != 0 { v += st.w2 * box(P, st.o.8, st.o.9, st.o.10, st.o.11) }
-                            acc += v < st.thr * nff ? st.left : st.right
-                            t += 1
-                        }
-                    } else {
-                        while t < end {
-                            let root = Int(treeNode[t]), leaf0 = Int(treeLeaf[t])
-                            var node = root
-                            while true {
-                                let f = Int(nFeat[node]), o = f * 12
-                                var v = rwt[f * 3] * box(P, O[o], O[o + 1], O[o + 2], O[o + 3])
-                                    + rwt[f * 3 + 1] * box(P, O[o + 4], O[o + 5], O[o + 6], O[o + 7])
-                                if rwt[f * 3 + 2] != 0 { v += rwt[f * 3 + 2] * box(P, O[o + 8], O[o + 9], O[o + 10], O[o + 11]) }
-                                let next = Int(Double(v) * inv < Double(nThr[node]) ? nLeft[node] : nRight[node])
-                                if next <= 0 { acc += leaves[leaf0 - next]; break }
-                                node = root + next
+        sum.withUnsafeBufferPointer { S0 in
+            sq.withUnsafeBufferPointer { Q0 in
+                stumpTable.withUnsafeBufferPointer { T0 in
+                    offs.withUnsafeBufferPointer { O in
+                        stageEnd.withUnsafeBufferPointer { SE in
+                            stageThr.withUnsafeBufferPointer { STh in
+                                let S = S0.baseAddress!, Q = Q0.baseAddress!
+                                let useStumps = stumps != nil
+                                // unused when there are no stumps
+                                let T = T0.baseAddress ?? UnsafePointer(bitPattern: 64)!
+                                @inline(__always) func box(
+                                    _ p: UnsafePointer<Int32>, _ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32
+                                ) -> Float {
+                                    Float(p[Int(d)] &- p[Int(b)] &- p[Int(c)] &+ p[Int(a)])
+                                }
+                                // one window: 1 if it passes every stage, else -(the stage that rejected it)
+                                @inline(__always) func classify(_ P: UnsafePointer<Int32>, _ inv: Double) -> Int {
+                                    // v * (1 / nf) < thr, compared as v < thr * nf in float: one multiply per stump
+                                    let nff = Float(1 / inv)
+                                    var t = 0
+                                    for si in 0..<nstages {
+                                        var acc: Float = 0
+                                        let end = Int(SE[si])
+                                        if useStumps {
+                                            while t < end {
+                                                let st = T[t]
+                                                var v =
+                                                    st.w0 * box(P, st.o.0, st.o.1, st.o.2, st.o.3) + st.w1
+                                                    * box(P, st.o.4, st.o.5, st.o.6, st.o.7)
+                                                if st.w2 != 0 { v += st.w2 * box(P, st.o.8, st.o.9, st.o.10, st.o.11) }
+                                                acc += v < st.thr * nff ? st.left : st.right
+                                                t += 1
+                                            }
+                                        } else {
+                                            while t < end {
+                                                let root = Int(treeNode[t]), leaf0 = Int(treeLeaf[t])
+                                                var node = root
+                                                while true {
+                                                    let f = Int(nFeat[node]), o = f * 12
+                                                    var v =
+                                                        rwt[f * 3] * box(P, O[o], O[o + 1], O[o + 2], O[o + 3])
+                                                        + rwt[f * 3 + 1]
+                                                        * box(P, O[o + 4], O[o + 5], O[o + 6], O[o + 7])
+                                                    if rwt[f * 3 + 2] != 0 {
+                                                        v +=
+                                                            rwt[f * 3 + 2]
+                                                            * box(P, O[o + 8], O[o + 9], O[o + 10], O[o + 11])
+                                                    }
+                                                    let next = Int(
+                                                        Double(v) * inv < Double(nThr[node])
+                                                            ? nLeft[node] : nRight[node])
+                                                    if next <= 0 { acc += leaves[leaf0 - next]; break }
+                                                    node = root + next
+                                                }
+                                                t += 1
+                                            }
+                                        }
+                                        if acc < STh[si] { return -si }
+                                    }
+                                    return 1
+                                }
+                                var y = y0
+                                while y < y1 {
+                                    var x = x0
+                                    while x < x1 {
+                                        let base = y * iw + x
+                                        // variance normalisation over the window less a 1-pixel border
+                                        let n0 = base + iw + 1, n1 = n0 + cw - 2, n2 = n0 + (ch - 2) * iw,
+                                            n3 = n2 + cw - 2
+                                        let vs = Double(S[n3] &- S[n1] &- S[n2] &+ S[n0])
+                                        let vq = Double(Q[n3] &- Q[n1] &- Q[n2] &+ Q[n0])
+                                        var nf = normArea * vq - vs * vs
+                                        nf = nf > 0 ? nf.squareRoot() : 1
+                                        let result = classify(S + base, 1 / nf)
+                                        if result > 0 {
+                                            hits.append(
+                                                FaceBox(
+                                                    x: cvRound(Double(x) * factor), y: cvRound(Double(y) * factor),
+                                                    w: winW, h: winH))
+                                        }
+                                        // OpenCV skips ahead after a first-stage rejection
+                                        x += result == 0 ? 2 * step : step
+                                    }
+                                    y += step
+                                }
                             }
-                            t += 1
                         }
                     }
-                    if acc < STh[si] { return -si }
                 }
-                return 1
             }
-            var y = y0
-            while y < y1 {
-                var x = x0
-                while x < x1 {
-                    let base = y * iw + x
-                    // variance normalisation over the window less a 1-pixel border
-                    let n0 = base + iw + 1, n1 = n0 + cw - 2, n2 = n0 + (ch - 2) * iw, n3 = n2 + cw - 2
-                    let vs = Double(S[n3] &- S[n1] &- S[n2] &+ S[n0])
-                    let vq = Double(Q[n3] &- Q[n1] &- Q[n2] &+ Q[n0])
-                    var nf = normArea * vq - vs * vs
-                    nf = nf > 0 ? nf.squareRoot() : 1
-                    let result = classify(S + base, 1 / nf)
-                    if result > 0 {
-                        hits.append(FaceBox(x: cvRound(Double(x) * factor), y: cvRound(Double(y) * factor), w: winW, h: winH))
-                    }
-                    x += result == 0 ? 2 * step : step   // OpenCV skips ahead after a first-stage rejection
-                }
-                y += step
-            }
-        } } } } } }
+        }
     }
 
     /// OpenCV's groupRectangles: clusters of similar boxes (eps), averaged; clusters with
@@ -313,32 +363,43 @@ public final class HaarDetector: @unchecked Sendable {
         if threshold <= 0 || rects.isEmpty { return rects }
         func similar(_ a: FaceBox, _ b: FaceBox) -> Bool {
             let delta = eps * Double(min(a.w, b.w) + min(a.h, b.h)) * 0.5
-            return Double(abs(a.x - b.x)) <= delta && Double(abs(a.y - b.y)) <= delta &&
-                Double(abs(a.x + a.w - b.x - b.w)) <= delta && Double(abs(a.y + a.h - b.y - b.h)) <= delta
+            return Double(abs(a.x - b.x)) <= delta && Double(abs(a.y - b.y)) <= delta
+                && Double(abs(a.x + a.w - b.x - b.w)) <= delta && Double(abs(a.y + a.h - b.y - b.h)) <= delta
         }
         // union-find partition
         var parent = Array(rects.indices)
-        func root(_ i: Int) -> Int { var i = i; while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }; return i }
-        for i in rects.indices { for j in (i + 1)..<rects.count where similar(rects[i], rects[j]) { parent[root(j)] = root(i) } }
+        func root(_ i: Int) -> Int {
+            var i = i; while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }; return i
+        }
+        for i in rects.indices {
+            for j in (i + 1)..<rects.count where similar(rects[i], rects[j]) { parent[root(j)] = root(i) }
+        }
         var classOf: [Int: Int] = [:]
         var sums: [(Int, Int, Int, Int, Int)] = []
         for i in rects.indices {
             let r = root(i)
-            let c = classOf[r] ?? { classOf[r] = sums.count; sums.append((0, 0, 0, 0, 0)); return sums.count - 1 }()
-            sums[c].0 += rects[i].x; sums[c].1 += rects[i].y; sums[c].2 += rects[i].w; sums[c].3 += rects[i].h; sums[c].4 += 1
+            let c =
+                classOf[r]
+                ?? {
+                    classOf[r] = sums.count; sums.append((0, 0, 0, 0, 0)); return sums.count - 1
+                }()
+            sums[c].0 += rects[i].x; sums[c].1 += rects[i].y; sums[c].2 += rects[i].w; sums[c].3 += rects[i].h;
+            sums[c].4 += 1
         }
         let avg = sums.map { s -> FaceBox in
             let k = 1 / Float(s.4)
-            func r(_ v: Int) -> Int { Int((Float(v) * k).rounded(.toNearestOrEven)) }   // cvRound
+            func r(_ v: Int) -> Int { Int((Float(v) * k).rounded(.toNearestOrEven)) }  // cvRound
             return FaceBox(x: r(s.0), y: r(s.1), w: r(s.2), h: r(s.3), neighbors: s.4)
         }
         var out: [FaceBox] = []
         for (i, r1) in avg.enumerated() where r1.neighbors > threshold {
             var inside = false
             for (j, r2) in avg.enumerated() where j != i && r2.neighbors > threshold {
-                let dx = Int((Double(r2.w) * eps).rounded(.toNearestOrEven)), dy = Int((Double(r2.h) * eps).rounded(.toNearestOrEven))
-                if r1.x >= r2.x - dx && r1.y >= r2.y - dy && r1.x + r1.w <= r2.x + r2.w + dx && r1.y + r1.h <= r2.y + r2.h + dy &&
-                    (r2.neighbors > max(3, r1.neighbors) || r1.neighbors < 3) {
+                let dx = Int((Double(r2.w) * eps).rounded(.toNearestOrEven)),
+                    dy = Int((Double(r2.h) * eps).rounded(.toNearestOrEven))
+                if r1.x >= r2.x - dx && r1.y >= r2.y - dy && r1.x + r1.w <= r2.x + r2.w + dx
+                    && r1.y + r1.h <= r2.y + r2.h + dy && (r2.neighbors > max(3, r1.neighbors) || r1.neighbors < 3)
+                {
                     inside = true
                     break
                 }
@@ -377,7 +438,8 @@ public final class FaceTracker {
             let g = Int(Double(max(l.w, l.h)) * searchGrow)
             let region = FaceBox(x: l.x - g, y: l.y - g, w: l.w + 2 * g, h: l.h + 2 * g)
             let lo = Int(Double(l.w) / scaleRange), hi = Int(Double(l.w) * scaleRange) + 1
-            let found = detector.detect(img, region: region, sizeRange: lo...hi, step: trackingStep, minNeighbors: trackingNeighbors)
+            let found = detector.detect(
+                img, region: region, sizeRange: lo...hi, step: trackingStep, minNeighbors: trackingNeighbors)
             if let best = found.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
                 return (update(best), .tracked)
             }
@@ -392,12 +454,15 @@ public final class FaceTracker {
     private func update(_ b: FaceBox) -> FaceBox {
         let cx = Double(b.x) + Double(b.w) / 2, cy = Double(b.y) + Double(b.h) / 2, s = Double(b.w)
         let a = smoothing
-        let n: (cx: Double, cy: Double, s: Double) = smooth.map {
-            (cx: a * cx + (1 - a) * $0.cx, cy: a * cy + (1 - a) * $0.cy, s: a * s + (1 - a) * $0.s)
-        } ?? (cx: cx, cy: cy, s: s)
+        let n: (cx: Double, cy: Double, s: Double) =
+            smooth.map {
+                (cx: a * cx + (1 - a) * $0.cx, cy: a * cy + (1 - a) * $0.cy, s: a * s + (1 - a) * $0.s)
+            } ?? (cx: cx, cy: cy, s: s)
         smooth = n
         let side = Int(n.s.rounded())
-        let out = FaceBox(x: Int((n.cx - n.s / 2).rounded()), y: Int((n.cy - n.s / 2).rounded()), w: side, h: side, neighbors: b.neighbors)
+        let out = FaceBox(
+            x: Int((n.cx - n.s / 2).rounded()), y: Int((n.cy - n.s / 2).rounded()), w: side, h: side,
+            neighbors: b.neighbors)
         last = b
         return out
     }

@@ -25,40 +25,62 @@ public struct HaarCascade: Sendable {
     public init(xml data: Data, name: String) throws {
         func fail(_ s: String) -> ImageError { ImageError(file: name, reason: s) }
         let root = try MiniXML.parse(data, name: name)
-        guard let cascade = root.first("cascade") else { throw fail("no <cascade> element (only OpenCV's new cascade format is read)") }
+        guard let cascade = root.first("cascade") else {
+            throw fail("no <cascade> element (only OpenCV's new cascade format is read)")
+        }
         guard cascade.first("featureType")?.text.trimmed == "HAAR" else { throw fail("feature type is not HAAR") }
         guard cascade.first("stageType")?.text.trimmed == "BOOST" else { throw fail("stage type is not BOOST") }
-        guard let w = Int(cascade.first("width")?.text.trimmed ?? ""), let h = Int(cascade.first("height")?.text.trimmed ?? ""),
-              w > 2, h > 2 else { throw fail("missing or bad window size") }
+        guard let w = Int(cascade.first("width")?.text.trimmed ?? ""),
+            let h = Int(cascade.first("height")?.text.trimmed ?? ""),
+            w > 2, h > 2
+        else { throw fail("missing or bad window size") }
         width = w
         height = h
-        guard let featureNodes = cascade.first("features")?.children, !featureNodes.isEmpty else { throw fail("no features") }
+        guard let featureNodes = cascade.first("features")?.children, !featureNodes.isEmpty else {
+            throw fail("no features")
+        }
         features = try featureNodes.enumerated().map { i, f in
-            if let t = f.first("tilted"), t.text.trimmed == "1" { throw fail("feature \(i) is tilted: tilted features are not supported") }
-            guard let rects = f.first("rects")?.children, (1...3).contains(rects.count) else { throw fail("feature \(i) has no rects") }
-            return Feature(rects: try rects.map { r in
-                let v = r.text.numbers
-                guard v.count == 5, v[2] > 0, v[3] > 0, v[0] >= 0, v[1] >= 0, Int(v[0] + v[2]) <= w, Int(v[1] + v[3]) <= h else {
-                    throw fail("feature \(i) has a bad rect \"\(r.text.trimmed)\"")
-                }
-                return Rect(x: Int(v[0]), y: Int(v[1]), w: Int(v[2]), h: Int(v[3]), weight: Float(v[4]))
-            })
+            if let t = f.first("tilted"), t.text.trimmed == "1" {
+                throw fail("feature \(i) is tilted: tilted features are not supported")
+            }
+            guard let rects = f.first("rects")?.children, (1...3).contains(rects.count) else {
+                throw fail("feature \(i) has no rects")
+            }
+            return Feature(
+                rects: try rects.map { r in
+                    let v = r.text.numbers
+                    guard v.count == 5, v[2] > 0, v[3] > 0, v[0] >= 0, v[1] >= 0, Int(v[0] + v[2]) <= w,
+                        Int(v[1] + v[3]) <= h
+                    else {
+                        throw fail("feature \(i) has a bad rect \"\(r.text.trimmed)\"")
+                    }
+                    return Rect(x: Int(v[0]), y: Int(v[1]), w: Int(v[2]), h: Int(v[3]), weight: Float(v[4]))
+                })
         }
         guard let stageNodes = cascade.first("stages")?.children, !stageNodes.isEmpty else { throw fail("no stages") }
         let nf = features.count
         stages = try stageNodes.enumerated().map { si, s in
-            guard let t = Double(s.first("stageThreshold")?.text.trimmed ?? "") else { throw fail("stage \(si) has no threshold") }
-            guard let weak = s.first("weakClassifiers")?.children, !weak.isEmpty else { throw fail("stage \(si) has no classifiers") }
+            guard let t = Double(s.first("stageThreshold")?.text.trimmed ?? "") else {
+                throw fail("stage \(si) has no threshold")
+            }
+            guard let weak = s.first("weakClassifiers")?.children, !weak.isEmpty else {
+                throw fail("stage \(si) has no classifiers")
+            }
             let trees = try weak.map { wc -> Tree in
                 let nodeValues = wc.first("internalNodes")?.text.numbers ?? []
                 let leaves = (wc.first("leafValues")?.text.numbers ?? []).map { Float($0) }
-                guard !nodeValues.isEmpty, nodeValues.count % 4 == 0 else { throw fail("stage \(si): internalNodes must be groups of 4") }
+                guard !nodeValues.isEmpty, nodeValues.count % 4 == 0 else {
+                    throw fail("stage \(si): internalNodes must be groups of 4")
+                }
                 let nodes = stride(from: 0, to: nodeValues.count, by: 4).map {
-                    Node(left: Int(nodeValues[$0]), right: Int(nodeValues[$0 + 1]), feature: Int(nodeValues[$0 + 2]), threshold: Float(nodeValues[$0 + 3]))
+                    Node(
+                        left: Int(nodeValues[$0]), right: Int(nodeValues[$0 + 1]), feature: Int(nodeValues[$0 + 2]),
+                        threshold: Float(nodeValues[$0 + 3]))
                 }
                 for n in nodes {
                     guard n.feature >= 0, n.feature < nf, n.left < nodes.count, n.right < nodes.count,
-                          -n.left < leaves.count, -n.right < leaves.count else {
+                        -n.left < leaves.count, -n.right < leaves.count
+                    else {
                         throw fail("stage \(si): a node refers to a missing feature, node or leaf")
                     }
                 }
@@ -96,7 +118,9 @@ struct MiniXML {
         func find(_ s: String, from p: Int) -> Int? {
             let u = Array(s.utf8)
             var q = p
-            while q + u.count <= bytes.count { if bytes[q] == u[0] && Array(bytes[q..<q + u.count]) == u { return q }; q += 1 }
+            while q + u.count <= bytes.count {
+                if bytes[q] == u[0] && Array(bytes[q..<q + u.count]) == u { return q }; q += 1
+            }
             return nil
         }
         var textStart = 0
@@ -137,5 +161,7 @@ struct MiniXML {
 extension String {
     var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
     /// Whitespace-separated numbers.
-    var numbers: [Double] { split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).compactMap { Double($0) } }
+    var numbers: [Double] {
+        split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).compactMap { Double($0) }
+    }
 }

@@ -33,20 +33,25 @@ public enum ImageIO {
         var err = [CChar](repeating: 0, count: 256)
         let rc = data.withUnsafeBytes { raw -> Int32 in
             guard let base = raw.baseAddress else { return -1 }
-            return cc_decode_rgb8(base.assumingMemoryBound(to: UInt8.self), raw.count, maxPixels, &pixels, &w, &h, &err, err.count)
+            return cc_decode_rgb8(
+                base.assumingMemoryBound(to: UInt8.self), raw.count, maxPixels, &pixels, &w, &h, &err, err.count)
         }
         if rc == -1 { throw ImageError(file: name, reason: "empty file") }
         guard rc == 0, let p = pixels else {
-            throw ImageError(file: name, reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ImageError(
+                file: name,
+                reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         defer { cc_free(p) }
-        return RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: p, count: Int(w) * Int(h) * 3)))
+        return RGBImage(
+            width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: p, count: Int(w) * Int(h) * 3)))
     }
 
     public static func read(_ path: String) throws -> RGBImage {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) }
-        catch { throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+        }
         return try decode(data, name: path)
     }
 
@@ -58,7 +63,9 @@ public enum ImageIO {
             cc_encode_png_rgb8($0.baseAddress, Int32(img.width), Int32(img.height), &out, &len, &err, err.count)
         }
         guard rc == 0, let out else {
-            throw ImageError(file: "<png>", reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ImageError(
+                file: "<png>",
+                reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         defer { cc_free(out) }
         return Data(bytes: out, count: len)
@@ -74,7 +81,9 @@ public enum ImageIO {
             throw ImageError(file: dir, reason: "not a folder")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
-        let frames = names.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }
+        let frames = names.filter {
+            imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".")
+        }
         return (frames.sorted(by: naturalLess), names.count - frames.count)
     }
 
@@ -84,7 +93,11 @@ public enum ImageIO {
             var out: [(Bool, String)] = []
             for ch in s {
                 let d = ch.isASCII && ch.isNumber
-                if let last = out.last, last.0 == d { out[out.count - 1].1.append(ch) } else { out.append((d, String(ch))) }
+                if let last = out.last, last.0 == d {
+                    out[out.count - 1].1.append(ch)
+                } else {
+                    out.append((d, String(ch)))
+                }
             }
             return out
         }
@@ -106,8 +119,10 @@ public enum ImageIO {
 /// (as OpenCV INTER_AREA), bilinear with half-pixel centres when enlarging.
 public enum Resize {
     /// Resizes `src` (h x w x c, floats) to dh x dw.
-    public static func resize(_ src: [Float], width w: Int, height h: Int, channels c: Int,
-                              toWidth dw: Int, toHeight dh: Int) -> [Float] {
+    public static func resize(
+        _ src: [Float], width w: Int, height h: Int, channels c: Int,
+        toWidth dw: Int, toHeight dh: Int
+    ) -> [Float] {
         let xs = weights(from: w, to: dw), ys = weights(from: h, to: dh)
         // separable: rows first, then columns
         var tmp = [Float](repeating: 0, count: h * dw * c)

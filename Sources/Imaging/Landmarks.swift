@@ -36,7 +36,9 @@ public enum LandmarkFiles {
             guard v.count == 2 else { throw ImageError(file: path, reason: "line \(n + 1) is not \"x y\": \(line)") }
             pts.append((v[0], v[1]))
         }
-        if let d = declared, d != pts.count { throw ImageError(file: path, reason: "n_points says \(d) but \(pts.count) points follow") }
+        if let d = declared, d != pts.count {
+            throw ImageError(file: path, reason: "n_points says \(d) but \(pts.count) points follow")
+        }
         guard !pts.isEmpty else { throw ImageError(file: path, reason: "no points") }
         return Landmarks(points: pts)
     }
@@ -59,7 +61,9 @@ public enum LandmarkFiles {
         guard let fcol = col["frame"] else { throw ImageError(file: path, reason: "no frame column") }
         var n = 0
         while col["x_\(n)"] != nil && col["y_\(n)"] != nil { n += 1 }
-        guard n > 0 else { throw ImageError(file: path, reason: "no x_0 / y_0 columns (not an OpenFace landmark CSV?)") }
+        guard n > 0 else {
+            throw ImageError(file: path, reason: "no x_0 / y_0 columns (not an OpenFace landmark CSV?)")
+        }
         let xs = (0..<n).map { col["x_\($0)"]! }, ys = (0..<n).map { col["y_\($0)"]! }
         var out: [Int: Landmarks] = [:]
         for (i, line) in lines.enumerated() {
@@ -83,7 +87,9 @@ public enum LandmarkFiles {
         var out: [String: Landmarks] = [:]
         for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() where i > 0 {
             let f = fields(line)
-            guard f.count >= 3, (f.count - 1) % 2 == 0 else { throw ImageError(file: path, reason: "row \(i + 1) is not frame,x0,y0,...") }
+            guard f.count >= 3, (f.count - 1) % 2 == 0 else {
+                throw ImageError(file: path, reason: "row \(i + 1) is not frame,x0,y0,...")
+            }
             let v = f.dropFirst().map { Double($0) ?? .nan }
             if v.allSatisfy({ $0.isNaN }) { continue }
             out[f[0]] = Landmarks(points: stride(from: 0, to: v.count, by: 2).map { (v[$0], v[$0 + 1]) })
@@ -94,28 +100,42 @@ public enum LandmarkFiles {
     /// NPY float32/float64 array of shape [frames, points, 2] (C order), frames in the natural
     /// order of the folder's images; NaN rows mean no face.
     public static func readNPY(_ path: String) throws -> [Landmarks?] {
-        guard let d = FileManager.default.contents(atPath: path) else { throw ImageError(file: path, reason: "cannot read") }
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw ImageError(file: path, reason: "cannot read")
+        }
         let b = [UInt8](d)
-        guard b.count > 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else { throw ImageError(file: path, reason: "not an NPY file") }
+        guard b.count > 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else {
+            throw ImageError(file: path, reason: "not an NPY file")
+        }
         let major = b[6]
-        let hlen = major == 1 ? Int(b[8]) | Int(b[9]) << 8 : Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
+        let hlen =
+            major == 1 ? Int(b[8]) | Int(b[9]) << 8 : Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
         let start = major == 1 ? 10 : 12
         guard start + hlen <= b.count else { throw ImageError(file: path, reason: "truncated header") }
         let header = String(decoding: b[start..<start + hlen], as: UTF8.self)
         let isF4 = header.contains("'<f4'"), isF8 = header.contains("'<f8'")
         guard isF4 || isF8, header.contains("'fortran_order': False") else {
-            throw ImageError(file: path, reason: "needs little-endian float32/float64 in C order, header \(header.trimmed)")
+            throw ImageError(
+                file: path, reason: "needs little-endian float32/float64 in C order, header \(header.trimmed)")
         }
-        guard let open = header.firstIndex(of: "("), let close = header.firstIndex(of: ")") else { throw ImageError(file: path, reason: "no shape") }
-        let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard shape.count == 3, shape[2] == 2 else { throw ImageError(file: path, reason: "shape \(shape), expected [frames, points, 2]") }
+        guard let open = header.firstIndex(of: "("), let close = header.firstIndex(of: ")") else {
+            throw ImageError(file: path, reason: "no shape")
+        }
+        let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard shape.count == 3, shape[2] == 2 else {
+            throw ImageError(file: path, reason: "shape \(shape), expected [frames, points, 2]")
+        }
         let size = isF4 ? 4 : 8, count = shape[0] * shape[1] * 2, dataStart = start + hlen
         guard b.count - dataStart >= count * size else { throw ImageError(file: path, reason: "truncated data") }
         var vals = [Double](repeating: 0, count: count)
         d.withUnsafeBytes { raw in
             for i in 0..<count {
-                vals[i] = isF4 ? Double(raw.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: Float.self))
-                               : raw.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: Double.self)
+                vals[i] =
+                    isF4
+                    ? Double(raw.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: Float.self))
+                    : raw.loadUnaligned(fromByteOffset: dataStart + 8 * i, as: Double.self)
             }
         }
         return (0..<shape[0]).map { f in
@@ -139,8 +159,10 @@ public struct CropSettings: Sendable, Equatable {
 public enum FaceCrop {
     /// The square crop box (x, y, side) around a box: margin, then squared on its centre,
     /// then (without padding) shifted to lie inside the image when it fits.
-    public static func square(_ b: (x: Double, y: Double, w: Double, h: Double), imageWidth: Int, imageHeight: Int,
-                              settings: CropSettings) -> (x: Int, y: Int, side: Int) {
+    public static func square(
+        _ b: (x: Double, y: Double, w: Double, h: Double), imageWidth: Int, imageHeight: Int,
+        settings: CropSettings
+    ) -> (x: Int, y: Int, side: Int) {
         let side0 = max(b.w, b.h) * (1 + 2 * settings.margin)
         var side = max(1, Int(side0.rounded()))
         let cx = b.x + b.w / 2, cy = b.y + b.h / 2
@@ -180,39 +202,48 @@ public enum FaceCrop {
         let txStart = tx.start.map(Int.init), txIdx = tx.idx.map { Int($0) * 3 }, tyStart = ty.start.map(Int.init)
         let tyRow = ty.idx.map { (Int($0) - r0) * rowLen }
         img.pixels.withUnsafeBufferPointer { P in
-        rowBuf.withUnsafeMutableBufferPointer { R in
-        txStart.withUnsafeBufferPointer { XS in
-        txIdx.withUnsafeBufferPointer { XI in
-        tx.wt.withUnsafeBufferPointer { XW in
-            for r in r0..<(r0 + nrows) {
-                let src = P.baseAddress! + r * img.width * 3, dst = R.baseAddress! + (r - r0) * rowLen
-                for ox in 0..<size {
-                    var a0: Float = 0, a1: Float = 0, a2: Float = 0
-                    for k in XS[ox]..<XS[ox + 1] {
-                        let s = src + XI[k], w = XW[k]
-                        a0 += Float(s[0]) * w; a1 += Float(s[1]) * w; a2 += Float(s[2]) * w
+            rowBuf.withUnsafeMutableBufferPointer { R in
+                txStart.withUnsafeBufferPointer { XS in
+                    txIdx.withUnsafeBufferPointer { XI in
+                        tx.wt.withUnsafeBufferPointer { XW in
+                            for r in r0..<(r0 + nrows) {
+                                let src = P.baseAddress! + r * img.width * 3, dst = R.baseAddress! + (r - r0) * rowLen
+                                for ox in 0..<size {
+                                    var a0: Float = 0, a1: Float = 0, a2: Float = 0
+                                    for k in XS[ox]..<XS[ox + 1] {
+                                        let s = src + XI[k], w = XW[k]
+                                        a0 += Float(s[0]) * w; a1 += Float(s[1]) * w; a2 += Float(s[2]) * w
+                                    }
+                                    dst[ox * 3] = a0; dst[ox * 3 + 1] = a1; dst[ox * 3 + 2] = a2
+                                }
+                            }
+                        }
                     }
-                    dst[ox * 3] = a0; dst[ox * 3 + 1] = a1; dst[ox * 3 + 2] = a2
                 }
             }
-        }}}}}
+        }
         out.withUnsafeMutableBufferPointer { O in
-        acc.withUnsafeMutableBufferPointer { A in
-        rowBuf.withUnsafeBufferPointer { R in
-        tyStart.withUnsafeBufferPointer { YS in
-        tyRow.withUnsafeBufferPointer { YR in
-        ty.wt.withUnsafeBufferPointer { YW in
-            let a = A.baseAddress!
-            for oy in 0..<size {
-                for j in 0..<rowLen { a[j] = 0 }
-                for k in YS[oy]..<YS[oy + 1] {
-                    let row = R.baseAddress! + YR[k], w = YW[k]
-                    for j in 0..<rowLen { a[j] += row[j] * w }
+            acc.withUnsafeMutableBufferPointer { A in
+                rowBuf.withUnsafeBufferPointer { R in
+                    tyStart.withUnsafeBufferPointer { YS in
+                        tyRow.withUnsafeBufferPointer { YR in
+                            ty.wt.withUnsafeBufferPointer { YW in
+                                let a = A.baseAddress!
+                                for oy in 0..<size {
+                                    for j in 0..<rowLen { a[j] = 0 }
+                                    for k in YS[oy]..<YS[oy + 1] {
+                                        let row = R.baseAddress! + YR[k], w = YW[k]
+                                        for j in 0..<rowLen { a[j] += row[j] * w }
+                                    }
+                                    let o = O.baseAddress! + oy * rowLen
+                                    for j in 0..<rowLen { o[j] = UInt8(clamping: Int(a[j] + 0.5)) }
+                                }
+                            }
+                        }
+                    }
                 }
-                let o = O.baseAddress! + oy * rowLen
-                for j in 0..<rowLen { o[j] = UInt8(clamping: Int(a[j] + 0.5)) }
             }
-        }}}}}}
+        }
         return RGBImage(width: size, height: size, pixels: out)
     }
 }

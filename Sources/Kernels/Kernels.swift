@@ -56,7 +56,8 @@ public final class ComputeContext: @unchecked Sendable {
         var chosen = ISA.best
         if let isaName {
             guard let i = ISA(name: isaName) else {
-                throw KernelError.shape("unknown --isa \(isaName) (\(ISA.allCases.map(\.description).joined(separator: ", ")))")
+                throw KernelError.shape(
+                    "unknown --isa \(isaName) (\(ISA.allCases.map(\.description).joined(separator: ", ")))")
             }
             guard i.isSupported else { throw KernelError.unsupportedISA(i) }
             chosen = i
@@ -114,7 +115,8 @@ public final class Tensor: @unchecked Sendable {
     /// A view of the elements of `storage` from `offset` on, with another shape.
     public init(view storage: Tensor, offset: Int, shape: [Int]) {
         count = shape.reduce(1, *)
-        precondition(offset >= 0 && offset + count <= storage.count, "view of \(count) values at \(offset) on \(storage.count)")
+        precondition(
+            offset >= 0 && offset + count <= storage.count, "view of \(count) values at \(offset) on \(storage.count)")
         self.shape = shape
         data = storage.data + offset
         owner = storage

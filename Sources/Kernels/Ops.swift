@@ -30,11 +30,12 @@ public struct Conv2DShape: Sendable, Equatable {
     }
 
     var c: ck_conv2d_desc {
-        ck_conv2d_desc(n: Int32(n), h: Int32(h), w: Int32(w), cin: Int32(cin), cout: Int32(cout),
-                       kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
-                       dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
-                       pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
-                       groups: Int32(groups), act: activation.c)
+        ck_conv2d_desc(
+            n: Int32(n), h: Int32(h), w: Int32(w), cin: Int32(cin), cout: Int32(cout),
+            kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
+            dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+            pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
+            groups: Int32(groups), act: activation.c)
     }
     public var isValid: Bool { var d = c; return ck_conv2d_valid(&d) != 0 }
     public var outH: Int { var d = c; return Int(ck_conv2d_out_h(&d)) }
@@ -54,8 +55,10 @@ public final class PackedConv2D: @unchecked Sendable {
     public let bias: Tensor?
     let ctx: ComputeContext
 
-    public init(_ ctx: ComputeContext, shape: Conv2DShape, weights: Tensor, bias: Tensor?,
-                algorithm: ConvAlgorithm = .auto) throws {
+    public init(
+        _ ctx: ComputeContext, shape: Conv2DShape, weights: Tensor, bias: Tensor?,
+        algorithm: ConvAlgorithm = .auto
+    ) throws {
         guard shape.isValid else { throw KernelError.shape("invalid convolution \(shape)") }
         guard weights.shape == shape.weightShape else {
             throw KernelError.shape("conv weights \(weights.shape), expected \(shape.weightShape)")
@@ -79,7 +82,8 @@ public final class PackedConv2D: @unchecked Sendable {
     public func callAsFunction(_ input: Tensor, workspace: Workspace, into out: Tensor? = nil) throws -> Tensor {
         var s = shape
         guard input.shape.count == 4, input.shape[1] == s.h, input.shape[2] == s.w,
-              input.shape[3] == s.cin else {
+            input.shape[3] == s.cin
+        else {
             throw KernelError.shape("conv input \(input.shape), expected [n, \(s.h), \(s.w), \(s.cin)]")
         }
         s.n = input.shape[0]
@@ -109,7 +113,9 @@ public final class PackedMatrix: @unchecked Sendable {
     let ctx: ComputeContext
 
     public init(_ ctx: ComputeContext, weights: Tensor) throws {
-        guard weights.shape.count == 2 else { throw KernelError.shape("dense weights must be 2-D, got \(weights.shape)") }
+        guard weights.shape.count == 2 else {
+            throw KernelError.shape("dense weights must be 2-D, got \(weights.shape)")
+        }
         k = weights.shape[0]
         n = weights.shape[1]
         self.ctx = ctx
@@ -118,16 +124,19 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// act(a [m, k] x W + bias) -> [m, n]
-    public func matmul(_ a: Tensor, bias: Tensor?, activation: Activation = .linear,
-                       workspace: Workspace, into out: Tensor? = nil) throws -> Tensor {
+    public func matmul(
+        _ a: Tensor, bias: Tensor?, activation: Activation = .linear,
+        workspace: Workspace, into out: Tensor? = nil
+    ) throws -> Tensor {
         guard let k0 = a.shape.last, k0 == k else {
             throw KernelError.shape("matmul input \(a.shape), expected last dimension \(k)")
         }
         if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
         let m = a.count / max(k, 1)
         let out = output(out, Array(a.shape.dropLast()) + [n])
-        ck_gemm_packed(ctx.raw, m, n, k, a.data, k, packed.data, bias?.data, activation.c, out.data, n,
-                       workspace.floats(ck_gemm_workspace_size(ctx.raw)))
+        ck_gemm_packed(
+            ctx.raw, m, n, k, a.data, k, packed.data, bias?.data, activation.c, out.data, n,
+            workspace.floats(ck_gemm_workspace_size(ctx.raw)))
         return out
     }
 }
@@ -143,10 +152,11 @@ public struct Pool2DShape: Sendable, Equatable {
         (self.n, self.h, self.w, self.c, self.kh, self.kw, self.sh, self.sw) = (n, h, w, c, kh, kw, sh, sw)
     }
     var cdesc: ck_pool2d_desc {
-        ck_pool2d_desc(n: Int32(n), h: Int32(h), w: Int32(w), c: Int32(c), kh: Int32(kh), kw: Int32(kw),
-                       sh: Int32(sh), sw: Int32(sw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
-                       pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
-                       ceil_mode: ceilMode ? 1 : 0, count_include_pad: countIncludePad ? 1 : 0)
+        ck_pool2d_desc(
+            n: Int32(n), h: Int32(h), w: Int32(w), c: Int32(c), kh: Int32(kh), kw: Int32(kw),
+            sh: Int32(sh), sw: Int32(sw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
+            pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
+            ceil_mode: ceilMode ? 1 : 0, count_include_pad: countIncludePad ? 1 : 0)
     }
     public var isValid: Bool { var d = cdesc; return ck_pool2d_valid(&d) != 0 }
     public var outH: Int { var d = cdesc; return Int(ck_pool2d_out_h(&d)) }
@@ -207,8 +217,10 @@ public extension ComputeContext {
 }
 
 /// Folds batch normalisation statistics into per-channel scale and shift.
-public func foldBatchNorm(gamma: Tensor?, beta: Tensor?, mean: Tensor, variance: Tensor,
-                          epsilon: Float) -> (scale: Tensor, shift: Tensor) {
+public func foldBatchNorm(
+    gamma: Tensor?, beta: Tensor?, mean: Tensor, variance: Tensor,
+    epsilon: Float
+) -> (scale: Tensor, shift: Tensor) {
     let c = mean.count
     let scale = Tensor(shape: [c]), shift = Tensor(shape: [c])
     ck_batchnorm_fold(c, gamma?.data, beta?.data, mean.data, variance.data, epsilon, scale.data, shift.data)

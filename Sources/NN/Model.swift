@@ -41,7 +41,9 @@ public final class Model: @unchecked Sendable {
         func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
         var used = Set<String>()
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let s = weights.shape(of: name) else { throw fail("missing tensor \(name) (expected shape \(shape))") }
+            guard let s = weights.shape(of: name) else {
+                throw fail("missing tensor \(name) (expected shape \(shape))")
+            }
             guard s == shape else { throw fail("tensor \(name) has shape \(s), expected \(shape)") }
             used.insert(name)
             let t = try weights.tensor(name)
@@ -53,7 +55,9 @@ public final class Model: @unchecked Sendable {
         guard inp.height > 0, inp.width > 0, inp.channels > 0 else {
             throw fail("input must be H x W x C with positive sizes, got \(inp.height)x\(inp.width)x\(inp.channels)")
         }
-        var nodes = [Node(name: "input", inputs: [], op: .input, shape: [inp.height, inp.width, inp.channels], flops: 0)]
+        var nodes = [
+            Node(name: "input", inputs: [], op: .input, shape: [inp.height, inp.width, inp.channels], flops: 0)
+        ]
         var index = ["input": 0]
 
         for (li, l) in config.layers.enumerated() {
@@ -88,7 +92,8 @@ public final class Model: @unchecked Sendable {
                 guard x.count == 3 else { throw fail("\(at): \(l.type) needs an H x W x C input, got \(x)") }
                 return (x[0], x[1], x[2])
             }
-            func pads(_ p: Padding, h: Int, w: Int, k: (Int, Int), s: (Int, Int), d: (Int, Int)) -> (Int, Int, Int, Int) {
+            func pads(_ p: Padding, h: Int, w: Int, k: (Int, Int), s: (Int, Int), d: (Int, Int)) -> (Int, Int, Int, Int)
+            {
                 switch p {
                 case .valid: return (0, 0, 0, 0)
                 case let .explicit(t, le, b, r): return (t, le, b, r)
@@ -113,14 +118,16 @@ public final class Model: @unchecked Sendable {
                 let d = try pair(l.dilation, "dilation", default: 1)
                 var cs = Conv2DShape(n: 1, h: h, w: w, cin: c, cout: 0, kh: k.0, kw: k.1)
                 (cs.sh, cs.sw, cs.dh, cs.dw) = (s.0, s.1, d.0, d.1)
-                (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = pads(l.padding ?? .valid, h: h, w: w, k: k, s: s, d: d)
+                (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = pads(
+                    l.padding ?? .valid, h: h, w: w, k: k, s: s, d: d)
                 cs.activation = try activation()
                 let kernel: Tensor
                 if l.type == "conv2d" {
                     cs.cout = try need(l.filters, "filters")
                     cs.groups = l.groups ?? 1
                     guard cs.groups > 0, c % cs.groups == 0, cs.cout % cs.groups == 0 else {
-                        throw fail("\(at): \(c) input and \(cs.cout) output channels do not split into \(cs.groups) groups")
+                        throw fail(
+                            "\(at): \(c) input and \(cs.cout) output channels do not split into \(cs.groups) groups")
                     }
                     kernel = try tensor("\(l.name).kernel", cs.weightShape)
                 } else {
@@ -149,7 +156,8 @@ public final class Model: @unchecked Sendable {
                 let mean = try tensor("\(l.name).moving_mean", [c])
                 let variance = try tensor("\(l.name).moving_variance", [c])
                 if variance.buffer.contains(where: { $0 < 0 }) { throw fail("\(at): negative moving variance") }
-                let f = foldBatchNorm(gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: l.epsilon ?? 1e-3)
+                let f = foldBatchNorm(
+                    gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: l.epsilon ?? 1e-3)
                 op = .affine(scale: f.scale, shift: f.shift)
                 shape = x
             case "relu": op = .relu; shape = x
@@ -167,7 +175,8 @@ public final class Model: @unchecked Sendable {
                 let (h, w, c) = try spatial()
                 let k = try pair(l.pool, "pool"), s = try pair(l.strides, "strides", default: k.0)
                 var p = Pool2DShape(n: 1, h: h, w: w, c: c, kh: k.0, kw: k.1, sh: s.0, sw: s.1)
-                (p.padTop, p.padLeft, p.padBottom, p.padRight) = pads(l.padding ?? .valid, h: h, w: w, k: k, s: s, d: (1, 1))
+                (p.padTop, p.padLeft, p.padBottom, p.padRight) = pads(
+                    l.padding ?? .valid, h: h, w: w, k: k, s: s, d: (1, 1))
                 p.ceilMode = l.ceilMode ?? false
                 p.countIncludePad = l.countIncludePad ?? false
                 guard p.isValid else { throw fail("\(at): pool \(k) does not fit the \(h)x\(w) input") }
@@ -197,8 +206,9 @@ public final class Model: @unchecked Sendable {
     public convenience init(path: String, context: ComputeContext) throws {
         let (json, st) = Model.files(for: path)
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: json)) }
-        catch { throw ModelFileError(json, "cannot read the model config: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: URL(fileURLWithPath: json)) } catch {
+            throw ModelFileError(json, "cannot read the model config: \(error.localizedDescription)")
+        }
         let config = try ModelConfig.decode(data, path: json)
         try self.init(config: config, weights: try SafeTensorsFile(path: st), context: context)
     }
@@ -218,8 +228,10 @@ public final class Model: @unchecked Sendable {
 
     /// Runs the network on `input` [n, h, w, c] (already normalised) and returns copies of
     /// the requested layers' outputs. Not to be called from two threads at once.
-    public func forward(_ input: Tensor, outputs wanted: [String],
-                        observe: ((String, Double) -> Void)? = nil) throws -> [String: Tensor] {
+    public func forward(
+        _ input: Tensor, outputs wanted: [String],
+        observe: ((String, Double) -> Void)? = nil
+    ) throws -> [String: Tensor] {
         let n = input.shape.first ?? 0
         guard n > maxBatchChunk else { return try forwardChunk(input, outputs: wanted, observe: observe) }
         // Large batches run in chunks: activations of a few images stay in cache and
@@ -247,8 +259,10 @@ public final class Model: @unchecked Sendable {
     /// Images per pass inside `forward`; larger batches are split.
     public var maxBatchChunk = 8
 
-    func forwardChunk(_ input: Tensor, outputs wanted: [String],
-                      observe: ((String, Double) -> Void)?) throws -> [String: Tensor] {
+    func forwardChunk(
+        _ input: Tensor, outputs wanted: [String],
+        observe: ((String, Double) -> Void)?
+    ) throws -> [String: Tensor] {
         let s = nodes[0].shape
         guard input.shape.count == 4, Array(input.shape[1...]) == s else {
             throw KernelError.shape("model \(config.name) takes [n, \(s[0]), \(s[1]), \(s[2])], got \(input.shape)")
@@ -274,7 +288,11 @@ public final class Model: @unchecked Sendable {
             let c = shape.reduce(1, *)
             let pick = freeBuf.filter { arena[$0].count >= c }.min { arena[$0].count < arena[$1].count }
             let b: Int
-            if let pick { b = pick; freeBuf.remove(pick) } else { arena.append(Tensor(uninitialized: [max(c, 1)])); b = arena.count - 1 }
+            if let pick {
+                b = pick; freeBuf.remove(pick)
+            } else {
+                arena.append(Tensor(uninitialized: [max(c, 1)])); b = arena.count - 1
+            }
             bufOf[node] = b
             return Tensor(view: arena[b], shape: shape)
         }
@@ -287,7 +305,8 @@ public final class Model: @unchecked Sendable {
             switch node.op {
             case .input: o.data.update(from: x.data, count: x.count)
             case .conv(let c): _ = try c(x, workspace: workspace, into: o)
-            case let .dense(w, bias, act): _ = try w.matmul(x, bias: bias, activation: act, workspace: workspace, into: o)
+            case let .dense(w, bias, act):
+                _ = try w.matmul(x, bias: bias, activation: act, workspace: workspace, into: o)
             case let .affine(scale, shift): _ = ctx.affineChannels(x, scale: scale, shift: shift, into: o)
             case .relu: _ = ctx.relu(x, into: o)
             case .softmax: _ = ctx.softmax(x, into: o)

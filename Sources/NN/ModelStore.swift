@@ -39,7 +39,8 @@ public enum ModelStore {
             let stem = (dir as NSString).appendingPathComponent(nameOrPath)
             if FileManager.default.fileExists(atPath: stem + ".json") { return stem }
         }
-        throw ModelFileError(nameOrPath, "no such model file, and no bundled model of that name (see `painface models`)")
+        throw ModelFileError(
+            nameOrPath, "no such model file, and no bundled model of that name (see `painface models`)")
     }
 
     /// Bundled models: (name, stem).
@@ -94,10 +95,12 @@ public enum Architectures {
         var fc = LayerSpec(name: "fc1024", type: "dense")
         fc.units = 1024; fc.activation = "relu"
         layers.append(fc)
-        return ModelConfig(name: "vgg16-gap-fc1024",
-                           input: InputSpec(height: 224, width: 224, channels: 3, color: "bgr",
-                                            normalization: Normalization(scale: 1, offset: 0, mean: [103.939, 116.779, 123.68])),
-                           layers: layers, outputs: .init(features: "fc1024"))
+        return ModelConfig(
+            name: "vgg16-gap-fc1024",
+            input: InputSpec(
+                height: 224, width: 224, channels: 3, color: "bgr",
+                normalization: Normalization(scale: 1, offset: 0, mean: [103.939, 116.779, 123.68])),
+            layers: layers, outputs: .init(features: "fc1024"))
     }
 
     /// He-uniform random weights for every kernel and bias of `config` (seeded).
@@ -109,7 +112,11 @@ public enum Architectures {
             switch l.type {
             case "conv2d":
                 let k = l.kernel ?? [1, 1], f = l.filters ?? 1
-                out.append(("\(l.name).kernel", rng.uniform([k[0], k[1], c, f], limit: (6.0 / Float(k[0] * k[1] * c)).squareRoot())))
+                out.append(
+                    (
+                        "\(l.name).kernel",
+                        rng.uniform([k[0], k[1], c, f], limit: (6.0 / Float(k[0] * k[1] * c)).squareRoot())
+                    ))
                 if l.useBias ?? true { out.append(("\(l.name).bias", Tensor(shape: [f]))) }
                 c = f
             case "dense":
@@ -164,10 +171,14 @@ public struct ModelSummary: Codable, Sendable {
             do {
                 let m = try Model(path: stem, context: context)
                 let c = m.config
-                let params = try SafeTensorsFile(path: stem + ".safetensors").entries.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
-                return ModelSummary(name: name, path: stem, input: "\(c.input.height)x\(c.input.width)x\(c.input.channels) \(c.input.color)",
-                                    features: m.featureDimension, classes: c.classes ?? [], parameters: params,
-                                    gflopsPerImage: m.flopsPerItem * 1e-9)
+                let params = try SafeTensorsFile(path: stem + ".safetensors").entries.values.reduce(0) {
+                    $0 + $1.shape.reduce(1, *)
+                }
+                return ModelSummary(
+                    name: name, path: stem,
+                    input: "\(c.input.height)x\(c.input.width)x\(c.input.channels) \(c.input.color)",
+                    features: m.featureDimension, classes: c.classes ?? [], parameters: params,
+                    gflopsPerImage: m.flopsPerItem * 1e-9)
             } catch {
                 return ModelSummary(name: name, path: stem, error: "\(error)")
             }

@@ -22,8 +22,10 @@ public struct JobProgress: Sendable {
 public struct JobEvents {
     public var progress: (JobProgress) -> Void
     public var finished: (_ progress: JobProgress, _ error: Error?) -> Void
-    public init(progress: @escaping (JobProgress) -> Void = { _ in },
-                finished: @escaping (JobProgress, Error?) -> Void = { _, _ in }) {
+    public init(
+        progress: @escaping (JobProgress) -> Void = { _ in },
+        finished: @escaping (JobProgress, Error?) -> Void = { _, _ in }
+    ) {
         (self.progress, self.finished) = (progress, finished)
     }
 }
@@ -42,8 +44,10 @@ struct VideoLoop {
     }
 
     /// Extracts one video whose share of the total is `frames`; the outcome, or nil after an error.
-    mutating func run(id: String, folder: String, landmarks: String?, force: Bool, frames: Int,
-                      needed: @escaping (Int) -> Int = { $0 }) -> (Result<(CacheOutcome, CacheEntry?), Error>) {
+    mutating func run(
+        id: String, folder: String, landmarks: String?, force: Bool, frames: Int,
+        needed: @escaping (Int) -> Int = { $0 }
+    ) -> (Result<(CacheOutcome, CacheEntry?), Error>) {
         let before = state.frames, t0 = monotonicSeconds()
         state.video = id
         var s = state
@@ -90,13 +94,17 @@ public final class ExtractJob {
         public var framesPerSecond: Double { Double(frames) / max(seconds - skippedSeconds, 1e-9) }
     }
 
-    public init(manifest: Manifest, protocol proto: SegmentProtocol, cache: FeatureCache, splits: Set<String>, shard: Shard) throws {
+    public init(
+        manifest: Manifest, protocol proto: SegmentProtocol, cache: FeatureCache, splits: Set<String>, shard: Shard
+    ) throws {
         for s in splits where !Manifest.splits.contains(s) { throw ModelFileError("--splits", "unknown split \(s)") }
         (self.manifest, self.proto, self.cache) = (manifest, proto, cache)
         videos = manifest.videos.filter { splits.contains($0.split) && shard.contains($0.id) }
         // frame counts up front, for the progress total
         var needed: [String: Int] = [:]
-        for v in videos { needed[v.id] = proto.neededFrames(v, frames: (try? ImageIO.listFrames(v.frames).frames.count) ?? 0) }
+        for v in videos {
+            needed[v.id] = proto.neededFrames(v, frames: (try? ImageIO.listFrames(v.frames).frames.count) ?? 0)
+        }
         self.needed = needed
     }
 
@@ -108,8 +116,10 @@ public final class ExtractJob {
         for v in videos {
             let n = needed[v.id] ?? 0
             let proto = self.proto
-            switch loop.run(id: v.id, folder: v.frames, landmarks: v.landmarks, force: force, frames: n,
-                            needed: { proto.neededFrames(v, frames: $0) }) {
+            switch loop.run(
+                id: v.id, folder: v.frames, landmarks: v.landmarks, force: force, frames: n,
+                needed: { proto.neededFrames(v, frames: $0) })
+            {
             case .success((.skipped, _)): s.skipped += 1
             case .success((.extracted, _)): s.extracted += 1; s.frames += n
             case .success((.notNeeded, _)): s.short.append(v.id)
@@ -119,16 +129,20 @@ public final class ExtractJob {
         s.seconds = monotonicSeconds() - loop.start
         s.skippedSeconds = loop.skippedSeconds
         let t = cache.cropper.times
-        s.stages = [("read", t.read), ("key", cache.keyTime), ("decode", t.decode), ("detect", t.detect),
-                    ("crop", t.crop), ("features", cache.featureTime), ("write", cache.writeTime)]
+        s.stages = [
+            ("read", t.read), ("key", cache.keyTime), ("decode", t.decode), ("detect", t.detect),
+            ("crop", t.crop), ("features", cache.featureTime), ("write", cache.writeTime),
+        ]
         return s
     }
 
     /// The summary as JSON (`--stats-json`).
     public func statsJSON(_ s: Summary, context ctx: ComputeContext) throws -> Data {
-        var obj: [String: Any] = ["videos": videos.count, "extracted": s.extracted, "skipped": s.skipped, "failed": s.failed,
-                                  "frames": s.frames, "seconds": s.seconds, "frames_per_second": s.framesPerSecond,
-                                  "model": cache.extractor.model.config.name, "threads": ctx.threads, "isa": "\(ctx.isa)"]
+        var obj: [String: Any] = [
+            "videos": videos.count, "extracted": s.extracted, "skipped": s.skipped, "failed": s.failed,
+            "frames": s.frames, "seconds": s.seconds, "frames_per_second": s.framesPerSecond,
+            "model": cache.extractor.model.config.name, "threads": ctx.threads, "isa": "\(ctx.isa)",
+        ]
         obj["stage_seconds"] = Dictionary(uniqueKeysWithValues: s.stages)
         return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
     }
@@ -145,7 +159,9 @@ public struct FolderList {
         var names = Set<String>()
         ids = try folders.map { f in
             let id = URL(fileURLWithPath: f).standardized.lastPathComponent
-            guard names.insert(id).inserted else { throw ModelFileError(f, "two input folders are named \(id); their outputs would collide") }
+            guard names.insert(id).inserted else {
+                throw ModelFileError(f, "two input folders are named \(id); their outputs would collide")
+            }
             return id
         }
         self.folders = folders
@@ -179,11 +195,14 @@ public final class FeaturesJob {
         var loop = VideoLoop(cache: cache, totalFrames: folders.totalFrames, events: events)
         for (i, (folder, id)) in zip(folders.folders, folders.ids).enumerated() {
             let t0 = monotonicSeconds()
-            let r = loop.run(id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i])
+            let r = loop.run(
+                id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i])
             let dt = monotonicSeconds() - t0
             switch r {
             case .success((let outcome, let entry)):
-                each(Outcome(id: id, folder: folder, entry: entry, upToDate: outcome == .skipped, seconds: dt, error: nil))
+                each(
+                    Outcome(
+                        id: id, folder: folder, entry: entry, upToDate: outcome == .skipped, seconds: dt, error: nil))
             case .failure(let e):
                 each(Outcome(id: id, folder: folder, entry: nil, upToDate: false, seconds: dt, error: e))
             }

@@ -62,8 +62,9 @@ public final class FeatureCache {
 
     public init(dir: String, extractor: FeatureExtractor, cropper: VideoCropper) throws {
         (self.dir, self.extractor, self.cropper) = (dir, extractor, cropper)
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw ModelFileError(dir, "cannot create the cache folder: \(error.localizedDescription)") }
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw ModelFileError(dir, "cannot create the cache folder: \(error.localizedDescription)")
+        }
         removeStaleTemporaries()
     }
 
@@ -71,9 +72,12 @@ public final class FeatureCache {
     /// write, so one older than ten minutes is stale even when other machines share the folder.
     func removeStaleTemporaries() {
         let fm = FileManager.default
-        for f in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(".") && f.contains(".safetensors.tmp-") {
+        for f in (try? fm.contentsOfDirectory(atPath: dir)) ?? []
+        where f.hasPrefix(".") && f.contains(".safetensors.tmp-") {
             let p = (dir as NSString).appendingPathComponent(f)
-            if let d = try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date, d < Date(timeIntervalSinceNow: -600) {
+            if let d = try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date,
+                d < Date(timeIntervalSinceNow: -600)
+            {
                 try? fm.removeItem(atPath: p)
             }
         }
@@ -87,8 +91,11 @@ public final class FeatureCache {
     /// Crop and model settings that change the features.
     var settingsKey: String {
         let o = cropper.options
-        return "\(Self.format);model=\(extractor.modelHash);margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
-            + "sources=\(o.order.map(\.rawValue).joined(separator: ","));policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
+        return
+            "\(Self.format);model=\(extractor.modelHash);"
+            + "margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
+            + "sources=\(o.order.map(\.rawValue).joined(separator: ","));"
+            + "policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
     }
 
     /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.
@@ -98,7 +105,9 @@ public final class FeatureCache {
         let k = ContentKey(settings: settingsKey)
         for f in frames {
             // unreadable files hash as empty: extraction records them as unreadable too
-            k.add(frame: f, bytes: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(f)) ?? Data())
+            k.add(
+                frame: f,
+                bytes: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(f)) ?? Data())
         }
         if let landmarks { k.add(landmarks: Self.landmarkBytes(landmarks)) }
         return k.hex
@@ -119,38 +128,47 @@ public final class FeatureCache {
     /// Extracts a video's features unless the cache holds them for the same content.
     /// `needed` maps the folder's frame count to how many leading frames to cover.
     @discardableResult
-    public func extract(videoID: String, folder: String, landmarks: String? = nil, force: Bool = false,
-                        needed: (Int) -> Int = { $0 }, progress: ((Int) -> Void)? = nil) throws -> (CacheOutcome, CacheEntry?) {
+    public func extract(
+        videoID: String, folder: String, landmarks: String? = nil, force: Bool = false,
+        needed: (Int) -> Int = { $0 }, progress: ((Int) -> Void)? = nil
+    ) throws -> (CacheOutcome, CacheEntry?) {
         let all = try ImageIO.listFrames(folder).frames
         guard !all.isEmpty else { throw ImageError(file: folder, reason: "no JPEG or PNG frames") }
         let frames = Array(all.prefix(needed(all.count)))
         guard !frames.isEmpty else { return (.notNeeded, nil) }
         // an entry exists: read the frames to see whether it still holds this content
         if !force, let old = try? load(videoID), old.totalFrames == all.count,
-           old.key == key(folder: folder, frames: frames, landmarks: landmarks) {
+            old.key == key(folder: folder, frames: frames, landmarks: landmarks)
+        {
             return (.skipped, old)
         }
         // else the key is hashed from the bytes the cropper reads: each frame is read once
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
         let contentKey = ContentKey(settings: settingsKey)
-        let r = try extractor.runCropped(folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
-                                         onData: { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
+        let r = try extractor.runCropped(
+            folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
+            onData: { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
         if let landmarks { contentKey.add(landmarks: Self.landmarkBytes(landmarks)) }
         featureTime += r.featureSeconds
         let t0 = monotonicSeconds()
         let (features, probs) = r.stacked(extractor.model)
-        let entry = CacheEntry(videoID: videoID, frames: frames, totalFrames: all.count, positions: r.positions,
-                               features: features, probabilities: probs, sources: r.records.map(\.source.rawValue),
-                               coverage: VideoCropper.coverage(r.records), modelSHA256: extractor.modelHash,
-                               modelName: extractor.model.config.name, key: contentKey.hex)
-        let unreadable = r.records.filter { $0.source == .unreadable }.map { ["file": $0.frame, "reason": $0.reason ?? ""] }
+        let entry = CacheEntry(
+            videoID: videoID, frames: frames, totalFrames: all.count, positions: r.positions,
+            features: features, probabilities: probs, sources: r.records.map(\.source.rawValue),
+            coverage: VideoCropper.coverage(r.records), modelSHA256: extractor.modelHash,
+            modelName: extractor.model.config.name, key: contentKey.hex)
+        let unreadable = r.records.filter { $0.source == .unreadable }.map {
+            ["file": $0.frame, "reason": $0.reason ?? ""]
+        }
         try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
     }
 
     static func json(_ v: Any) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys])) ?? Data("null".utf8), as: UTF8.self)
+        String(
+            decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys])) ?? Data("null".utf8),
+            as: UTF8.self)
     }
 
     func write(_ e: CacheEntry, unreadable: [[String: String]], to path: String) throws {
@@ -179,7 +197,9 @@ public final class FeatureCache {
     public func load(_ videoID: String) throws -> CacheEntry { try Self.load(path: path(videoID)) }
 
     public static func load(path: String) throws -> CacheEntry {
-        guard FileManager.default.fileExists(atPath: path) else { throw ModelFileError(path, "no cache entry (run painface extract)") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelFileError(path, "no cache entry (run painface extract)")
+        }
         let f = try SafeTensorsFile(path: path)
         let m = f.metadata
         func decode<T: Decodable>(_ k: String, _: T.Type) throws -> T {
@@ -190,9 +210,16 @@ public final class FeatureCache {
         }
         guard m["format"] == format, let key = m["key"], let total = m["total_frames"].flatMap({ Int($0) }) else {
             if m["format"] == nil, m["model_sha256"] != nil, m["frames"] != nil {
-                throw ModelFileError(path, "features in the format of an older painface features (no content key): run painface features (or extract) again to rewrite it")
+                throw ModelFileError(
+                    path,
+                    """
+                        features in the format of an older painface features (no content key): run painface features \
+                        (or extract) again to rewrite it
+                        """
+                )
             }
-            throw ModelFileError(path, "not a PainFace feature file (no \(format) metadata; write it with painface features or extract)")
+            throw ModelFileError(
+                path, "not a PainFace feature file (no \(format) metadata; write it with painface features or extract)")
         }
         let frames = try decode("frames", [String].self), positions = try decode("positions", [Int].self)
         let sources = try decode("sources", [String].self)
@@ -202,9 +229,11 @@ public final class FeatureCache {
         }
         if feats.hasNonFinite { throw ModelFileError(path, "features contain NaN or infinite values") }
         let probs = f.entries["probabilities"] != nil ? try f.tensor("probabilities") : nil
-        return CacheEntry(videoID: m["video_id"] ?? "", frames: frames, totalFrames: total, positions: positions,
-                          features: feats, probabilities: probs, sources: sources,
-                          coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "", modelName: m["model"] ?? "", key: key)
+        return CacheEntry(
+            videoID: m["video_id"] ?? "", frames: frames, totalFrames: total, positions: positions,
+            features: feats, probabilities: probs, sources: sources,
+            coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "",
+            modelName: m["model"] ?? "", key: key)
     }
 }
 

@@ -59,7 +59,7 @@ public struct TopClassSummary {
             for j in 0..<k { mean[j] += row[j] / Float(n) }
         }
         (self.counts, self.mean) = (counts, mean)
-        top = counts.indices.max { counts[$0] < counts[$1] }!   // the first of equal maxima
+        top = counts.indices.max { counts[$0] < counts[$1] }!  // the first of equal maxima
     }
 }
 
@@ -73,7 +73,8 @@ extension Model {
         let out = try forward(x, outputs: wanted)
         let f = out[config.outputs.features]!
         if f.hasNonFinite {
-            throw ModelFileError(source, "the model produced NaN or infinite features (check the model's weights and normalisation)")
+            throw ModelFileError(
+                source, "the model produced NaN or infinite features (check the model's weights and normalisation)")
         }
         return (f, config.outputs.probabilities.map { out[$0]! })
     }

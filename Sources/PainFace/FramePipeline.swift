@@ -19,8 +19,10 @@ struct CroppedFeatures {
 
 extension FeatureExtractor {
     /// Crops `frames` of `folder` and runs the model on the crops, in batches.
-    func runCropped(folder: String, frames: [String], cropper: VideoCropper, landmarks lm: VideoLandmarks?, batch: Int,
-                    onData: ((Int, Data) -> Void)? = nil, progress: ((Int) -> Void)?) throws -> CroppedFeatures {
+    func runCropped(
+        folder: String, frames: [String], cropper: VideoCropper, landmarks lm: VideoLandmarks?, batch: Int,
+        onData: ((Int, Data) -> Void)? = nil, progress: ((Int) -> Void)?
+    ) throws -> CroppedFeatures {
         // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
         // batches of crops; this thread runs the model on them. The batches and their order
         // are the same as in a serial run, so the features are too.
@@ -32,7 +34,8 @@ extension FeatureExtractor {
             var pending: [(Int, RGBImage)] = []
             var done = 0
             do {
-                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm, onData: onData) { i, rec, img in
+                state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm, onData: onData) {
+                    i, rec, img in
                     if state.cancelled { throw CancellationError() }
                     if let img {
                         pending.append((i, img))
@@ -60,12 +63,14 @@ extension FeatureExtractor {
                 featureSeconds += monotonicSeconds() - t0
             }
         } catch {
-            state.cancel()   // stop the producer and wait for it before leaving
+            state.cancel()  // stop the producer and wait for it before leaving
             while state.take() != nil {}
             throw error
         }
         if let e = state.error { throw e }
-        return CroppedFeatures(records: state.records, positions: positions, featureRows: featureRows, probRows: probRows, featureSeconds: featureSeconds)
+        return CroppedFeatures(
+            records: state.records, positions: positions, featureRows: featureRows, probRows: probRows,
+            featureSeconds: featureSeconds)
     }
 }
 

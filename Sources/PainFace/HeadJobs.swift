@@ -29,29 +29,38 @@ public struct FeatureSource {
     /// Feature files DIR/<video>.safetensors; `labels` (video,label rows) and `split`
     /// name the videos; without labels, every feature file of the folder, unlabelled.
     /// `sequence`: an lstm head's sequence length (its first frames), nil for whole videos.
-    public init(features dir: String, labels: String?, split: String, sequence: Int?, videos names: [String] = []) throws {
+    public init(
+        features dir: String, labels: String?, split: String, sequence: Int?, videos names: [String] = []
+    ) throws {
         var videos: [ManifestVideo] = []
         if !names.isEmpty {
             for (i, n) in names.enumerated() {
-                videos.append(ManifestVideo(id: n, participant: "", split: split, label: nil, frames: "", landmarks: nil, line: i + 1))
+                videos.append(
+                    ManifestVideo(
+                        id: n, participant: "", split: split, label: nil, frames: "", landmarks: nil, line: i + 1))
             }
         } else if let labels {
             for (i, (video, y)) in try Heads.readLabels(labels).enumerated() {
-                videos.append(ManifestVideo(id: video, participant: "", split: split, label: y, frames: "", landmarks: nil, line: i + 1))
+                videos.append(
+                    ManifestVideo(
+                        id: video, participant: "", split: split, label: y, frames: "", landmarks: nil, line: i + 1))
             }
         } else {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
                 throw ModelFileError(dir, "cannot read the feature folder")
             }
             for (i, n) in names.filter({ $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }).sorted().enumerated() {
-                videos.append(ManifestVideo(id: String(n.dropLast(12)), participant: "", split: split, label: nil, frames: "",
-                                            landmarks: nil, line: i + 1))
+                videos.append(
+                    ManifestVideo(
+                        id: String(n.dropLast(12)), participant: "", split: split, label: nil, frames: "",
+                        landmarks: nil, line: i + 1))
             }
             guard !videos.isEmpty else { throw ModelFileError(dir, "no feature files (.safetensors)") }
         }
         manifest = Manifest(path: labels ?? dir, videos: videos)
         cacheDir = dir
-        proto = sequence.map { SegmentProtocol(length: $0, scope: .firstSegment) } ?? SegmentProtocol(scope: .wholeVideo)
+        proto =
+            sequence.map { SegmentProtocol(length: $0, scope: .firstSegment) } ?? SegmentProtocol(scope: .wholeVideo)
         isManifest = false
         description = labels.map { "\(dir) with labels \($0)" } ?? dir
     }
@@ -66,7 +75,8 @@ public struct FeatureSource {
     public func withSequence(_ s: Int?) -> FeatureSource {
         guard let s else { return self }
         var copy = self
-        copy.protoOverride = SegmentProtocol(length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstSegment : proto.scope)
+        copy.protoOverride = SegmentProtocol(
+            length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstSegment : proto.scope)
         return copy
     }
 
@@ -94,35 +104,46 @@ public struct TrainJob {
     /// Trains on `train`, validating on `validation` when it has labelled videos; writes
     /// OUT.json + OUT.safetensors, OUT.log.csv and OUT.checkpoint.safetensors. `started`
     /// hears the data's size before the first epoch.
-    public func run(train: FeatureSource, validation: FeatureSource?, out: String, context: ComputeContext,
-                    started: (_ samples: Int, _ dim: Int, _ from: String, _ warnings: [String]) -> Void = { _, _, _, _ in },
-                    epoch: ((EpochLog) -> Void)? = nil) throws -> Result {
+    public func run(
+        train: FeatureSource, validation: FeatureSource?, out: String, context: ComputeContext,
+        started: (_ samples: Int, _ dim: Int, _ from: String, _ warnings: [String]) -> Void = { _, _, _, _ in },
+        epoch: ((EpochLog) -> Void)? = nil
+    ) throws -> Result {
         let lstm = kind == .lstm
         let seqLen = train.isManifest ? train.proto.length : sequenceLength
-        let tr = try CachedData.samples(train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.effectiveProtocol,
-                                        sequence: lstm ? seqLen : nil)
+        let tr = try CachedData.samples(
+            train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.effectiveProtocol,
+            sequence: lstm ? seqLen : nil)
         var val: (Tensor, [Int])?
         if let v = validation, v.manifest.videos(split: "validation").contains(where: { $0.label != nil }) {
-            let va = try CachedData.samples(v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.effectiveProtocol,
-                                            sequence: lstm ? seqLen : nil)
+            let va = try CachedData.samples(
+                v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.effectiveProtocol,
+                sequence: lstm ? seqLen : nil)
             guard va.modelSHA256 == tr.modelSHA256 else {
-                throw ModelFileError(v.cacheDir, "validation and training features come from different models; re-run painface extract")
+                throw ModelFileError(
+                    v.cacheDir, "validation and training features come from different models; re-run painface extract")
             }
             guard va.dim == tr.dim else {
                 throw ModelFileError(v.cacheDir, "validation features have length \(va.dim), training \(tr.dim)")
             }
             val = (va.x, va.y)
         }
-        var config = Heads.Config(head: kind, features: tr.dim, layers: layers ?? kind.defaultLayers, dropout: dropout,
-                                  sequenceLength: lstm ? seqLen : nil, classes: train.manifest.classes.names)
+        var config = Heads.Config(
+            head: kind, features: tr.dim, layers: layers ?? kind.defaultLayers, dropout: dropout,
+            sequenceLength: lstm ? seqLen : nil, classes: train.manifest.classes.names)
         if train.isManifest { (config.featureModel, config.featureModelSha256) = (tr.modelName, tr.modelSHA256) }
         let model = try Heads.make(config, seed: options.seed, context: context)
-        started(tr.y.count, tr.dim, train.isManifest ? "\(tr.videos) training videos of \(train.description)" : "\(tr.videos) videos",
-                tr.warnings)
+        started(
+            tr.y.count, tr.dim,
+            train.isManifest ? "\(tr.videos) training videos of \(train.description)" : "\(tr.videos) videos",
+            tr.warnings)
         let folder = (out as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        let log = try Trainer(model: model, options: options).fit(tr.x, tr.y, validation: val, checkpoint: out + ".checkpoint.safetensors",
-                                                                  logCSV: out + ".log.csv", progress: epoch)
+        if !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        let log = try Trainer(model: model, options: options).fit(
+            tr.x, tr.y, validation: val, checkpoint: out + ".checkpoint.safetensors",
+            logCSV: out + ".log.csv", progress: epoch)
         try Heads.save(model, config: config, stem: out)
         return Result(log: log, samples: tr.y.count, dim: tr.dim)
     }
@@ -143,11 +164,14 @@ public enum SplitPredictor {
         let c = head.config
         var src = source
         if c.head == .lstm { src = source.withSequence(c.sequenceLength) }
-        return try CachedData.firstSegments(src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.effectiveProtocol).map { v, rows in
+        return try CachedData.firstSegments(
+            src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.effectiveProtocol
+        ).map { v, rows in
             guard let rows else { return VideoPrediction(video: v, label: nil, probabilities: []) }
             guard rows.shape[1] == c.features else {
-                throw ModelFileError((src.cacheDir as NSString).appendingPathComponent(v.id + ".safetensors"),
-                                     "\(rows.shape[1]) features, the head takes \(c.features)")
+                throw ModelFileError(
+                    (src.cacheDir as NSString).appendingPathComponent(v.id + ".safetensors"),
+                    "\(rows.shape[1]) features, the head takes \(c.features)")
             }
             let (l, p) = try Heads.predict(head.model, config: c, features: rows)
             return VideoPrediction(video: v, label: l, probabilities: p)
@@ -174,18 +198,32 @@ public enum EvaluateJob {
             truth.append(y)
             used.append(p)
         }
-        guard !truth.isEmpty else { throw ModelFileError(source.description, "no labelled \(split) videos to evaluate") }
+        guard !truth.isEmpty else {
+            throw ModelFileError(source.description, "no labelled \(split) videos to evaluate")
+        }
         let e = Evaluation(truth: truth, predicted: used.map { $0.label! }, classes: c.classes)
-        var r = Report(title: "PainFace evaluation: \((head.stem as NSString).lastPathComponent)", model: c.head.reportName, evaluation: e)
+        var r = Report(
+            title: "PainFace evaluation: \((head.stem as NSString).lastPathComponent)", model: c.head.reportName,
+            evaluation: e)
         let proto = source.withSequence(c.head == .lstm ? c.sequenceLength : nil).effectiveProtocol
-        r.notes = [source.isManifest
-            ? "data: \(source.description), split \(split), \(truth.count) videos, first \(proto.length)-frame segment of each"
-            : "data: \(source.description), \(truth.count) videos"]
-        r.notes.append("head: \(head.stem) (\(c.head), \(c.features) features" + (c.featureModel.map { " from \($0)" } ?? "") + ")")
-        if FileManager.default.fileExists(atPath: head.stem + ".log.csv") { r.curves = try Report.readLog(head.stem + ".log.csv") }
+        r.notes = [
+            source.isManifest
+                ? """
+                    data: \(source.description), split \(split), \(truth.count) videos, first \(proto.length)-frame \
+                    segment of each
+                    """
+                : "data: \(source.description), \(truth.count) videos"
+        ]
+        r.notes.append(
+            "head: \(head.stem) (\(c.head), \(c.features) features" + (c.featureModel.map { " from \($0)" } ?? "") + ")"
+        )
+        if FileManager.default.fileExists(atPath: head.stem + ".log.csv") {
+            r.curves = try Report.readLog(head.stem + ".log.csv")
+        }
         r.videos = zip(used, truth).map { ($0.video.id, $1, $0.label!, $0.probabilities) }
         let rows = zip(used, truth).map { p, y in
-            PredictionRow(video: p.video.id, truth: c.classes[y], label: c.classes[p.label!], probabilities: p.probabilities)
+            PredictionRow(
+                video: p.video.id, truth: c.classes[y], label: c.classes[p.label!], probabilities: p.probabilities)
         }
         return EvaluationResult(evaluation: e, report: r, rows: rows, leftOut: left)
     }

@@ -33,7 +33,7 @@ public enum Heads {
         public var format = "painface-head/1"
         public var head: HeadKind
         public var features: Int
-        public var layers: [Int]           // framewise: hidden sizes; lstm: [units1, units2, dense]
+        public var layers: [Int]  // framewise: hidden sizes; lstm: [units1, units2, dense]
         public var dropout: Float
         public var sequenceLength: Int?
         public var classes: [String]
@@ -42,7 +42,9 @@ public enum Heads {
         public var featureModel: String?
         public var featureModelSha256: String?
 
-        public init(head: HeadKind, features: Int, layers: [Int], dropout: Float, sequenceLength: Int?, classes: [String]) {
+        public init(
+            head: HeadKind, features: Int, layers: [Int], dropout: Float, sequenceLength: Int?, classes: [String]
+        ) {
             (self.head, self.features, self.layers, self.dropout, self.sequenceLength, self.classes) =
                 (head, features, layers, dropout, sequenceLength, classes)
         }
@@ -55,11 +57,17 @@ public enum Heads {
         }
         var out: [(String, Int)] = []
         for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             if i == 0 && f.first == "video" { continue }
             guard f.count >= 2, !f[0].isEmpty else { throw ModelFileError(path, "line \(i + 1): expected video,label") }
-            guard let c = classes.firstIndex(of: f[1]) ?? Int(f[1]).flatMap({ (0..<classes.count).contains($0) ? $0 : nil }) else {
-                throw ModelFileError(path, "line \(i + 1): unknown label \"\(f[1])\" (\(classes.joined(separator: ", ")) or 0-2)")
+            guard
+                let c = classes.firstIndex(of: f[1])
+                    ?? Int(f[1]).flatMap({ (0..<classes.count).contains($0) ? $0 : nil })
+            else {
+                throw ModelFileError(
+                    path, "line \(i + 1): unknown label \"\(f[1])\" (\(classes.joined(separator: ", ")) or 0-2)")
             }
             out.append((f[0], c))
         }
@@ -85,11 +93,15 @@ public enum Heads {
 
     public static func load(stem: String, context: ComputeContext) throws -> LoadedHead {
         let s = Self.stem(stem)
-        guard let d = FileManager.default.contents(atPath: s + ".json") else { throw ModelFileError(s + ".json", "cannot read the head config") }
+        guard let d = FileManager.default.contents(atPath: s + ".json") else {
+            throw ModelFileError(s + ".json", "cannot read the head config")
+        }
         let dec = JSONDecoder()
         dec.keyDecodingStrategy = .convertFromSnakeCase
         let c: Config
-        do { c = try dec.decode(Config.self, from: d) } catch { throw ModelFileError(s + ".json", "not a PainFace head config: \(error)") }
+        do { c = try dec.decode(Config.self, from: d) } catch {
+            throw ModelFileError(s + ".json", "not a PainFace head config: \(error)")
+        }
         let m = try make(c, context: context)
         let f = try SafeTensorsFile(path: s + ".safetensors")
         var st: [String: Tensor] = [:]
@@ -103,11 +115,13 @@ public enum Heads {
     public static func make(_ c: Config, seed: UInt64 = 1, context: ComputeContext) throws -> Trainable {
         switch c.head {
         case .framewise:
-            return try FrameNet(dims: [c.features] + c.layers + [c.classes.count], dropout: c.dropout, seed: seed, context: context)
+            return try FrameNet(
+                dims: [c.features] + c.layers + [c.classes.count], dropout: c.dropout, seed: seed, context: context)
         case .lstm:
             guard c.layers.count == 3 else { throw TrainingError("an lstm head needs layers [units1, units2, dense]") }
-            let n = try LSTMNet(features: c.features, units: (c.layers[0], c.layers[1]), denseUnits: c.layers[2],
-                                classes: c.classes.count, dropout: c.dropout, seed: seed, context: context)
+            let n = try LSTMNet(
+                features: c.features, units: (c.layers[0], c.layers[1]), denseUnits: c.layers[2],
+                classes: c.classes.count, dropout: c.dropout, seed: seed, context: context)
             n.sequenceLength = c.sequenceLength ?? SegmentProtocol.defaultLength
             return n
         }
@@ -116,7 +130,9 @@ public enum Heads {
     /// One video's label from its feature rows [frames, dim]: framewise = majority vote over
     /// all rows, with the mean probabilities; lstm = the first `sequenceLength` rows (a
     /// shorter video is completed by repeating its last row).
-    public static func predict(_ model: Trainable, config: Config, features t: Tensor) throws -> (label: Int, probabilities: [Float]) {
+    public static func predict(
+        _ model: Trainable, config: Config, features t: Tensor
+    ) throws -> (label: Int, probabilities: [Float]) {
         let k = config.classes.count, d = t.shape[1]
         guard t.shape[0] > 0 else { throw TrainingError("no frames to classify") }
         if config.head == .lstm {

@@ -20,20 +20,30 @@ public final class InferJob {
 
     /// The feature model: `model` if given, else the one the head was trained on, else the
     /// bundled default. A head refuses features of another model or length.
-    public static func featureModel(_ model: String?, head: LoadedHead?, context: ComputeContext) throws -> FeatureExtractor {
+    public static func featureModel(
+        _ model: String?, head: LoadedHead?, context: ComputeContext
+    ) throws -> FeatureExtractor {
         let name = model ?? head?.config.featureModel ?? ModelStore.defaultModel
         let fx: FeatureExtractor
         do { fx = try FeatureExtractor(model: name, context: context) } catch {
-            let hint = model == nil && head?.config.featureModel != nil ? " (the head's feature model; give --model)" : ""
+            let hint =
+                model == nil && head?.config.featureModel != nil ? " (the head's feature model; give --model)" : ""
             throw ModelFileError(name, "\(error)" + hint)
         }
         if let h = head {
             let c = h.config
             if let sha = c.featureModelSha256, sha != fx.modelHash {
-                throw ModelFileError(h.stem, "trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \(fx.model.config.name) (\(fx.modelHash.prefix(12)))")
+                throw ModelFileError(
+                    h.stem,
+                    """
+                        trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \
+                        \(fx.model.config.name) (\(fx.modelHash.prefix(12)))
+                        """
+                )
             }
             guard c.features == fx.model.featureDimension else {
-                throw ModelFileError(h.stem, "takes \(c.features) features, \(fx.model.config.name) gives \(fx.model.featureDimension)")
+                throw ModelFileError(
+                    h.stem, "takes \(c.features) features, \(fx.model.config.name) gives \(fx.model.featureDimension)")
             }
         }
         return fx
@@ -48,7 +58,9 @@ public final class InferJob {
     public func rows(id: String, entry e: CacheEntry) throws -> [PredictionRow] {
         let used = e.positions.count
         func videoRow(_ label: String, _ p: [Float], used: Int) -> PredictionRow {
-            PredictionRow(video: id, label: label, probabilities: p, coverage: e.coverage, framesUsed: used, framesTotal: e.totalFrames)
+            PredictionRow(
+                video: id, label: label, probabilities: p, coverage: e.coverage, framesUsed: used,
+                framesTotal: e.totalFrames)
         }
         var out: [PredictionRow] = []
         var frameProbs: Tensor?
@@ -57,8 +69,13 @@ public final class InferJob {
         } else if let h = head {
             let c = h.config
             let (l, p) = try Heads.predict(h.model, config: c, features: e.features)
-            if c.head == .framewise && perFrame { frameProbs = try Heads.framewiseProbabilities(h.model, features: e.features) }
-            out.append(videoRow(c.classes[l], p, used: c.head == .lstm ? min(used, c.sequenceLength ?? SegmentProtocol.defaultLength) : used))
+            if c.head == .framewise && perFrame {
+                frameProbs = try Heads.framewiseProbabilities(h.model, features: e.features)
+            }
+            out.append(
+                videoRow(
+                    c.classes[l], p,
+                    used: c.head == .lstm ? min(used, c.sequenceLength ?? SegmentProtocol.defaultLength) : used))
         } else if let p = e.probabilities, !classes.isEmpty {
             let sum = TopClassSummary(p, rows: used)
             out.append(videoRow(classes[sum.top], sum.mean, used: used))
@@ -84,11 +101,14 @@ public final class InferJob {
     /// Every folder's rows, in order; a folder that fails is reported through `events` and
     /// left out. Returns the rows and the number of failed folders.
     public func run(events: JobEvents = JobEvents()) -> (rows: [PredictionRow], failed: Int) {
-        var loop = VideoLoop(cache: cache, totalFrames: folders.totalFrames, events: JobEvents(progress: events.progress))
+        var loop = VideoLoop(
+            cache: cache, totalFrames: folders.totalFrames, events: JobEvents(progress: events.progress))
         var rows: [PredictionRow] = [], failed = 0
         for (i, (folder, id)) in zip(folders.folders, folders.ids).enumerated() {
             var error: Error?
-            switch loop.run(id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i]) {
+            switch loop.run(
+                id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i])
+            {
             case .success((_, let entry?)):
                 do { rows += try self.rows(id: id, entry: entry) } catch let e { error = e }
             case .success: break

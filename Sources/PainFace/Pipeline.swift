@@ -27,11 +27,19 @@ public enum CachedData {
     static func entry(_ v: ManifestVideo, cacheDir: String, model: inout String?) throws -> CacheEntry {
         let path = (cacheDir as NSString).appendingPathComponent(v.id + ".safetensors")
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ModelFileError(path, "no feature file for video \(v.id) (run painface extract on the manifest, or painface features, first)")
+            throw ModelFileError(
+                path,
+                "no feature file for video \(v.id) (run painface extract on the manifest, or painface features, first)")
         }
         let e = try FeatureCache.load(path: path)
         if let m = model, m != e.modelSHA256 {
-            throw ModelFileError(path, "extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run painface extract")
+            throw ModelFileError(
+                path,
+                """
+                    extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run \
+                    painface extract
+                    """
+            )
         }
         model = e.modelSHA256
         return e
@@ -39,8 +47,10 @@ public enum CachedData {
 
     /// The training samples of a split: every segment (lstm: padded to `sequence` rows) or
     /// every frame of every segment (framewise). Labelled videos only.
-    public static func samples(_ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol,
-                               sequence: Int?) throws -> CachedSplit {
+    public static func samples(
+        _ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol,
+        sequence: Int?
+    ) throws -> CachedSplit {
         var rows: [Tensor] = [], ys: [Int] = [], warnings: [String] = []
         var model: String?, dim = -1, videos = 0, modelName = ""
         for v in m.videos(split: split) {
@@ -49,14 +59,23 @@ public enum CachedData {
             let d = e.features.shape[1]
             if dim < 0 { dim = d }
             guard d == dim else {
-                throw ModelFileError(cacheDir + "/\(v.id).safetensors", "\(d) features per frame, the other videos have \(dim)")
+                throw ModelFileError(
+                    cacheDir + "/\(v.id).safetensors", "\(d) features per frame, the other videos have \(dim)")
             }
             modelName = e.modelName
             let all = segments(proto, v, e)
             let segs = split == "train" ? all : Array(all.prefix(1))
             guard let last = segs.last, last.upperBound <= e.frames.count else {
-                if segs.isEmpty { warnings.append("\(v.id): fewer frames than one segment, left out") } else {
-                    throw ModelFileError(cacheDir + "/\(v.id).safetensors", "covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted with another --segment-length? re-run painface extract)")
+                if segs.isEmpty {
+                    warnings.append("\(v.id): fewer frames than one segment, left out")
+                } else {
+                    throw ModelFileError(
+                        cacheDir + "/\(v.id).safetensors",
+                        """
+                            covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted \
+                            with another --segment-length? re-run painface extract)
+                            """
+                    )
                 }
                 continue
             }
@@ -76,13 +95,17 @@ public enum CachedData {
         precondition(x.count == n)
         var off = 0
         for r in rows { x.data.advanced(by: off).update(from: r.data, count: r.count); off += r.count }
-        return CachedSplit(x: x, y: ys, dim: dim, videos: videos, modelSHA256: model, modelName: modelName, warnings: warnings)
+        return CachedSplit(
+            x: x, y: ys, dim: dim, videos: videos, modelSHA256: model, modelName: modelName, warnings: warnings)
     }
 
     /// Per video of a split: the feature rows of its first segment, as the paper evaluates
     /// (the head pads an LSTM sequence itself).
-    public static func firstSegments(_ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol)
-        throws -> [(video: ManifestVideo, rows: Tensor?)] {
+    public static func firstSegments(
+        _ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol
+    )
+        throws -> [(video: ManifestVideo, rows: Tensor?)]
+    {
         var model: String?
         return try m.videos(split: split).map { v in
             let e = try entry(v, cacheDir: cacheDir, model: &model)

@@ -18,9 +18,13 @@ public struct PredictionRow: Sendable {
     /// Where a frame's face came from.
     public var source: String?
 
-    public init(video: String, frame: String? = nil, truth: String? = nil, label: String, probabilities: [Float],
-                coverage: Double? = nil, framesUsed: Int? = nil, framesTotal: Int? = nil, source: String? = nil) {
-        (self.video, self.frame, self.truth, self.label, self.probabilities) = (video, frame, truth, label, probabilities)
+    public init(
+        video: String, frame: String? = nil, truth: String? = nil, label: String, probabilities: [Float],
+        coverage: Double? = nil, framesUsed: Int? = nil, framesTotal: Int? = nil, source: String? = nil
+    ) {
+        (self.video, self.frame, self.truth, self.label, self.probabilities) = (
+            video, frame, truth, label, probabilities
+        )
         (self.coverage, self.framesUsed, self.framesTotal, self.source) = (coverage, framesUsed, framesTotal, source)
     }
 }
@@ -48,7 +52,9 @@ public struct PredictionWriter: Sendable {
         guard !json else { return nil }
         let p = classes.map { "p_\($0)" }
         switch columns {
-        case .inference: return (["video", "frame", "label"] + p + ["face_coverage", "frames_used", "frames_total", "source"]).joined(separator: ",")
+        case .inference:
+            return (["video", "frame", "label"] + p + ["face_coverage", "frames_used", "frames_total", "source"])
+                .joined(separator: ",")
         case .labels: return (["video", "label"] + p).joined(separator: ",")
         case .evaluation: return (["video", "true", "predicted"] + p).joined(separator: ",")
         }
@@ -64,12 +70,17 @@ public struct PredictionWriter: Sendable {
     }
 
     func csvLine(_ r: PredictionRow) -> String {
-        let p = r.probabilities.isEmpty ? [String](repeating: "", count: classes.count) : r.probabilities.map { String(format: "%.6f", $0) }
+        let p =
+            r.probabilities.isEmpty
+            ? [String](repeating: "", count: classes.count) : r.probabilities.map { String(format: "%.6f", $0) }
         switch columns {
         case .inference:
-            return ([CSV.escape(r.video), CSV.escape(r.frame ?? ""), CSV.escape(r.label)] + p
-                    + [r.coverage.map { String(format: "%.4f", $0) } ?? "", r.framesUsed.map(String.init) ?? "",
-                       r.framesTotal.map(String.init) ?? "", r.source ?? ""]).joined(separator: ",")
+            return
+                ([CSV.escape(r.video), CSV.escape(r.frame ?? ""), CSV.escape(r.label)] + p
+                + [
+                    r.coverage.map { String(format: "%.4f", $0) } ?? "", r.framesUsed.map(String.init) ?? "",
+                    r.framesTotal.map(String.init) ?? "", r.source ?? "",
+                ]).joined(separator: ",")
         case .labels:
             return ([CSV.escape(r.video), CSV.escape(r.label)] + p).joined(separator: ",")
         case .evaluation:

@@ -56,8 +56,10 @@ public struct Bench {
 
     mutating func add(_ group: String, _ name: String, seconds: Double, flops: Double?, throughput: String? = nil) {
         let g = flops.map { $0 / seconds * 1e-9 }
-        rows.append(BenchRow(group: group, name: name, seconds: seconds, gflops: g,
-                             percentOfPeak: g.map { 100 * $0 / peak }, throughput: throughput))
+        rows.append(
+            BenchRow(
+                group: group, name: name, seconds: seconds, gflops: g,
+                percentOfPeak: g.map { 100 * $0 / peak }, throughput: throughput))
     }
 
     /// GEMM at the shapes VGG16 and the heads use, ours against OpenBLAS.
@@ -70,9 +72,13 @@ public struct Bench {
             let packed = try PackedMatrix(ctx, weights: b)
             let ws = Workspace()
             let flops = 2.0 * Double(m * n * k)
-            add("gemm", "painface \(m)x\(n)x\(k)", seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
+            add(
+                "gemm", "painface \(m)x\(n)x\(k)",
+                seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
             let c = Tensor(uninitialized: [m, n])
-            add("gemm", "openblas \(m)x\(n)x\(k)", seconds: time { cb_sgemm(Int32(ctx.threads), m, n, k, a.data, k, b.data, n, c.data, n) },
+            add(
+                "gemm", "openblas \(m)x\(n)x\(k)",
+                seconds: time { cb_sgemm(Int32(ctx.threads), m, n, k, a.data, k, b.data, n, c.data, n) },
                 flops: flops)
         }
     }
@@ -82,7 +88,7 @@ public struct Bench {
         let n = 224 * 224 * 64
         let x = Tensor(shape: [n / 64, 64]), y = Tensor(shape: [n / 64, 64])
         let s = Tensor(shape: [64]), b = Tensor(shape: [64])
-        let o = Tensor(shape: [n / 64, 64])   // preallocated: time the kernels, not page faults
+        let o = Tensor(shape: [n / 64, 64])  // preallocated: time the kernels, not page faults
         func gbs(_ t: Double, _ bytes: Int) -> String { String(format: "%.1f GB/s", Double(bytes) / t * 1e-9) }
         var t = time { _ = ctx.relu(x, into: o) }
         add("elementwise", "relu 3.2M", seconds: t, flops: nil, throughput: gbs(t, n * 8))
@@ -102,7 +108,8 @@ public struct Bench {
         for i in 0..<x.count { x.data[i] = Float(rng.next() >> 40) * 0x1p-24 }
         let out = [model.config.outputs.features]
         let t = try time { _ = try model.forward(x, outputs: out) }
-        add("model", "\(model.config.name) batch \(batch)", seconds: t, flops: model.flopsPerItem * Double(batch),
+        add(
+            "model", "\(model.config.name) batch \(batch)", seconds: t, flops: model.flopsPerItem * Double(batch),
             throughput: String(format: "%.2f images/s", Double(batch) / t))
         guard perLayer else { return }
         var times: [String: [Double]] = [:]
@@ -111,12 +118,12 @@ public struct Bench {
         }
         for (name, flops) in model.layerFlops where times[name] != nil {
             let ts = times[name]!.sorted()
-            add("layer", "\(model.config.name) b\(batch) \(name)", seconds: ts[ts.count / 2],
+            add(
+                "layer", "\(model.config.name) b\(batch) \(name)", seconds: ts[ts.count / 2],
                 flops: flops > 0 ? flops * Double(batch) : nil)
         }
     }
 }
-
 
 extension Bench {
     /// Training throughput of the two heads on synthetic data of the paper's shapes:
@@ -137,9 +144,12 @@ extension Bench {
         for _ in 0..<framewiseSteps { _ = try net.trainStep(xb, labels: yb, classWeights: nil, rng: &r) }
         var dt = monotonicSeconds() - t0
         let flops = 3.0 * 2.0 * 32 * Double(1024 * 1024 + 1024 * 128 + 128 * 32 + 32 * 3) * Double(framewiseSteps)
-        add("training", "frame-wise step, batch 32", seconds: dt / Double(framewiseSteps), flops: flops / Double(framewiseSteps),
-            throughput: String(format: "%.0f frames/s; 369,000-frame epoch %.1f s", 32 * Double(framewiseSteps) / dt,
-                               369_000 / (32 * Double(framewiseSteps) / dt)))
+        add(
+            "training", "frame-wise step, batch 32", seconds: dt / Double(framewiseSteps),
+            flops: flops / Double(framewiseSteps),
+            throughput: String(
+                format: "%.0f frames/s; 369,000-frame epoch %.1f s", 32 * Double(framewiseSteps) / dt,
+                369_000 / (32 * Double(framewiseSteps) / dt)))
         let lstm = try LSTMNet(features: 1024, dropout: 0.3, context: ctx)
         lstm.sequenceLength = 300
         let x = normalish([32, 300, 1024])
@@ -151,7 +161,9 @@ extension Bench {
             _ = try lstm.trainStep(xs, labels: (0..<m).map { Int32($0 % 3) }, classWeights: nil, rng: &r)
         }
         dt = monotonicSeconds() - t0
-        add("training", "LSTM epoch, \(lstmSequences) x 300 x 1024", seconds: dt, flops: 3 * 82.9e6 * Double(lstmSequences),
+        add(
+            "training", "LSTM epoch, \(lstmSequences) x 300 x 1024", seconds: dt,
+            flops: 3 * 82.9e6 * Double(lstmSequences),
             throughput: String(format: "%.1f sequences/s", Double(lstmSequences) / dt))
     }
 }

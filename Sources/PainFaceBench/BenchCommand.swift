@@ -26,7 +26,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "painface-bench",
         abstract: "Benchmark the kernels and the extractors on this machine.",
-        discussion: "Prints time, GFLOPS and % of this machine's measured FMA peak per kernel and per model, and the peak RSS.")
+        discussion:
+            "Prints time, GFLOPS and % of this machine's measured FMA peak per kernel and per model, and the peak RSS.")
 
     @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
     var quick = false
@@ -42,14 +43,18 @@ struct BenchCommand: ParsableCommand {
     var weights: String?
     @Option(parsing: .upToNextOption, help: "Video frame folders: measure face cropping speed (one thread) instead.")
     var faces: [String] = []
-    @Option(parsing: .upToNextOption, help: "Folders of photographs with .pts landmark files: measure detection accuracy instead.")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Folders of photographs with .pts landmark files: measure detection accuracy instead.")
     var landmarkPhotos: [String] = []
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         do {
             var compute = compute
-            if serve, compute.threads == 0, let t = ProcessInfo.processInfo.environment["ANCHORS_THREADS"], let n = Int(t) {
+            if serve, compute.threads == 0, let t = ProcessInfo.processInfo.environment["ANCHORS_THREADS"],
+                let n = Int(t)
+            {
                 compute.threads = n
             }
             let ctx = try compute.context()
@@ -61,21 +66,42 @@ struct BenchCommand: ParsableCommand {
                 let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
                 for f in faces {
                     let s = try FaceBench.speed(folder: f, cascadePath: cascade)
-                    print(String(format: "%@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%",
-                                 s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
+                    print(
+                        String(
+                            format:
+                                """
+                                    %@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f \
+                                    frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%
+                                    """,
+                            s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
                 }
                 if !landmarkPhotos.isEmpty {
                     let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
                     let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
                     let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
                         ("Haar", { haar.detect(GrayImage($0)) }),
-                        ("MTCNN", { try mtcnn.detect($0).map { f in
-                            FaceBox(x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1), h: Int(f.box.y2 - f.box.y1)) } }),
+                        (
+                            "MTCNN",
+                            {
+                                try mtcnn.detect($0).map { f in
+                                    FaceBox(
+                                        x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1),
+                                        h: Int(f.box.y2 - f.box.y1))
+                                }
+                            }
+                        ),
                     ]
                     for (name, detect) in detectors {
                         let a = try FaceBench.accuracy(folders: landmarkPhotos, detect: detect)
-                        print(String(format: "%@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting (one thread)",
-                                     name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU, a.seconds))
+                        print(
+                            String(
+                                format:
+                                    """
+                                        %@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting \
+                                        (one thread)
+                                        """,
+                                name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU,
+                                a.seconds))
                     }
                 }
                 print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
@@ -83,9 +109,16 @@ struct BenchCommand: ParsableCommand {
             }
             let parts = Set(only.split(separator: ",").map(String.init))
             var b = Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
-            print("painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \(String(format: "%.1f", b.peak)) GFLOPS")
+            print(
+                """
+                    painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \
+                    \(String(format: "%.1f", b.peak)) GFLOPS
+                    """
+            )
             if parts.contains("gemm") { try b.gemm() }
-            if parts.contains("training") { try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230) }
+            if parts.contains("training") {
+                try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230)
+            }
             if parts.contains("elementwise") { b.elementwise() }
             if parts.contains("mini-xception") {
                 let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
@@ -113,12 +146,18 @@ struct BenchCommand: ParsableCommand {
                 print(line + "  " + (r.throughput ?? ""))
             }
             print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
-            print("GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd layers can exceed 100% of the FMA peak.")
+            print(
+                """
+                    GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd \
+                    layers can exceed 100% of the FMA peak.
+                    """
+            )
             if let json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                let doc = BenchReport(isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
-                                      peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
+                let doc = BenchReport(
+                    isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
+                    peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
                 try AtomicFile.write(try e.encode(doc), to: json)
             }
         } catch let e as Failure {

@@ -37,9 +37,10 @@ public enum FaceBench {
         t0 = monotonicSeconds()
         let mrecs = try mcropper.run(folder: folder) { _, _, _ in }
         let tM = monotonicSeconds() - t0
-        return Speed(video: URL(fileURLWithPath: folder).lastPathComponent, frames: recs.count,
-                     trackingFPS: Double(recs.count) / tTrack, landmarkFPS: Double(recs.count) / tLm,
-                     mtcnnFPS: Double(mrecs.count) / tM, coverage: VideoCropper.coverage(recs))
+        return Speed(
+            video: URL(fileURLWithPath: folder).lastPathComponent, frames: recs.count,
+            trackingFPS: Double(recs.count) / tTrack, landmarkFPS: Double(recs.count) / tLm,
+            mtcnnFPS: Double(mrecs.count) / tM, coverage: VideoCropper.coverage(recs))
     }
 
     public struct Accuracy: Sendable {
@@ -55,13 +56,22 @@ public enum FaceBench {
         var faces = 0, found = 0, ious: [Double] = [], secs = 0.0
         var cache: [String: [FaceBox]] = [:]
         for dir in folders {
-            let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pts") }.sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pts") }
+                .sorted()
             for pts in names {
                 let stem = String(pts.dropLast(4))
-                let candidates = [stem, stem.replacingOccurrences(of: "_[0-9]+$", with: "", options: .regularExpression)]
-                guard let img = candidates.lazy.flatMap({ s in ["jpg", "png", "jpeg"].map { "\(s).\($0)" } })
-                    .first(where: { FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent($0)) }) else { continue }
-                guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else { continue }
+                let candidates = [
+                    stem, stem.replacingOccurrences(of: "_[0-9]+$", with: "", options: .regularExpression),
+                ]
+                guard
+                    let img = candidates.lazy.flatMap({ s in ["jpg", "png", "jpeg"].map { "\(s).\($0)" } })
+                        .first(where: {
+                            FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent($0))
+                        })
+                else { continue }
+                guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else {
+                    continue
+                }
                 let truth = FaceBox(x: Int(b.x), y: Int(b.y), w: Int(b.w), h: Int(b.h))
                 if cache[img] == nil {
                     let rgb = try ImageIO.read((dir as NSString).appendingPathComponent(img))

@@ -14,13 +14,25 @@ struct CropOptionGroup: ParsableArguments {
     var size = 224
     @Flag(help: "Shift crops inside the image instead of padding with black.")
     var noPad = false
-    @Option(help: "Face sources in order of preference, comma-separated: landmarks, mtcnn, haar (haar tracks the face through the video).")
+    @Option(
+        help:
+            """
+                Face sources in order of preference, comma-separated: landmarks, mtcnn, haar (haar tracks the face \
+                through the video).
+                """
+    )
     var sources = "landmarks,haar"
     @Option(help: "Frames with no face: previous (reuse the last box) or skip.")
     var policy = "previous"
     @Option(help: "With --policy previous: at most this many frames in a row reuse a box.")
     var maxGap = 30
-    @Option(help: "Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a folder holding one such file or folder per video, named like the video.")
+    @Option(
+        help:
+            """
+                Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a \
+                folder holding one such file or folder per video, named like the video.
+                """
+    )
     var landmarks: String?
 
     func options() throws -> CropOptions {
@@ -36,7 +48,9 @@ struct CropOptionGroup: ParsableArguments {
             }
             return s
         }
-        guard let p = MissingFacePolicy(rawValue: policy) else { throw Failure(description: "--policy must be previous or skip") }
+        guard let p = MissingFacePolicy(rawValue: policy) else {
+            throw Failure(description: "--policy must be previous or skip")
+        }
         o.policy = p
         o.maxGap = maxGap
         return o
@@ -56,11 +70,14 @@ struct CropOptionGroup: ParsableArguments {
 
     /// The feature cache of `model` in `dir` with these crop settings (faceCrops: the frames
     /// are face crops already, used whole).
-    func cache(dir: String, model: String, context: ComputeContext, batch: Int, float16: Bool, faceCrops: Bool = false) throws -> FeatureCache {
+    func cache(
+        dir: String, model: String, context: ComputeContext, batch: Int, float16: Bool, faceCrops: Bool = false
+    ) throws -> FeatureCache {
         var o = try options()
         if faceCrops { o.order = [.crop] }
-        let fc = try FeatureCache(dir: dir, extractor: try FeatureExtractor(model: model, context: context),
-                                  cropper: try VideoCropper(options: o))
+        let fc = try FeatureCache(
+            dir: dir, extractor: try FeatureExtractor(model: model, context: context),
+            cropper: try VideoCropper(options: o))
         fc.batch = batch
         fc.dtype = float16 ? .f16 : .f32
         return fc
@@ -84,11 +101,11 @@ struct CropCommand: ParsableCommand {
         commandName: "crop",
         abstract: "Crop the face of every frame of video folders.",
         discussion: """
-        Writes OUT/<video>/<frame>.png (size x size crops) and OUT/<video>.csv with one row per \
-        frame: frame, source (landmarks, haar, tracked, previous, none, unreadable), the box \
-        x, y, w, h, a score, the landmarks when known, and why a frame was unreadable. A video \
-        whose CSV exists is skipped (the CSV is written last), so an interrupted run resumes.
-        """)
+            Writes OUT/<video>/<frame>.png (size x size crops) and OUT/<video>.csv with one row per \
+            frame: frame, source (landmarks, haar, tracked, previous, none, unreadable), the box \
+            x, y, w, h, a score, the landmarks when known, and why a frame was unreadable. A video \
+            whose CSV exists is skipped (the CSV is written last), so an interrupted run resumes.
+            """)
 
     @Argument(help: "Folders of video frames (JPEG or PNG).")
     var folders: [String]
@@ -120,16 +137,21 @@ struct CropCommand: ParsableCommand {
                     let records = try cropper.run(folder: dir, landmarks: lm) { _, rec, img in
                         guard let img else { return }
                         let png = (rec.frame as NSString).deletingPathExtension + ".png"
-                        try AtomicFile.write(try ImageIO.encodePNG(img), to: (cropDir as NSString).appendingPathComponent(png))
+                        try AtomicFile.write(
+                            try ImageIO.encodePNG(img), to: (cropDir as NSString).appendingPathComponent(png))
                     }
                     try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
                     let dt = monotonicSeconds() - t0
                     var counts: [String: Int] = [:]
                     for r in records { counts[r.source.rawValue, default: 0] += 1 }
-                    let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                    print("\(name)\t\(records.count) frames\tface coverage "
-                          + String(format: "%.1f%%\t%.1f frames/s\t", 100 * VideoCropper.coverage(records), Double(records.count) / max(dt, 1e-9))
-                          + summary)
+                    let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", ")
+                    print(
+                        "\(name)\t\(records.count) frames\tface coverage "
+                            + String(
+                                format: "%.1f%%\t%.1f frames/s\t", 100 * VideoCropper.coverage(records),
+                                Double(records.count) / max(dt, 1e-9))
+                            + summary)
                 } catch {
                     stderrLine("error: \(error)")
                     failed += 1

@@ -13,17 +13,19 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a pain classifier head on a manifest's cached features, or on feature files plus labels.",
         discussion: """
-        With a MANIFEST: trains on its train split and stops early on its validation split, \
-        reading the features `painface extract` cached (--cache), cut by the protocol \
-        (--segment-length; the lstm's sequence length). Otherwise labels: a CSV with columns video,label (label no_pain, low_pain, high_pain or 0-2); \
-        video names FEATURES/<video>.safetensors. framewise trains on every frame; lstm on the \
-        first --sequence-length frames of each video. Writes OUT.json + OUT.safetensors, \
-        OUT.log.csv (loss, validation loss and accuracy per epoch) and OUT.checkpoint.safetensors \
-        after every epoch: a killed run started again resumes where it stopped.
-        """)
+            With a MANIFEST: trains on its train split and stops early on its validation split, \
+            reading the features `painface extract` cached (--cache), cut by the protocol \
+            (--segment-length; the lstm's sequence length). Otherwise labels: a CSV with columns video,label \
+            (label no_pain, low_pain, high_pain or 0-2); \
+            video names FEATURES/<video>.safetensors. framewise trains on every frame; lstm on the \
+            first --sequence-length frames of each video. Writes OUT.json + OUT.safetensors, \
+            OUT.log.csv (loss, validation loss and accuracy per epoch) and OUT.checkpoint.safetensors \
+            after every epoch: a killed run started again resumes where it stopped.
+            """)
 
     @Argument(help: "A data set manifest (see `painface dataset check`).") var manifest: String?
-    @Option(help: "With a manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache: String?
+    @Option(help: "With a manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache:
+        String?
     @Option(help: "framewise or lstm.") var head = "framewise"
     @Option(help: "Folder of feature files (without a manifest).") var features: String?
     @Option(help: "Training labels CSV (without a manifest).") var labels: String?
@@ -42,35 +44,49 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            guard let kind = HeadKind(rawValue: head) else { throw Failure(description: "--head must be framewise or lstm") }
+            guard let kind = HeadKind(rawValue: head) else {
+                throw Failure(description: "--head must be framewise or lstm")
+            }
             let lstm = kind == .lstm
             let train: FeatureSource, validation: FeatureSource?
             if let manifest {
                 train = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
                 validation = train
             } else {
-                guard let features, let labels else { throw Failure(description: "give a MANIFEST, or --features and --labels") }
-                train = try FeatureSource(features: features, labels: labels, split: "train", sequence: lstm ? sequenceLength : nil)
+                guard let features, let labels else {
+                    throw Failure(description: "give a MANIFEST, or --features and --labels")
+                }
+                train = try FeatureSource(
+                    features: features, labels: labels, split: "train", sequence: lstm ? sequenceLength : nil)
                 validation = try validationLabels.map {
-                    try FeatureSource(features: features, labels: $0, split: "validation", sequence: lstm ? sequenceLength : nil)
+                    try FeatureSource(
+                        features: features, labels: $0, split: "validation", sequence: lstm ? sequenceLength : nil)
                 }
             }
             var job = TrainJob(kind: kind)
-            job.layers = try layers.map { try $0.split(separator: ",").map {
-                guard let n = Int($0), n > 0 else { throw Failure(description: "--layers: bad size \($0)") }
-                return n
-            } }
+            job.layers = try layers.map {
+                try $0.split(separator: ",").map {
+                    guard let n = Int($0), n > 0 else { throw Failure(description: "--layers: bad size \($0)") }
+                    return n
+                }
+            }
             (job.dropout, job.sequenceLength) = (dropout, sequenceLength)
             (job.options.batch, job.options.maxEpochs, job.options.patience) = (batch, epochs, patience)
             (job.options.restoreBestWeights, job.options.seed) = (restoreBest, seed)
-            let r = try job.run(train: train, validation: validation, out: out, context: try compute.context(), started: { n, dim, from, warnings in
-                for w in warnings { stderrLine("warning: \(w)") }
-                stderrLine("\(kind): \(n) training samples of \(dim) features from \(from)")
-            }, epoch: { e in
-                stderrLine(String(format: "epoch %d: loss %.4f", e.epoch, e.loss)
-                           + (e.valLoss.map { String(format: ", val_loss %.4f, val_accuracy %.3f", $0, e.valAccuracy!) } ?? "")
-                           + String(format: " (%.1f s)", e.seconds))
-            })
+            let r = try job.run(
+                train: train, validation: validation, out: out, context: try compute.context(),
+                started: { n, dim, from, warnings in
+                    for w in warnings { stderrLine("warning: \(w)") }
+                    stderrLine("\(kind): \(n) training samples of \(dim) features from \(from)")
+                },
+                epoch: { e in
+                    stderrLine(
+                        String(format: "epoch %d: loss %.4f", e.epoch, e.loss)
+                            + (e.valLoss.map {
+                                String(format: ", val_loss %.4f, val_accuracy %.3f", $0, e.valAccuracy!)
+                            } ?? "")
+                            + String(format: " (%.1f s)", e.seconds))
+                })
             print("trained \(kind) for \(r.log.count) epochs -> \(out).json, \(out).safetensors")
         }
     }
@@ -79,17 +95,19 @@ struct TrainCommand: ParsableCommand {
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Evaluate a head on labelled videos: the paper's Table I, the confusion matrix and the learning curves.",
+        abstract:
+            "Evaluate a head on labelled videos: the paper's Table I, the confusion matrix and the learning curves.",
         discussion: """
-        With a MANIFEST: the videos of --split, each by its first segment (as the paper: the \
-        first 300 frames), from the cache of `painface extract`. Otherwise: feature files plus a \
-        labels CSV, each video whole. Writes REPORT/report.md, report.html (confusion matrix \
-        and learning curves from HEAD.log.csv as SVG) and metrics.json.
-        """)
+            With a MANIFEST: the videos of --split, each by its first segment (as the paper: the \
+            first 300 frames), from the cache of `painface extract`. Otherwise: feature files plus a \
+            labels CSV, each video whole. Writes REPORT/report.md, report.html (confusion matrix \
+            and learning curves from HEAD.log.csv as SVG) and metrics.json.
+            """)
     @Argument(help: "A data set manifest.") var manifest: String?
     @Option(help: "Head model stem.") var head: String
     @Option(help: "With a manifest: the split to evaluate.") var split = "validation"
-    @Option(help: "With a manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache: String?
+    @Option(help: "With a manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache:
+        String?
     @Option(help: "Folder of feature files (without a manifest).") var features: String?
     @Option(help: "Labels CSV (without a manifest).") var labels: String?
     @Option(help: "Report folder (default: HEAD-report-SPLIT).") var report: String?
@@ -103,10 +121,14 @@ struct EvaluateCommand: ParsableCommand {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
             if let manifest {
-                guard Manifest.splits.contains(split) else { throw Failure(description: "--split must be train, validation or test") }
+                guard Manifest.splits.contains(split) else {
+                    throw Failure(description: "--split must be train, validation or test")
+                }
                 source = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
             } else {
-                guard let features, let labels else { throw Failure(description: "give a MANIFEST, or --features and --labels") }
+                guard let features, let labels else {
+                    throw Failure(description: "give a MANIFEST, or --features and --labels")
+                }
                 source = try FeatureSource(features: features, labels: labels, split: split, sequence: nil)
             }
             let r = try EvaluateJob.run(h, source: source, split: split)
@@ -134,14 +156,15 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Label videos: CSV rows video,label,p_no_pain,p_low_pain,p_high_pain.",
         discussion: """
-        With --manifest: the videos of --split (default test, e.g. for a challenge submission), \
-        each by its first segment as in evaluation, from the cache of `painface extract`. \
-        Otherwise: feature files, each video whole.
-        """)
+            With --manifest: the videos of --split (default test, e.g. for a challenge submission), \
+            each by its first segment as in evaluation, from the cache of `painface extract`. \
+            Otherwise: feature files, each video whole.
+            """)
     @Option(help: "Head model stem.") var head: String
     @Option(help: "A data set manifest.") var manifest: String?
     @Option(help: "With --manifest: the split to label.") var split = "test"
-    @Option(help: "With --manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache: String?
+    @Option(help: "With --manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache:
+        String?
     @Option(help: "Folder of feature files (without --manifest).") var features: String?
     @Option(help: "Write the CSV here, atomically (default: standard output).") var out: String?
     @Argument(help: "Video names (feature files; default: every one in the folder).") var videos: [String] = []
@@ -154,7 +177,9 @@ struct PredictCommand: ParsableCommand {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
             if let manifest {
-                guard Manifest.splits.contains(split) else { throw Failure(description: "--split must be train, validation or test") }
+                guard Manifest.splits.contains(split) else {
+                    throw Failure(description: "--split must be train, validation or test")
+                }
                 source = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
             } else {
                 guard let features else { throw Failure(description: "give --manifest or --features") }

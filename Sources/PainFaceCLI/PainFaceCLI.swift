@@ -39,7 +39,10 @@ struct PainFaceCommand: ParsableCommand {
         commandName: "painface",
         abstract: "Pain recognition from facial video: face crops -> CNN features -> classifiers.",
         version: PainFaceInfo.version,
-        subcommands: [DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ModelsCommand.self],
+        subcommands: [
+            DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self,
+            TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ModelsCommand.self,
+        ],
         defaultSubcommand: nil)
 }
 
@@ -48,13 +51,13 @@ struct FeaturesCommand: ParsableCommand {
         commandName: "features",
         abstract: "Extract per-frame features from folders of face crops (or of raw frames, with --crop).",
         discussion: """
-        Writes OUT/<folder>.safetensors per folder in the format of `painface extract`'s cache: \
-        `features` [frames, dim] (float32, or float16) and `probabilities` when the model has a \
-        classifier; the metadata holds the frame names, each frame's face source, unreadable \
-        frames, the face coverage, the model's SHA-256 and a key over the frames' content. A \
-        folder whose content, model and settings match its file is skipped, so an interrupted \
-        run resumes; `train`, `evaluate` and `predict` read the folder with --features.
-        """)
+            Writes OUT/<folder>.safetensors per folder in the format of `painface extract`'s cache: \
+            `features` [frames, dim] (float32, or float16) and `probabilities` when the model has a \
+            classifier; the metadata holds the frame names, each frame's face source, unreadable \
+            frames, the face coverage, the model's SHA-256 and a key over the frames' content. A \
+            folder whose content, model and settings match its file is skipped, so an interrupted \
+            run resumes; `train`, `evaluate` and `predict` read the folder with --features.
+            """)
 
     @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")
     var model = ModelStore.defaultModel
@@ -78,12 +81,22 @@ struct FeaturesCommand: ParsableCommand {
         try reporting {
             let ctx = try compute.context()
             let list = try FolderList(folders)
-            let fc = try cropSettings.cache(dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
+            let fc = try cropSettings.cache(
+                dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
             let fx = fc.extractor
-            stderrLine("model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
+            stderrLine(
+                """
+                    model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \
+                    \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
+                    """
+            )
             let job = FeaturesJob(folders: list, cache: fc)
             job.force = force
-            if crop { job.landmarks = { [cropSettings, folders] in try? cropSettings.landmarkPath(for: $0, several: folders.count > 1) } }
+            if crop {
+                job.landmarks = { [cropSettings, folders] in
+                    try? cropSettings.landmarkPath(for: $0, several: folders.count > 1)
+                }
+            }
             var failed = 0
             job.run { o in
                 guard let e = o.entry, o.error == nil else {
@@ -95,7 +108,12 @@ struct FeaturesCommand: ParsableCommand {
                 stderrLine(Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
                 if let probs = e.probabilities, let classes = fx.model.config.classes, e.positions.count > 0 {
                     let sum = TopClassSummary(probs, rows: e.positions.count)
-                    print("\(o.id)\t\(e.positions.count) frames\tmost frequent: \(classes[sum.top]) (\(sum.counts[sum.top])/\(e.positions.count))")
+                    print(
+                        """
+                            \(o.id)\t\(e.positions.count) frames\tmost frequent: \(classes[sum.top]) \
+                            (\(sum.counts[sum.top])/\(e.positions.count))
+                            """
+                    )
                 } else {
                     print("\(o.id)\t\(e.positions.count) frames\t\(fc.path(o.id))")
                 }
@@ -106,7 +124,11 @@ struct FeaturesCommand: ParsableCommand {
 
     static func summary(_ o: FeaturesJob.Outcome, _ e: CacheEntry, path: String, faceCrops: Bool) -> String {
         let n = e.positions.count
-        var line = "\(o.id): \(n) frames in \(String(format: "%.2f", o.seconds)) s (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)"
+        var line =
+            """
+                \(o.id): \(n) frames in \(String(format: "%.2f", o.seconds)) s \
+                (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)
+                """
         if !faceCrops { line += String(format: "; face coverage %.1f%%", 100 * e.coverage) }
         let bad = zip(e.frames, e.sources).filter { $0.1 == BoxSource.unreadable.rawValue }.map(\.0)
         if !bad.isEmpty { line += "; \(bad.count) unreadable: " + bad.prefix(3).joined(separator: ", ") }
@@ -119,7 +141,13 @@ struct ModelsCommand: ParsableCommand {
         commandName: "models", abstract: "List the bundled models.")
     @Flag(help: "JSON output.")
     var json = false
-    @Option(help: "Write the paper's VGG16-GAP-FC1024 architecture with seeded random weights to STEM.json/.safetensors (to measure speed before you have trained weights; its features mean nothing).")
+    @Option(
+        help:
+            """
+                Write the paper's VGG16-GAP-FC1024 architecture with seeded random weights to STEM.json/.safetensors \
+                (to measure speed before you have trained weights; its features mean nothing).
+                """
+    )
     var writeRandomVgg16: String?
 
     func run() throws {
@@ -141,9 +169,10 @@ struct ModelsCommand: ParsableCommand {
         for r in rows {
             if let e = r.error { print("\(r.name)\tERROR \(e)"); continue }
             let classes = (r.classes ?? []).joined(separator: ",")
-            print("\(r.name)\tinput \(r.input ?? "")\tfeatures \(r.features ?? 0)\tparameters \(r.parameters ?? 0)\t"
-                  + String(format: "%.3f GFLOP/image", r.gflopsPerImage ?? 0)
-                  + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r.path)")
+            print(
+                "\(r.name)\tinput \(r.input ?? "")\tfeatures \(r.features ?? 0)\tparameters \(r.parameters ?? 0)\t"
+                    + String(format: "%.3f GFLOP/image", r.gflopsPerImage ?? 0)
+                    + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r.path)")
         }
     }
 }

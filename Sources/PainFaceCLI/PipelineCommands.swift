@@ -9,14 +9,22 @@ import PainFace
 import Weights
 
 struct ProtocolOptions: ParsableArguments {
-    @Option(help: "Frames per segment: training No-Pain videos are cut into consecutive segments, every other video gives its first one.")
+    @Option(
+        help:
+            """
+                Frames per segment: training No-Pain videos are cut into consecutive segments, every other video \
+                gives its first one.
+                """
+    )
     var segmentLength = 300
     @Option(help: "A segment shorter than --segment-length: drop (leave it out) or pad (repeat its last frame).")
     var shortSegment = "drop"
 
     func proto() throws -> SegmentProtocol {
         guard segmentLength > 0 else { throw Failure(description: "--segment-length must be positive") }
-        guard let s = SegmentProtocol.Short(rawValue: shortSegment) else { throw Failure(description: "--short-segment must be drop or pad") }
+        guard let s = SegmentProtocol.Short(rawValue: shortSegment) else {
+            throw Failure(description: "--short-segment must be drop or pad")
+        }
         return SegmentProtocol(length: segmentLength, short: s)
     }
 }
@@ -29,7 +37,7 @@ final class ProgressLine {
     let start = monotonicSeconds()
     var last = 0.0
     var frames = 0
-    var processed = 0   // frames actually computed (skipped videos excluded from the rate)
+    var processed = 0  // frames actually computed (skipped videos excluded from the rate)
     var computeTime = 0.0
 
     init(total: Int) { self.total = total }
@@ -43,7 +51,9 @@ final class ProgressLine {
         let eta = rate > 0 ? Self.clock(left / rate) : "--:--"
         let pct = total > 0 ? 100 * Double(frames) / Double(total) : 100
         let bar = String(repeating: "#", count: Int(pct / 5)) + String(repeating: ".", count: 20 - Int(pct / 5))
-        let line = "[\(bar)] " + String(format: "%5.1f%% %d/%d frames, %.1f frames/s, ETA ", pct, frames, total, rate) + eta + "  " + label
+        let line =
+            "[\(bar)] " + String(format: "%5.1f%% %d/%d frames, %.1f frames/s, ETA ", pct, frames, total, rate) + eta
+            + "  " + label
         stderrLine((tty ? "\r\u{1B}[K" : "") + line, terminator: tty ? "" : "\n")
     }
 
@@ -57,24 +67,28 @@ final class ProgressLine {
 
     /// The events of a job drawn on this line; a video's error is printed on its own line.
     func events(error describe: @escaping (JobProgress, Error) -> String) -> JobEvents {
-        JobEvents(progress: { [self] in show($0) }, finished: { [self] p, error in
-            if let error {
-                if tty { stderrLine("") }
-                stderrLine("error: " + describe(p, error))
-            }
-            show(p, force: !tty)
-        })
+        JobEvents(
+            progress: { [self] in show($0) },
+            finished: { [self] p, error in
+                if let error {
+                    if tty { stderrLine("") }
+                    stderrLine("error: " + describe(p, error))
+                }
+                show(p, force: !tty)
+            })
     }
 
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600
+            ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
 
 struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dataset", abstract: "Data set manifests.", subcommands: [DatasetCheckCommand.self, DatasetInitCommand.self])
+        commandName: "dataset", abstract: "Data set manifests.",
+        subcommands: [DatasetCheckCommand.self, DatasetInitCommand.self])
 }
 
 struct DatasetInitCommand: ParsableCommand {
@@ -82,10 +96,10 @@ struct DatasetInitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Write a manifest for a conventional folder layout ROOT/<split>/<label>/<video>/.",
         discussion: """
-        split: train, validation or test; label: no_pain, low_pain, high_pain or unlabelled. The \
-        participant is the video folder's name up to the first --separator (p07_high_3 -> p07). \
-        The manifest is written beside ROOT's contents with paths relative to it; edit it freely.
-        """)
+            split: train, validation or test; label: no_pain, low_pain, high_pain or unlabelled. The \
+            participant is the video folder's name up to the first --separator (p07_high_3 -> p07). \
+            The manifest is written beside ROOT's contents with paths relative to it; edit it freely.
+            """)
     @Argument(help: "The data set's root folder.") var root: String
     @Option(help: "Output manifest (default: ROOT/manifest.csv).") var out: String?
     @Option(help: "Separator ending the participant part of a video folder's name.") var separator = "_"
@@ -93,7 +107,9 @@ struct DatasetInitCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            guard let sep = separator.first, separator.count == 1 else { throw Failure(description: "--separator must be one character") }
+            guard let sep = separator.first, separator.count == 1 else {
+                throw Failure(description: "--separator must be one character")
+            }
             let path = out ?? (root as NSString).appendingPathComponent("manifest.csv")
             guard force || !FileManager.default.fileExists(atPath: path) else {
                 throw Failure(description: "\(path) exists (--force to overwrite)")
@@ -101,7 +117,9 @@ struct DatasetInitCommand: ParsableCommand {
             // paths in the manifest are relative to its own folder
             let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
             let rootAbs = URL(fileURLWithPath: root).standardized.path
-            let prefix = base == rootAbs ? "" : rootAbs.hasPrefix(base + "/") ? String(rootAbs.dropFirst(base.count + 1)) + "/" : rootAbs + "/"
+            let prefix =
+                base == rootAbs
+                ? "" : rootAbs.hasPrefix(base + "/") ? String(rootAbs.dropFirst(base.count + 1)) + "/" : rootAbs + "/"
             let text = try ManifestLayout.scan(root: rootAbs, separator: sep, pathPrefix: prefix)
             try AtomicFile.write(Data(text.utf8), to: path)
             let m = try Manifest(path: path)
@@ -115,11 +133,11 @@ struct DatasetCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Validate a manifest and count videos, frames and segments per split and class.",
         discussion: """
-        The manifest is a CSV with a header: video_id,participant,split,label,frames[,landmarks]. \
-        split is train, validation or test; label no_pain, low_pain, high_pain or empty; frames \
-        (and landmarks) are paths relative to the manifest. Exits non-zero when a folder is \
-        missing or empty, a label or split is unknown, an id repeats or a participant is in two splits.
-        """)
+            The manifest is a CSV with a header: video_id,participant,split,label,frames[,landmarks]. \
+            split is train, validation or test; label no_pain, low_pain, high_pain or empty; frames \
+            (and landmarks) are paths relative to the manifest. Exits non-zero when a folder is \
+            missing or empty, a label or split is unknown, an id repeats or a participant is in two splits.
+            """)
     @Argument(help: "The manifest CSV.") var manifest: String
     @OptionGroup var protocolOptions: ProtocolOptions
     @Option(help: "Also write the counts and problems as JSON here.") var json: String?
@@ -134,11 +152,16 @@ struct DatasetCheckCommand: ParsableCommand {
             if let json {
                 let obj: [String: Any] = [
                     "manifest": manifest, "videos": m.videos.count, "problems": c.problems, "warnings": c.warnings,
-                    "counts": c.counts.mapValues { $0.mapValues { ["videos": $0.videos, "frames": $0.frames, "segments": $0.segments] } },
+                    "counts": c.counts.mapValues {
+                        $0.mapValues { ["videos": $0.videos, "frames": $0.frames, "segments": $0.segments] }
+                    },
                 ]
-                try AtomicFile.write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
+                try AtomicFile.write(
+                    try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
             }
-            guard c.problems.isEmpty else { throw Failure(description: "\(manifest): \(c.problems.count) problem(s), see above") }
+            guard c.problems.isEmpty else {
+                throw Failure(description: "\(manifest): \(c.problems.count) problem(s), see above")
+            }
             print("\(manifest): \(m.videos.count) videos, \(c.frameCounts.values.reduce(0, +)) frames, OK")
         }
     }
@@ -149,12 +172,12 @@ struct ExtractCommand: ParsableCommand {
         commandName: "extract",
         abstract: "Crop faces and extract features of every frame a manifest's protocol needs, into a resumable cache.",
         discussion: """
-        One cache file per video (CACHE/<video_id>.safetensors), keyed by the frames' content, \
-        the model's SHA-256 and the crop settings: a re-run skips what is done, and a run killed \
-        at any moment resumes with nothing lost (files are written then renamed). --shard i/N \
-        takes the videos whose id hashes to i modulo N, so N processes (a Slurm job array) \
-        cover the set exactly once.
-        """)
+            One cache file per video (CACHE/<video_id>.safetensors), keyed by the frames' content, \
+            the model's SHA-256 and the crop settings: a re-run skips what is done, and a run killed \
+            at any moment resumes with nothing lost (files are written then renamed). --shard i/N \
+            takes the videos whose id hashes to i modulo N, so N processes (a Slurm job array) \
+            cover the set exactly once.
+            """)
     @Argument(help: "The manifest CSV.") var manifest: String
     @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")
     var model = ModelStore.defaultModel
@@ -179,26 +202,47 @@ struct ExtractCommand: ParsableCommand {
             let dir = FeatureSource.cacheFolder(cache, manifest: manifest)
             let fc = try cropSettings.cache(dir: dir, model: model, context: ctx, batch: batch, float16: float16)
             let sh = try shard.map { try Shard($0) } ?? Shard.all
-            let job = try ExtractJob(manifest: try Manifest(path: manifest), protocol: try protocolOptions.proto(), cache: fc,
-                                     splits: Set(splits.split(separator: ",").map(String.init)), shard: sh)
+            let job = try ExtractJob(
+                manifest: try Manifest(path: manifest), protocol: try protocolOptions.proto(), cache: fc,
+                splits: Set(splits.split(separator: ",").map(String.init)), shard: sh)
             job.force = force
             let fx = fc.extractor
-            stderrLine("extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads")
+            stderrLine(
+                """
+                    extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \
+                    \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \
+                    \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
+                    """
+            )
             let bar = ProgressLine(total: job.totalFrames)
-            let s = job.run(events: bar.events { p, e in "\(p.video) (line \(job.videos.first { $0.id == p.video }?.line ?? 0)): \(e)" })
+            let s = job.run(
+                events: bar.events { p, e in
+                    "\(p.video) (line \(job.videos.first { $0.id == p.video }?.line ?? 0)): \(e)"
+                })
             bar.finish()
-            stderrLine("extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) frames in "
-                       + String(format: "%.1f s (%.1f frames/s)", s.seconds, s.framesPerSecond))
+            stderrLine(
+                """
+                    extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) \
+                    frames in 
+                    """
+                    + String(format: "%.1f s (%.1f frames/s)", s.seconds, s.framesPerSecond))
             if !s.short.isEmpty {
-                stderrLine("left out, shorter than one \(job.proto.length)-frame segment (--short-segment pad keeps them): " + s.short.joined(separator: ", "))
+                stderrLine(
+                    "left out, shorter than one \(job.proto.length)-frame segment (--short-segment pad keeps them): "
+                        + s.short.joined(separator: ", "))
             }
             if s.stages.reduce(0, { $0 + $1.1 }) > 0 {
                 // read..crop run on one thread, features on another, at the same time
-                stderrLine("busy time per stage, % of wall time (cropping and the model overlap): "
-                           + s.stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(s.seconds, 1e-9)) }.joined(separator: ", "))
+                stderrLine(
+                    "busy time per stage, % of wall time (cropping and the model overlap): "
+                        + s.stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(s.seconds, 1e-9)) }.joined(
+                            separator: ", "))
             }
             if let statsJson { try AtomicFile.write(try job.statsJSON(s, context: ctx), to: statsJson) }
-            if !s.failed.isEmpty { throw Failure(description: "\(s.failed.count) video(s) failed (see above); the others are cached in \(dir)") }
+            if !s.failed.isEmpty {
+                throw Failure(
+                    description: "\(s.failed.count) video(s) failed (see above); the others are cached in \(dir)")
+            }
         }
     }
 }
@@ -206,23 +250,26 @@ struct ExtractCommand: ParsableCommand {
 struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Run folders of raw video frames through face cropping, the feature model and a head: one row per video.",
+        abstract:
+            "Run folders of raw video frames through face cropping, the feature model and a head: one row per video.",
         discussion: """
-        CSV (or JSON lines with --json) with one row per video: video, label, the class \
-        probabilities, face_coverage, frames_used, frames_total; --per-frame adds a row per frame \
-        (its frame name and face source). With --head the labels are pain classes (framewise: \
-        majority vote over all frames with a face, probabilities averaged; lstm: the first \
-        sequence); without, the feature model's own classes (the default model: 7 facial \
-        expressions) with their probabilities averaged over frames. Features are kept per video in \
-        --features (default OUT.features), so a re-run skips the videos already done.
-        """)
+            CSV (or JSON lines with --json) with one row per video: video, label, the class \
+            probabilities, face_coverage, frames_used, frames_total; --per-frame adds a row per frame \
+            (its frame name and face source). With --head the labels are pain classes (framewise: \
+            majority vote over all frames with a face, probabilities averaged; lstm: the first \
+            sequence); without, the feature model's own classes (the default model: 7 facial \
+            expressions) with their probabilities averaged over frames. Features are kept per video in \
+            --features (default OUT.features), so a re-run skips the videos already done.
+            """)
     @Argument(help: "Folders of video frames (JPEG or PNG).") var folders: [String]
-    @Option(help: "Feature model (default: the one the head was trained on, else the bundled default).") var model: String?
+    @Option(help: "Feature model (default: the one the head was trained on, else the bundled default).") var model:
+        String?
     @Option(help: "Head model stem (from `painface train`).") var head: String?
     @Option(help: "Output file (default: standard output).") var out: String?
     @Flag(help: "JSON lines instead of CSV.") var json = false
     @Flag(help: "Add a row per frame.") var perFrame = false
-    @Option(help: "Folder for the per-video feature files (default: OUT.features; a temporary folder without --out).") var features: String?
+    @Option(help: "Folder for the per-video feature files (default: OUT.features; a temporary folder without --out).")
+    var features: String?
     @Flag(help: "Recompute features that are up to date.") var force = false
     @Option(help: "Frames per forward pass.") var batch = 8
     @OptionGroup var cropSettings: CropOptionGroup
@@ -236,24 +283,38 @@ struct InferCommand: ParsableCommand {
             let fx = try InferJob.featureModel(model, head: loaded, context: ctx)
             var temp: String?
             let dir: String
-            if let f = features ?? out.map({ $0 + ".features" }) { dir = f } else {
+            if let f = features ?? out.map({ $0 + ".features" }) {
+                dir = f
+            } else {
                 dir = NSTemporaryDirectory() + "painface-infer-\(getpid())"
                 temp = dir
             }
             defer { if let temp { try? FileManager.default.removeItem(atPath: temp) } }
             let list = try FolderList(folders)
             let cropper = try VideoCropper(options: try cropSettings.options())
-            let job = InferJob(folders: list, head: loaded, extractor: fx, cache: try FeatureCache(dir: dir, extractor: fx, cropper: cropper))
+            let job = InferJob(
+                folders: list, head: loaded, extractor: fx,
+                cache: try FeatureCache(dir: dir, extractor: fx, cropper: cropper))
             job.cache.batch = batch
             (job.force, job.perFrame) = (force, perFrame)
-            job.landmarks = { [cropSettings, folders] in try? cropSettings.landmarkPath(for: $0, several: folders.count > 1) }
-            stderrLine("infer: \(folders.count) folders, \(list.totalFrames) frames; model \(fx.model.config.name)" + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
+            job.landmarks = { [cropSettings, folders] in
+                try? cropSettings.landmarkPath(for: $0, several: folders.count > 1)
+            }
+            stderrLine(
+                "infer: \(folders.count) folders, \(list.totalFrames) frames; model \(fx.model.config.name)"
+                    + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
             let bar = ProgressLine(total: list.totalFrames)
             let (rows, failed) = job.run(events: bar.events { _, e in "\(e)" })
             bar.finish()
             let text = PredictionWriter(classes: job.classes, columns: .inference, json: json).text(rows)
-            if let out { try AtomicFile.write(Data(text.utf8), to: out); stderrLine("infer: wrote \(out)") } else { print(text, terminator: "") }
-            if failed > 0 { throw Failure(description: "\(failed) folder(s) failed (see above); the others were written") }
+            if let out {
+                try AtomicFile.write(Data(text.utf8), to: out); stderrLine("infer: wrote \(out)")
+            } else {
+                print(text, terminator: "")
+            }
+            if failed > 0 {
+                throw Failure(description: "\(failed) folder(s) failed (see above); the others were written")
+            }
         }
     }
 }

@@ -18,8 +18,10 @@ public final class FrameNet {
     ///   - dims: input length, hidden sizes, classes (for example [1024, 1024, 128, 32, 3]).
     ///   - weights: initial parameters in order; nil = Keras defaults (glorot_uniform
     ///     kernels, zero biases) from `seed`.
-    public init(dims: [Int], dropout: Float = 0.3, weights: [Tensor]? = nil, seed: UInt64 = 1,
-                context: ComputeContext) throws {
+    public init(
+        dims: [Int], dropout: Float = 0.3, weights: [Tensor]? = nil, seed: UInt64 = 1,
+        context: ComputeContext
+    ) throws {
         guard dims.count >= 2, dims.allSatisfy({ $0 > 0 }) else { throw KernelError.shape("bad layer sizes \(dims)") }
         guard (0..<1).contains(dropout) else { throw KernelError.shape("dropout must be in [0, 1), got \(dropout)") }
         self.dims = dims
@@ -60,7 +62,8 @@ public final class FrameNet {
 
     /// One Adadelta step on a batch; returns the batch loss (before the update).
     /// `rng` draws the dropout masks.
-    public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
+    public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double
+    {
         let m = x.shape[0]
         guard x.shape == [m, dims[0]], labels.count == m else {
             throw KernelError.shape("batch \(x.shape) with \(labels.count) labels for input length \(dims[0])")
@@ -90,8 +93,9 @@ public final class FrameNet {
         // backward
         for g in grads { g.zero() }
         var dz = Tensor(uninitialized: [m, dims.last!])
-        let loss = ctx.softmaxCrossEntropy(probabilities: probs, labels: labels, classWeights: classWeights, clip: 1e-7,
-                                           gradient: dz)
+        let loss = ctx.softmaxCrossEntropy(
+            probabilities: probs, labels: labels, classWeights: classWeights, clip: 1e-7,
+            gradient: dz)
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil
             ctx.denseBackward(x: inputs[l], weights(l), dy: dz, dx: dx, gradients: gradients(l), workspace: workspace)
@@ -102,7 +106,9 @@ public final class FrameNet {
         }
         packed = nil
         for i in params.indices {
-            ctx.adadelta(params[i], gradient: grads[i], eg: eg[i], ed: ed[i], learningRate: learningRate, rho: rho, epsilon: epsilon)
+            ctx.adadelta(
+                params[i], gradient: grads[i], eg: eg[i], ed: ed[i], learningRate: learningRate, rho: rho,
+                epsilon: epsilon)
         }
         return loss
     }
@@ -111,7 +117,7 @@ public final class FrameNet {
     public func predictProbabilities(_ x: Tensor) -> Tensor {
         let m = x.shape[0]
         if packed == nil {
-            packed = (0..<layers).map { try! PackedMatrix(ctx, weights: params[2 * $0]) }   // 2-D by construction
+            packed = (0..<layers).map { try! PackedMatrix(ctx, weights: params[2 * $0]) }  // 2-D by construction
         }
         var a = x
         for l in 0..<layers {
@@ -119,8 +125,9 @@ public final class FrameNet {
             let key = l << 32 | m
             let out = predictBuffers[key] ?? Tensor(uninitialized: [m, dims[l + 1]])
             predictBuffers[key] = out
-            a = try! packed![l].matmul(a, bias: params[2 * l + 1], activation: l == layers - 1 ? .linear : .relu,
-                                       workspace: workspace, into: out)
+            a = try! packed![l].matmul(
+                a, bias: params[2 * l + 1], activation: l == layers - 1 ? .linear : .relu,
+                workspace: workspace, into: out)
         }
         return ctx.softmax(a)
     }

@@ -17,7 +17,9 @@ public struct LSTMNetVariables {
 
     public init(kerasOrder v: [Tensor]) {
         precondition(v.count == 22, "an LSTM network has 22 variables, got \(v.count)")
-        func bn(_ i: Int) -> BatchNormWeights { BatchNormWeights(gamma: v[i], beta: v[i + 1], movingMean: v[i + 2], movingVariance: v[i + 3]) }
+        func bn(_ i: Int) -> BatchNormWeights {
+            BatchNormWeights(gamma: v[i], beta: v[i + 1], movingMean: v[i + 2], movingVariance: v[i + 3])
+        }
         func lstm(_ i: Int) -> LSTMWeights { LSTMWeights(kernel: v[i], recurrent: v[i + 1], bias: v[i + 2]) }
         (bn0, lstm1, bn1, lstm2, bn2) = (bn(0), lstm(4), bn(7), lstm(11), bn(14))
         (dense1, dense2) = (DenseWeights(kernel: v[18], bias: v[19]), DenseWeights(kernel: v[20], bias: v[21]))
@@ -32,7 +34,8 @@ public struct LSTMNetVariables {
     /// Keras's initialiser of each variable, in kerasOrder.
     enum Initializer { case zeros, ones, glorotUniform, orthogonal, unitForgetBias }
     static let initializers: [Initializer] = {
-        let bn: [Initializer] = [.ones, .zeros, .zeros, .ones], lstm: [Initializer] = [.glorotUniform, .orthogonal, .unitForgetBias]
+        let bn: [Initializer] = [.ones, .zeros, .zeros, .ones],
+            lstm: [Initializer] = [.glorotUniform, .orthogonal, .unitForgetBias]
         return bn + lstm + bn + lstm + bn + [.glorotUniform, .zeros, .glorotUniform, .zeros]
     }()
 }
@@ -68,22 +71,30 @@ public final class LSTMNet {
     }
 
     func trace(_ name: String, _ b: Int, _ t: Int, _ u: Int) -> LSTMTrace {
-        LSTMTrace(h: buffer(name + ".h", [b, t, u]), gates: buffer(name + ".gates", [b, t, 4 * u]),
-                  cells: buffer(name + ".cells", [b, t, u]))
+        LSTMTrace(
+            h: buffer(name + ".h", [b, t, u]), gates: buffer(name + ".gates", [b, t, 4 * u]),
+            cells: buffer(name + ".cells", [b, t, u]))
     }
 
-    public init(features: Int, units: (Int, Int) = (32, 16), denseUnits: Int = 16, classes: Int = 3,
-                dropout: Float = 0.3, variables: [Tensor]? = nil, seed: UInt64 = 1, context: ComputeContext) throws {
-        (self.features, units1, units2, self.denseUnits, self.classes) = (features, units.0, units.1, denseUnits, classes)
+    public init(
+        features: Int, units: (Int, Int) = (32, 16), denseUnits: Int = 16, classes: Int = 3,
+        dropout: Float = 0.3, variables: [Tensor]? = nil, seed: UInt64 = 1, context: ComputeContext
+    ) throws {
+        (self.features, units1, units2, self.denseUnits, self.classes) = (
+            features, units.0, units.1, denseUnits, classes
+        )
         self.dropout = dropout
         ctx = context
         func bn(_ c: Int) -> [[Int]] { [[c], [c], [c], [c]] }
         func lstm(_ f: Int, _ u: Int) -> [[Int]] { [[f, 4 * u], [u, 4 * u], [4 * u]] }
-        let shapes = bn(features) + lstm(features, units.0) + bn(units.0) + lstm(units.0, units.1) + bn(units.1)
+        let shapes =
+            bn(features) + lstm(features, units.0) + bn(units.0) + lstm(units.0, units.1) + bn(units.1)
             + [[units.1, denseUnits], [denseUnits], [denseUnits, classes], [classes]]
         let values: [Tensor]
         if let v = variables {
-            guard v.map(\.shape) == shapes else { throw KernelError.shape("LSTM network variables \(v.map(\.shape)), expected \(shapes)") }
+            guard v.map(\.shape) == shapes else {
+                throw KernelError.shape("LSTM network variables \(v.map(\.shape)), expected \(shapes)")
+            }
             values = v.map { $0.reshaped($0.shape) }
         } else {
             values = Self.kerasInit(shapes, seed: seed)
@@ -133,12 +144,14 @@ public final class LSTMNet {
             var n = 0.0
             for j in 0..<c { n += m[i * c + j] * m[i * c + j] }
             n = n.squareRoot()
-            for j in 0..<c { m[i * c + j] /= n; t.data[i * c + j] = Float(m[i * c + j]) }   // the basis must be unit length
+            // the basis must be unit length
+            for j in 0..<c { m[i * c + j] /= n; t.data[i * c + j] = Float(m[i * c + j]) }
         }
     }
 
     /// One Adadelta step on a batch [b, t, features]; returns the loss before the update.
-    public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
+    public func trainStep(_ x: Tensor, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double
+    {
         guard x.shape.count == 3, x.shape[2] == features, labels.count == x.shape[0] else {
             throw KernelError.shape("batch \(x.shape) with \(labels.count) labels, expected [b, t, \(features)]")
         }
@@ -146,12 +159,17 @@ public final class LSTMNet {
     }
 
     /// One step on the sequences `indices` of a set x [n, t, features], read in place.
-    public func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
-                          rng: inout SplitMix64) throws -> Double {
-        guard x.shape.count == 3, x.shape[2] == features, labels.count == indices.count, indices.allSatisfy({ $0 >= 0 && $0 < x.shape[0] }) else {
+    public func trainStep(
+        samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+        rng: inout SplitMix64
+    ) throws -> Double {
+        guard x.shape.count == 3, x.shape[2] == features, labels.count == indices.count,
+            indices.allSatisfy({ $0 >= 0 && $0 < x.shape[0] })
+        else {
             throw KernelError.shape("samples \(x.shape) with \(labels.count) labels, expected [n, t, \(features)]")
         }
-        return try step(SequenceBatch(x, indices: Array(indices)), labels: labels, classWeights: classWeights, rng: &rng)
+        return try step(
+            SequenceBatch(x, indices: Array(indices)), labels: labels, classWeights: classWeights, rng: &rng)
     }
 
     func step(_ xs: SequenceBatch, labels: [Int32], classWeights: [Float]?, rng: inout SplitMix64) throws -> Double {
@@ -159,13 +177,16 @@ public final class LSTMNet {
         let (u1, u2) = (units1, units2)
         let (v, g) = (vars, grads)
         func mask(_ n: Int) -> [UInt8] {
-            dropout > 0 ? (0..<n).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 } : [UInt8](repeating: 1, count: n)
+            dropout > 0
+                ? (0..<n).map { _ in Float(rng.next() >> 40) * 0x1p-24 >= dropout ? UInt8(1) : 0 }
+                : [UInt8](repeating: 1, count: n)
         }
         // forward
         // the input's batch normalisation is fused into the first LSTM (no gradient for x)
         let s0 = BatchNormStatistics(channels: features)
         let tr1 = trace("l1", b, t, u1)
-        ctx.bnLSTMForward(xs, v.bn0, epsilon: bnEpsilon, momentum: bnMomentum, v.lstm1, stats: s0, trace: tr1, workspace: workspace)
+        ctx.bnLSTMForward(
+            xs, v.bn0, epsilon: bnEpsilon, momentum: bnMomentum, v.lstm1, stats: s0, trace: tr1, workspace: workspace)
         let a1 = buffer("a1", tr1.h.shape), s1 = BatchNormStatistics(channels: u1)
         ctx.batchNormTrain(tr1.h, v.bn1, epsilon: bnEpsilon, momentum: bnMomentum, stats: s1, into: a1)
         let mask1 = mask(a1.count)
@@ -185,7 +206,8 @@ public final class LSTMNet {
         // backward
         for i in trainable { g.kerasOrder[i].zero() }
         let dz = Tensor(uninitialized: z.shape)
-        let loss = ctx.softmaxCrossEntropy(probabilities: p, labels: labels, classWeights: classWeights, clip: 1e-7, gradient: dz)
+        let loss = ctx.softmaxCrossEntropy(
+            probabilities: p, labels: labels, classWeights: classWeights, clip: 1e-7, gradient: dz)
         let dd1 = Tensor(uninitialized: d1.shape)
         ctx.denseBackward(x: d1, v.dense2, dy: dz, dx: dd1, gradients: g.dense2, workspace: workspace)
         ctx.reluBackward(output: d1, gradient: dd1, into: dd1)
@@ -193,7 +215,8 @@ public final class LSTMNet {
         ctx.denseBackward(x: a2, v.dense1, dy: dd1, dx: da2, gradients: g.dense1, workspace: workspace)
         ctx.dropout(da2, mask: mask2, rate: dropout, into: da2)
         let dlast = Tensor(uninitialized: last.shape)
-        ctx.batchNormBackward(x: last, gamma: v.bn2.gamma, stats: s2, dy: da2, dx: dlast, dgamma: g.bn2.gamma, dbeta: g.bn2.beta)
+        ctx.batchNormBackward(
+            x: last, gamma: v.bn2.gamma, stats: s2, dy: da2, dx: dlast, dgamma: g.bn2.gamma, dbeta: g.bn2.beta)
         let dh2 = buffer("dh2", tr2.h.shape)
         dh2.zero()
         for n in 0..<b { (dh2.data + (n * t + t - 1) * u2).update(from: dlast.data + n * u2, count: u2) }
@@ -201,12 +224,15 @@ public final class LSTMNet {
         ctx.lstmBackward(x: a1, v.lstm2, trace: tr2, dh: dh2, dx: da1, gradients: g.lstm2, workspace: workspace)
         ctx.dropout(da1, mask: mask1, rate: dropout, into: da1)
         let dh1 = buffer("dh1", tr1.h.shape)
-        ctx.batchNormBackward(x: tr1.h, gamma: v.bn1.gamma, stats: s1, dy: da1, dx: dh1, dgamma: g.bn1.gamma, dbeta: g.bn1.beta)
-        ctx.bnLSTMBackward(xs, v.bn0, v.lstm1, stats: s0, trace: tr1, dh: dh1, dgamma: g.bn0.gamma, dbeta: g.bn0.beta,
-                           gradients: g.lstm1, workspace: workspace)
+        ctx.batchNormBackward(
+            x: tr1.h, gamma: v.bn1.gamma, stats: s1, dy: da1, dx: dh1, dgamma: g.bn1.gamma, dbeta: g.bn1.beta)
+        ctx.bnLSTMBackward(
+            xs, v.bn0, v.lstm1, stats: s0, trace: tr1, dh: dh1, dgamma: g.bn0.gamma, dbeta: g.bn0.beta,
+            gradients: g.lstm1, workspace: workspace)
         let (w, gr, e1, e2) = (vars.kerasOrder, g.kerasOrder, eg.kerasOrder, ed.kerasOrder)
         for i in trainable {
-            ctx.adadelta(w[i], gradient: gr[i], eg: e1[i], ed: e2[i], learningRate: learningRate, rho: rho, epsilon: epsilon)
+            ctx.adadelta(
+                w[i], gradient: gr[i], eg: e1[i], ed: e2[i], learningRate: learningRate, rho: rho, epsilon: epsilon)
         }
         return loss
     }
@@ -224,7 +250,8 @@ extension LSTMNet: Trainable {
         let (b, t) = (x.shape[0], x.shape[1])
         let v = vars
         func folded(_ bn: BatchNormWeights) -> (scale: Tensor, shift: Tensor) {
-            foldBatchNorm(gamma: bn.gamma, beta: bn.beta, mean: bn.movingMean, variance: bn.movingVariance, epsilon: bnEpsilon)
+            foldBatchNorm(
+                gamma: bn.gamma, beta: bn.beta, mean: bn.movingMean, variance: bn.movingVariance, epsilon: bnEpsilon)
         }
         func bn(_ input: Tensor, _ w: BatchNormWeights, _ name: String) -> Tensor {
             let f = folded(w)
@@ -257,7 +284,9 @@ extension LSTMNet: Trainable {
 
     public func restore(_ st: [String: Tensor]) throws {
         for (name, t) in state {
-            guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
+            guard let s = st[name], s.shape == t.shape else {
+                throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)")
+            }
             t.data.update(from: s.data, count: t.count)
         }
     }

@@ -38,14 +38,17 @@ public struct Evaluation: Codable, Sendable, Equatable {
 
     /// The paper's Table I layout as a Markdown row set.
     public func markdownTable(model: String) -> String {
-        func f(_ v: [Double], _ avg: Double) -> String { (v + [avg]).map { String(format: "%.2f", $0) }.joined(separator: " / ") }
+        func f(_ v: [Double], _ avg: Double) -> String {
+            (v + [avg]).map { String(format: "%.2f", $0) }.joined(separator: " / ")
+        }
         let names = classes.joined(separator: " / ")
         return """
-        | model | precision \(names) / avg | recall \(names) / avg | F1 \(names) / avg | accuracy |
-        |---|---|---|---|---|
-        | \(model) | \(f(precision, macroPrecision)) | \(f(recall, macroRecall)) | \(f(f1, macroF1)) | \(String(format: "%.2f", accuracy)) |
+            | model | precision \(names) / avg | recall \(names) / avg | F1 \(names) / avg | accuracy |
+            |---|---|---|---|---|
+            | \(model) | \(f(precision, macroPrecision)) | \(f(recall, macroRecall)) | \
+            \(f(f1, macroF1)) | \(String(format: "%.2f", accuracy)) |
 
-        """
+            """
     }
 }
 

@@ -11,8 +11,10 @@ public protocol Trainable: AnyObject {
     /// One step on the samples `indices` of x (a data set, samples along the first axis).
     /// The default gathers them into `buffer` (at least indices.count samples); a model that
     /// can read samples in place overrides it.
-    func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
-                   rng: inout SplitMix64) throws -> Double
+    func trainStep(
+        samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+        rng: inout SplitMix64
+    ) throws -> Double
     /// Class probabilities in inference mode (no dropout, moving statistics).
     func predict(_ x: Tensor) throws -> Tensor
     /// Every tensor needed to resume: parameters, moving statistics and optimizer state.
@@ -21,10 +23,14 @@ public protocol Trainable: AnyObject {
 }
 
 extension Trainable {
-    public func trainStep(samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
-                          rng: inout SplitMix64) throws -> Double {
+    public func trainStep(
+        samples x: Tensor, indices: ArraySlice<Int>, buffer: Tensor, labels: [Int32], classWeights: [Float]?,
+        rng: inout SplitMix64
+    ) throws -> Double {
         let per = x.count / max(x.shape[0], 1)
-        let xb = indices.count == buffer.shape[0] ? buffer : Tensor(view: buffer, shape: [indices.count] + Array(x.shape.dropFirst()))
+        let xb =
+            indices.count == buffer.shape[0]
+            ? buffer : Tensor(view: buffer, shape: [indices.count] + Array(x.shape.dropFirst()))
         for (r, i) in indices.enumerated() { (xb.data + r * per).update(from: x.data + i * per, count: per) }
         return try trainStep(xb, labels: labels, classWeights: classWeights, rng: &rng)
     }
@@ -84,7 +90,7 @@ public final class Trainer {
         let out = Tensor(uninitialized: [n, k])
         for s in stride(from: 0, to: n, by: max(options.batch, 1)) {
             let m = min(options.batch, n - s)
-            let xb = Tensor(view: x, offset: s * per, shape: [m] + model.sampleShape)   // no copy
+            let xb = Tensor(view: x, offset: s * per, shape: [m] + model.sampleShape)  // no copy
             let p = try model.predict(xb)
             (out.data + s * k).update(from: p.data, count: m * k)
         }
@@ -94,8 +100,10 @@ public final class Trainer {
     /// Trains on (x, y), validating on (vx, vy) each epoch. With `checkpoint`, the state is
     /// saved there after every epoch and an existing checkpoint is resumed from.
     @discardableResult
-    public func fit(_ x: Tensor, _ y: [Int], validation: (Tensor, [Int])? = nil, checkpoint: String? = nil,
-                    logCSV: String? = nil, progress: ((EpochLog) -> Void)? = nil) throws -> [EpochLog] {
+    public func fit(
+        _ x: Tensor, _ y: [Int], validation: (Tensor, [Int])? = nil, checkpoint: String? = nil,
+        logCSV: String? = nil, progress: ((EpochLog) -> Void)? = nil
+    ) throws -> [EpochLog] {
         let n = y.count
         guard n > 0, x.shape.first == n, Array(x.shape.dropFirst()) == model.sampleShape else {
             throw TrainingError("training data \(x.shape) with \(y.count) labels, expected [n] + \(model.sampleShape)")
@@ -111,18 +119,21 @@ public final class Trainer {
             for name in f.tensorNames where !name.hasPrefix("best/") { st[name] = try f.tensor(name) }
             try model.restore(st)
             guard let e = Int(f.metadata["epoch"] ?? ""), let r = UInt64(f.metadata["rng"] ?? ""),
-                  let logJSON = f.metadata["log"] else { throw ModelFileError(checkpoint, "not a training checkpoint") }
+                let logJSON = f.metadata["log"]
+            else { throw ModelFileError(checkpoint, "not a training checkpoint") }
             start = e
             rng.state = r
             best = Double(f.metadata["best"] ?? "") ?? .infinity
             wait = Int(f.metadata["wait"] ?? "") ?? 0
             log = try JSONDecoder().decode([EpochLog].self, from: Data(logJSON.utf8))
             if f.tensorNames.contains(where: { $0.hasPrefix("best/") }) {
-                bestState = try f.tensorNames.filter { $0.hasPrefix("best/") }.sorted().map { (String($0.dropFirst(5)), try f.tensor($0)) }
+                bestState = try f.tensorNames.filter { $0.hasPrefix("best/") }.sorted().map {
+                    (String($0.dropFirst(5)), try f.tensor($0))
+                }
             }
             if wait >= options.patience { return log }
         }
-        let full = Tensor(uninitialized: [min(options.batch, n)] + model.sampleShape)   // the batch buffer, reused
+        let full = Tensor(uninitialized: [min(options.batch, n)] + model.sampleShape)  // the batch buffer, reused
         var epoch = start
         while epoch < options.maxEpochs {
             let t0 = Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
@@ -131,8 +142,9 @@ public final class Trainer {
             var total = 0.0
             for s in stride(from: 0, to: n, by: options.batch) {
                 let idx = order[s..<min(s + options.batch, n)]
-                let loss = try model.trainStep(samples: x, indices: idx, buffer: full, labels: idx.map { Int32(y[$0]) },
-                                               classWeights: weights, rng: &rng)
+                let loss = try model.trainStep(
+                    samples: x, indices: idx, buffer: full, labels: idx.map { Int32(y[$0]) },
+                    classWeights: weights, rng: &rng)
                 if !loss.isFinite { throw TrainingError("the loss became \(loss) in epoch \(epoch + 1)") }
                 total += loss * Double(idx.count)
             }
@@ -158,8 +170,10 @@ public final class Trainer {
             if let checkpoint {
                 var tensors = model.state
                 if let b = bestState { tensors += b.map { ("best/\($0.0)", $0.1) } }
-                let meta = ["epoch": "\(epoch)", "rng": "\(rng.state)", "best": "\(best)", "wait": "\(wait)",
-                            "log": String(decoding: try JSONEncoder().encode(log), as: UTF8.self)]
+                let meta = [
+                    "epoch": "\(epoch)", "rng": "\(rng.state)", "best": "\(best)", "wait": "\(wait)",
+                    "log": String(decoding: try JSONEncoder().encode(log), as: UTF8.self),
+                ]
                 try SafeTensorsWriter.write(tensors, to: checkpoint, metadata: meta)
             }
             if wait >= options.patience { break }
@@ -171,7 +185,8 @@ public final class Trainer {
     func writeCSV(_ path: String) throws {
         var s = "epoch,loss,val_loss,val_accuracy,seconds\n"
         for e in log {
-            s += "\(e.epoch),\(e.loss),\(e.valLoss.map { "\($0)" } ?? ""),\(e.valAccuracy.map { "\($0)" } ?? ""),"
+            s +=
+                "\(e.epoch),\(e.loss),\(e.valLoss.map { "\($0)" } ?? ""),\(e.valAccuracy.map { "\($0)" } ?? ""),"
                 + String(format: "%.3f", e.seconds) + "\n"
         }
         try AtomicFile.write(Data(s.utf8), to: path)
@@ -198,7 +213,9 @@ extension FrameNet: Trainable {
         packed = nil
         for i in params.indices {
             for (name, t) in [("param_\(i)", params[i]), ("adadelta_g_\(i)", eg[i]), ("adadelta_d_\(i)", ed[i])] {
-                guard let s = st[name], s.shape == t.shape else { throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)") }
+                guard let s = st[name], s.shape == t.shape else {
+                    throw TrainingError("checkpoint lacks \(name) with shape \(t.shape)")
+                }
                 t.data.update(from: s.data, count: t.count)
             }
         }

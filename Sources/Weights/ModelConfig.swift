@@ -37,9 +37,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         let c: ModelConfig
-        do { c = try d.decode(ModelConfig.self, from: data) }
-        catch let e as DecodingError { throw ModelFileError(path, "invalid model config: \(describe(e))") }
-        catch { throw ModelFileError(path, "invalid model config: \(error)") }
+        do { c = try d.decode(ModelConfig.self, from: data) } catch let e as DecodingError {
+            throw ModelFileError(path, "invalid model config: \(describe(e))")
+        } catch { throw ModelFileError(path, "invalid model config: \(error)") }
         guard c.format == formatTag else {
             throw ModelFileError(path, "format is \"\(c.format)\", expected \"\(formatTag)\"")
         }
@@ -63,7 +63,8 @@ func describe(_ e: DecodingError) -> String {
     case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx):
         return "wrong type at \(path(ctx.codingPath)): \(ctx.debugDescription)"
     case .dataCorrupted(let ctx):
-        return ctx.codingPath.isEmpty ? "not valid JSON" : "bad value at \(path(ctx.codingPath)): \(ctx.debugDescription)"
+        return ctx.codingPath.isEmpty
+            ? "not valid JSON" : "bad value at \(path(ctx.codingPath)): \(ctx.debugDescription)"
     @unknown default: return "\(e)"
     }
 }
@@ -78,7 +79,9 @@ public struct InputSpec: Codable, Sendable, Equatable {
     public var normalization: Normalization
 
     public init(height: Int, width: Int, channels: Int, color: String, normalization: Normalization) {
-        (self.height, self.width, self.channels, self.color, self.normalization) = (height, width, channels, color, normalization)
+        (self.height, self.width, self.channels, self.color, self.normalization) = (
+            height, width, channels, color, normalization
+        )
     }
 }
 
@@ -106,7 +109,9 @@ public enum Padding: Codable, Sendable, Equatable {
             switch s {
             case "same": self = .same
             case "valid": self = .valid
-            default: throw DecodingError.dataCorruptedError(in: c, debugDescription: "padding \"\(s)\" is not same, valid or [t, l, b, r]")
+            default:
+                throw DecodingError.dataCorruptedError(
+                    in: c, debugDescription: "padding \"\(s)\" is not same, valid or [t, l, b, r]")
             }
             return
         }

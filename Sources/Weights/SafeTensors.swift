@@ -12,7 +12,13 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
 /// Element types a safetensors file may hold; all are converted to float32 on load.
 public enum DType: String, Sendable {
     case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
-    var size: Int { switch self { case .f32: 4; case .f16, .bf16: 2; case .f64: 8 } }
+    var size: Int {
+        switch self {
+        case .f32: 4;
+        case .f16, .bf16: 2;
+        case .f64: 8
+        }
+    }
 }
 
 /// Where a model's tensors come from: a safetensors file, or tensors made in memory.
@@ -39,7 +45,9 @@ public struct LazyWeights: WeightSource {
     public func tensor(_ name: String) throws -> Tensor {
         guard let i = items[name] else { throw ModelFileError(sourceName, "no tensor named \(name)") }
         let t = try i.make()
-        guard t.shape == i.shape else { throw ModelFileError(sourceName, "tensor \(name) made with shape \(t.shape), declared \(i.shape)") }
+        guard t.shape == i.shape else {
+            throw ModelFileError(sourceName, "tensor \(name) made with shape \(t.shape), declared \(i.shape)")
+        }
         return t
     }
 }
@@ -65,8 +73,9 @@ public struct SafeTensorsFile: Sendable, WeightSource {
 
     public init(path: String) throws {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw ModelFileError(path, "cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw ModelFileError(path, "cannot read: \(error.localizedDescription)")
+        }
         try self.init(data: data, path: path)
     }
 
@@ -76,12 +85,15 @@ public struct SafeTensorsFile: Sendable, WeightSource {
         func fail(_ s: String) -> ModelFileError { ModelFileError(path, s) }
         guard data.count >= 8 else { throw fail("too short for a safetensors file (\(data.count) bytes)") }
         let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard n <= UInt64(Self.maxHeaderBytes) else { throw fail("header length \(n) exceeds the \(Self.maxHeaderBytes)-byte limit") }
+        guard n <= UInt64(Self.maxHeaderBytes) else {
+            throw fail("header length \(n) exceeds the \(Self.maxHeaderBytes)-byte limit")
+        }
         guard n <= UInt64(data.count - 8) else {
-            throw fail("header length \(n) runs past the end of the file (\(data.count) bytes): truncated or not safetensors")
+            throw fail(
+                "header length \(n) runs past the end of the file (\(data.count) bytes): truncated or not safetensors")
         }
         dataStart = 8 + Int(n)
-        let headerData = data.subdata(in: data.startIndex + 8 ..< data.startIndex + dataStart)
+        let headerData = data.subdata(in: data.startIndex + 8..<data.startIndex + dataStart)
         guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
@@ -99,7 +111,8 @@ public struct SafeTensorsFile: Sendable, WeightSource {
             guard let obj = value as? [String: Any] else { throw fail("tensor \(name): entry is not an object") }
             guard let ds = obj["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
             guard let dtype = DType(rawValue: ds) else { throw fail("tensor \(name): unsupported dtype \(ds)") }
-            guard let shapeAny = obj["shape"] as? [Any], let offs = obj["data_offsets"] as? [Any], offs.count == 2 else {
+            guard let shapeAny = obj["shape"] as? [Any], let offs = obj["data_offsets"] as? [Any], offs.count == 2
+            else {
                 throw fail("tensor \(name): missing shape or data_offsets")
             }
             var shape: [Int] = []
@@ -114,12 +127,14 @@ public struct SafeTensorsFile: Sendable, WeightSource {
                 shape.append(v)
             }
             guard let b = (offs[0] as? NSNumber)?.intValue, let e = (offs[1] as? NSNumber)?.intValue,
-                  b >= 0, e >= b else { throw fail("tensor \(name): bad data_offsets \(offs)") }
+                b >= 0, e >= b
+            else { throw fail("tensor \(name): bad data_offsets \(offs)") }
             guard e <= data.count - dataStart else {
                 throw fail("tensor \(name): data_offsets [\(b), \(e)] run past the end of the file (truncated?)")
             }
             guard e - b == elements * dtype.size else {
-                throw fail("tensor \(name): \(e - b) bytes for shape \(shape) of \(ds) (expected \(elements * dtype.size))")
+                throw fail(
+                    "tensor \(name): \(e - b) bytes for shape \(shape) of \(ds) (expected \(elements * dtype.size))")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: b, end: e)
         }
@@ -127,8 +142,10 @@ public struct SafeTensorsFile: Sendable, WeightSource {
         var cursor = 0
         for (name, e) in entries.sorted(by: { ($0.value.begin, $0.value.end) < ($1.value.begin, $1.value.end) }) {
             guard e.begin == cursor else {
-                throw fail(e.begin < cursor ? "tensor \(name) overlaps another tensor's bytes"
-                                            : "a gap of \(e.begin - cursor) bytes before tensor \(name)")
+                throw fail(
+                    e.begin < cursor
+                        ? "tensor \(name) overlaps another tensor's bytes"
+                        : "a gap of \(e.begin - cursor) bytes before tensor \(name)")
             }
             cursor = e.end
         }
@@ -153,7 +170,9 @@ public struct SafeTensorsFile: Sendable, WeightSource {
             case .f64:
                 for i in 0..<n { t.data[i] = Float(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
             case .f16:
-                for i in 0..<n { t.data[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+                for i in 0..<n {
+                    t.data[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+                }
             case .bf16:
                 for i in 0..<n {
                     let h = src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
@@ -167,8 +186,10 @@ public struct SafeTensorsFile: Sendable, WeightSource {
 
 /// Writes safetensors files atomically (a temporary file in the same folder, then rename).
 public enum SafeTensorsWriter {
-    public static func encode(_ tensors: [(String, Tensor)], dtype: DType = .f32,
-                              metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(
+        _ tensors: [(String, Tensor)], dtype: DType = .f32,
+        metadata: [String: String] = [:]
+    ) throws -> Data {
         precondition(dtype == .f32 || dtype == .f16, "only F32 and F16 are written")
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -196,8 +217,10 @@ public enum SafeTensorsWriter {
         return out
     }
 
-    public static func write(_ tensors: [(String, Tensor)], to path: String, dtype: DType = .f32,
-                             metadata: [String: String] = [:]) throws {
+    public static func write(
+        _ tensors: [(String, Tensor)], to path: String, dtype: DType = .f32,
+        metadata: [String: String] = [:]
+    ) throws {
         try AtomicFile.write(try encode(tensors, dtype: dtype, metadata: metadata), to: path)
     }
 }
@@ -214,7 +237,8 @@ public enum AtomicFile {
             let fd = open(tmp.path, O_RDONLY)
             if fd >= 0 { fsync(fd); close(fd) }
             guard rename(tmp.path, url.path) == 0 else {
-                throw ModelFileError(path, "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
+                throw ModelFileError(
+                    path, "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
             }
         } catch let e as ModelFileError {
             try? FileManager.default.removeItem(at: tmp)

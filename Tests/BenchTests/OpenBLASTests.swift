@@ -1,7 +1,7 @@
 import CBLASBench
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct OpenBLASTests {
     @Test("the benchmarks' OpenBLAS peer computes the same product as the reference")

@@ -1,12 +1,13 @@
 import Foundation
-import Testing
-import PainFace
 import Imaging
 import Kernels
+import PainFace
+import Testing
 import Weights
 
 func tempDir(_ name: String) throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "pf-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
     return d
 }
@@ -30,7 +31,12 @@ func builtExecutable(_ name: String) -> URL {
         let candidate = dir.appendingPathComponent(name)
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
     }
-    fatalError("\(name) not found beside the test bundle \(CommandLine.arguments[0]); build it first (swift build --build-tests)")
+    fatalError(
+        """
+            \(name) not found beside the test bundle \(CommandLine.arguments[0]); build it first (swift build \
+            --build-tests)
+            """
+    )
 }
 
 /// Runs `painface` (or another of the package's executables) built next to the tests.
@@ -83,15 +89,16 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
             try FileManager.default.copyItem(at: src.appendingPathComponent(n), to: dir.appendingPathComponent(n))
         }
         let png = try Data(contentsOf: src.appendingPathComponent("frame_00075.png"))
-        try png.prefix(png.count / 2).write(to: dir.appendingPathComponent("frame_00075.png"))   // truncated
-        try Data().write(to: dir.appendingPathComponent("frame_00080.jpg"))                        // empty
+        try png.prefix(png.count / 2).write(to: dir.appendingPathComponent("frame_00075.png"))  // truncated
+        try Data().write(to: dir.appendingPathComponent("frame_00080.jpg"))  // empty
         try Data("hello".utf8).write(to: dir.appendingPathComponent("notes.txt"))
         let r = try painface(["features", dir.path, "--out", out.path])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.err.contains("2 unreadable"))
         let f = try SafeTensorsFile(path: out.appendingPathComponent(dir.lastPathComponent + ".safetensors").path)
         #expect(f.entries["features"]?.shape == [2, 128])
-        #expect(f.metadata["unreadable"]!.contains("frame_00075.png") && f.metadata["unreadable"]!.contains("empty file"))
+        #expect(
+            f.metadata["unreadable"]!.contains("frame_00075.png") && f.metadata["unreadable"]!.contains("empty file"))
     }
 
     @Test("bad model and bad folder give one-line errors and a non-zero exit")
@@ -101,7 +108,10 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         let bad = out.appendingPathComponent("broken.json")
         try Data("{\"format\": \"painface-model/1\"".utf8).write(to: bad)
         try Data([1, 2, 3]).write(to: out.appendingPathComponent("broken.safetensors"))
-        let r = try painface(["features", "--model", bad.path, repoRoot().appendingPathComponent("samples/faces/cap12_t010s").path, "--out", out.path])
+        let r = try painface([
+            "features", "--model", bad.path, repoRoot().appendingPathComponent("samples/faces/cap12_t010s").path,
+            "--out", out.path,
+        ])
         #expect(r.status != 0)
         #expect(r.err.contains("broken.json: invalid model config"))
         let r2 = try painface(["features", "/nonexistent/folder", "--out", out.path])
@@ -112,9 +122,12 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
 
     @Test("painface-bench runs and reports GFLOPS and peak RSS")
     func bench() throws {
-        let r = try painface(["--quick", "--only", "gemm,mini-xception", "--threads", "1"], executable: "painface-bench")
+        let r = try painface(
+            ["--quick", "--only", "gemm,mini-xception", "--threads", "1"], executable: "painface-bench")
         #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("measured FMA peak") && r.out.contains("fer-mini-xception batch 32") && r.out.contains("peak RSS"))
+        #expect(
+            r.out.contains("measured FMA peak") && r.out.contains("fer-mini-xception batch 32")
+                && r.out.contains("peak RSS"))
         let bad = try painface(["--isa", "sparc"], executable: "painface-bench")
         #expect(bad.status != 0 && bad.err.contains("unknown --isa sparc"))
     }
@@ -133,18 +146,30 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         let dir = try tempDir("heads")
         defer { try? FileManager.default.removeItem(at: dir) }
         let feats = dir.appendingPathComponent("feats").path
-        let samples = ["cap12_t010s", "cap13_t005s", "wolfganglanger_t000s"].map { repoRoot().appendingPathComponent("samples/faces/\($0)").path }
+        let samples = ["cap12_t010s", "cap13_t005s", "wolfganglanger_t000s"].map {
+            repoRoot().appendingPathComponent("samples/faces/\($0)").path
+        }
         #expect(try painface(["features"] + samples + ["--out", feats]).status == 0)
         let labels = dir.appendingPathComponent("labels.csv").path
-        try Data("video,label\ncap12_t010s,no_pain\ncap13_t005s,low_pain\nwolfganglanger_t000s,2\n".utf8).write(to: URL(fileURLWithPath: labels))
-        for (head, extra) in [("framewise", ["--layers", "32,16"]), ("lstm", ["--sequence-length", "9", "--layers", "8,4,8"])] {
+        try Data("video,label\ncap12_t010s,no_pain\ncap13_t005s,low_pain\nwolfganglanger_t000s,2\n".utf8).write(
+            to: URL(fileURLWithPath: labels))
+        for (head, extra) in [
+            ("framewise", ["--layers", "32,16"]), ("lstm", ["--sequence-length", "9", "--layers", "8,4,8"]),
+        ] {
             let stem = dir.appendingPathComponent("model-\(head)").path
-            let t = try painface(["train", "--head", head, "--features", feats, "--labels", labels, "--validation-labels", labels,
-                                  "--out", stem, "--epochs", "3", "--batch", "4"] + extra)
+            let t = try painface(
+                [
+                    "train", "--head", head, "--features", feats, "--labels", labels, "--validation-labels", labels,
+                    "--out", stem, "--epochs", "3", "--batch", "4",
+                ] + extra)
             #expect(t.status == 0, "\(t.err)")
             #expect(t.err.contains("epoch 3: loss"))
-            #expect(FileManager.default.fileExists(atPath: stem + ".json") && FileManager.default.fileExists(atPath: stem + ".log.csv"))
-            let e = try painface(["evaluate", "--head", stem, "--features", feats, "--labels", labels, "--json", stem + ".eval.json"])
+            #expect(
+                FileManager.default.fileExists(atPath: stem + ".json")
+                    && FileManager.default.fileExists(atPath: stem + ".log.csv"))
+            let e = try painface([
+                "evaluate", "--head", stem, "--features", feats, "--labels", labels, "--json", stem + ".eval.json",
+            ])
             #expect(e.status == 0, "\(e.err)")
             #expect(e.out.contains("| precision no_pain / low_pain / high_pain / avg |"))
             let p = try painface(["predict", "--head", stem, "--features", feats])
@@ -155,18 +180,29 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         let other = dir.appendingPathComponent("other").path
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try SafeTensorsWriter.write([("features", Tensor(shape: [4, 7]))], to: other + "/cap12_t010s.safetensors")
-        let wrong = try painface(["predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other])
-        #expect(wrong.status != 0 && wrong.err.contains("cap12_t010s.safetensors: not a PainFace feature file"), "\(wrong.err)")
-        try SafeTensorsWriter.write([("features", Tensor(shape: [4, 128]))], to: other + "/cap12_t010s.safetensors",
-                                    metadata: ["model_sha256": String(repeating: "0", count: 64), "frames": "[]"])
-        let old = try painface(["predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other])
+        let wrong = try painface([
+            "predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other,
+        ])
+        #expect(
+            wrong.status != 0 && wrong.err.contains("cap12_t010s.safetensors: not a PainFace feature file"),
+            "\(wrong.err)")
+        try SafeTensorsWriter.write(
+            [("features", Tensor(shape: [4, 128]))], to: other + "/cap12_t010s.safetensors",
+            metadata: ["model_sha256": String(repeating: "0", count: 64), "frames": "[]"])
+        let old = try painface([
+            "predict", "--head", dir.appendingPathComponent("model-framewise").path, "--features", other,
+        ])
         #expect(old.status != 0 && old.err.contains("format of an older painface features"), "\(old.err)")
         // a label that is not a class, and a video without features
         try Data("video,label\ncap12_t010s,agony\n".utf8).write(to: URL(fileURLWithPath: labels))
-        let bad = try painface(["train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path])
+        let bad = try painface([
+            "train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path,
+        ])
         #expect(bad.status != 0 && bad.err.contains("unknown label \"agony\""))
         try Data("video,label\nnobody,0\n".utf8).write(to: URL(fileURLWithPath: labels))
-        let missing = try painface(["train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path])
+        let missing = try painface([
+            "train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path,
+        ])
         #expect(missing.status != 0 && missing.err.contains("no feature file for video nobody"))
     }
 }

@@ -2,13 +2,15 @@ import Dataset
 import Foundation
 import FoundationXML
 import PainFace
-import Testing
 import TestSupport
+import Testing
 import Training
 import Weights
 
 func safetensorsFiles(_ dir: URL) throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+    try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+        $0.hasSuffix(".safetensors") && !$0.hasPrefix(".")
+    }.sorted()
 }
 
 @Suite(.serialized) struct PipelineTests {
@@ -36,27 +38,38 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
 
         for head in ["framewise", "lstm"] {
             let stem = d.appendingPathComponent(head).path
-            let t = try painface(["train", manifest, "--cache", cache, "--head", head, "--out", stem, "--epochs", "3"] + proto)
+            let t = try painface(
+                ["train", manifest, "--cache", cache, "--head", head, "--out", stem, "--epochs", "3"] + proto)
             #expect(t.status == 0, "\(t.err)")
             let cfg = try String(contentsOfFile: stem + ".json", encoding: .utf8)
             #expect(cfg.contains("\"feature_model\" : \"fer-mini-xception\""))
             let report = d.appendingPathComponent("report-\(head)").path
             let preds = d.appendingPathComponent("eval-\(head).csv").path
-            let ev = try painface(["evaluate", manifest, "--cache", cache, "--head", stem, "--report", report, "--predictions", preds] + proto)
+            let ev = try painface(
+                ["evaluate", manifest, "--cache", cache, "--head", stem, "--report", report, "--predictions", preds]
+                    + proto)
             #expect(ev.status == 0, "\(ev.err)")
             for f in ["report.md", "report.html", "metrics.json"] {
                 #expect(FileManager.default.fileExists(atPath: report + "/" + f))
             }
-            #expect(try String(contentsOfFile: report + "/report.html", encoding: .utf8).components(separatedBy: "<svg").count == 4)
-            #expect(try String(contentsOfFile: report + "/report.md", encoding: .utf8).contains("| wolfgang_b | high_pain |"))
+            #expect(
+                try String(contentsOfFile: report + "/report.html", encoding: .utf8).components(separatedBy: "<svg")
+                    .count == 4)
+            #expect(
+                try String(contentsOfFile: report + "/report.md", encoding: .utf8).contains(
+                    "| wolfgang_b | high_pain |"))
             // the metrics agree with the per-video predictions
-            let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map {
+                $0.split(separator: ",")
+            }
             #expect(rows.count == 2)
-            let metrics = try JSONDecoder().decode(Evaluation.self, from: Data(contentsOf: URL(fileURLWithPath: report + "/metrics.json")))
+            let metrics = try JSONDecoder().decode(
+                Evaluation.self, from: Data(contentsOf: URL(fileURLWithPath: report + "/metrics.json")))
             let correct = rows.filter { $0[1] == $0[2] }.count
             #expect(abs(metrics.accuracy - Double(correct) / 2) < 1e-12)
             // predict on the same split gives the same labels and probabilities
-            let pr = try painface(["predict", "--head", stem, "--manifest", manifest, "--cache", cache, "--split", "validation"] + proto)
+            let pr = try painface(
+                ["predict", "--head", stem, "--manifest", manifest, "--cache", cache, "--split", "validation"] + proto)
             #expect(pr.status == 0, "\(pr.err)")
             let predRows = pr.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
             #expect(predRows.map { [$0[0], $0[1]] + $0[2...] } == rows.map { [$0[0], $0[2]] + $0[3...] })
@@ -64,10 +77,15 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
 
         let folders = ["cap12_a", "wolfgang_b"].map { repoRoot().appendingPathComponent("samples/frames/\($0)").path }
         let out = d.appendingPathComponent("pred.csv").path
-        let inf = try painface(["infer"] + folders + ["--head", d.appendingPathComponent("framewise").path, "--out", out, "--per-frame"])
+        let inf = try painface(
+            ["infer"] + folders + ["--head", d.appendingPathComponent("framewise").path, "--out", out, "--per-frame"])
         #expect(inf.status == 0, "\(inf.err)")
-        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        #expect(lines[0].joined(separator: ",") == "video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        #expect(
+            lines[0].joined(separator: ",")
+                == "video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source")
         let videoRows = lines.dropFirst().filter { $0[1].isEmpty }
         #expect(videoRows.map { String($0[0]) } == ["cap12_a", "wolfgang_b"])
         #expect(lines.count == 1 + 2 + 80)
@@ -104,7 +122,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         p.waitUntilExit()
         let partial = try safetensorsFiles(killed)
         #expect(!partial.isEmpty && partial.count < 8, "killed after \(partial.count) of 8 videos")
-        for f in partial { _ = try FeatureCache.load(path: killed.appendingPathComponent(f).path) }   // none torn
+        for f in partial { _ = try FeatureCache.load(path: killed.appendingPathComponent(f).path) }  // none torn
 
         let resumed = try painface(["extract", manifest, "--cache", killed.path] + args)
         #expect(resumed.status == 0, "\(resumed.err)")
@@ -113,7 +131,8 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let after = try safetensorsFiles(killed)
         #expect(names.count == 8 && after == names)
         for n in names {
-            let a = try Data(contentsOf: full.appendingPathComponent(n)), b = try Data(contentsOf: killed.appendingPathComponent(n))
+            let a = try Data(contentsOf: full.appendingPathComponent(n)),
+                b = try Data(contentsOf: killed.appendingPathComponent(n))
             #expect(a == b, "\(n) differs after the resume")
         }
     }
@@ -129,9 +148,12 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let victim = broken.appendingPathComponent("frame_00105.jpg")
         let bytes = try Data(contentsOf: victim)
         try bytes.prefix(bytes.count / 3).write(to: victim)
-        let manifest = try sampleManifest(in: d, extraRows: ["gone,p8,test,,\(d.path)/nowhere", "broken,p9,test,,\(broken.path)"])
+        let manifest = try sampleManifest(
+            in: d, extraRows: ["gone,p8,test,,\(d.path)/nowhere", "broken,p9,test,,\(broken.path)"])
         let cache = d.appendingPathComponent("cache")
-        let r = try painface(["extract", manifest, "--cache", cache.path, "--segment-length", "20", "--short-segment", "pad"])
+        let r = try painface([
+            "extract", manifest, "--cache", cache.path, "--segment-length", "20", "--short-segment", "pad",
+        ])
         #expect(r.status != 0)
         #expect(r.err.contains("error: gone (line 10)") && r.err.contains("nowhere"), "\(r.err)")
         #expect(r.err.contains("1 failed"))
@@ -143,7 +165,10 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         var seen: [String] = []
         for i in 0..<3 {
             let c = d.appendingPathComponent("shard\(i)")
-            let s = try painface(["extract", manifest, "--cache", c.path, "--segment-length", "20", "--shard", "\(i)/3", "--splits", "train,validation"])
+            let s = try painface([
+                "extract", manifest, "--cache", c.path, "--segment-length", "20", "--shard", "\(i)/3", "--splits",
+                "train,validation",
+            ])
             #expect(s.status == 0, "\(s.err)")
             seen += try safetensorsFiles(c)
         }
@@ -156,15 +181,19 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let d = try tempDir("lm")
         defer { try? FileManager.default.removeItem(at: d) }
         let clip = repoRoot().appendingPathComponent("samples/frames/cap12_a")
-        let frames = try FileManager.default.contentsOfDirectory(atPath: clip.path).filter { $0.hasSuffix(".jpg") }.sorted()
+        let frames = try FileManager.default.contentsOfDirectory(atPath: clip.path).filter { $0.hasSuffix(".jpg") }
+            .sorted()
         // a plain landmark CSV (made up for the test): a 4-point box, NaN (no face) on the 3rd frame
         func writeLandmarks(_ dx: Double) throws {
             var rows = ["frame,x0,y0,x1,y1,x2,y2,x3,y3"]
             for (i, f) in frames.enumerated() {
-                rows.append(i == 2 ? "\(f),nan,nan,nan,nan,nan,nan,nan,nan"
-                                   : "\(f),\(150 + dx),90,\(250 + dx),90,\(150 + dx),200,\(250 + dx),200")
+                rows.append(
+                    i == 2
+                        ? "\(f),nan,nan,nan,nan,nan,nan,nan,nan"
+                        : "\(f),\(150 + dx),90,\(250 + dx),90,\(150 + dx),200,\(250 + dx),200")
             }
-            try rows.joined(separator: "\n").write(to: d.appendingPathComponent("lm.csv"), atomically: true, encoding: .utf8)
+            try rows.joined(separator: "\n").write(
+                to: d.appendingPathComponent("lm.csv"), atomically: true, encoding: .utf8)
         }
         try writeLandmarks(0)
         let manifest = d.appendingPathComponent("m.csv").path
@@ -175,10 +204,10 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(try painface(args).status == 0)
         let e = try FeatureCache.load(path: cache.appendingPathComponent("v.safetensors").path)
         #expect(e.sources.filter { $0 == "landmarks" }.count == 39)
-        #expect(e.sources[2] == "previous" && e.positions.count == 40)   // the default policy reuses the last box
+        #expect(e.sources[2] == "previous" && e.positions.count == 40)  // the default policy reuses the last box
         #expect(abs(e.coverage - 39.0 / 40.0) < 1e-4)
         #expect(try painface(args).err.contains("0 extracted, 1 up to date"))
-        try writeLandmarks(12)   // new landmarks: new crops
+        try writeLandmarks(12)  // new landmarks: new crops
         #expect(try painface(args).err.contains("1 extracted, 0 up to date"))
         let half = try painface(args + ["--float16"])
         #expect(half.err.contains("1 extracted"), "\(half.err)")
@@ -195,9 +224,12 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let d = try tempDir("layout")
         defer { try? FileManager.default.removeItem(at: d) }
         let frames = repoRoot().appendingPathComponent("samples/frames")
-        for (rel, clip) in [("data/train/no_pain/p01_base", "cap12_a"), ("data/train/high_pain/p01_h1", "cap12_c"),
-                            ("data/validation/unlabelled/p02_x", "wolfgang_a")] {
-            try FileManager.default.createDirectory(at: d.appendingPathComponent(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
+        for (rel, clip) in [
+            ("data/train/no_pain/p01_base", "cap12_a"), ("data/train/high_pain/p01_h1", "cap12_c"),
+            ("data/validation/unlabelled/p02_x", "wolfgang_a"),
+        ] {
+            try FileManager.default.createDirectory(
+                at: d.appendingPathComponent(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: frames.appendingPathComponent(clip), to: d.appendingPathComponent(rel))
         }
         let out = d.appendingPathComponent("m.csv").path
@@ -209,8 +241,10 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(m.videos.map(\.label) == [2, 0, nil])
         #expect(m.videos[2].frames == d.appendingPathComponent("data/validation/unlabelled/p02_x").standardized.path)
         #expect(DatasetCheck(m, protocol: SegmentProtocol(length: 20)).problems.isEmpty)
-        #expect(try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out]).status != 0)   // no overwrite
-        try FileManager.default.createDirectory(at: d.appendingPathComponent("data/training"), withIntermediateDirectories: true)
+        // no overwrite
+        #expect(try painface(["dataset", "init", d.appendingPathComponent("data").path, "--out", out]).status != 0)
+        try FileManager.default.createDirectory(
+            at: d.appendingPathComponent("data/training"), withIntermediateDirectories: true)
         #expect(throws: ModelFileError.self) { try ManifestLayout.scan(root: d.appendingPathComponent("data").path) }
     }
 }

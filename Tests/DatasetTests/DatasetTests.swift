@@ -1,7 +1,7 @@
 import Dataset
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Weights
 
 @Suite struct ProtocolTests {
@@ -12,7 +12,8 @@ import Weights
     @Test("training No-Pain videos are cut into consecutive segments; others give their first")
     func segments() {
         var p = SegmentProtocol(length: 300, short: .drop)
-        #expect(p.segments(video("train", 0), frames: 1_799) == [0..<300, 300..<600, 600..<900, 900..<1200, 1200..<1500])
+        #expect(
+            p.segments(video("train", 0), frames: 1_799) == [0..<300, 300..<600, 600..<900, 900..<1200, 1200..<1500])
         #expect(p.segments(video("train", 0), frames: 1_800).count == 6)
         #expect(p.segments(video("train", 2), frames: 1_800) == [0..<300])
         #expect(p.segments(video("validation", 0), frames: 1_800) == [0..<300])
@@ -53,7 +54,13 @@ import Weights
             try s.write(toFile: p, atomically: true, encoding: .utf8)
             return p
         }
-        let m = try Manifest(path: try write("video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \"\"x\"\"\"\nb,p2,test,,/abs/b\n"))
+        let m = try Manifest(
+            path: try write(
+                """
+                    video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \
+                    \"\"x\"\"\"\nb,p2,test,,/abs/b\n
+                    """
+            ))
         #expect(m.videos.map(\.id) == ["a,1", "b"])
         #expect(m.videos[0].frames == d.appendingPathComponent("frames/a \"x\"").path)
         #expect(m.videos[1].frames == "/abs/b" && m.videos[1].label == nil)
@@ -61,7 +68,10 @@ import Weights
             ("video_id,split,label,frames\n", "missing column(s) participant"),
             ("video_id,participant,split,label,frames\na,p,train,agony,f\n", "line 2: unknown label \"agony\""),
             ("video_id,participant,split,label,frames\na,p,training,no_pain,f\n", "line 2: unknown split"),
-            ("video_id,participant,split,label,frames\na,p,train,no_pain,f\na,p,train,low_pain,g\n", "line 3: duplicate video_id \"a\" (first on line 2)"),
+            (
+                "video_id,participant,split,label,frames\na,p,train,no_pain,f\na,p,train,low_pain,g\n",
+                "line 3: duplicate video_id \"a\" (first on line 2)"
+            ),
             ("video_id,participant,split,label,frames\n../a,p,train,no_pain,f\n", "cannot be a file name"),
         ]
         for (text, message) in cases {
@@ -80,7 +90,8 @@ import Weights
     func check() throws {
         let d = try scratch("check")
         defer { try? FileManager.default.removeItem(at: d) }
-        try FileManager.default.createDirectory(at: d.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: d.appendingPathComponent("empty"), withIntermediateDirectories: true)
         let path = try sampleManifest(in: d, extraRows: ["x1,cap12,validation,low_pain,empty", "x2,p9,test,,nowhere"])
         let c = DatasetCheck(try Manifest(path: path), protocol: SegmentProtocol(length: 20))
         #expect(c.problems.count == 3, "\(c.problems)")

@@ -26,8 +26,12 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let d = try scratch("of")
         defer { try? FileManager.default.removeItem(at: d) }
         let header = "frame, face_id, timestamp, confidence, success, x_0, x_1, y_0, y_1"
-        try write("\(header)\n1, 0, 0.0, 0.98, 1, 10, 20, 30, 40\n2, 0, 0.04, 0.1, 0, -nan, -nan, -nan, -nan\n3, 0, 0.08, 0.97, 1, 11, 21, 31, 41\n",
-                  d.appendingPathComponent("of.csv"))
+        try write(
+            """
+                \(header)\n1, 0, 0.0, 0.98, 1, 10, 20, 30, 40\n2, 0, 0.04, 0.1, 0, -nan, -nan, -nan, -nan\n3, 0, \
+                0.08, 0.97, 1, 11, 21, 31, 41\n
+                """,
+            d.appendingPathComponent("of.csv"))
         let lm = try LandmarkFiles.readOpenFaceCSV(d.appendingPathComponent("of.csv").path)
         #expect(lm.keys.sorted() == [1, 3])
         #expect(lm[3]!.points.map(\.x) == [11, 21] && lm[3]!.points.map(\.y) == [31, 41])
@@ -37,7 +41,9 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
     func plainAndNPY() throws {
         let d = try scratch("plain")
         defer { try? FileManager.default.removeItem(at: d) }
-        try write("frame,x0,y0,x1,y1\nframe_00001.jpg,1,2,3,4\nframe_00002.jpg,nan,nan,nan,nan\n", d.appendingPathComponent("l.csv"))
+        try write(
+            "frame,x0,y0,x1,y1\nframe_00001.jpg,1,2,3,4\nframe_00002.jpg,nan,nan,nan,nan\n",
+            d.appendingPathComponent("l.csv"))
         let p = try LandmarkFiles.readPlainCSV(d.appendingPathComponent("l.csv").path)
         #expect(p.keys.sorted() == ["frame_00001.jpg"])
         // NPY [2, 2, 2] float32, second frame NaN
@@ -81,8 +87,9 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
 }
 
 @Suite struct VideoCropTests {
-    @Test("a video with a black frame and a broken frame: tracked faces, the policy, the CSV",
-          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    @Test(
+        "a video with a black frame and a broken frame: tracked faces, the policy, the CSV",
+        .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
     func policy() throws {
         let src = shared!.appendingPathComponent("data/video_frame_sequences/cap12_t010s")
         let d = try scratch("video")
@@ -96,7 +103,8 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
             .write(to: d.appendingPathComponent("frame_00007.png"))
         let j = try Data(contentsOf: src.appendingPathComponent("frame_00008.jpg"))
         try j.prefix(200).write(to: d.appendingPathComponent("frame_00008.jpg"))
-        try FileManager.default.copyItem(at: src.appendingPathComponent("frame_00009.jpg"), to: d.appendingPathComponent("frame_00009.jpg"))
+        try FileManager.default.copyItem(
+            at: src.appendingPathComponent("frame_00009.jpg"), to: d.appendingPathComponent("frame_00009.jpg"))
         var opts = CropOptions()
         opts.order = [.haar]
         let cropper = try VideoCropper(options: opts, cascadePath: cascadePath())
@@ -104,7 +112,10 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let recs = try cropper.run(folder: d.path) { _, _, img in
             if let img { crops += 1; #expect(img.width == 224 && img.height == 224) }
         }
-        #expect(recs.map(\.source) == [.haar, .tracked, .tracked, .tracked, .tracked, .tracked, .previous, .unreadable, .tracked])
+        #expect(
+            recs.map(\.source) == [
+                .haar, .tracked, .tracked, .tracked, .tracked, .tracked, .previous, .unreadable, .tracked,
+            ])
         #expect(crops == 8)
         #expect(abs(VideoCropper.coverage(recs) - 7.0 / 9.0) < 1e-9)
         var skip = opts
@@ -116,18 +127,21 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         #expect(csv.contains("frame_00008.jpg,unreadable,,,,,,,JPEG"))
     }
 
-    @Test("landmark crops follow the hand-labelled points of the 300-W photographs",
-          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    @Test(
+        "landmark crops follow the hand-labelled points of the 300-W photographs",
+        .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
     func landmarkCrops() throws {
         let afw = shared!.appendingPathComponent("data/300w_subset/afw/afw")
         let d = try scratch("afw")
         defer { try? FileManager.default.removeItem(at: d) }
         let name = "1130084326_1"
-        try FileManager.default.copyItem(at: afw.appendingPathComponent("\(name).jpg"), to: d.appendingPathComponent("\(name).jpg"))
+        try FileManager.default.copyItem(
+            at: afw.appendingPathComponent("\(name).jpg"), to: d.appendingPathComponent("\(name).jpg"))
         var opts = CropOptions()
         opts.order = [.landmarks]
         let lm = try VideoLandmarks(path: afw.path, frames: ["\(name).jpg"])
-        let recs = try VideoCropper(options: opts).run(folder: d.path, landmarks: lm) { _, _, img in #expect(img != nil) }
+        let recs = try VideoCropper(options: opts).run(folder: d.path, landmarks: lm) { _, _, img in #expect(img != nil)
+        }
         let truth = try LandmarkFiles.readPTS(afw.appendingPathComponent("\(name).pts").path).bounds!
         #expect(recs[0].source == .landmarks)
         #expect(recs[0].box! == truth)

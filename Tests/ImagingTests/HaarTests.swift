@@ -1,7 +1,7 @@
 import Foundation
 import Imaging
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct HaarCascadeTests {
     @Test("the shipped cascade parses: 25 stages, 2913 weak stumps, 24x24 window")
@@ -23,16 +23,23 @@ import TestSupport
 
     @Test("OpenCV-style grouping merges neighbours and drops lonely hits")
     func grouping() {
-        let hits = [FaceBox(x: 10, y: 10, w: 40, h: 40), FaceBox(x: 12, y: 11, w: 40, h: 40), FaceBox(x: 11, y: 9, w: 42, h: 42),
-                    FaceBox(x: 9, y: 10, w: 40, h: 40), FaceBox(x: 200, y: 200, w: 30, h: 30)]
+        let hits = [
+            FaceBox(x: 10, y: 10, w: 40, h: 40), FaceBox(x: 12, y: 11, w: 40, h: 40),
+            FaceBox(x: 11, y: 9, w: 42, h: 42),
+            FaceBox(x: 9, y: 10, w: 40, h: 40), FaceBox(x: 200, y: 200, w: 30, h: 30),
+        ]
         let g = HaarDetector.group(hits, threshold: 3, eps: 0.2)
         #expect(g == [FaceBox(x: 10, y: 10, w: 40, h: 40, neighbors: 4)])
     }
 
-    @Test("detections equal OpenCV's (IoU >= 0.9) on at least 95% of its faces",
-          .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    @Test(
+        "detections equal OpenCV's (IoU >= 0.9) on at least 95% of its faces",
+        .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
     func matchesOpenCV() throws {
-        let fixture = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixturePath("opencv_haar_detections.json")))) as! [String: Any]
+        let fixture =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: fixturePath("opencv_haar_detections.json"))))
+            as! [String: Any]
         let dets = fixture["detections"] as! [String: [[Int]]]
         let detector = HaarDetector(cascade: try HaarCascade(contentsOf: cascadePath()))
         detector.minNeighbors = 3
@@ -47,7 +54,9 @@ import TestSupport
                 let ob = FaceBox(x: b[0], y: b[1], w: b[2], h: b[3])
                 if ours.contains(where: { $0.iou(ob) >= 0.9 }) { matched += 1 } else { misses.append("\(rel) \(b)") }
             }
-            extra += ours.filter { o in !boxes.contains { FaceBox(x: $0[0], y: $0[1], w: $0[2], h: $0[3]).iou(o) >= 0.9 } }.count
+            extra +=
+                ours.filter { o in !boxes.contains { FaceBox(x: $0[0], y: $0[1], w: $0[2], h: $0[3]).iou(o) >= 0.9 } }
+                .count
         }
         let share = Double(matched) / Double(total)
         print("haar vs OpenCV: \(matched)/\(total) = \(share), \(extra) extra boxes; first misses: \(misses.prefix(5))")

@@ -6,7 +6,10 @@ import Testing
     @Test("natural frame order")
     func natural() {
         let names = ["frame_10.jpg", "frame_2.jpg", "frame_1.png", "frame_02.jpg", "a.png"]
-        #expect(names.sorted(by: ImageIO.naturalLess) == ["a.png", "frame_1.png", "frame_2.jpg", "frame_02.jpg", "frame_10.jpg"])
+        #expect(
+            names.sorted(by: ImageIO.naturalLess) == [
+                "a.png", "frame_1.png", "frame_2.jpg", "frame_02.jpg", "frame_10.jpg",
+            ])
     }
 
     @Test("PNG round trip is lossless; garbage and huge headers are refused")
@@ -24,7 +27,7 @@ import Testing
 
     @Test("area resize averages; bilinear enlarges with half-pixel centres")
     func resize() {
-        let src: [Float] = [0, 10, 20, 30]   // 4 x 1, one channel
+        let src: [Float] = [0, 10, 20, 30]  // 4 x 1, one channel
         #expect(Resize.resize(src, width: 4, height: 1, channels: 1, toWidth: 2, toHeight: 1) == [5, 25])
         let up = Resize.resize([0, 10], width: 2, height: 1, channels: 1, toWidth: 4, toHeight: 1)
         #expect(up == [0, 2.5, 7.5, 10])

@@ -1,7 +1,7 @@
 import Foundation
 import Imaging
-import Testing
 import TestSupport
+import Testing
 
 func imageFixture(_ name: String) -> String {
     repositoryRoot().appendingPathComponent("Tests/Fixtures/images/\(name)").path
@@ -44,7 +44,9 @@ func imageFixture(_ name: String) -> String {
         #expect(reason(jpg, "really_jpeg.png") == "")
         // a header claiming 60000 x 60000 pixels is refused before allocation
         var huge = jpg
-        if let sof = (0..<(huge.count - 9)).first(where: { huge[$0] == 0xFF && (huge[$0 + 1] == 0xC0 || huge[$0 + 1] == 0xC2) }) {
+        if let sof = (0..<(huge.count - 9)).first(where: {
+            huge[$0] == 0xFF && (huge[$0 + 1] == 0xC0 || huge[$0 + 1] == 0xC2)
+        }) {
             huge[sof + 5] = 0xEA; huge[sof + 6] = 0x60; huge[sof + 7] = 0xEA; huge[sof + 8] = 0x60
         }
         #expect(reason(huge, "huge.jpg").contains("more than the limit"))
@@ -55,7 +57,8 @@ func imageFixture(_ name: String) -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pf-noimg-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("notes.txt").path, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(
+            atPath: dir.appendingPathComponent("notes.txt").path, contents: Data("x".utf8))
         let (frames, other) = try ImageIO.listFrames(dir.path)
         #expect(frames.isEmpty && other == 1)
         #expect(throws: ImageError.self) { try ImageIO.listFrames(dir.appendingPathComponent("missing").path) }

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 /// A two-layer network in double precision: the finite-difference oracle.
 struct RefMLP {
@@ -38,7 +38,8 @@ struct RefMLP {
     func mlpGradients() throws {
         let (m, k, h, c) = (4, 5, 7, 3)
         var rng = SeededRNG(seed: 17)
-        let x = randomTensor([m, k], &rng), w1 = randomTensor([k, h], &rng), b1 = randomTensor([h], &rng, range: -0.1...0.1)
+        let x = randomTensor([m, k], &rng), w1 = randomTensor([k, h], &rng),
+            b1 = randomTensor([h], &rng, range: -0.1...0.1)
         let w2 = randomTensor([h, c], &rng), b2 = randomTensor([c], &rng, range: -0.1...0.1)
         let labels: [Int32] = [0, 2, 1, 2]
         let cw: [Float] = [0.5, 1.5, 2.0]
@@ -90,7 +91,8 @@ struct RefMLP {
         let (dw0, db0) = (dw.array, db.array)
         let weights = DenseWeights(kernel: w, bias: Tensor(shape: [2]))
         for _ in 0..<2 {
-            ctx.denseBackward(x: x, weights, dy: dy, dx: nil, gradients: DenseWeights(kernel: dw, bias: db), workspace: Workspace())
+            ctx.denseBackward(
+                x: x, weights, dy: dy, dx: nil, gradients: DenseWeights(kernel: dw, bias: db), workspace: Workspace())
         }
         // independent sums in double: dW = X^T dY, db = column sums of dY, each added twice
         for q in 0..<4 {
@@ -109,10 +111,12 @@ struct RefMLP {
     func adadelta() throws {
         let ctx = try ComputeContext(threads: 1)
         let w = Tensor(shape: [3], values: [0.5, -1, 2]), eg = Tensor(shape: [3]), ed = Tensor(shape: [3])
-        var rw = w.array.map(Double.init), reg = [Double](repeating: 0, count: 3), red = [Double](repeating: 0, count: 3)
+        var rw = w.array.map(Double.init), reg = [Double](repeating: 0, count: 3),
+            red = [Double](repeating: 0, count: 3)
         for step in 0..<5 {
             let g: [Float] = [0.1 * Float(step + 1), -0.3, 0.02]
-            ctx.adadelta(w, gradient: Tensor(shape: [3], values: g), eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7)
+            ctx.adadelta(
+                w, gradient: Tensor(shape: [3], values: g), eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7)
             for i in 0..<3 {
                 let gi = Double(g[i])
                 reg[i] = 0.95 * reg[i] + 0.05 * gi * gi

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import Kernels
 import TestSupport
+import Testing
 
 /// Every ISA this CPU supports, each checked against the scalar reference.
 let isas = ISA.supported
@@ -10,32 +10,37 @@ let isas = ISA.supported
     struct Case: CustomStringConvertible, Sendable {
         var s: Conv2DShape
         var description: String {
-            "n\(s.n) \(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw) s\(s.sh)\(s.sw) d\(s.dh) p\(s.padTop)\(s.padLeft)\(s.padBottom)\(s.padRight) g\(s.groups) \(s.activation)"
+            """
+                n\(s.n) \(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw) s\(s.sh)\(s.sw) d\(s.dh) \
+                p\(s.padTop)\(s.padLeft)\(s.padBottom)\(s.padRight) g\(s.groups) \(s.activation)
+                """
         }
     }
 
     static let cases: [Case] = {
-        func c(_ n: Int, _ h: Int, _ w: Int, _ ci: Int, _ co: Int, _ k: Int, s: Int = 1, p: Int = 0,
-               g: Int = 1, d: Int = 1, kw: Int? = nil, pads: (Int, Int, Int, Int)? = nil,
-               act: Activation = .linear) -> Case {
+        func c(
+            _ n: Int, _ h: Int, _ w: Int, _ ci: Int, _ co: Int, _ k: Int, s: Int = 1, p: Int = 0,
+            g: Int = 1, d: Int = 1, kw: Int? = nil, pads: (Int, Int, Int, Int)? = nil,
+            act: Activation = .linear
+        ) -> Case {
             var x = Conv2DShape(n: n, h: h, w: w, cin: ci, cout: co, kh: k, kw: kw ?? k)
             x.sh = s; x.sw = s; x.dh = d; x.dw = d; x.groups = g; x.activation = act
             (x.padTop, x.padLeft, x.padBottom, x.padRight) = pads ?? (p, p, p, p)
             return Case(s: x)
         }
         return [
-            c(1, 7, 9, 3, 5, 3, p: 1),                      // odd everything
-            c(2, 13, 11, 17, 33, 3, p: 1, act: .relu),      // batch, tails of MR and NR
-            c(1, 10, 10, 8, 16, 1, s: 2),                   // 1x1 stride 2 (mini-Xception residual)
-            c(1, 9, 12, 4, 7, 5, s: 2, pads: (2, 1, 2, 3)), // asymmetric padding
-            c(1, 8, 8, 6, 6, 3, p: 1, g: 6),                // depthwise
+            c(1, 7, 9, 3, 5, 3, p: 1),  // odd everything
+            c(2, 13, 11, 17, 33, 3, p: 1, act: .relu),  // batch, tails of MR and NR
+            c(1, 10, 10, 8, 16, 1, s: 2),  // 1x1 stride 2 (mini-Xception residual)
+            c(1, 9, 12, 4, 7, 5, s: 2, pads: (2, 1, 2, 3)),  // asymmetric padding
+            c(1, 8, 8, 6, 6, 3, p: 1, g: 6),  // depthwise
             c(1, 11, 7, 12, 12, 3, s: 2, g: 12, pads: (0, 1, 1, 1), act: .relu),
-            c(1, 9, 9, 8, 12, 3, p: 1, g: 2),               // grouped
-            c(1, 6, 6, 4, 8, 3, p: 2, g: 4),                // depthwise, multiplier 2
-            c(1, 12, 12, 5, 9, 3, p: 2, d: 2),              // dilated
-            c(1, 5, 19, 2, 3, 1, kw: 7, pads: (0, 3, 0, 3)),// non-square kernel
-            c(1, 30, 30, 300, 40, 3, p: 1),                 // K > KC: blocked accumulation
-            c(3, 1, 1, 1, 1, 1),                            // degenerate
+            c(1, 9, 9, 8, 12, 3, p: 1, g: 2),  // grouped
+            c(1, 6, 6, 4, 8, 3, p: 2, g: 4),  // depthwise, multiplier 2
+            c(1, 12, 12, 5, 9, 3, p: 2, d: 2),  // dilated
+            c(1, 5, 19, 2, 3, 1, kw: 7, pads: (0, 3, 0, 3)),  // non-square kernel
+            c(1, 30, 30, 300, 40, 3, p: 1),  // K > KC: blocked accumulation
+            c(3, 1, 1, 1, 1, 1),  // degenerate
         ]
     }()
 
@@ -116,20 +121,26 @@ let isas = ISA.supported
     func invalidShapes() throws {
         let ctx = try ComputeContext(isa: .scalar, threads: 1)
         var s = Conv2DShape(n: 1, h: 2, w: 2, cin: 3, cout: 4, kh: 3, kw: 3)
-        #expect(!s.isValid)   // kernel larger than the padded input
-        #expect(throws: KernelError.self) { try PackedConv2D(ctx, shape: s, weights: Tensor(shape: s.weightShape), bias: nil) }
+        #expect(!s.isValid)  // kernel larger than the padded input
+        #expect(throws: KernelError.self) {
+            try PackedConv2D(ctx, shape: s, weights: Tensor(shape: s.weightShape), bias: nil)
+        }
         s.padTop = 1; s.padBottom = 1; s.padLeft = 1; s.padRight = 1
         #expect(s.isValid)
-        #expect(throws: KernelError.self) { try PackedConv2D(ctx, shape: s, weights: Tensor(shape: [3, 3, 3, 5]), bias: nil) }
+        #expect(throws: KernelError.self) {
+            try PackedConv2D(ctx, shape: s, weights: Tensor(shape: [3, 3, 3, 5]), bias: nil)
+        }
         s.groups = 2
-        #expect(!s.isValid)   // 3 input channels do not split into 2 groups
+        #expect(!s.isValid)  // 3 input channels do not split into 2 groups
     }
 }
 
 @Suite struct GemmTests {
-    @Test("packed GEMM equals the reference on every ISA", arguments: [
-        (1, 1, 1), (1, 1024, 512), (5, 3, 7), (13, 33, 300), (100, 65, 257), (37, 128, 1024), (64, 0, 5),
-    ])
+    @Test(
+        "packed GEMM equals the reference on every ISA",
+        arguments: [
+            (1, 1, 1), (1, 1024, 512), (5, 3, 7), (13, 33, 300), (100, 65, 257), (37, 128, 1024), (64, 0, 5),
+        ])
     func gemm(_ dims: (Int, Int, Int)) throws {
         let (m, n, k) = dims
         var rng = SeededRNG(seed: UInt64(m * 1000 + n * 10 + k))
@@ -158,8 +169,10 @@ let isas = ISA.supported
             #expect(bitEqual(ctx.relu(x), Reference.relu(x)), "relu \(isa)")
             #expect(bitEqual(ctx.add(x, y), Reference.add(x, y)), "add \(isa)")
             #expect(bitEqual(ctx.prelu(x, alpha: alpha), Reference.prelu(x, alpha: alpha)), "prelu \(isa)")
-            #expect(bitEqual(ctx.affineChannels(x, scale: scale, shift: shift),
-                             Reference.affineChannels(x, scale: scale, shift: shift)), "affine \(isa)")
+            #expect(
+                bitEqual(
+                    ctx.affineChannels(x, scale: scale, shift: shift),
+                    Reference.affineChannels(x, scale: scale, shift: shift)), "affine \(isa)")
         }
     }
 
@@ -197,7 +210,7 @@ let isas = ISA.supported
         (p.padTop, p.padLeft, p.padBottom, p.padRight) = (c.4, c.4, c.4, c.4)
         p.ceilMode = c.6; p.countIncludePad = c.7
         let x = randomTensor([2, c.0, c.1, c.5], &rng)
-        x.data[5] = .nan   // NaN must propagate the same way in both
+        x.data[5] = .nan  // NaN must propagate the same way in both
         let ctx = try ComputeContext(isa: .best, threads: 2)
         #expect(bitEqual(ctx.maxPool(x, p), Reference.maxPool(x, p)))
         #expect(bitEqual(ctx.avgPool(x, p), Reference.avgPool(x, p)))

@@ -1,14 +1,16 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 /// Double-precision references: the finite-difference oracles.
 enum Ref {
     static func sigmoid(_ z: Double) -> Double { 1 / (1 + Foundation.exp(-z)) }
 
     /// Keras LSTM over x [b, t, f]; returns h [b, t, u].
-    static func lstm(_ x: [Double], b: Int, t: Int, f: Int, u: Int, w: [Double], r: [Double], bias: [Double]) -> [Double] {
+    static func lstm(
+        _ x: [Double], b: Int, t: Int, f: Int, u: Int, w: [Double], r: [Double], bias: [Double]
+    ) -> [Double] {
         var h = [Double](repeating: 0, count: b * t * u)
         for n in 0..<b {
             var hp = [Double](repeating: 0, count: u), cp = [Double](repeating: 0, count: u)
@@ -19,7 +21,8 @@ enum Ref {
                     for q in 0..<u { z[j] += hp[q] * r[q * 4 * u + j] }
                 }
                 for k in 0..<u {
-                    let i = sigmoid(z[k]), fg = sigmoid(z[u + k]), g = Foundation.tanh(z[2 * u + k]), o = sigmoid(z[3 * u + k])
+                    let i = sigmoid(z[k]), fg = sigmoid(z[u + k]), g = Foundation.tanh(z[2 * u + k]),
+                        o = sigmoid(z[3 * u + k])
                     cp[k] = fg * cp[k] + i * g
                     hp[k] = o * Foundation.tanh(cp[k])
                     h[(n * t + s) * u + k] = hp[k]
@@ -45,7 +48,9 @@ func doubles(_ t: Tensor) -> [Double] { t.array.map(Double.init) }
 
 /// Largest relative difference between analytic and central-difference gradients of
 /// L = sum(weights * f(params)), over every element of `params`.
-func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-6, _ loss: ([Double]) -> Double) -> Double {
+func worstGradientError(
+    _ params: [Double], analytic: [Float], eps: Double = 1e-6, _ loss: ([Double]) -> Double
+) -> Double {
     var worst = 0.0
     for i in params.indices {
         var p1 = params, p2 = params
@@ -63,15 +68,17 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         var rng = SeededRNG(seed: 21)
         let x = randomTensor([b, t, f], &rng), w = randomTensor([f, 4 * u], &rng, range: -0.6...0.6)
         let r = randomTensor([u, 4 * u], &rng, range: -0.5...0.5), bias = randomTensor([4 * u], &rng, range: -0.3...0.3)
-        let wout = randomTensor([b, t, u], &rng)   // L = sum(wout * h)
+        let wout = randomTensor([b, t, u], &rng)  // L = sum(wout * h)
         let ctx = try ComputeContext(threads: 2)
         let ws = Workspace(), weights = LSTMWeights(kernel: w, recurrent: r, bias: bias)
         let h = Tensor(shape: [b, t, u]), gates = Tensor(shape: [b, t, 4 * u]), cells = Tensor(shape: [b, t, u])
         let tr = LSTMTrace(h: h, gates: gates, cells: cells)
         ctx.lstmForward(x, weights, trace: tr, workspace: ws)
-        let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        ctx.lstmBackward(x: x, weights, trace: tr, dh: wout, dx: dx, gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db),
-                         workspace: ws)
+        let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape),
+            db = Tensor(shape: bias.shape)
+        ctx.lstmBackward(
+            x: x, weights, trace: tr, dh: wout, dx: dx, gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db),
+            workspace: ws)
         let (X, W, R, B, O) = (doubles(x), doubles(w), doubles(r), doubles(bias), doubles(wout))
         func L(_ x: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
             zip(Ref.lstm(x, b: b, t: t, f: f, u: u, w: w, r: r, bias: bb), O).reduce(0) { $0 + $1.0 * $1.1 }
@@ -101,7 +108,10 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         func L(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
             zip(Ref.batchnorm(x, rows: rows, c: c, gamma: g, beta: b, eps: 1e-3), O).reduce(0) { $0 + $1.0 * $1.1 }
         }
-        #expect(zip(Ref.batchnorm(X, rows: rows, c: c, gamma: G, beta: Bt, eps: 1e-3), y.array).allSatisfy { abs($0 - Double($1)) < 1e-5 })
+        #expect(
+            zip(Ref.batchnorm(X, rows: rows, c: c, gamma: G, beta: Bt, eps: 1e-3), y.array).allSatisfy {
+                abs($0 - Double($1)) < 1e-5
+            })
         #expect(worstGradientError(X, analytic: dx.array) { L($0, G, Bt) } < 1e-3)
         #expect(worstGradientError(G, analytic: dg.array) { L(X, $0, Bt) } < 1e-3)
         #expect(worstGradientError(Bt, analytic: dbeta.array) { L(X, G, $0) } < 1e-3)
@@ -112,7 +122,12 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
 }
 
 @Suite struct FusedInputLayerTests {
-    @Test("batch normalisation fused into the first LSTM: forward as BN then LSTM, gradients of gamma, beta, kernel, recurrent kernel and bias equal finite differences")
+    @Test(
+        """
+            batch normalisation fused into the first LSTM: forward as BN then LSTM, gradients of gamma, beta, kernel, \
+            recurrent kernel and bias equal finite differences
+            """
+    )
     func bnLSTM() throws {
         let (b, t, f, u) = (3, 4, 5, 3)
         var rng = SeededRNG(seed: 23)
@@ -129,12 +144,18 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let tr = LSTMTrace(h: h, gates: gates, cells: cells)
         let seqs = SequenceBatch(x)
         ctx.bnLSTMForward(seqs, bn, epsilon: 1e-3, momentum: 0.99, weights, stats: stats, trace: tr, workspace: ws)
-        let dg = Tensor(shape: [f]), dbeta = Tensor(shape: [f]), dw = Tensor(shape: w.shape), dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
-        ctx.bnLSTMBackward(seqs, bn, weights, stats: stats, trace: tr, dh: wout, dgamma: dg, dbeta: dbeta,
-                           gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db), workspace: ws)
-        let (X, G, Bt, W, R, B, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(w), doubles(r), doubles(bias), doubles(wout))
+        let dg = Tensor(shape: [f]), dbeta = Tensor(shape: [f]), dw = Tensor(shape: w.shape),
+            dr = Tensor(shape: r.shape), db = Tensor(shape: bias.shape)
+        ctx.bnLSTMBackward(
+            seqs, bn, weights, stats: stats, trace: tr, dh: wout, dgamma: dg, dbeta: dbeta,
+            gradients: LSTMWeights(kernel: dw, recurrent: dr, bias: db), workspace: ws)
+        let (X, G, Bt, W, R, B, O) = (
+            doubles(x), doubles(gamma), doubles(beta), doubles(w), doubles(r), doubles(bias), doubles(wout)
+        )
         func H(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> [Double] {
-            Ref.lstm(Ref.batchnorm(X, rows: b * t, c: f, gamma: g, beta: be, eps: 1e-3), b: b, t: t, f: f, u: u, w: w, r: r, bias: bb)
+            Ref.lstm(
+                Ref.batchnorm(X, rows: b * t, c: f, gamma: g, beta: be, eps: 1e-3), b: b, t: t, f: f, u: u, w: w, r: r,
+                bias: bb)
         }
         func L(_ g: [Double], _ be: [Double], _ w: [Double], _ r: [Double], _ bb: [Double]) -> Double {
             zip(H(g, be, w, r, bb), O).reduce(0) { $0 + $1.0 * $1.1 }
@@ -149,7 +170,7 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
 
     @Test("inference: the input's affine normalisation applied while packing equals normalising first, bit for bit")
     func affineLSTM() throws {
-        let (b, t, f, u) = (3, 7, 300, 5)   // f spans two K blocks
+        let (b, t, f, u) = (3, 7, 300, 5)  // f spans two K blocks
         var rng = SeededRNG(seed: 26)
         let x = randomTensor([b, t, f], &rng, range: -2...3), scale = randomTensor([f], &rng, range: 0.5...1.5)
         let shift = randomTensor([f], &rng), w = randomTensor([f, 4 * u], &rng, range: -0.3...0.3)
@@ -161,34 +182,41 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
             let h1 = Tensor(shape: [b, t, u]), g1 = Tensor(shape: [b, t, 4 * u]), c1 = Tensor(shape: [b, t, u])
             ctx.lstmForward(a0, weights, trace: LSTMTrace(h: h1, gates: g1, cells: c1), workspace: ws)
             let h2 = Tensor(shape: [b, t, u]), g2 = Tensor(shape: [b, t, 4 * u]), c2 = Tensor(shape: [b, t, u])
-            ctx.affineLSTMForward(x, scale: scale, shift: shift, weights, trace: LSTMTrace(h: h2, gates: g2, cells: c2), workspace: ws)
+            ctx.affineLSTMForward(
+                x, scale: scale, shift: shift, weights, trace: LSTMTrace(h: h2, gates: g2, cells: c2), workspace: ws)
             #expect(bitEqual(h1, h2) && bitEqual(g1, g2) && bitEqual(c1, c2), "\(isa)")
         }
     }
 
     @Test("the LSTM recurrence gives the same bits on every ISA this CPU has and at any thread count")
     func recurrenceISAs() throws {
-        let (b, t, u) = (5, 37, 19)   // odd sizes: vector tails everywhere
+        let (b, t, u) = (5, 37, 19)  // odd sizes: vector tails everywhere
         var rng = SeededRNG(seed: 24)
-        let pre = randomTensor([b, t, 4 * u], &rng, range: -4...4), r = randomTensor([u, 4 * u], &rng, range: -0.7...0.7)
+        let pre = randomTensor([b, t, 4 * u], &rng, range: -4...4),
+            r = randomTensor([u, 4 * u], &rng, range: -0.7...0.7)
         let dh = randomTensor([b, t, u], &rng)
         func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
             let ctx = try ComputeContext(isa: isa, threads: threads)
-            let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]), c = Tensor(shape: [b, t, u])
+            let g = Tensor(shape: pre.shape, values: pre.array), h = Tensor(shape: [b, t, u]),
+                c = Tensor(shape: [b, t, u])
             let tr = LSTMTrace(h: h, gates: g, cells: c)
             ctx.lstmRecurrence(recurrent: r, trace: tr)
             let dz = Tensor(shape: pre.shape), dr = Tensor(shape: r.shape)
             ctx.lstmBPTT(recurrent: r, trace: tr, dh: dh, dz: dz, drecurrent: dr, workspace: Workspace())
             return h.array + c.array + g.array + dz.array + dr.array
         }
-        let cellValues = b * t * (u + u + 4 * u + 4 * u)   // dr comes from a GEMM: FMA on SIMD ISAs
+        let cellValues = b * t * (u + u + 4 * u + 4 * u)  // dr comes from a GEMM: FMA on SIMD ISAs
         let ref = try run(.scalar, 1)
         for isa in ISA.allCases where isa.isSupported {
             for threads in [1, 3] {
                 let got = try run(isa, threads)
-                #expect(got[..<cellValues].elementsEqual(ref[..<cellValues]) { $0.bitPattern == $1.bitPattern },
-                        "\(isa) with \(threads) threads differs from the scalar reference")
-                #expect(relativeError(Tensor(shape: [r.count], values: Array(got[cellValues...])), Tensor(shape: [r.count], values: Array(ref[cellValues...]))) < 1e-5)
+                #expect(
+                    got[..<cellValues].elementsEqual(ref[..<cellValues]) { $0.bitPattern == $1.bitPattern },
+                    "\(isa) with \(threads) threads differs from the scalar reference")
+                #expect(
+                    relativeError(
+                        Tensor(shape: [r.count], values: Array(got[cellValues...])),
+                        Tensor(shape: [r.count], values: Array(ref[cellValues...]))) < 1e-5)
             }
         }
         // the activations are accurate: sigmoid and tanh of the first step against double
@@ -214,14 +242,19 @@ func worstGradientError(_ params: [Double], analytic: [Float], eps: Double = 1e-
         let eg0 = randomTensor([n], &rng, range: 0...0.001), ed0 = randomTensor([n], &rng, range: 0...0.001)
         func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
             let ctx = try ComputeContext(isa: isa, threads: threads)
-            let (w, eg, ed) = (Tensor(shape: [n], values: w0.array), Tensor(shape: [n], values: eg0.array), Tensor(shape: [n], values: ed0.array))
+            let (w, eg, ed) = (
+                Tensor(shape: [n], values: w0.array), Tensor(shape: [n], values: eg0.array),
+                Tensor(shape: [n], values: ed0.array)
+            )
             for _ in 0..<3 { ctx.adadelta(w, gradient: g, eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7) }
             return w.array + eg.array + ed.array
         }
         let ref = try run(.scalar, 1)
         for isa in ISA.allCases where isa.isSupported {
             for threads in [1, 3] {
-                #expect(try run(isa, threads).elementsEqual(ref) { $0.bitPattern == $1.bitPattern }, "\(isa), \(threads) threads")
+                #expect(
+                    try run(isa, threads).elementsEqual(ref) { $0.bitPattern == $1.bitPattern },
+                    "\(isa), \(threads) threads")
             }
         }
     }

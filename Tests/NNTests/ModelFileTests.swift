@@ -1,8 +1,8 @@
 import Foundation
 import Kernels
 import NN
-import Testing
 import TestSupport
+import Testing
 import Weights
 
 /// A small valid model: conv -> batchnorm -> relu -> gap -> dense -> softmax.
@@ -11,12 +11,16 @@ func smallModel() -> (ModelConfig, [(String, Tensor)]) {
     conv.filters = 4; conv.kernel = [3, 3]; conv.padding = .same
     var bn = LayerSpec(name: "bn", type: "batchnorm"); bn.epsilon = 1e-3
     var d = LayerSpec(name: "d", type: "dense"); d.units = 3
-    let config = ModelConfig(name: "small",
-                             input: InputSpec(height: 8, width: 8, channels: 1, color: "gray",
-                                              normalization: Normalization(scale: 1, offset: 0)),
-                             layers: [conv, bn, LayerSpec(name: "r", type: "relu"), LayerSpec(name: "g", type: "global_avgpool"),
-                                      d, LayerSpec(name: "p", type: "softmax")],
-                             outputs: .init(features: "g", probabilities: "p"))
+    let config = ModelConfig(
+        name: "small",
+        input: InputSpec(
+            height: 8, width: 8, channels: 1, color: "gray",
+            normalization: Normalization(scale: 1, offset: 0)),
+        layers: [
+            conv, bn, LayerSpec(name: "r", type: "relu"), LayerSpec(name: "g", type: "global_avgpool"),
+            d, LayerSpec(name: "p", type: "softmax"),
+        ],
+        outputs: .init(features: "g", probabilities: "p"))
     var rng = SeededRNG(seed: 1)
     let w: [(String, Tensor)] = [
         ("c.kernel", randomTensor([3, 3, 1, 4], &rng)), ("c.bias", randomTensor([4], &rng)),
@@ -29,7 +33,9 @@ func smallModel() -> (ModelConfig, [(String, Tensor)]) {
 
 func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
     do {
-        _ = try Model(config: config, weights: try memoryFile(w, name: "m.safetensors"), context: try ComputeContext(isa: .scalar, threads: 1))
+        _ = try Model(
+            config: config, weights: try memoryFile(w, name: "m.safetensors"),
+            context: try ComputeContext(isa: .scalar, threads: 1))
         return nil
     } catch { return "\(error)" }
 }
@@ -52,7 +58,8 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
         var wrong = w; wrong[0] = ("c.kernel", Tensor(shape: [3, 3, 2, 4]))
         #expect(loadError(c, wrong) == "m.safetensors: tensor c.kernel has shape [3, 3, 2, 4], expected [3, 3, 1, 4]")
         #expect(loadError(c, Array(w.dropLast())) == "m.safetensors: missing tensor d.bias (expected shape [3])")
-        #expect(loadError(c, w + [("stray", Tensor(shape: [1]))]) == "m.safetensors: tensors not used by any layer: stray")
+        #expect(
+            loadError(c, w + [("stray", Tensor(shape: [1]))]) == "m.safetensors: tensors not used by any layer: stray")
         var nan = w; nan[1] = ("c.bias", w[1].1.reshaped([4])); nan[1].1.data[2] = .nan
         #expect(loadError(c, nan) == "m.safetensors: tensor c.bias contains NaN or infinite values")
     }
@@ -81,7 +88,13 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
         }
         #expect(err("{") == "m.json: invalid model config: not valid JSON")
         #expect(err(#"{"format": "painface-model/1", "name": "x"}"#).contains("missing key .input"))
-        #expect(err(#"{"format": "other/9", "name": "x", "input": {"height": 1, "width": 1, "channels": 1, "color": "gray", "normalization": {"scale": 1, "offset": 0}}, "layers": [], "outputs": {"features": "input"}}"#)
+        #expect(
+            err(
+                #"{"format": "other/9", "name": "x", "#
+                + #""input": {"height": 1, "width": 1, "channels": 1, "color": "gray", "#
+                + #""normalization": {"scale": 1, "offset": 0}}, "#
+                + #""layers": [], "outputs": {"features": "input"}}"#
+            )
             .contains("format is \"other/9\""))
     }
 }

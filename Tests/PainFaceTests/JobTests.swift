@@ -5,35 +5,40 @@ import Imaging
 import Kernels
 import NN
 import PainFace
-import Testing
 import TestSupport
+import Testing
 import Training
 import Weights
 
 @Suite struct PredictionWriterTests {
     let classes = ["no_pain", "low_pain", "high_pain"]
-    let row = PredictionRow(video: "a,b", truth: "low_pain", label: "high_pain", probabilities: [0.25, 0.125, 0.625],
-                            coverage: 0.5, framesUsed: 3, framesTotal: 6)
+    let row = PredictionRow(
+        video: "a,b", truth: "low_pain", label: "high_pain", probabilities: [0.25, 0.125, 0.625],
+        coverage: 0.5, framesUsed: 3, framesTotal: 6)
 
     @Test("CSV rows per column set: fields quoted when needed, six decimals, empty cells for unknowns")
     func csv() {
         let inf = PredictionWriter(classes: classes, columns: .inference)
-        #expect(inf.text([row, PredictionRow(video: "v", frame: "f1.png", label: "", probabilities: [], source: "haar")]) == """
-            video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source
-            "a,b",,high_pain,0.250000,0.125000,0.625000,0.5000,3,6,
-            v,f1.png,,,,,,,,haar
+        #expect(
+            inf.text([row, PredictionRow(video: "v", frame: "f1.png", label: "", probabilities: [], source: "haar")])
+                == """
+                video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source
+                "a,b",,high_pain,0.250000,0.125000,0.625000,0.5000,3,6,
+                v,f1.png,,,,,,,,haar
 
-            """)
-        #expect(PredictionWriter(classes: classes, columns: .labels).text([row]) == """
-            video,label,p_no_pain,p_low_pain,p_high_pain
-            "a,b",high_pain,0.250000,0.125000,0.625000
+                """)
+        #expect(
+            PredictionWriter(classes: classes, columns: .labels).text([row]) == """
+                video,label,p_no_pain,p_low_pain,p_high_pain
+                "a,b",high_pain,0.250000,0.125000,0.625000
 
-            """)
-        #expect(PredictionWriter(classes: classes, columns: .evaluation).text([row]) == """
-            video,true,predicted,p_no_pain,p_low_pain,p_high_pain
-            "a,b",low_pain,high_pain,0.250000,0.125000,0.625000
+                """)
+        #expect(
+            PredictionWriter(classes: classes, columns: .evaluation).text([row]) == """
+                video,true,predicted,p_no_pain,p_low_pain,p_high_pain
+                "a,b",low_pain,high_pain,0.250000,0.125000,0.625000
 
-            """)
+                """)
     }
 
     @Test("JSON lines: one object per row, probabilities by class, no header")
@@ -41,7 +46,9 @@ import Weights
         let text = PredictionWriter(classes: classes, columns: .inference, json: true).text([row])
         #expect(text.hasSuffix("}\n") && text.split(separator: "\n").count == 1)
         let o = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(o["video"] as? String == "a,b" && o["label"] as? String == "high_pain" && o["true"] as? String == "low_pain")
+        #expect(
+            o["video"] as? String == "a,b" && o["label"] as? String == "high_pain" && o["true"] as? String == "low_pain"
+        )
         #expect((o["probabilities"] as? [String: Double]) == ["no_pain": 0.25, "low_pain": 0.125, "high_pain": 0.625])
         #expect(o["frames_used"] as? Int == 3 && o["frames_total"] as? Int == 6)
     }
@@ -54,11 +61,17 @@ import Weights
         var o = CropOptions()
         if faceCrops { o.order = [.crop] }
         let cropper = try VideoCropper(options: o, cascadePath: cascadePath())
-        let fx = try FeatureExtractor(model: repositoryRoot().appendingPathComponent("models/fer-mini-xception").path, context: ctx)
+        let fx = try FeatureExtractor(
+            model: repositoryRoot().appendingPathComponent("models/fer-mini-xception").path, context: ctx)
         return try FeatureCache(dir: dir.path, extractor: fx, cropper: cropper)
     }
 
-    @Test("a folder of face crops: every frame used whole, features equal the model run on the decoded images; a re-run is up to date")
+    @Test(
+        """
+            a folder of face crops: every frame used whole, features equal the model run on the decoded images; a \
+            re-run is up to date
+            """
+    )
     func faceCrops() throws {
         let out = try scratch("features-job")
         defer { try? FileManager.default.removeItem(at: out) }
@@ -68,13 +81,16 @@ import Weights
         var outcomes: [FeaturesJob.Outcome] = []
         job.run { outcomes.append($0) }
         let e = try #require(outcomes.first?.entry)
-        #expect(outcomes.first?.upToDate == false && e.positions == Array(0..<9) && Set(e.sources) == ["crop"] && e.coverage == 1)
+        #expect(
+            outcomes.first?.upToDate == false && e.positions == Array(0..<9) && Set(e.sources) == ["crop"]
+                && e.coverage == 1)
         // the same images straight through the model
         let frames = try ImageIO.listFrames(folder).frames
         let images = try frames.map { try ImageIO.read((folder as NSString).appendingPathComponent($0)) }
         let model = fc.extractor.model
-        let direct = try model.forward(try Preprocess.tensor(images, spec: model.config.input),
-                                       outputs: [model.config.outputs.features])[model.config.outputs.features]!
+        let direct = try model.forward(
+            try Preprocess.tensor(images, spec: model.config.input),
+            outputs: [model.config.outputs.features])[model.config.outputs.features]!
         #expect(bitEqual(direct, e.features))
         // the file on disk is a cache entry of the same content
         #expect(try FeatureCache.load(path: fc.path("cap13_t005s")).key == e.key)
@@ -83,14 +99,20 @@ import Weights
         #expect(outcomes.first?.upToDate == true)
     }
 
-    @Test("extract over a manifest in process: every video once, then all up to date; feature files read back as a manifest in memory")
+    @Test(
+        """
+            extract over a manifest in process: every video once, then all up to date; feature files read back as a \
+            manifest in memory
+            """
+    )
     func extractThenTrain() throws {
         let d = try scratch("extract-job")
         defer { try? FileManager.default.removeItem(at: d) }
         let manifest = try Manifest(path: try sampleManifest(in: d))
         let proto = SegmentProtocol(length: 20)
         let fc = try cache(d.appendingPathComponent("cache"), faceCrops: false)
-        let job = try ExtractJob(manifest: manifest, protocol: proto, cache: fc, splits: Set(Manifest.splits), shard: .all)
+        let job = try ExtractJob(
+            manifest: manifest, protocol: proto, cache: fc, splits: Set(Manifest.splits), shard: .all)
         var finished: [String] = []
         let s = job.run(events: JobEvents(finished: { p, e in if e == nil { finished.append(p.video) } }))
         #expect(s.extracted == 8 && s.skipped == 0 && s.failed.isEmpty && finished.count == 8)
@@ -100,14 +122,16 @@ import Weights
         #expect(again.extracted == 0 && again.skipped == 8)
         // the same cache through labels: a manifest in memory, trained and evaluated through the jobs
         let labels = d.appendingPathComponent("labels.csv").path
-        try "video,label\ncap12_a,no_pain\ncap12_b,low_pain\ncap12_c,high_pain\n".write(toFile: labels, atomically: true, encoding: .utf8)
+        try "video,label\ncap12_a,no_pain\ncap12_b,low_pain\ncap12_c,high_pain\n".write(
+            toFile: labels, atomically: true, encoding: .utf8)
         let src = try FeatureSource(features: fc.dir, labels: labels, split: "train", sequence: nil)
         #expect(src.manifest.videos.map(\.id) == ["cap12_a", "cap12_b", "cap12_c"] && !src.isManifest)
         var train = TrainJob(kind: .framewise)
         (train.layers, train.options.maxEpochs) = ([16], 2)
         let stem = d.appendingPathComponent("heads/fw").path
         var samples = 0
-        let r = try train.run(train: src, validation: nil, out: stem, context: ctx, started: { n, _, _, _ in samples = n })
+        let r = try train.run(
+            train: src, validation: nil, out: stem, context: ctx, started: { n, _, _, _ in samples = n })
         #expect(r.log.count == 2 && samples == 40 + 20 + 20 && r.dim == 128)
         let head = try Heads.load(stem: stem, context: ctx)
         let evalSource = try FeatureSource(features: fc.dir, labels: labels, split: "validation", sequence: nil)

@@ -7,7 +7,9 @@ import Training
 @Suite struct ReportTests {
     @Test("the report's SVGs are well-formed XML and show the counts")
     func reportSVG() throws {
-        var r = Report(title: "t <&>", model: "m", evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
+        var r = Report(
+            title: "t <&>", model: "m",
+            evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
         r.curves = [(1, 1.2, 1.1, 0.3), (2, 0.9, 1.0, 0.5), (3, 0.7, nil, nil)]
         for svg in [r.confusionSVG, r.lossSVG, r.accuracySVG] {
             let p = XMLParser(data: Data(svg.utf8))

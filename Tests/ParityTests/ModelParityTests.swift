@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import Kernels
 import NN
 import TestSupport
+import Testing
 import Weights
 
 @Suite struct KerasLayerParityTests {
@@ -17,9 +17,10 @@ import Weights
     static let cases: [Case] = {
         let list = try! JSONSerialization.jsonObject(with: Data(golden.metadata["cases"]!.utf8)) as! [[String: Any]]
         return list.map {
-            Case(caseName: $0["case"] as! String,
-                 layerJSON: String(data: try! JSONSerialization.data(withJSONObject: $0["layer"]!), encoding: .utf8)!,
-                 input: $0["input"] as! [Int])
+            Case(
+                caseName: $0["case"] as! String,
+                layerJSON: String(data: try! JSONSerialization.data(withJSONObject: $0["layer"]!), encoding: .utf8)!,
+                input: $0["input"] as! [Int])
         }
     }()
 
@@ -31,10 +32,12 @@ import Weights
         let spec = try d.decode(LayerSpec.self, from: Data(c.layerJSON.utf8))
         // 2-D inputs [n, c] run as [n, 1, 1, c]
         let hwc = c.input.count == 4 ? Array(c.input[1...]) : [1, 1, c.input[1]]
-        let config = ModelConfig(name: c.caseName,
-                                 input: InputSpec(height: hwc[0], width: hwc[1], channels: hwc[2], color: "rgb",
-                                                  normalization: Normalization(scale: 1, offset: 0)),
-                                 layers: [spec], outputs: .init(features: "L"))
+        let config = ModelConfig(
+            name: c.caseName,
+            input: InputSpec(
+                height: hwc[0], width: hwc[1], channels: hwc[2], color: "rgb",
+                normalization: Normalization(scale: 1, offset: 0)),
+            layers: [spec], outputs: .init(features: "L"))
         let prefix = "\(c.caseName)/"
         let weights = try g.entries.keys.filter { $0.hasPrefix(prefix + "L.") }.sorted().map {
             (String($0.dropFirst(prefix.count)), try g.tensor($0))
@@ -42,7 +45,8 @@ import Weights
         let x = try g.tensor(prefix + "input").reshaped([c.input[0]] + hwc)
         let expected = try g.tensor(prefix + "output")
         for isa in ISA.supported {
-            let model = try Model(config: config, weights: try memoryFile(weights), context: try ComputeContext(isa: isa, threads: 2))
+            let model = try Model(
+                config: config, weights: try memoryFile(weights), context: try ComputeContext(isa: isa, threads: 2))
             let y = try model.forward(x, outputs: ["L"])["L"]!
             #expect(y.count == expected.count, "\(isa): \(y.shape) vs \(expected.shape)")
             #expect(relativeError(y, expected) < 1e-5, "\(isa): relative error \(relativeError(y, expected))")
@@ -59,7 +63,8 @@ import Weights
         for isa in ISA.supported {
             let model = try Model(path: stem, context: try ComputeContext(isa: isa, threads: 2))
             #expect(model.featureDimension == 128)
-            let out = try model.forward(x, outputs: [model.config.outputs.features, model.config.outputs.probabilities!])
+            let out = try model.forward(
+                x, outputs: [model.config.outputs.features, model.config.outputs.probabilities!])
             let p = out[model.config.outputs.probabilities!]!, f = out[model.config.outputs.features]!
             var maxAbs: Float = 0
             for i in 0..<p.count { maxAbs = max(maxAbs, abs(p.data[i] - probs.data[i])) }
@@ -77,7 +82,8 @@ import Weights
         for l in config.layers {
             switch l.type {
             case "conv2d":
-                shapes["\(l.name).kernel"] = [3, 3, c, l.filters!]; shapes["\(l.name).bias"] = [l.filters!]; c = l.filters!
+                shapes["\(l.name).kernel"] = [3, 3, c, l.filters!]; shapes["\(l.name).bias"] = [l.filters!];
+                c = l.filters!
             case "dense":
                 shapes["\(l.name).kernel"] = [c, l.units!]; shapes["\(l.name).bias"] = [l.units!]; c = l.units!
             default: break
@@ -87,21 +93,28 @@ import Weights
             let shape = shapes[name]!
             let n = shape.reduce(1, *)
             if shape.count == 1 {
-                return (name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n, lo: -0.1, hi: 0.1)))
+                return (
+                    name,
+                    Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n, lo: -0.1, hi: 0.1))
+                )
             }
             let lim = Float((6.0 / Double(n / shape.last!)).squareRoot())
-            return (name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n).map { $0 * lim }))
+            return (
+                name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n).map { $0 * lim })
+            )
         }
     }
 
     @Test("VGG16-GAP-FC1024 converted from Keras gives Keras's features within 1e-4")
     func parity() throws {
         let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
-        let config = try ModelConfig.decode(try Data(contentsOf: URL(fileURLWithPath: fixturePath("vgg16_gap_fc1024.json"))),
-                                            path: "vgg16_gap_fc1024.json")
+        let config = try ModelConfig.decode(
+            try Data(contentsOf: URL(fileURLWithPath: fixturePath("vgg16_gap_fc1024.json"))),
+            path: "vgg16_gap_fc1024.json")
         let order = try JSONDecoder().decode([String].self, from: Data(g.metadata["tensor_order"]!.utf8))
-        let model = try Model(config: config, weights: try memoryFile(try Self.weights(config: config, order: order)),
-                              context: try ComputeContext(isa: .best, threads: 2))
+        let model = try Model(
+            config: config, weights: try memoryFile(try Self.weights(config: config, order: order)),
+            context: try ComputeContext(isa: .best, threads: 2))
         #expect(model.featureDimension == 1024)
         #expect(abs(model.flopsPerItem - 30.69e9) < 0.01e9)
         let mean: [Float] = [103.939, 116.779, 123.68]
@@ -110,7 +123,8 @@ import Weights
             let img = splitmixUniform(seed: seed, count: 224 * 224 * 3, lo: 0, hi: 255)
             values += img.enumerated().map { $0.element - mean[$0.offset % 3] }
         }
-        let out = try model.forward(Tensor(shape: [2, 224, 224, 3], values: values), outputs: ["fc1024", "pain_softmax"])
+        let out = try model.forward(
+            Tensor(shape: [2, 224, 224, 3], values: values), outputs: ["fc1024", "pain_softmax"])
         let f = out["fc1024"]!, expected = try g.tensor("features")
         let err = relativeError(f, expected)
         #expect(err < 1e-4, "features relative error \(err)")
@@ -119,15 +133,23 @@ import Weights
 }
 
 @Suite struct PyTorchParityTests {
-    @Test("a PyTorch net (ceil-mode max pool, padded average pool, PReLU, NCHW flatten) converted from its state_dict equals PyTorch")
+    @Test(
+        """
+            a PyTorch net (ceil-mode max pool, padded average pool, PReLU, NCHW flatten) converted from its \
+            state_dict equals PyTorch
+            """
+    )
     func torchNet() throws {
         let g = try SafeTensorsFile(path: fixturePath("torch_net_golden.safetensors"))
         let x = try g.tensor("input"), probs = try g.tensor("probabilities"), feats = try g.tensor("features")
         for isa in ISA.supported {
             let model = try Model(path: fixturePath("torch_net"), context: try ComputeContext(isa: isa, threads: 2))
             let out = try model.forward(x, outputs: ["prelu4", "prob"])
-            #expect(relativeError(out["prelu4"]!, feats) < 1e-5, "\(isa): features \(relativeError(out["prelu4"]!, feats))")
-            #expect(relativeError(out["prob"]!, probs) < 1e-5, "\(isa): probabilities \(relativeError(out["prob"]!, probs))")
+            #expect(
+                relativeError(out["prelu4"]!, feats) < 1e-5, "\(isa): features \(relativeError(out["prelu4"]!, feats))")
+            #expect(
+                relativeError(out["prob"]!, probs) < 1e-5, "\(isa): probabilities \(relativeError(out["prob"]!, probs))"
+            )
         }
     }
 }

@@ -65,7 +65,8 @@ public func cascadePath() -> String {
 
 /// A new empty folder under the temporary directory.
 public func scratch(_ name: String) throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "pf-\(name)-\(getpid())-\(Int.random(in: 0...1_000_000))")
     try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
     return d
 }
@@ -80,10 +81,12 @@ public func memoryFile(_ tensors: [(String, Tensor)], name: String = "<test>") t
 public func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> String {
     let frames = repositoryRoot().appendingPathComponent("samples/frames").path
     var rows = ["video_id,participant,split,label,frames"]
-    let spec = [("cap12_a", "cap12", "train", "no_pain"), ("cap12_b", "cap12", "train", "low_pain"),
-                ("cap12_c", "cap12", "train", "high_pain"), ("cap13_a", "cap13", "train", "no_pain"),
-                ("cap13_b", "cap13", "train", "low_pain"), ("cap13_c", "cap13", "train", "high_pain"),
-                ("wolfgang_a", "wolfgang", "validation", "no_pain"), ("wolfgang_b", "wolfgang", "validation", "high_pain")]
+    let spec = [
+        ("cap12_a", "cap12", "train", "no_pain"), ("cap12_b", "cap12", "train", "low_pain"),
+        ("cap12_c", "cap12", "train", "high_pain"), ("cap13_a", "cap13", "train", "no_pain"),
+        ("cap13_b", "cap13", "train", "low_pain"), ("cap13_c", "cap13", "train", "high_pain"),
+        ("wolfgang_a", "wolfgang", "validation", "no_pain"), ("wolfgang_b", "wolfgang", "validation", "high_pain"),
+    ]
     for (id, p, s, l) in spec { rows.append("\(id),\(p),\(s),\(l),\(frames)/\(id)") }
     let path = dir.appendingPathComponent("manifest.csv").path
     try (rows + extraRows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 import Training
 import Weights
 
@@ -36,8 +36,8 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
     @Test("majority vote: most frames win; ties go to the larger summed probability, then the lower class")
     func vote() {
         #expect(majorityVote([[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]]) == 0)
-        #expect(majorityVote([[0.9, 0.1, 0], [0.4, 0.6, 0]]) == 0)         // tie 1-1: class 0 has more mass
-        #expect(majorityVote([[0.6, 0.4, 0], [0.4, 0.6, 0]]) == 0)         // tie in votes and mass: lower index
+        #expect(majorityVote([[0.9, 0.1, 0], [0.4, 0.6, 0]]) == 0)  // tie 1-1: class 0 has more mass
+        #expect(majorityVote([[0.6, 0.4, 0], [0.4, 0.6, 0]]) == 0)  // tie in votes and mass: lower index
         #expect(majorityVote([]) == nil)
     }
 
@@ -64,7 +64,7 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
     func earlyStopping() throws {
         let (x, y) = blobs(150, dim: 12, seed: 1)
         let (vx, trueVy) = blobs(60, dim: 12, seed: 2)
-        let vy = trueVy.map { ($0 + 1) % 3 }   // validation labels that training can only get wrong
+        let vy = trueVy.map { ($0 + 1) % 3 }  // validation labels that training can only get wrong
         let net = try FrameNet(dims: [12, 32, 3], dropout: 0, seed: 3, context: try ComputeContext(threads: 2))
         var o = TrainOptions()
         o.maxEpochs = 50
@@ -94,8 +94,10 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         o2.maxEpochs = 2
         _ = try Trainer(model: try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 7, context: ctx), options: o2)
             .fit(x, y, validation: (vx, vy), checkpoint: ckpt, logCSV: csv)
-        let resumed = try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 99, context: ctx)   // other init: the checkpoint wins
-        let logB = try Trainer(model: resumed, options: o).fit(x, y, validation: (vx, vy), checkpoint: ckpt, logCSV: csv)
+        // other init: the checkpoint wins
+        let resumed = try FrameNet(dims: [8, 16, 3], dropout: 0.3, seed: 99, context: ctx)
+        let logB = try Trainer(model: resumed, options: o).fit(
+            x, y, validation: (vx, vy), checkpoint: ckpt, logCSV: csv)
         #expect(straight.params.flatMap(\.array) == resumed.params.flatMap(\.array))
         #expect(logA.map(\.loss) == logB.map(\.loss))
         let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
@@ -109,7 +111,9 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(x, [0, 1, 2]) }
         let ok = Tensor(shape: [3, 4])
         #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(ok, [0, 1, 5]) }
-        #expect(throws: TrainingError.self) { try Trainer(model: net, options: TrainOptions()).fit(Tensor(shape: [3, 5]), [0, 1, 2]) }
+        #expect(throws: TrainingError.self) {
+            try Trainer(model: net, options: TrainOptions()).fit(Tensor(shape: [3, 5]), [0, 1, 2])
+        }
     }
 }
 
@@ -123,11 +127,14 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         var y: [Int] = []
         for i in 0..<n {
             y.append(i % 3)
-            for s in 0..<t { for j in 0..<f {
-                x.data[(i * t + s) * f + j] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 + (j % 3 == i % 3 ? 1.5 : 0)
-            } }
+            for s in 0..<t {
+                for j in 0..<f {
+                    x.data[(i * t + s) * f + j] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 + (j % 3 == i % 3 ? 1.5 : 0)
+                }
+            }
         }
-        let net = try LSTMNet(features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 2, context: try ComputeContext(threads: 2))
+        let net = try LSTMNet(
+            features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 2, context: try ComputeContext(threads: 2))
         net.sequenceLength = t
         var o = TrainOptions()
         o.batch = 16
@@ -139,16 +146,23 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         #expect(p.shape == [n, 3])
     }
 
-    @Test("the LSTM network, trained through the Trainer (batches read in place) with dropout, gives the same bits at 1, 2 and 3 threads")
+    @Test(
+        """
+            the LSTM network, trained through the Trainer (batches read in place) with dropout, gives the same bits \
+            at 1, 2 and 3 threads
+            """
+    )
     func lstmDeterminism() throws {
         var rng = SplitMix64(seed: 13)
-        let (n, t, f) = (40, 9, 70)   // f above one batch-norm row block's width of work
+        let (n, t, f) = (40, 9, 70)  // f above one batch-norm row block's width of work
         let x = Tensor(shape: [n, t, f])
         for i in 0..<x.count { x.data[i] = Float(rng.next() >> 40) * 0x1p-24 * 2 - 1 }
         let y = (0..<n).map { $0 % 3 }
         var finals: [[Float]] = []
         for threads in [1, 2, 3] {
-            let net = try LSTMNet(features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 5, context: try ComputeContext(threads: threads))
+            let net = try LSTMNet(
+                features: f, units: (8, 4), denseUnits: 8, dropout: 0.3, seed: 5,
+                context: try ComputeContext(threads: threads))
             net.sequenceLength = t
             var o = TrainOptions()
             (o.batch, o.maxEpochs, o.seed) = (16, 3, 21)
@@ -167,13 +181,19 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
         for idx in [5, 12] {
             let r = net.variables[idx]
             let (rows, cols) = (r.shape[0], r.shape[1])
-            for i in 0..<rows { for k in 0..<rows {
-                let dot = (0..<cols).reduce(0.0) { $0 + Double(r.data[i * cols + $1]) * Double(r.data[k * cols + $1]) }
-                #expect(abs(dot - (i == k ? 1 : 0)) < 1e-5)
-            } }
+            for i in 0..<rows {
+                for k in 0..<rows {
+                    let dot = (0..<cols).reduce(0.0) {
+                        $0 + Double(r.data[i * cols + $1]) * Double(r.data[k * cols + $1])
+                    }
+                    #expect(abs(dot - (i == k ? 1 : 0)) < 1e-5)
+                }
+            }
         }
         let b = net.variables[6].array, u = 32
-        #expect(b[0..<u].allSatisfy { $0 == 0 } && b[u..<(2 * u)].allSatisfy { $0 == 1 } && b[(2 * u)...].allSatisfy { $0 == 0 })
+        #expect(
+            b[0..<u].allSatisfy { $0 == 0 } && b[u..<(2 * u)].allSatisfy { $0 == 1 }
+                && b[(2 * u)...].allSatisfy { $0 == 0 })
         let lim = Float((6.0 / Double(10 + 128)).squareRoot())
         #expect(net.variables[4].array.allSatisfy { abs($0) <= lim })
         #expect(net.variables[0].array.allSatisfy { $0 == 1 } && net.variables[3].array.allSatisfy { $0 == 1 })

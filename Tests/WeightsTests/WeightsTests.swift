@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 import Weights
 
 /// A raw safetensors file from a header object and data bytes.
@@ -16,9 +16,9 @@ func rawFile(_ header: Any, data: [UInt8] = [], lengthOverride: UInt64? = nil) -
 }
 
 func problem(_ data: Data) -> String? {
-    do { _ = try SafeTensorsFile(data: data, path: "bad.safetensors"); return nil }
-    catch let e as ModelFileError { return e.description }
-    catch { return "unexpected \(error)" }
+    do { _ = try SafeTensorsFile(data: data, path: "bad.safetensors"); return nil } catch let e as ModelFileError {
+        return e.description
+    } catch { return "unexpected \(error)" }
 }
 
 @Suite struct SafeTensorsTests {
@@ -40,17 +40,29 @@ func problem(_ data: Data) -> String? {
     func malformed() {
         let ok: [String: Any] = ["t": ["dtype": "F32", "shape": [2], "data_offsets": [0, 8]]]
         #expect(problem(Data()) == "bad.safetensors: too short for a safetensors file (0 bytes)")
-        #expect(problem(rawFile(ok, data: [UInt8](repeating: 0, count: 8), lengthOverride: 1 << 60))!
-            .contains("exceeds the"))
-        #expect(problem(rawFile(ok, data: [UInt8](repeating: 0, count: 8), lengthOverride: 5000))!
-            .contains("runs past the end of the file"))
+        #expect(
+            problem(rawFile(ok, data: [UInt8](repeating: 0, count: 8), lengthOverride: 1 << 60))!
+                .contains("exceeds the"))
+        #expect(
+            problem(rawFile(ok, data: [UInt8](repeating: 0, count: 8), lengthOverride: 5000))!
+                .contains("runs past the end of the file"))
         #expect(problem(rawFile(ok, data: [0, 0, 0, 0]))!.contains("run past the end of the file (truncated?)"))
-        #expect(problem(rawFile(["t": ["dtype": "I64", "shape": [1], "data_offsets": [0, 8]]], data: [UInt8](repeating: 0, count: 8)))!
-            .contains("unsupported dtype I64"))
-        #expect(problem(rawFile(["t": ["dtype": "F32", "shape": [3], "data_offsets": [0, 8]]], data: [UInt8](repeating: 0, count: 8)))!
-            .contains("8 bytes for shape [3]"))
-        let overlap: [String: Any] = ["a": ["dtype": "F32", "shape": [2], "data_offsets": [0, 8]],
-                                      "b": ["dtype": "F32", "shape": [2], "data_offsets": [4, 12]]]
+        #expect(
+            problem(
+                rawFile(
+                    ["t": ["dtype": "I64", "shape": [1], "data_offsets": [0, 8]]], data: [UInt8](repeating: 0, count: 8)
+                ))!
+                .contains("unsupported dtype I64"))
+        #expect(
+            problem(
+                rawFile(
+                    ["t": ["dtype": "F32", "shape": [3], "data_offsets": [0, 8]]], data: [UInt8](repeating: 0, count: 8)
+                ))!
+                .contains("8 bytes for shape [3]"))
+        let overlap: [String: Any] = [
+            "a": ["dtype": "F32", "shape": [2], "data_offsets": [0, 8]],
+            "b": ["dtype": "F32", "shape": [2], "data_offsets": [4, 12]],
+        ]
         #expect(problem(rawFile(overlap, data: [UInt8](repeating: 0, count: 12)))!.contains("overlaps"))
         let gap: [String: Any] = ["a": ["dtype": "F32", "shape": [1], "data_offsets": [4, 8]]]
         #expect(problem(rawFile(gap, data: [UInt8](repeating: 0, count: 8)))!.contains("gap of 4 bytes"))
@@ -81,8 +93,9 @@ func problem(_ data: Data) -> String? {
     func vectors() {
         #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         var s = SHA256()
         for _ in 0..<1000 { s.update(Data(repeating: 0x61, count: 1000)) }
         #expect(s.finalize() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
