@@ -63,108 +63,123 @@ struct BenchCommand: ParsableCommand {
                 return
             }
             if !faces.isEmpty || !landmarkPhotos.isEmpty {
-                let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
-                for f in faces {
-                    let s = try FaceBench.speed(folder: f, cascadePath: cascade)
-                    print(
-                        String(
-                            format:
-                                """
-                                    %@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f \
-                                    frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%
-                                    """,
-                            s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
+                try faceBenchmarks()
+            } else {
+                let b = try kernelBenchmarks(ctx)
+                printTable(b)
+                if let json {
+                    let e = JSONEncoder()
+                    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    let doc = BenchReport(
+                        isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
+                        peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
+                    try AtomicFile.write(try e.encode(doc), to: json)
                 }
-                if !landmarkPhotos.isEmpty {
-                    let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
-                    let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
-                    let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
-                        ("Haar", { haar.detect(GrayImage($0)) }),
-                        (
-                            "MTCNN",
-                            {
-                                try mtcnn.detect($0).map { f in
-                                    FaceBox(
-                                        x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1),
-                                        h: Int(f.box.y2 - f.box.y1))
-                                }
-                            }
-                        ),
-                    ]
-                    for (name, detect) in detectors {
-                        let a = try FaceBench.accuracy(folders: landmarkPhotos, detect: detect)
-                        print(
-                            String(
-                                format:
-                                    """
-                                        %@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting \
-                                        (one thread)
-                                        """,
-                                name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU,
-                                a.seconds))
-                    }
-                }
-                print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
-                return
-            }
-            let parts = Set(only.split(separator: ",").map(String.init))
-            var b = Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
-            print(
-                """
-                    painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \
-                    \(String(format: "%.1f", b.peak)) GFLOPS
-                    """
-            )
-            if parts.contains("gemm") { try b.gemm() }
-            if parts.contains("training") {
-                try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230)
-            }
-            if parts.contains("elementwise") { b.elementwise() }
-            if parts.contains("mini-xception") {
-                let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
-                try b.model(m, batch: 32, perLayer: false)
-            }
-            if parts.contains("vgg16") {
-                let config = Architectures.vgg16GapFc1024()
-                let w = try Architectures.randomWeights(for: config)
-                let st = try SafeTensorsFile(data: try SafeTensorsWriter.encode(w), path: "vgg16-random")
-                let m = try Model(config: config, weights: st, context: ctx)
-                for (i, bs) in vggBatches.split(separator: ",").compactMap({ Int($0) }).enumerated() {
-                    try b.model(m, batch: bs, perLayer: i == 0 && !quick)
-                }
-            }
-            print(String(repeating: "-", count: 96))
-            var header = "group".padding(toLength: 12, withPad: " ", startingAt: 0)
-            header += "name".padding(toLength: 44, withPad: " ", startingAt: 0)
-            print(header + "ms".leftPad(10) + "GFLOPS".leftPad(9) + "% peak".leftPad(8) + "  other")
-            for r in b.rows {
-                var line = r.group.padding(toLength: 12, withPad: " ", startingAt: 0)
-                line += r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                line += String(format: "%.3f", r.seconds * 1e3).leftPad(10)
-                line += (r.gflops.map { String(format: "%.1f", $0) } ?? "-").leftPad(9)
-                line += (r.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "-").leftPad(8)
-                print(line + "  " + (r.throughput ?? ""))
-            }
-            print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
-            print(
-                """
-                    GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd \
-                    layers can exceed 100% of the FMA peak.
-                    """
-            )
-            if let json {
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                let doc = BenchReport(
-                    isa: "\(ctx.isa)", threads: ctx.threads, peakGflops: b.peak,
-                    peakRssMb: ProcessStats.peakRSSMB, rows: b.rows)
-                try AtomicFile.write(try e.encode(doc), to: json)
             }
         } catch let e as Failure {
             throw e
         } catch {
             throw Failure(description: "\(error)")
         }
+    }
+
+    /// Face cropping speed of video folders, and detection accuracy on labelled photographs.
+    func faceBenchmarks() throws {
+        let cascade = try ModelStore.resolveFile("haarcascade_frontalface_default.xml")
+        for f in faces {
+            let s = try FaceBench.speed(folder: f, cascadePath: cascade)
+            print(
+                String(
+                    format:
+                        """
+                        %@\t%d frames\tHaar + tracking crop %.1f frames/s\tlandmark crop %.1f \
+                        frames/s\tMTCNN crop %.1f frames/s\tcoverage %.1f%%
+                        """,
+                    s.video, s.frames, s.trackingFPS, s.landmarkFPS, s.mtcnnFPS, 100 * s.coverage))
+        }
+        if !landmarkPhotos.isEmpty {
+            let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
+            let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
+            let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
+                ("Haar", { haar.detect(GrayImage($0)) }),
+                (
+                    "MTCNN",
+                    {
+                        try mtcnn.detect($0).map { f in
+                            FaceBox(
+                                x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1),
+                                h: Int(f.box.y2 - f.box.y1))
+                        }
+                    }
+                ),
+            ]
+            for (name, detect) in detectors {
+                let a = try FaceBench.accuracy(folders: landmarkPhotos, detect: detect)
+                print(
+                    String(
+                        format:
+                            """
+                            %@ accuracy: %d of %d faces found (%.1f%%), median IoU %.3f, %.2f s detecting \
+                            (one thread)
+                            """,
+                        name, a.found, a.faces, 100 * Double(a.found) / Double(max(a.faces, 1)), a.medianIoU,
+                        a.seconds))
+            }
+        }
+        print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+    }
+
+    /// The kernels and models named by --only.
+    func kernelBenchmarks(_ ctx: ComputeContext) throws -> Bench {
+        let parts = Set(only.split(separator: ",").map(String.init))
+        var b = Bench(ctx: ctx, repeats: quick ? 1 : 5, peakSeconds: quick ? 0.1 : 0.5)
+        print(
+            """
+            painface \(PainFaceInfo.version) bench: \(ctx.isa), \(ctx.threads) threads, measured FMA peak \
+            \(String(format: "%.1f", b.peak)) GFLOPS
+            """
+        )
+        if parts.contains("gemm") { try b.gemm() }
+        if parts.contains("training") {
+            try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230)
+        }
+        if parts.contains("elementwise") { b.elementwise() }
+        if parts.contains("mini-xception") {
+            let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
+            try b.model(m, batch: 32, perLayer: false)
+        }
+        if parts.contains("vgg16") {
+            let config = Architectures.vgg16GapFc1024()
+            let w = try Architectures.randomWeights(for: config)
+            let st = try SafeTensorsFile(data: try SafeTensorsWriter.encode(w), path: "vgg16-random")
+            let m = try Model(config: config, weights: st, context: ctx)
+            for (i, bs) in vggBatches.split(separator: ",").compactMap({ Int($0) }).enumerated() {
+                try b.model(m, batch: bs, perLayer: i == 0 && !quick)
+            }
+        }
+        return b
+    }
+
+    func printTable(_ b: Bench) {
+        print(String(repeating: "-", count: 96))
+        var header = "group".padding(toLength: 12, withPad: " ", startingAt: 0)
+        header += "name".padding(toLength: 44, withPad: " ", startingAt: 0)
+        print(header + "ms".leftPad(10) + "GFLOPS".leftPad(9) + "% peak".leftPad(8) + "  other")
+        for r in b.rows {
+            var line = r.group.padding(toLength: 12, withPad: " ", startingAt: 0)
+            line += r.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+            line += String(format: "%.3f", r.seconds * 1e3).leftPad(10)
+            line += (r.gflops.map { String(format: "%.1f", $0) } ?? "-").leftPad(9)
+            line += (r.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "-").leftPad(8)
+            print(line + "  " + (r.throughput ?? ""))
+        }
+        print(String(format: "peak RSS %.1f MB", ProcessStats.peakRSSMB))
+        print(
+            """
+            GFLOPS count 2 FLOPs per multiply-add of a direct convolution or matrix product, so Winograd \
+            layers can exceed 100% of the FMA peak.
+            """
+        )
     }
 }
 
