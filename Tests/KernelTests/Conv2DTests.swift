@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import TestSupport
 import Testing
+import TestSupport
 
 /// Every ISA this CPU supports, each checked against the scalar reference.
 let isas = ISA.supported
@@ -132,109 +132,5 @@ let isas = ISA.supported
         }
         s.groups = 2
         #expect(!s.isValid)  // 3 input channels do not split into 2 groups
-    }
-}
-
-@Suite struct GemmTests {
-    @Test(
-        "packed GEMM equals the reference on every ISA",
-        arguments: [
-            (1, 1, 1), (1, 1024, 512), (5, 3, 7), (13, 33, 300), (100, 65, 257), (37, 128, 1024), (64, 0, 5),
-        ])
-    func gemm(_ dims: (Int, Int, Int)) throws {
-        let (m, n, k) = dims
-        var rng = SeededRNG(seed: UInt64(m * 1000 + n * 10 + k))
-        let a = randomTensor([m, k], &rng), b = randomTensor([k, n], &rng), bias = randomTensor([n], &rng)
-        for act in [Activation.linear, .relu] {
-            let ref = Reference.gemm(a, b, bias: bias, activation: act)
-            for isa in isas {
-                let ctx = try ComputeContext(isa: isa, threads: 2)
-                let y = try PackedMatrix(ctx, weights: b).matmul(a, bias: bias, activation: act, workspace: Workspace())
-                #expect(relativeError(y, ref) < 1e-5, "\(isa) \(act)")
-            }
-        }
-    }
-}
-
-@Suite struct ElementwiseTests {
-    @Test("element-wise ops equal the reference bit for bit on every ISA", arguments: [1, 7, 16, 33, 1000, 40_001])
-    func elementwise(_ count: Int) throws {
-        var rng = SeededRNG(seed: UInt64(count))
-        let c = count % 7 == 0 ? 7 : (count % 3 == 0 ? 3 : 1)
-        let x = randomTensor([count / c, c], &rng), y = randomTensor([count / c, c], &rng)
-        x.data[0] = .nan; x.data[count - 1] = -0.0
-        let alpha = randomTensor([c], &rng), scale = randomTensor([c], &rng), shift = randomTensor([c], &rng)
-        for isa in isas {
-            let ctx = try ComputeContext(isa: isa, threads: 2)
-            #expect(bitEqual(ctx.relu(x), Reference.relu(x)), "relu \(isa)")
-            #expect(bitEqual(ctx.add(x, y), Reference.add(x, y)), "add \(isa)")
-            #expect(bitEqual(ctx.prelu(x, alpha: alpha), Reference.prelu(x, alpha: alpha)), "prelu \(isa)")
-            #expect(
-                bitEqual(
-                    ctx.affineChannels(x, scale: scale, shift: shift),
-                    Reference.affineChannels(x, scale: scale, shift: shift)), "affine \(isa)")
-        }
-    }
-
-    @Test("softmax rows sum to one and survive large logits")
-    func softmax() throws {
-        let ctx = try ComputeContext(isa: .best, threads: 1)
-        let y = ctx.softmax(Tensor(shape: [2, 3], values: [1000, 1000, 1000, 0, 1, 2]))
-        #expect(abs(y.data[0] - 1.0 / 3) < 1e-6)
-        let e = [Float(1), exp(1), exp(2)], s = e.reduce(0, +)
-        for j in 0..<3 { #expect(abs(y.data[3 + j] - e[j] / s) < 1e-6) }
-    }
-
-    @Test("ReLU zeroes NaN and negative zero as the reference does")
-    func reluNaN() throws {
-        let x = Tensor(shape: [3], values: [.nan, -0.0, 2])
-        let y = Reference.relu(x)
-        #expect(y.array == [0, 0, 2] && y.data[1].sign == .plus)
-    }
-
-    @Test("the C core is built without fast-math")
-    func noFastMath() { #expect(!ComputeContext.builtWithFastMath) }
-}
-
-@Suite struct PoolingTests {
-    static let cases: [(Int, Int, Int, Int, Int, Int, Bool, Bool)] = [
-        // h, w, k, s, pad, c, ceil, countIncludePad
-        (7, 9, 2, 2, 0, 3, false, false), (7, 9, 3, 2, 0, 5, true, false), (12, 12, 3, 2, 1, 4, false, true),
-        (12, 12, 3, 2, 1, 4, false, false), (5, 5, 3, 3, 1, 2, true, true), (224, 224, 2, 2, 0, 1, false, false),
-    ]
-
-    @Test("pooling drivers equal the reference", arguments: cases)
-    func pooling(_ c: (Int, Int, Int, Int, Int, Int, Bool, Bool)) throws {
-        var rng = SeededRNG(seed: 11)
-        var p = Pool2DShape(n: 2, h: c.0, w: c.1, c: c.5, kh: c.2, kw: c.2, sh: c.3, sw: c.3)
-        (p.padTop, p.padLeft, p.padBottom, p.padRight) = (c.4, c.4, c.4, c.4)
-        p.ceilMode = c.6; p.countIncludePad = c.7
-        let x = randomTensor([2, c.0, c.1, c.5], &rng)
-        x.data[5] = .nan  // NaN must propagate the same way in both
-        let ctx = try ComputeContext(isa: .best, threads: 2)
-        #expect(bitEqual(ctx.maxPool(x, p), Reference.maxPool(x, p)))
-        #expect(bitEqual(ctx.avgPool(x, p), Reference.avgPool(x, p)))
-    }
-
-    @Test("ceil mode output sizes follow PyTorch")
-    func ceilSizes() {
-        // PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 12 -> 6; on 11 -> 5; MaxPool2d(2,2,ceil) on 7 -> 4
-        var p = Pool2DShape(n: 1, h: 12, w: 11, c: 1, kh: 3, kw: 3, sh: 2, sw: 2)
-        p.ceilMode = true
-        #expect(p.outH == 6 && p.outW == 5)
-        var q = Pool2DShape(n: 1, h: 7, w: 7, c: 1, kh: 2, kw: 2, sh: 2, sw: 2)
-        q.ceilMode = true
-        #expect(q.outH == 4)
-        // a window that would start in the right padding is dropped
-        var r = Pool2DShape(n: 1, h: 5, w: 5, c: 1, kh: 2, kw: 2, sh: 2, sw: 2)
-        r.ceilMode = true; r.padBottom = 1; r.padTop = 1
-        #expect(r.outH == 3)
-    }
-
-    @Test("global average pooling")
-    func gap() throws {
-        let ctx = try ComputeContext(isa: .best, threads: 1)
-        let x = Tensor(shape: [1, 2, 2, 2], values: [1, 10, 2, 20, 3, 30, 4, 40])
-        #expect(ctx.globalAvgPool(x).array == [2.5, 25])
     }
 }

@@ -90,35 +90,6 @@ func worstGradientError(
         #expect(worstGradientError(R, analytic: dr.array) { L(X, W, $0, B) } < 1e-3)
         #expect(worstGradientError(B, analytic: db.array) { L(X, W, R, $0) } < 1e-3)
     }
-
-    @Test("batch normalisation backward (training mode) equals finite differences for x, gamma and beta")
-    func batchnorm() throws {
-        let (rows, c) = (9, 4)
-        var rng = SeededRNG(seed: 22)
-        let x = randomTensor([rows, c], &rng, range: -2...3), gamma = randomTensor([c], &rng, range: 0.5...1.5)
-        let beta = randomTensor([c], &rng), wout = randomTensor([rows, c], &rng)
-        let mm = Tensor(shape: [c]), mv = Tensor(shape: [c], values: [Float](repeating: 1, count: c))
-        let stats = BatchNormStatistics(channels: c), y = Tensor(shape: [rows, c])
-        let ctx = try ComputeContext(threads: 1)
-        let bn = BatchNormWeights(gamma: gamma, beta: beta, movingMean: mm, movingVariance: mv)
-        ctx.batchNormTrain(x, bn, epsilon: 1e-3, momentum: 0.99, stats: stats, into: y)
-        let dx = Tensor(shape: x.shape), dg = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
-        ctx.batchNormBackward(x: x, gamma: gamma, stats: stats, dy: wout, dx: dx, dgamma: dg, dbeta: dbeta)
-        let (X, G, Bt, O) = (doubles(x), doubles(gamma), doubles(beta), doubles(wout))
-        func L(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
-            zip(Ref.batchnorm(x, rows: rows, c: c, gamma: g, beta: b, eps: 1e-3), O).reduce(0) { $0 + $1.0 * $1.1 }
-        }
-        #expect(
-            zip(Ref.batchnorm(X, rows: rows, c: c, gamma: G, beta: Bt, eps: 1e-3), y.array).allSatisfy {
-                abs($0 - Double($1)) < 1e-5
-            })
-        #expect(worstGradientError(X, analytic: dx.array) { L($0, G, Bt) } < 1e-3)
-        #expect(worstGradientError(G, analytic: dg.array) { L(X, $0, Bt) } < 1e-3)
-        #expect(worstGradientError(Bt, analytic: dbeta.array) { L(X, G, $0) } < 1e-3)
-        // moving statistics: momentum 0.99 towards the batch mean and biased variance
-        let m0 = (0..<rows).reduce(0.0) { $0 + X[$1 * c] } / Double(rows)
-        #expect(abs(Double(mm.data[0]) - 0.01 * m0) < 1e-6)
-    }
 }
 
 @Suite struct FusedInputLayerTests {
@@ -230,32 +201,5 @@ func worstGradientError(
             worst = max(worst, abs(Double(g.data[j]) - want))
         }
         #expect(worst < 3e-7, "activation error \(worst)")
-    }
-}
-
-@Suite struct AdadeltaISATests {
-    @Test("Adadelta over many chunks: the same bits on every ISA and at any thread count")
-    func isas() throws {
-        let n = 100_003
-        var rng = SeededRNG(seed: 25)
-        let w0 = randomTensor([n], &rng), g = randomTensor([n], &rng, range: -0.01...0.01)
-        let eg0 = randomTensor([n], &rng, range: 0...0.001), ed0 = randomTensor([n], &rng, range: 0...0.001)
-        func run(_ isa: ISA, _ threads: Int) throws -> [Float] {
-            let ctx = try ComputeContext(isa: isa, threads: threads)
-            let (w, eg, ed) = (
-                Tensor(shape: [n], values: w0.array), Tensor(shape: [n], values: eg0.array),
-                Tensor(shape: [n], values: ed0.array)
-            )
-            for _ in 0..<3 { ctx.adadelta(w, gradient: g, eg: eg, ed: ed, learningRate: 1, rho: 0.95, epsilon: 1e-7) }
-            return w.array + eg.array + ed.array
-        }
-        let ref = try run(.scalar, 1)
-        for isa in ISA.allCases where isa.isSupported {
-            for threads in [1, 3] {
-                #expect(
-                    try run(isa, threads).elementsEqual(ref) { $0.bitPattern == $1.bitPattern },
-                    "\(isa), \(threads) threads")
-            }
-        }
     }
 }
