@@ -15,6 +15,8 @@ let cFlags: [CSetting] = [
         .when(configuration: .debug)),
 ]
 
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "PainFace",
     products: [
@@ -44,47 +46,49 @@ let package = Package(
         .target(name: "NN", dependencies: ["Kernels", "Weights"]),
         // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
         // test suite (debug) runs the detector on real photographs in seconds.
-        .target(
-            name: "Imaging", dependencies: ["CCodecs"],
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(
-            name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"],
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(name: "Imaging", dependencies: ["CCodecs"], swiftSettings: optimisedInDebug),
+        .target(name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"], swiftSettings: optimisedInDebug),
         .target(name: "Dataset", dependencies: ["Imaging", "Weights"]),
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
+        .target(name: "Features", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Weights"]),
         .target(
-            name: "PainFace", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Training", "Weights"]),
+            name: "PainFace", dependencies: ["Dataset", "Faces", "Features", "Kernels", "NN", "Training", "Weights"]),
         // executables: the command line, and the benchmarks with the anchors peer
         .executableTarget(
             name: "PainFaceCLI",
             dependencies: [
-                "Dataset", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), "Dataset", "Faces", "Features",
+                "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
             ]),
         .executableTarget(
             name: "PainFaceBench",
             dependencies: [
-                "CBLASBench", "Faces", "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), "CBLASBench", "Faces", "Imaging",
+                "Kernels", "NN", "Training", "Weights",
             ]),
         // tests: unit tests per module, golden parity with Keras and PyTorch, the command line end to end
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Kernels", "TestSupport", "Weights"]),
         .testTarget(name: "NNTests", dependencies: ["Kernels", "NN", "TestSupport", "Weights"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Kernels", "TestSupport"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", "Weights"]),
         .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"]),
         .testTarget(
             name: "PainFaceTests",
-            dependencies: ["Dataset", "Faces", "Kernels", "NN", "PainFace", "TestSupport", "Training", "Weights"]),
+            dependencies: [
+                "Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "PainFace", "TestSupport", "Training",
+                "Weights",
+            ]),
         .testTarget(
-            name: "ParityTests",
-            dependencies: ["Faces", "Imaging", "Kernels", "NN", "TestSupport", "Training", "Weights"]),
+            name: "ParityTests", dependencies: ["Faces", "Kernels", "NN", "TestSupport", "Training", "Weights"]),
         .testTarget(name: "BenchTests", dependencies: ["CBLASBench", "Kernels", "TestSupport"]),
         .testTarget(
-            name: "CLITests", dependencies: ["Dataset", "Imaging", "Kernels", "PainFace", "TestSupport", "Weights"]),
+            name: "CLITests",
+            dependencies: [
+                "Dataset", "Features", "Imaging", "Kernels", "PainFace", "TestSupport", "Training", "Weights",
+            ]),
     ],
     cLanguageStandard: .gnu17
 )

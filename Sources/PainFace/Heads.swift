@@ -1,4 +1,5 @@
 import Dataset
+import Features
 import Foundation
 import Kernels
 import Training

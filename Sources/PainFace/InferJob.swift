@@ -1,5 +1,6 @@
 import Dataset
 import Faces
+import Features
 import Foundation
 import Kernels
 import NN

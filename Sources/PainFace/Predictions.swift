@@ -1,4 +1,5 @@
 import Dataset
+import Features
 import Foundation
 
 /// One output row: a video, or one frame of it.

@@ -1,7 +1,6 @@
 import Foundation
 import Kernels
 import NN
-import PainFace
 import Training
 import Weights
 

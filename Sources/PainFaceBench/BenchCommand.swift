@@ -4,7 +4,6 @@ import Foundation
 import Imaging
 import Kernels
 import NN
-import PainFace
 import Weights
 
 /// Prints a one-line error and exits non-zero.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dataset
 import Faces
+import Features
 import Foundation
 import Kernels
 import NN

@@ -1,7 +1,6 @@
 import Faces
 import Foundation
 import Imaging
-import PainFace
 import TestSupport
 import Testing
 

@@ -2,7 +2,6 @@ import Faces
 import Foundation
 import Imaging
 import Kernels
-import PainFace
 import TestSupport
 import Testing
 

@@ -31,20 +31,20 @@ public struct JobEvents {
 }
 
 /// Runs `FeatureCache.extract` over a list of videos, keeping the progress figures.
-struct VideoLoop {
+public struct VideoLoop {
     let cache: FeatureCache
     let events: JobEvents
-    var state: JobProgress
+    public private(set) var state: JobProgress
     let start = monotonicSeconds()
     var skippedSeconds = 0.0
 
-    init(cache: FeatureCache, totalFrames: Int, events: JobEvents) {
+    public init(cache: FeatureCache, totalFrames: Int, events: JobEvents) {
         (self.cache, self.events) = (cache, events)
         state = JobProgress(video: "", frames: 0, totalFrames: totalFrames, computed: 0, computeSeconds: 0)
     }
 
-    /// Extracts one video whose share of the total is `frames`; the outcome, or nil after an error.
-    mutating func run(
+    /// Extracts one video whose share of the total is `frames`.
+    public mutating func run(
         id: String, folder: String, landmarks: String?, force: Bool, frames: Int,
         needed: @escaping (Int) -> Int = { $0 }
     ) -> (Result<(CacheOutcome, CacheEntry?), Error>) {
