@@ -3,15 +3,16 @@
 # real 300-frame videos of ../shared/data, its stage shares, and the cost of the cache and
 # resume logic: `extract` against the bare extractor (`features --crop`, same crops, same
 # model) in alternating rounds.
-#   tools/bench_extract.sh [ROUNDS] [VGG_FRAMES]
+#   tools/bench_extract.sh [ROUNDS] [VGG_FRAMES]      (PAINFACE_BIN=path to measure another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 vgg_frames=${2:-60}
 data=../shared/data/video_frame_sequences
 [ -d "$data" ] || { echo "needs $data (not in a fresh clone)"; exit 1; }
-pf=.build/release/painface
-swift build -c release -j 2 --product painface >/dev/null
+# PAINFACE_BIN: another build to measure (e.g. an older release, to compare)
+pf=${PAINFACE_BIN:-.build/release/painface}
+[ -n "${PAINFACE_BIN:-}" ] || swift build -c release -j 2 --product painface >/dev/null
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 {

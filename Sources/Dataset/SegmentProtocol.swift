@@ -15,10 +15,10 @@ public struct SegmentProtocol: Sendable, Equatable {
     public enum Scope: String, Sendable, CaseIterable {
         /// the protocol: training No-Pain videos all their segments, others their first
         case ai4pain
-        /// every video its first segment
-        case firstSegment
-        /// every video one segment: all its frames (`length` unused)
+        /// feature files: every video all its rows (frames with features; `length` unused)
         case wholeVideo
+        /// feature files: every video its first `length` rows (an lstm's sequence)
+        case firstRows
     }
     /// 10 s at the paper's 30 fps.
     public static let defaultLength = 300
@@ -37,6 +37,7 @@ public struct SegmentProtocol: Sendable, Equatable {
     /// is a range shorter than `length`.
     public func segments(_ v: ManifestVideo, frames n: Int) -> [Range<Int>] {
         if scope == .wholeVideo { return n > 0 ? [0..<n] : [] }
+        if scope == .firstRows { return n >= length ? [0..<length] : [] }
         var out: [Range<Int>] = []
         var start = 0
         repeat {

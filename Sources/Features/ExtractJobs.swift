@@ -18,7 +18,15 @@ public struct JobProgress: Sendable {
     public var computeSeconds: Double
 }
 
+/// A job's error that is not about one file.
+public struct JobError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// What a job reports as it goes: progress, and each video when it ends (nil error: done).
+/// `progress` is called on the cropping thread while a video is extracted (the calling
+/// thread waits meanwhile): it must not touch state another thread uses at the same time.
 public struct JobEvents {
     public var progress: (JobProgress) -> Void
     public var finished: (_ progress: JobProgress, _ error: Error?) -> Void
@@ -94,10 +102,17 @@ public final class ExtractJob {
         public var framesPerSecond: Double { Double(frames) / max(seconds - skippedSeconds, 1e-9) }
     }
 
+    /// The splits of a comma-separated list, each checked.
+    public static func splits(_ list: String) throws -> Set<String> {
+        let s = Set(list.split(separator: ",").map(String.init))
+        for x in s where !Manifest.splits.contains(x) { throw JobError("--splits: unknown split \(x)") }
+        return s
+    }
+
     public init(
         manifest: Manifest, protocol proto: SegmentProtocol, cache: FeatureCache, splits: Set<String>, shard: Shard
     ) throws {
-        for s in splits where !Manifest.splits.contains(s) { throw ModelFileError("--splits", "unknown split \(s)") }
+        for s in splits where !Manifest.splits.contains(s) { throw JobError("--splits: unknown split \(s)") }
         (self.manifest, self.proto, self.cache) = (manifest, proto, cache)
         videos = manifest.videos.filter { splits.contains($0.split) && shard.contains($0.id) }
         // frame counts up front, for the progress total
@@ -152,8 +167,8 @@ public final class ExtractJob {
 public struct FolderList {
     public let folders: [String]
     public let ids: [String]
-    /// Frames per folder (0 when unreadable), for the progress total.
-    public let frameCounts: [Int]
+    /// Frames per folder (0 when unreadable), for the progress total, and the other files.
+    public let frameCounts: [Int], otherFiles: [Int]
 
     public init(_ folders: [String]) throws {
         var names = Set<String>()
@@ -165,7 +180,9 @@ public struct FolderList {
             return id
         }
         self.folders = folders
-        frameCounts = folders.map { (try? ImageIO.listFrames($0).frames.count) ?? 0 }
+        let listed = folders.map { try? ImageIO.listFrames($0) }
+        frameCounts = listed.map { $0?.frames.count ?? 0 }
+        otherFiles = listed.map { $0?.skipped ?? 0 }
     }
 
     public var totalFrames: Int { frameCounts.reduce(0, +) }
@@ -187,6 +204,8 @@ public final class FeaturesJob {
         public let upToDate: Bool
         public let seconds: Double
         public let error: Error?
+        /// Files of the folder that are not JPEG or PNG frames.
+        public let otherFiles: Int
     }
 
     public init(folders: FolderList, cache: FeatureCache) { (self.folders, self.cache) = (folders, cache) }
@@ -202,9 +221,13 @@ public final class FeaturesJob {
             case .success((let outcome, let entry)):
                 each(
                     Outcome(
-                        id: id, folder: folder, entry: entry, upToDate: outcome == .skipped, seconds: dt, error: nil))
+                        id: id, folder: folder, entry: entry, upToDate: outcome == .skipped, seconds: dt, error: nil,
+                        otherFiles: folders.otherFiles[i]))
             case .failure(let e):
-                each(Outcome(id: id, folder: folder, entry: nil, upToDate: false, seconds: dt, error: e))
+                each(
+                    Outcome(
+                        id: id, folder: folder, entry: nil, upToDate: false, seconds: dt, error: e,
+                        otherFiles: folders.otherFiles[i]))
             }
         }
     }

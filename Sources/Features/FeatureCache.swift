@@ -22,6 +22,16 @@ public struct CacheEntry {
     public var modelSHA256: String
     public var modelName: String
     public var key: String
+    /// Why each unreadable frame could not be read, by frame name.
+    public var unreadable: [String: String] = [:]
+
+    /// Frames without a feature row, with why: unreadable (the reason) or no face.
+    public var framesWithoutFeatures: [(frame: String, reason: String)] {
+        let covered = Set(positions)
+        return frames.indices.filter { !covered.contains($0) }.map { i in
+            (frames[i], unreadable[frames[i]] ?? "no face (\(sources.indices.contains(i) ? sources[i] : "none"))")
+        }
+    }
 
     /// Feature rows of frame positions `range`; with `padTo`, missing frames (no face) and a
     /// short range are filled by repeating the last row. Nil when the range has no row.
@@ -57,7 +67,8 @@ public final class FeatureCache {
     public let cropper: VideoCropper
     public var dtype: DType = .f32
     public var batch = 8
-    /// Seconds per stage, summed over extracted videos.
+    /// Seconds per stage: checking existing entries' keys (hashing while extracting is part of
+    /// the cropper's read time), computing features and writing, summed over videos.
     public private(set) var keyTime = 0.0, featureTime = 0.0, writeTime = 0.0
 
     public init(dir: String, extractor: FeatureExtractor, cropper: VideoCropper) throws {
@@ -152,7 +163,7 @@ public final class FeatureCache {
         featureTime += r.featureSeconds
         let t0 = monotonicSeconds()
         let (features, probs) = r.stacked(extractor.model)
-        let entry = CacheEntry(
+        var entry = CacheEntry(
             videoID: videoID, frames: frames, totalFrames: all.count, positions: r.positions,
             features: features, probabilities: probs, sources: r.records.map(\.source.rawValue),
             coverage: VideoCropper.coverage(r.records), modelSHA256: extractor.modelHash,
@@ -160,6 +171,7 @@ public final class FeatureCache {
         let unreadable = r.records.filter { $0.source == .unreadable }.map {
             ["file": $0.frame, "reason": $0.reason ?? ""]
         }
+        for u in unreadable { entry.unreadable[u["file"]!] = u["reason"]! }
         try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
@@ -229,11 +241,16 @@ public final class FeatureCache {
         }
         if feats.hasNonFinite { throw ModelFileError(path, "features contain NaN or infinite values") }
         let probs = f.entries["probabilities"] != nil ? try f.tensor("probabilities") : nil
-        return CacheEntry(
+        var e = CacheEntry(
             videoID: m["video_id"] ?? "", frames: frames, totalFrames: total, positions: positions,
             features: feats, probabilities: probs, sources: sources,
             coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "",
             modelName: m["model"] ?? "", key: key)
+        // reasons of unreadable frames (absent in files of other writers: no reasons then)
+        if let u = m["unreadable"], let list = try? JSONDecoder().decode([[String: String]].self, from: Data(u.utf8)) {
+            for r in list { if let f = r["file"] { e.unreadable[f] = r["reason"] ?? "" } }
+        }
+        return e
     }
 }
 

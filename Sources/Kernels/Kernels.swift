@@ -59,7 +59,7 @@ public final class ComputeContext: @unchecked Sendable {
                 throw KernelError.shape(
                     "unknown --isa \(isaName) (\(ISA.allCases.map(\.description).joined(separator: ", ")))")
             }
-            guard i.isSupported else { throw KernelError.unsupportedISA(i) }
+            guard i.isSupported else { throw KernelError.shape("this CPU cannot run --isa \(isaName)") }
             chosen = i
         }
         guard threads >= 0 else { throw KernelError.shape("--threads must be 0 (one per CPU) or more, got \(threads)") }

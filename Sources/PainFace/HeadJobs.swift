@@ -56,12 +56,11 @@ public struct FeatureSource {
                         id: String(n.dropLast(12)), participant: "", split: split, label: nil, frames: "",
                         landmarks: nil, line: i + 1))
             }
-            guard !videos.isEmpty else { throw ModelFileError(dir, "no feature files (.safetensors)") }
         }
         manifest = Manifest(path: labels ?? dir, videos: videos)
         cacheDir = dir
         proto =
-            sequence.map { SegmentProtocol(length: $0, scope: .firstSegment) } ?? SegmentProtocol(scope: .wholeVideo)
+            sequence.map { SegmentProtocol(length: $0, scope: .firstRows) } ?? SegmentProtocol(scope: .wholeVideo)
         isManifest = false
         description = labels.map { "\(dir) with labels \($0)" } ?? dir
     }
@@ -77,7 +76,7 @@ public struct FeatureSource {
         guard let s else { return self }
         var copy = self
         copy.protoOverride = SegmentProtocol(
-            length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstSegment : proto.scope)
+            length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstRows : proto.scope)
         return copy
     }
 

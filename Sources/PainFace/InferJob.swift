@@ -29,7 +29,7 @@ public final class InferJob {
         do { fx = try FeatureExtractor(model: name, context: context) } catch {
             let hint =
                 model == nil && head?.config.featureModel != nil ? " (the head's feature model; give --model)" : ""
-            throw ModelFileError(name, "\(error)" + hint)
+            throw JobError("\(error)" + hint)
         }
         if let h = head {
             let c = h.config

@@ -18,10 +18,27 @@ public struct CachedSplit {
 }
 
 public enum CachedData {
-    /// The protocol's segments of a cached video: of the folder's frames, or for whole videos
-    /// of the frames the entry covers.
+    /// The protocol's segments of a cached video, as frame positions.
     static func segments(_ proto: SegmentProtocol, _ v: ManifestVideo, _ e: CacheEntry) -> [Range<Int>] {
-        proto.segments(v, frames: proto.scope == .wholeVideo ? e.frames.count : e.totalFrames)
+        proto.segments(v, frames: e.totalFrames)
+    }
+
+    /// Feature files are read by rows (frames with features), not frame positions: all of
+    /// them, or an lstm's first `length`. Nil for the manifest protocol.
+    static func featureRows(_ proto: SegmentProtocol, _ e: CacheEntry, path: String) throws -> Tensor? {
+        let n = e.positions.count, d = e.features.shape[1]
+        switch proto.scope {
+        case .ai4pain:
+            return nil
+        case .wholeVideo:
+            guard n > 0 else { throw ModelFileError(path, "no frames with features") }
+            return e.features
+        case .firstRows:
+            guard n >= proto.length else { throw ModelFileError(path, "\(n) frames, the sequence length is \(proto.length)") }
+            let t = Tensor(uninitialized: [proto.length, d])
+            t.data.update(from: e.features.data, count: proto.length * d)
+            return t
+        }
     }
 
     /// Reads a video's entry and checks it belongs to this manifest row and model.
@@ -64,6 +81,12 @@ public enum CachedData {
                     cacheDir + "/\(v.id).safetensors", "\(d) features per frame, the other videos have \(dim)")
             }
             modelName = e.modelName
+            if let t = try featureRows(proto, e, path: cacheDir + "/\(v.id).safetensors") {
+                videos += 1
+                rows.append(t)
+                ys += [Int](repeating: y, count: sequence == nil ? t.shape[0] : 1)
+                continue
+            }
             let all = segments(proto, v, e)
             let segs = split == "train" ? all : Array(all.prefix(1))
             guard let last = segs.last, last.upperBound <= e.frames.count else {
@@ -110,6 +133,7 @@ public enum CachedData {
         var model: String?
         return try m.videos(split: split).map { v in
             let e = try entry(v, cacheDir: cacheDir, model: &model)
+            if let t = try featureRows(proto, e, path: cacheDir + "/\(v.id).safetensors") { return (v, t) }
             guard let s = segments(proto, v, e).first, s.upperBound <= e.frames.count else { return (v, nil) }
             return (v, e.rows(s))
         }

@@ -58,7 +58,7 @@ struct CropOptionGroup: ParsableArguments {
     }
 
     /// The path of the landmark file or folder for one video folder, if any.
-    func landmarkPath(for video: String, several: Bool) throws -> String? {
+    func landmarkPath(for video: String, several: Bool) -> String? {
         guard let landmarks else { return nil }
         if !several { return landmarks }
         let name = URL(fileURLWithPath: video).standardized.lastPathComponent
@@ -74,7 +74,8 @@ struct CropOptionGroup: ParsableArguments {
     func cache(
         dir: String, model: String, context: ComputeContext, batch: Int, float16: Bool, faceCrops: Bool = false
     ) throws -> FeatureCache {
-        var o = try options()
+        // face crops are used whole: no crop setting applies (nor is checked)
+        var o = faceCrops ? CropOptions() : try options()
         if faceCrops { o.order = [.crop] }
         let fc = try FeatureCache(
             dir: dir, extractor: try FeatureExtractor(model: model, context: context),

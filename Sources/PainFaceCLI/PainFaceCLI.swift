@@ -95,18 +95,21 @@ struct FeaturesCommand: ParsableCommand {
             job.force = force
             if crop {
                 job.landmarks = { [cropSettings, folders] in
-                    try? cropSettings.landmarkPath(for: $0, several: folders.count > 1)
+                    cropSettings.landmarkPath(for: $0, several: folders.count > 1)
                 }
             }
             var failed = 0
-            job.run { o in
+            let bar = ProgressLine(total: list.totalFrames)
+            // a line per folder (after the progress line on a terminal)
+            func line(_ s: String) { stderrLine((bar.tty ? "\r\u{1B}[K" : "") + s) }
+            job.run(events: JobEvents(progress: { [bar] in bar.show($0) })) { o in
                 guard let e = o.entry, o.error == nil else {
-                    stderrLine("error: \(o.error.map { "\($0)" } ?? "\(o.folder): no frames")")
+                    line("error: \(o.error.map { "\($0)" } ?? "\(o.folder): no frames")")
                     failed += 1
                     return
                 }
-                if o.upToDate { stderrLine("\(o.id): up to date, skipped"); return }
-                stderrLine(Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
+                if o.upToDate { line("\(o.id): up to date, skipped"); return }
+                line(Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
                 if let probs = e.probabilities, let classes = fx.model.config.classes, e.positions.count > 0 {
                     let sum = TopClassSummary(probs, rows: e.positions.count)
                     print(
@@ -131,8 +134,11 @@ struct FeaturesCommand: ParsableCommand {
                 (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)
                 """
         if !faceCrops { line += String(format: "; face coverage %.1f%%", 100 * e.coverage) }
-        let bad = zip(e.frames, e.sources).filter { $0.1 == BoxSource.unreadable.rawValue }.map(\.0)
-        if !bad.isEmpty { line += "; \(bad.count) unreadable: " + bad.prefix(3).joined(separator: ", ") }
+        let bad = e.framesWithoutFeatures
+        if !bad.isEmpty {
+            line += "; \(bad.count) unreadable: " + bad.prefix(3).map { "\($0.frame) (\($0.reason))" }.joined(separator: ", ")
+        }
+        if o.otherFiles > 0 { line += "; \(o.otherFiles) other files ignored" }
         return line
     }
 }

@@ -199,13 +199,15 @@ struct ExtractCommand: ParsableCommand {
             throw Failure(description: "extract reads landmarks from the manifest's landmarks column, not --landmarks")
         }
         try reporting {
+            // the manifest and the options first: a bad one leaves no cache folder behind
+            let m = try Manifest(path: manifest)
+            let proto = try protocolOptions.proto()
+            let sh = try shard.map { try Shard($0) } ?? Shard.all
+            let wanted = try ExtractJob.splits(splits)
             let ctx = try compute.context()
             let dir = FeatureSource.cacheFolder(cache, manifest: manifest)
             let fc = try cropSettings.cache(dir: dir, model: model, context: ctx, batch: batch, float16: float16)
-            let sh = try shard.map { try Shard($0) } ?? Shard.all
-            let job = try ExtractJob(
-                manifest: try Manifest(path: manifest), protocol: try protocolOptions.proto(), cache: fc,
-                splits: Set(splits.split(separator: ",").map(String.init)), shard: sh)
+            let job = try ExtractJob(manifest: m, protocol: proto, cache: fc, splits: wanted, shard: sh)
             job.force = force
             let fx = fc.extractor
             stderrLine(
@@ -299,7 +301,7 @@ struct InferCommand: ParsableCommand {
             job.cache.batch = batch
             (job.force, job.perFrame) = (force, perFrame)
             job.landmarks = { [cropSettings, folders] in
-                try? cropSettings.landmarkPath(for: $0, several: folders.count > 1)
+                cropSettings.landmarkPath(for: $0, several: folders.count > 1)
             }
             stderrLine(
                 "infer: \(folders.count) folders, \(list.totalFrames) frames; model \(fx.model.config.name)"

@@ -138,5 +138,24 @@ import Weights
         let evalSource = try FeatureSource(features: fc.dir, labels: labels, split: "validation", sequence: nil)
         let ev = try EvaluateJob.run(head, source: evalSource, split: "validation")
         #expect(ev.rows.count == 3 && ev.evaluation.confusion.joined().reduce(0, +) == 3)
+        // an lstm's sequence longer than a video's rows, and features of another length than the head's
+        let long = try FeatureSource(features: fc.dir, labels: labels, split: "train", sequence: 50)
+        #expect(throws: ModelFileError.self) {
+            _ = try TrainJob(kind: .lstm).run(train: long, validation: nil, out: stem + "-lstm", context: ctx)
+        }
+        do {
+            _ = try TrainJob(kind: .lstm).run(train: long, validation: nil, out: stem + "-lstm", context: ctx)
+        } catch {
+            #expect("\(error)".contains("cap12_a.safetensors: 40 frames, the sequence length is 50"), "\(error)")
+        }
+        let other = d.appendingPathComponent("other").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let f = try SafeTensorsFile(path: fc.path("cap12_a"))
+        try SafeTensorsWriter.write([("features", Tensor(shape: [40, 7]))], to: other + "/cap12_a.safetensors", metadata: f.metadata)
+        let narrow = try FeatureSource(features: other, labels: nil, split: "test", sequence: nil)
+        #expect(throws: ModelFileError.self) { _ = try SplitPredictor.predict(head, source: narrow, split: "test") }
+        do { _ = try SplitPredictor.predict(head, source: narrow, split: "test") } catch {
+            #expect("\(error)".contains("7 features, the head takes 128"), "\(error)")
+        }
     }
 }
