@@ -28,9 +28,9 @@ public struct DatasetCheck: Sendable {
             let where_ = Set(m.videos.filter { $0.participant == p }.map(\.split)).sorted()
             problems.append(
                 """
-                    participant \(p) is in several splits (\(where_.joined(separator: ", "))): the splits must be by \
-                    participant
-                    """
+                participant \(p) is in several splits (\(where_.joined(separator: ", "))): the splits must be by \
+                participant
+                """
             )
         }
         for v in m.videos {
@@ -53,9 +53,9 @@ public struct DatasetCheck: Sendable {
             if n > 0 && segs == 0 {
                 warnings.append(
                     """
-                        \(at): \(n) frames, fewer than one \(proto.length)-frame segment (left out; --short-segment \
-                        pad keeps it)
-                        """
+                    \(at): \(n) frames, fewer than one \(proto.length)-frame segment (left out; --short-segment \
+                    pad keeps it)
+                    """
                 )
             }
             let key = v.label.map { m.classes[$0] } ?? "unlabelled"

@@ -13,6 +13,32 @@ public struct ClassSet: Sendable, Equatable {
     public subscript(i: Int) -> String { names[i] }
     /// "a, b, c" for messages.
     public var list: String { names.joined(separator: ", ") }
+
+    /// `--classes a,b,c`: at least two distinct names.
+    public init(list: String) throws {
+        let n = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard n.count >= 2, Set(n).count == n.count, !n.contains("") else {
+            throw ModelFileError("--classes", "\"\(list)\": give two or more distinct class names, comma-separated")
+        }
+        names = n
+    }
+
+    /// The class index of a label: its name (the AI4Pain names also in other case), or an
+    /// integer index into the classes.
+    public func resolve(_ label: String) -> Int? {
+        if let i = names.firstIndex(of: label) ?? names.firstIndex(of: label.lowercased()) { return i }
+        if let i = Int(label), names.indices.contains(i) { return i }
+        return nil
+    }
+
+    /// The classes of a data set's labels: `given` when set; else the AI4Pain three when each
+    /// label is one of them (or an index 0-2); else the distinct labels in natural order
+    /// (PA0 < PA1 < ... < PA10).
+    public static func of(_ labels: [String], given: ClassSet?) -> ClassSet {
+        if let given { return given }
+        if labels.allSatisfy({ pain.resolve($0) != nil }) { return pain }
+        return ClassSet(Array(Set(labels)).sorted(by: ImageIO.naturalLess))
+    }
 }
 
 /// One video of a data set manifest.
@@ -22,17 +48,23 @@ public struct ManifestVideo: Sendable, Equatable {
     public var split: String
     /// Class index into the manifest's classes; nil when unknown.
     public var label: Int?
+    /// The label's class name.
+    public var labelName: String?
     /// Absolute (resolved against the manifest's folder).
     public var frames: String
     public var landmarks: String?
     /// 1-based line in the manifest, for messages.
     public var line: Int
 
+    /// `labelName` defaults to the AI4Pain name of `label`.
     public init(
-        id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int
+        id: String, participant: String, split: String, label: Int?, frames: String, landmarks: String?, line: Int,
+        labelName: String? = nil
     ) {
         (self.id, self.participant, self.split, self.label, self.frames, self.landmarks, self.line) =
             (id, participant, split, label, frames, landmarks, line)
+        self.labelName =
+            labelName ?? label.flatMap { ClassSet.pain.names.indices.contains($0) ? ClassSet.pain[$0] : nil }
     }
 }
 
@@ -50,9 +82,9 @@ public struct Manifest: Sendable {
 
     /// Parses the CSV. Row-level problems (unknown split or label, duplicate ids, ids that
     /// cannot be file names) are errors naming the line; folder problems are left to `check`.
-    public init(path: String, classes: ClassSet = .pain) throws {
+    /// The classes are `classes` when given, else those of the labels (ClassSet.of).
+    public init(path: String, classes given: ClassSet? = nil) throws {
         self.path = path
-        self.classes = classes
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ModelFileError(path, "cannot read the manifest")
         }
@@ -67,15 +99,15 @@ public struct Manifest: Sendable {
             throw ModelFileError(
                 path,
                 """
-                    missing column(s) \(missing.joined(separator: ", ")); the header must name \
-                    \(Self.requiredColumns.joined(separator: ",")) [,landmarks]
-                    """
+                missing column(s) \(missing.joined(separator: ", ")); the header must name \
+                \(Self.requiredColumns.joined(separator: ",")) [,landmarks]
+                """
             )
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
         var seen: [String: Int] = [:]
-        videos = []
+        var parsed: [(ManifestVideo, String)] = []
         for (r, row) in rows.enumerated().dropFirst() {
             let line = r + 1
             if row.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
@@ -97,21 +129,26 @@ public struct Manifest: Sendable {
             guard Self.splits.contains(split) else {
                 throw ModelFileError(path, "line \(line): unknown split \"\(split)\" (train, validation, test)")
             }
-            var y: Int?
-            if !label.isEmpty {
-                guard let c = classes.index(of: label.lowercased()) else {
-                    throw ModelFileError(path, "line \(line): unknown label \"\(label)\" (\(classes.list) or empty)")
-                }
-                y = c
-            }
             guard !frames.isEmpty else { throw ModelFileError(path, "line \(line): empty frames folder") }
             let lm = field("landmarks")
-            videos.append(
-                ManifestVideo(
-                    id: id, participant: field("participant"), split: split, label: y,
-                    frames: resolve(frames), landmarks: lm.isEmpty ? nil : resolve(lm), line: line))
+            let v = ManifestVideo(
+                id: id, participant: field("participant"), split: split, label: nil,
+                frames: resolve(frames), landmarks: lm.isEmpty ? nil : resolve(lm), line: line)
+            parsed.append((v, label))
         }
-        guard !videos.isEmpty else { throw ModelFileError(path, "no videos") }
+        guard !parsed.isEmpty else { throw ModelFileError(path, "no videos") }
+        let classes = ClassSet.of(parsed.map(\.1).filter { !$0.isEmpty }, given: given)
+        self.classes = classes
+        videos = try parsed.map { v, label in
+            var v = v
+            if !label.isEmpty {
+                guard let c = classes.resolve(label) else {
+                    throw ModelFileError(path, "line \(v.line): unknown label \"\(label)\" (\(classes.list) or empty)")
+                }
+                (v.label, v.labelName) = (c, classes[c])
+            }
+            return v
+        }
     }
 
     public func videos(split: String) -> [ManifestVideo] { videos.filter { $0.split == split } }

@@ -3,13 +3,13 @@ import Imaging
 import Weights
 
 /// A manifest from a conventional folder layout ROOT/<split>/<label>/<video>/frames...,
-/// label one of the classes or `unlabelled`. The participant is the part of the video's
+/// label a class name (any, or one of `classes` when given) or `unlabelled`. The participant is the part of the video's
 /// folder name before `separator` (the whole name when there is none).
 public enum ManifestLayout {
     /// The manifest's text; `pathPrefix` is put before each frames path (ROOT seen from the
     /// manifest's folder).
     public static func scan(
-        root: String, separator: Character = "_", pathPrefix: String = "", classes: ClassSet = .pain
+        root: String, separator: Character = "_", pathPrefix: String = "", classes given: ClassSet? = nil
     ) throws -> String {
         let fm = FileManager.default
         func dirs(_ p: String) -> [String] {
@@ -33,10 +33,10 @@ public enum ManifestLayout {
             }
             let sp = (root as NSString).appendingPathComponent(split)
             for label in dirs(sp) {
-                guard classes.index(of: label) != nil || label == "unlabelled" else {
+                guard given == nil || given!.index(of: label) != nil || label == "unlabelled" else {
                     throw ModelFileError(
                         (sp as NSString).appendingPathComponent(label),
-                        "unknown label folder (\(classes.list) or unlabelled)")
+                        "unknown label folder (\(given?.list ?? "") or unlabelled)")
                 }
                 for video in dirs((sp as NSString).appendingPathComponent(label)) {
                     let rel = "\(split)/\(label)/\(video)"

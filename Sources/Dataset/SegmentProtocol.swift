@@ -25,13 +25,19 @@ public struct SegmentProtocol: Sendable, Equatable {
     public var length = defaultLength
     public var short: Short = .drop
     public var scope: Scope = .ai4pain
-    public init(length: Int = defaultLength, short: Short = .drop, scope: Scope = .ai4pain) {
-        (self.length, self.short, self.scope) = (length, short, scope)
+    /// The class whose training videos are cut into all their segments (the protocol's No Pain).
+    public var segmentClass = "no_pain"
+    public init(
+        length: Int = defaultLength, short: Short = .drop, scope: Scope = .ai4pain, segmentClass: String = "no_pain"
+    ) {
+        (self.length, self.short, self.scope, self.segmentClass) = (length, short, scope, segmentClass)
     }
 
-    /// Whether a video is cut into all its segments (training videos of class 0, No Pain) or
+    /// Whether a video is cut into all its segments (training videos of `segmentClass`) or
     /// gives one.
-    public func cutsAll(_ v: ManifestVideo) -> Bool { scope == .ai4pain && v.split == "train" && v.label == 0 }
+    public func cutsAll(_ v: ManifestVideo) -> Bool {
+        scope == .ai4pain && v.split == "train" && v.labelName == segmentClass
+    }
 
     /// Segments as frame-position ranges of a video with `frames` frames. A padded segment
     /// is a range shorter than `length`.

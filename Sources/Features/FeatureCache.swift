@@ -225,9 +225,9 @@ public final class FeatureCache {
                 throw ModelFileError(
                     path,
                     """
-                        features in the format of an older painface features (no content key): run painface features \
-                        (or extract) again to rewrite it
-                        """
+                    features in the format of an older painface features (no content key): run painface features \
+                    (or extract) again to rewrite it
+                    """
                 )
             }
             throw ModelFileError(

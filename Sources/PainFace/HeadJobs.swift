@@ -19,8 +19,9 @@ public struct FeatureSource {
     public let description: String
 
     /// A manifest and its cache (default: MANIFEST-without-extension.cache beside it).
-    public init(manifest path: String, cache: String?, protocol proto: SegmentProtocol) throws {
-        manifest = try Manifest(path: path)
+    public init(manifest path: String, cache: String?, protocol proto: SegmentProtocol, classes: ClassSet? = nil) throws
+    {
+        manifest = try Manifest(path: path, classes: classes)
         cacheDir = Self.cacheFolder(cache, manifest: path)
         self.proto = proto
         isManifest = true
@@ -29,10 +30,13 @@ public struct FeatureSource {
 
     /// Feature files DIR/<video>.safetensors; `labels` (video,label rows) and `split`
     /// name the videos; without labels, every feature file of the folder, unlabelled.
-    /// `sequence`: an lstm head's sequence length (its first frames), nil for whole videos.
+    /// `sequence`: an lstm head's sequence length (its first frames), nil for whole videos;
+    /// `classes`: the class set the labels name (default: derived from them, ClassSet.of).
     public init(
-        features dir: String, labels: String?, split: String, sequence: Int?, videos names: [String] = []
+        features dir: String, labels: String?, split: String, sequence: Int?, videos names: [String] = [],
+        classes given: ClassSet? = nil
     ) throws {
+        var classes = given ?? .pain
         var videos: [ManifestVideo] = []
         if !names.isEmpty {
             for (i, n) in names.enumerated() {
@@ -41,10 +45,16 @@ public struct FeatureSource {
                         id: n, participant: "", split: split, label: nil, frames: "", landmarks: nil, line: i + 1))
             }
         } else if let labels {
-            for (i, (video, y)) in try Heads.readLabels(labels).enumerated() {
+            let rows = try Heads.readLabels(labels)
+            classes = ClassSet.of(rows.map(\.label), given: given)
+            for (video, label, line) in rows {
+                guard let y = classes.resolve(label) else {
+                    throw ModelFileError(labels, "line \(line): unknown label \"\(label)\" (\(classes.list))")
+                }
                 videos.append(
                     ManifestVideo(
-                        id: video, participant: "", split: split, label: y, frames: "", landmarks: nil, line: i + 1))
+                        id: video, participant: "", split: split, label: y, frames: "", landmarks: nil, line: line,
+                        labelName: classes[y]))
             }
         } else {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
@@ -57,7 +67,7 @@ public struct FeatureSource {
                         landmarks: nil, line: i + 1))
             }
         }
-        manifest = Manifest(path: labels ?? dir, videos: videos)
+        manifest = Manifest(path: labels ?? dir, videos: videos, classes: classes)
         cacheDir = dir
         proto =
             sequence.map { SegmentProtocol(length: $0, scope: .firstRows) } ?? SegmentProtocol(scope: .wholeVideo)
@@ -111,11 +121,27 @@ public struct TrainJob {
     ) throws -> Result {
         let lstm = kind == .lstm
         let seqLen = train.isManifest ? train.proto.length : sequenceLength
+        let classes = train.manifest.classes
+        guard classes.count >= 2 else {
+            throw ModelFileError(
+                train.description, "the labels name one class (\(classes.list)): a head needs two or more (--classes)")
+        }
         let tr = try CachedData.samples(
             train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.effectiveProtocol,
             sequence: lstm ? seqLen : nil)
+        var counts = [Int](repeating: 0, count: classes.count)
+        for y in tr.y { counts[y] += 1 }
+        if let missing = counts.firstIndex(of: 0) {
+            throw ModelFileError(
+                train.description, "class \(classes[missing]) has no training samples (classes: \(classes.list))")
+        }
         var val: (Tensor, [Int])?
         if let v = validation, v.manifest.videos(split: "validation").contains(where: { $0.label != nil }) {
+            guard v.manifest.classes == classes else {
+                throw ModelFileError(
+                    v.description,
+                    "validation classes (\(v.manifest.classes.list)) differ from training's (\(classes.list))")
+            }
             let va = try CachedData.samples(
                 v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.effectiveProtocol,
                 sequence: lstm ? seqLen : nil)
@@ -193,7 +219,13 @@ public enum EvaluateJob {
         let c = head.config
         var truth: [Int] = [], used: [VideoPrediction] = [], left: [String] = []
         for p in try SplitPredictor.predict(head, source: source, split: split) {
-            guard let y = p.video.label else { left.append("\(p.video.id) (no label)"); continue }
+            guard let name = p.video.labelName else { left.append("\(p.video.id) (no label)"); continue }
+            // the truth by class name: the head may list its classes in another order
+            guard let y = c.classes.firstIndex(of: name) else {
+                throw ModelFileError(
+                    source.description,
+                    "\(p.video.id): label \(name) is not a class of the head (\(c.classes.joined(separator: ", ")))")
+            }
             guard p.label != nil else { left.append("\(p.video.id) (no segment with a face)"); continue }
             truth.append(y)
             used.append(p)
@@ -209,9 +241,9 @@ public enum EvaluateJob {
         r.notes = [
             source.isManifest
                 ? """
-                    data: \(source.description), split \(split), \(truth.count) videos, first \(proto.length)-frame \
-                    segment of each
-                    """
+                data: \(source.description), split \(split), \(truth.count) videos, first \(proto.length)-frame \
+                segment of each
+                """
                 : "data: \(source.description), \(truth.count) videos"
         ]
         r.notes.append(

@@ -51,26 +51,21 @@ public enum Heads {
         }
     }
 
-    /// video id -> class index, from a CSV with columns video,label (label: a class name or index).
-    public static func readLabels(_ path: String) throws -> [(String, Int)] {
+    /// (video id, label) rows of a CSV with columns video,label; the labels are class names
+    /// (or indices) resolved against a class set by the caller.
+    public static func readLabels(_ path: String) throws -> [(video: String, label: String, line: Int)] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ModelFileError(path, "cannot read the labels file")
         }
-        var out: [(String, Int)] = []
-        for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
+        var out: [(video: String, label: String, line: Int)] = []
+        for (i, f) in CSV.parse(text).enumerated() {
+            let f = f.map { $0.trimmingCharacters(in: .whitespaces) }
             if i == 0 && f.first == "video" { continue }
-            guard f.count >= 2, !f[0].isEmpty else { throw ModelFileError(path, "line \(i + 1): expected video,label") }
-            guard
-                let c = classes.firstIndex(of: f[1])
-                    ?? Int(f[1]).flatMap({ (0..<classes.count).contains($0) ? $0 : nil })
-            else {
-                throw ModelFileError(
-                    path, "line \(i + 1): unknown label \"\(f[1])\" (\(classes.joined(separator: ", ")) or 0-2)")
+            if f.allSatisfy(\.isEmpty) { continue }
+            guard f.count >= 2, !f[0].isEmpty, !f[1].isEmpty else {
+                throw ModelFileError(path, "line \(i + 1): expected video,label")
             }
-            out.append((f[0], c))
+            out.append((f[0], f[1], i + 1))
         }
         guard !out.isEmpty else { throw ModelFileError(path, "no labelled videos") }
         return out

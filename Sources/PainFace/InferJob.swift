@@ -37,9 +37,9 @@ public final class InferJob {
                 throw ModelFileError(
                     h.stem,
                     """
-                        trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \
-                        \(fx.model.config.name) (\(fx.modelHash.prefix(12)))
-                        """
+                    trained on features of \(c.featureModel ?? "another model") (sha256 \(sha.prefix(12))), not \
+                    \(fx.model.config.name) (\(fx.modelHash.prefix(12)))
+                    """
                 )
             }
             guard c.features == fx.model.featureDimension else {

@@ -34,7 +34,9 @@ public enum CachedData {
             guard n > 0 else { throw ModelFileError(path, "no frames with features") }
             return e.features
         case .firstRows:
-            guard n >= proto.length else { throw ModelFileError(path, "\(n) frames, the sequence length is \(proto.length)") }
+            guard n >= proto.length else {
+                throw ModelFileError(path, "\(n) frames, the sequence length is \(proto.length)")
+            }
             let t = Tensor(uninitialized: [proto.length, d])
             t.data.update(from: e.features.data, count: proto.length * d)
             return t
@@ -54,9 +56,9 @@ public enum CachedData {
             throw ModelFileError(
                 path,
                 """
-                    extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run \
-                    painface extract
-                    """
+                extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run \
+                painface extract
+                """
             )
         }
         model = e.modelSHA256
@@ -96,9 +98,9 @@ public enum CachedData {
                     throw ModelFileError(
                         cacheDir + "/\(v.id).safetensors",
                         """
-                            covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted \
-                            with another --segment-length? re-run painface extract)
-                            """
+                        covers \(e.frames.count) frames, the protocol needs \(segs.last!.upperBound) (extracted \
+                        with another --segment-length? re-run painface extract)
+                        """
                     )
                 }
                 continue

@@ -69,10 +69,10 @@ public struct Report {
             for c in curves {
                 s +=
                     """
-                        | \(c.epoch) | \(String(format: "%.4f", c.loss)) | \
-                        \(c.valLoss.map { String(format: "%.4f", $0) } ?? "") | \
-                        \(c.valAccuracy.map { String(format: "%.3f", $0) } ?? "") |\n
-                        """
+                    | \(c.epoch) | \(String(format: "%.4f", c.loss)) | \
+                    \(c.valLoss.map { String(format: "%.4f", $0) } ?? "") | \
+                    \(c.valAccuracy.map { String(format: "%.3f", $0) } ?? "") |\n
+                    """
             }
         }
         return s
@@ -89,50 +89,50 @@ public struct Report {
         let w = left + k * cell + 20, h = top + k * cell + 50
         var s =
             """
-                <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" \
-                font-size=\"12\">\n
-                """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" \
+            font-size=\"12\">\n
+            """
         s += "<text x=\"\(left + k * cell / 2)\" y=\"16\" text-anchor=\"middle\">predicted</text>\n"
         for (j, c) in evaluation.classes.enumerated() {
             s +=
                 """
-                    <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top - 6)\" \
-                    text-anchor=\"middle\">\(Self.esc(c))</text>\n
-                    """
+                <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top - 6)\" \
+                text-anchor=\"middle\">\(Self.esc(c))</text>\n
+                """
         }
         for i in 0..<k {
             let rowSum = max(evaluation.confusion[i].reduce(0, +), 1)
             s +=
                 """
-                    <text x=\"\(left - 8)\" y=\"\(top + i * cell + cell / 2 + 4)\" \
-                    text-anchor=\"end\">\(Self.esc(evaluation.classes[i]))</text>\n
-                    """
+                <text x=\"\(left - 8)\" y=\"\(top + i * cell + cell / 2 + 4)\" \
+                text-anchor=\"end\">\(Self.esc(evaluation.classes[i]))</text>\n
+                """
             for j in 0..<k {
                 let n = evaluation.confusion[i][j], share = Double(n) / Double(rowSum)
                 let shade = Int(255 - 200 * share)
                 s +=
                     """
-                        <rect x=\"\(left + j * cell)\" y=\"\(top + i * cell)\" width=\"\(cell)\" height=\"\(cell)\" \
-                        fill=\"rgb(\(shade),\(shade),255)\" stroke=\"#444\"/>\n
-                        """
+                    <rect x=\"\(left + j * cell)\" y=\"\(top + i * cell)\" width=\"\(cell)\" height=\"\(cell)\" \
+                    fill=\"rgb(\(shade),\(shade),255)\" stroke=\"#444\"/>\n
+                    """
                 let color = share > 0.55 ? "white" : "black"
                 s +=
                     """
-                        <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top + i * cell + cell / 2)\" \
-                        text-anchor=\"middle\" fill=\"\(color)\" font-size=\"16\">\(n)</text>\n
-                        """
+                    <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top + i * cell + cell / 2)\" \
+                    text-anchor=\"middle\" fill=\"\(color)\" font-size=\"16\">\(n)</text>\n
+                    """
                 s +=
                     """
-                        <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top + i * cell + cell / 2 + 18)\" \
-                        text-anchor=\"middle\" fill=\"\(color)\">\(String(format: "%.0f%%", 100 * share))</text>\n
-                        """
+                    <text x=\"\(left + j * cell + cell / 2)\" y=\"\(top + i * cell + cell / 2 + 18)\" \
+                    text-anchor=\"middle\" fill=\"\(color)\">\(String(format: "%.0f%%", 100 * share))</text>\n
+                    """
             }
         }
         s +=
             """
-                <text x=\"12\" y=\"\(top + k * cell / 2)\" transform=\"rotate(-90 12 \(top + k * cell / 2))\" \
-                text-anchor=\"middle\">true</text>\n
-                """
+            <text x=\"12\" y=\"\(top + k * cell / 2)\" transform=\"rotate(-90 12 \(top + k * cell / 2))\" \
+            text-anchor=\"middle\">true</text>\n
+            """
         return s + "</svg>\n"
     }
 
@@ -150,9 +150,9 @@ public struct Report {
         func py(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * (h - t - b) }
         var s =
             """
-                <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" \
-                font-family=\"sans-serif\" font-size=\"12\">\n
-                """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" \
+            font-family=\"sans-serif\" font-size=\"12\">\n
+            """
         s += "<text x=\"\(Int(w / 2))\" y=\"18\" text-anchor=\"middle\">\(esc(title))</text>\n"
         s += String(
             format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n", l,

@@ -18,9 +18,9 @@ struct CropOptionGroup: ParsableArguments {
     @Option(
         help:
             """
-                Face sources in order of preference, comma-separated: landmarks, mtcnn, haar (haar tracks the face \
-                through the video).
-                """
+            Face sources in order of preference, comma-separated: landmarks, mtcnn, haar (haar tracks the face \
+            through the video).
+            """
     )
     var sources = "landmarks,haar"
     @Option(help: "Frames with no face: previous (reuse the last box) or skip.")
@@ -30,9 +30,9 @@ struct CropOptionGroup: ParsableArguments {
     @Option(
         help:
             """
-                Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a \
-                folder holding one such file or folder per video, named like the video.
-                """
+            Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a \
+            folder holding one such file or folder per video, named like the video.
+            """
     )
     var landmarks: String?
 

@@ -51,17 +51,22 @@ struct TrainCommand: ParsableCommand {
             let lstm = kind == .lstm
             let train: FeatureSource, validation: FeatureSource?
             if let manifest {
-                train = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
+                train = try FeatureSource(
+                    manifest: manifest, cache: cache, protocol: try protocolOptions.proto(),
+                    classes: try protocolOptions.classSet())
                 validation = train
             } else {
                 guard let features, let labels else {
                     throw Failure(description: "give a MANIFEST, or --features and --labels")
                 }
-                train = try FeatureSource(
-                    features: features, labels: labels, split: "train", sequence: lstm ? sequenceLength : nil)
+                let tr = try FeatureSource(
+                    features: features, labels: labels, split: "train", sequence: lstm ? sequenceLength : nil,
+                    classes: try protocolOptions.classSet())
+                train = tr
                 validation = try validationLabels.map {
                     try FeatureSource(
-                        features: features, labels: $0, split: "validation", sequence: lstm ? sequenceLength : nil)
+                        features: features, labels: $0, split: "validation", sequence: lstm ? sequenceLength : nil,
+                        classes: tr.manifest.classes)
                 }
             }
             var job = TrainJob(kind: kind)
@@ -125,12 +130,16 @@ struct EvaluateCommand: ParsableCommand {
                 guard Manifest.splits.contains(split) else {
                     throw Failure(description: "--split must be train, validation or test")
                 }
-                source = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
+                source = try FeatureSource(
+                    manifest: manifest, cache: cache, protocol: try protocolOptions.proto(),
+                    classes: try protocolOptions.classSet())
             } else {
                 guard let features, let labels else {
                     throw Failure(description: "give a MANIFEST, or --features and --labels")
                 }
-                source = try FeatureSource(features: features, labels: labels, split: split, sequence: nil)
+                source = try FeatureSource(
+                    features: features, labels: labels, split: split, sequence: nil, classes: ClassSet(h.config.classes)
+                )
             }
             let r = try EvaluateJob.run(h, source: source, split: split)
             if !r.leftOut.isEmpty { stderrLine("left out: " + r.leftOut.joined(separator: ", ")) }
@@ -181,7 +190,9 @@ struct PredictCommand: ParsableCommand {
                 guard Manifest.splits.contains(split) else {
                     throw Failure(description: "--split must be train, validation or test")
                 }
-                source = try FeatureSource(manifest: manifest, cache: cache, protocol: try protocolOptions.proto())
+                source = try FeatureSource(
+                    manifest: manifest, cache: cache, protocol: try protocolOptions.proto(),
+                    classes: try protocolOptions.classSet())
             } else {
                 guard let features else { throw Failure(description: "give --manifest or --features") }
                 source = try FeatureSource(features: features, labels: nil, split: split, sequence: nil, videos: videos)

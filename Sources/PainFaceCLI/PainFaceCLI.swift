@@ -87,9 +87,9 @@ struct FeaturesCommand: ParsableCommand {
             let fx = fc.extractor
             stderrLine(
                 """
-                    model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \
-                    \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
-                    """
+                model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \
+                \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
+                """
             )
             let job = FeaturesJob(folders: list, cache: fc)
             job.force = force
@@ -114,9 +114,9 @@ struct FeaturesCommand: ParsableCommand {
                     let sum = TopClassSummary(probs, rows: e.positions.count)
                     print(
                         """
-                            \(o.id)\t\(e.positions.count) frames\tmost frequent: \(classes[sum.top]) \
-                            (\(sum.counts[sum.top])/\(e.positions.count))
-                            """
+                        \(o.id)\t\(e.positions.count) frames\tmost frequent: \(classes[sum.top]) \
+                        (\(sum.counts[sum.top])/\(e.positions.count))
+                        """
                     )
                 } else {
                     print("\(o.id)\t\(e.positions.count) frames\t\(fc.path(o.id))")
@@ -130,13 +130,15 @@ struct FeaturesCommand: ParsableCommand {
         let n = e.positions.count
         var line =
             """
-                \(o.id): \(n) frames in \(String(format: "%.2f", o.seconds)) s \
-                (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)
-                """
+            \(o.id): \(n) frames in \(String(format: "%.2f", o.seconds)) s \
+            (\(String(format: "%.1f", Double(n) / max(o.seconds, 1e-9))) frames/s) -> \(path)
+            """
         if !faceCrops { line += String(format: "; face coverage %.1f%%", 100 * e.coverage) }
         let bad = e.framesWithoutFeatures
         if !bad.isEmpty {
-            line += "; \(bad.count) unreadable: " + bad.prefix(3).map { "\($0.frame) (\($0.reason))" }.joined(separator: ", ")
+            line +=
+                "; \(bad.count) unreadable: "
+                + bad.prefix(3).map { "\($0.frame) (\($0.reason))" }.joined(separator: ", ")
         }
         if o.otherFiles > 0 { line += "; \(o.otherFiles) other files ignored" }
         return line
@@ -151,9 +153,9 @@ struct ModelsCommand: ParsableCommand {
     @Option(
         help:
             """
-                Write the paper's VGG16-GAP-FC1024 architecture with seeded random weights to STEM.json/.safetensors \
-                (to measure speed before you have trained weights; its features mean nothing).
-                """
+            Write the paper's VGG16-GAP-FC1024 architecture with seeded random weights to STEM.json/.safetensors \
+            (to measure speed before you have trained weights; its features mean nothing).
+            """
     )
     var writeRandomVgg16: String?
 

@@ -13,21 +13,35 @@ struct ProtocolOptions: ParsableArguments {
     @Option(
         help:
             """
-                Frames per segment: training No-Pain videos are cut into consecutive segments, every other video \
-                gives its first one.
-                """
+            Frames per segment: training No-Pain videos are cut into consecutive segments, every other video \
+            gives its first one.
+            """
     )
     var segmentLength = 300
     @Option(help: "A segment shorter than --segment-length: drop (leave it out) or pad (repeat its last frame).")
     var shortSegment = "drop"
+    @Option(help: "The class whose training videos are cut into all their segments.")
+    var segmentClass = "no_pain"
+    @Option(
+        help: """
+            The classes, in order, comma-separated (default: no_pain,low_pain,high_pain when every label is one \
+            of them, else the labels' names in natural order).
+            """)
+    var classes: String?
 
     func proto() throws -> SegmentProtocol {
         guard segmentLength > 0 else { throw Failure(description: "--segment-length must be positive") }
         guard let s = SegmentProtocol.Short(rawValue: shortSegment) else {
             throw Failure(description: "--short-segment must be drop or pad")
         }
-        return SegmentProtocol(length: segmentLength, short: s)
+        return SegmentProtocol(length: segmentLength, short: s, segmentClass: segmentClass)
     }
+
+    /// `--classes`, when given.
+    func classSet() throws -> ClassSet? { try classes.map { try ClassSet(list: $0) } }
+
+    /// A manifest read with these classes.
+    func manifest(_ path: String) throws -> Manifest { try Manifest(path: path, classes: try classSet()) }
 }
 
 /// A progress line: frames done, frames/s and ETA; redrawn in place on a terminal, one line
@@ -145,7 +159,7 @@ struct DatasetCheckCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let m = try Manifest(path: manifest)
+            let m = try protocolOptions.manifest(manifest)
             let c = DatasetCheck(m, protocol: try protocolOptions.proto())
             print(c.table(), terminator: "")
             for w in c.warnings { stderrLine("warning: \(w)") }
@@ -200,7 +214,7 @@ struct ExtractCommand: ParsableCommand {
         }
         try reporting {
             // the manifest and the options first: a bad one leaves no cache folder behind
-            let m = try Manifest(path: manifest)
+            let m = try protocolOptions.manifest(manifest)
             let proto = try protocolOptions.proto()
             let sh = try shard.map { try Shard($0) } ?? Shard.all
             let wanted = try ExtractJob.splits(splits)
@@ -212,10 +226,10 @@ struct ExtractCommand: ParsableCommand {
             let fx = fc.extractor
             stderrLine(
                 """
-                    extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \
-                    \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \
-                    \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
-                    """
+                extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \
+                \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \
+                \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
+                """
             )
             let bar = ProgressLine(total: job.totalFrames)
             let s = job.run(
@@ -225,9 +239,9 @@ struct ExtractCommand: ParsableCommand {
             bar.finish()
             stderrLine(
                 """
-                    extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) \
-                    frames in 
-                    """
+                extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) \
+                frames in 
+                """
                     + String(format: "%.1f s (%.1f frames/s)", s.seconds, s.framesPerSecond))
             if !s.short.isEmpty {
                 stderrLine(

@@ -232,6 +232,10 @@ public enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        // the folder of an output is created (a command's --out may name a new one)
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw ModelFileError(path, "cannot create its folder: \(error.localizedDescription)")
+        }
         do {
             try data.write(to: tmp)
             let fd = open(tmp.path, O_RDONLY)

@@ -33,9 +33,9 @@ func builtExecutable(_ name: String) -> URL {
     }
     fatalError(
         """
-            \(name) not found beside the test bundle \(CommandLine.arguments[0]); build it first (swift build \
-            --build-tests)
-            """
+        \(name) not found beside the test bundle \(CommandLine.arguments[0]); build it first (swift build \
+        --build-tests)
+        """
     )
 }
 
@@ -176,6 +176,29 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
             #expect(p.status == 0 && p.out.split(separator: "\n").count == 4)
             #expect(p.out.hasPrefix("video,label,p_no_pain,p_low_pain,p_high_pain\ncap12_t010s,"))
         }
+        // two classes named by the labels, a head in a folder that does not exist yet, predictions too
+        let binary = dir.appendingPathComponent("binary.csv").path
+        try Data("video,label\ncap12_t010s,calm\ncap13_t005s,pain\nwolfganglanger_t000s,pain\n".utf8).write(
+            to: URL(fileURLWithPath: binary))
+        let stem = dir.appendingPathComponent("new/heads/binary").path
+        let t2 = try painface([
+            "train", "--features", feats, "--labels", binary, "--out", stem, "--epochs", "2", "--layers", "16",
+        ])
+        #expect(t2.status == 0, "\(t2.err)")
+        #expect(try String(contentsOfFile: stem + ".json", encoding: .utf8).contains("\"calm\""))
+        let e2 = try painface(["evaluate", "--head", stem, "--features", feats, "--labels", binary])
+        #expect(e2.status == 0 && e2.out.contains("| precision calm / pain / avg |"), "\(e2.out) \(e2.err)")
+        let p2 = try painface([
+            "predict", "--head", stem, "--features", feats, "--out", dir.appendingPathComponent("x/y.csv").path,
+        ])
+        #expect(p2.status == 0, "\(p2.err)")
+        #expect(
+            try String(contentsOfFile: dir.appendingPathComponent("x/y.csv").path, encoding: .utf8).hasPrefix(
+                "video,label,p_calm,p_pain\n"))
+        // a head refuses labels it does not know
+        let e3 = try painface(["evaluate", "--head", stem, "--features", feats, "--labels", labels])
+        #expect(e3.status != 0 && e3.err.contains("unknown label"), "\(e3.err)")
+
         // a bare tensor file, and a file in the old `features` format, are refused with what to do
         let other = dir.appendingPathComponent("other").path
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
@@ -198,7 +221,12 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         let bad = try painface([
             "train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path,
         ])
-        #expect(bad.status != 0 && bad.err.contains("unknown label \"agony\""))
+        #expect(bad.status != 0 && bad.err.contains("the labels name one class (agony)"), "\(bad.err)")
+        let strict = try painface([
+            "train", "--features", feats, "--labels", labels, "--classes", "no_pain,pain", "--out",
+            dir.appendingPathComponent("m").path,
+        ])
+        #expect(strict.status != 0 && strict.err.contains("unknown label \"agony\""), "\(strict.err)")
         try Data("video,label\nnobody,0\n".utf8).write(to: URL(fileURLWithPath: labels))
         let missing = try painface([
             "train", "--features", feats, "--labels", labels, "--out", dir.appendingPathComponent("m").path,

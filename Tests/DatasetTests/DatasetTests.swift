@@ -57,9 +57,9 @@ import Weights
         let m = try Manifest(
             path: try write(
                 """
-                    video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \
-                    \"\"x\"\"\"\nb,p2,test,,/abs/b\n
-                    """
+                video_id,participant,split,label,frames\n\"a,1\",p1,train,no_pain,\"frames/a \
+                \"\"x\"\"\"\nb,p2,test,,/abs/b\n
+                """
             ))
         #expect(m.videos.map(\.id) == ["a,1", "b"])
         #expect(m.videos[0].frames == d.appendingPathComponent("frames/a \"x\"").path)
@@ -77,13 +77,40 @@ import Weights
         for (text, message) in cases {
             let path = try write(text)
             do {
-                _ = try Manifest(path: path)
+                _ = try Manifest(path: path, classes: .pain)
                 Issue.record("accepted: \(text)")
             } catch {
                 #expect("\(error)".contains(message), "\(error)")
                 #expect("\(error)".contains(path))
             }
         }
+    }
+
+    @Test("classes come from the labels: the AI4Pain three by default, else the names in natural order, or as given")
+    func classes() throws {
+        let d = try scratch("classes")
+        defer { try? FileManager.default.removeItem(at: d) }
+        func manifest(_ labels: [String], classes: ClassSet? = nil) throws -> Manifest {
+            let rows = labels.enumerated().map { "v\($0.offset),p\($0.offset),train,\($0.element),f" }
+            let path = d.appendingPathComponent("m.csv").path
+            try (["video_id,participant,split,label,frames"] + rows).joined(separator: "\n").write(
+                toFile: path, atomically: true, encoding: .utf8)
+            return try Manifest(path: path, classes: classes)
+        }
+        #expect(try manifest(["high_pain", "no_pain", ""]).classes == .pain)
+        let pa = try manifest(["PA10", "PA2", "PA0", "PA1", "PA2"])
+        #expect(pa.classes.names == ["PA0", "PA1", "PA2", "PA10"] && pa.videos.map(\.label) == [3, 2, 0, 1, 2])
+        #expect(pa.videos[0].labelName == "PA10")
+        let binary = try manifest(["pain", "no_pain", "pain"], classes: try ClassSet(list: "no_pain,pain"))
+        #expect(binary.videos.map(\.label) == [1, 0, 1])
+        #expect(throws: ModelFileError.self) { try manifest(["hand", "arm"], classes: .pain) }
+        #expect(throws: ModelFileError.self) { try ClassSet(list: "a,a") }
+        // the protocol cuts the named class's training videos
+        var proto = SegmentProtocol(length: 10, segmentClass: "PA0")
+        #expect(
+            proto.segments(pa.videos[2], frames: 30).count == 3 && proto.segments(pa.videos[0], frames: 30).count == 1)
+        proto.segmentClass = "PA10"
+        #expect(proto.segments(pa.videos[0], frames: 30).count == 3)
     }
 
     @Test("dataset check finds missing and empty folders and a participant in two splits")

@@ -27,9 +27,9 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let header = "frame, face_id, timestamp, confidence, success, x_0, x_1, y_0, y_1"
         try write(
             """
-                \(header)\n1, 0, 0.0, 0.98, 1, 10, 20, 30, 40\n2, 0, 0.04, 0.1, 0, -nan, -nan, -nan, -nan\n3, 0, \
-                0.08, 0.97, 1, 11, 21, 31, 41\n
-                """,
+            \(header)\n1, 0, 0.0, 0.98, 1, 10, 20, 30, 40\n2, 0, 0.04, 0.1, 0, -nan, -nan, -nan, -nan\n3, 0, \
+            0.08, 0.97, 1, 11, 21, 31, 41\n
+            """,
             d.appendingPathComponent("of.csv"))
         let lm = try LandmarkFiles.readOpenFaceCSV(d.appendingPathComponent("of.csv").path)
         #expect(lm.keys.sorted() == [1, 3])

@@ -35,9 +35,9 @@ import Testing
         }
         print(
             """
-                MTCNN vs facenet-pytorch: worst box difference \(worstBox) px, probability \(worstProb), landmark \
-                \(worstMark) px
-                """
+            MTCNN vs facenet-pytorch: worst box difference \(worstBox) px, probability \(worstProb), landmark \
+            \(worstMark) px
+            """
         )
         #expect(worstBox <= 1.0)
         #expect(worstProb <= 1e-4)

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct AdadeltaISATests {
     @Test("Adadelta over many chunks: the same bits on every ISA and at any thread count")

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct BatchNormTests {
     @Test("batch normalisation backward (training mode) equals finite differences for x, gamma and beta")

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 /// Every ISA this CPU supports, each checked against the scalar reference.
 let isas = ISA.supported
@@ -11,9 +11,9 @@ let isas = ISA.supported
         var s: Conv2DShape
         var description: String {
             """
-                n\(s.n) \(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw) s\(s.sh)\(s.sw) d\(s.dh) \
-                p\(s.padTop)\(s.padLeft)\(s.padBottom)\(s.padRight) g\(s.groups) \(s.activation)
-                """
+            n\(s.n) \(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw) s\(s.sh)\(s.sw) d\(s.dh) \
+            p\(s.padTop)\(s.padLeft)\(s.padBottom)\(s.padRight) g\(s.groups) \(s.activation)
+            """
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ElementwiseTests {
     @Test("element-wise ops equal the reference bit for bit on every ISA", arguments: [1, 7, 16, 33, 1000, 40_001])

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct GemmTests {
     @Test(

@@ -95,9 +95,9 @@ func worstGradientError(
 @Suite struct FusedInputLayerTests {
     @Test(
         """
-            batch normalisation fused into the first LSTM: forward as BN then LSTM, gradients of gamma, beta, kernel, \
-            recurrent kernel and bias equal finite differences
-            """
+        batch normalisation fused into the first LSTM: forward as BN then LSTM, gradients of gamma, beta, kernel, \
+        recurrent kernel and bias equal finite differences
+        """
     )
     func bnLSTM() throws {
         let (b, t, f, u) = (3, 4, 5, 3)

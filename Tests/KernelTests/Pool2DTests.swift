@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct PoolingTests {
     static let cases: [(Int, Int, Int, Int, Int, Int, Bool, Bool)] = [

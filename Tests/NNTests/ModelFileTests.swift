@@ -91,9 +91,9 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
         #expect(
             err(
                 #"{"format": "other/9", "name": "x", "#
-                + #""input": {"height": 1, "width": 1, "channels": 1, "color": "gray", "#
-                + #""normalization": {"scale": 1, "offset": 0}}, "#
-                + #""layers": [], "outputs": {"features": "input"}}"#
+                    + #""input": {"height": 1, "width": 1, "channels": 1, "color": "gray", "#
+                    + #""normalization": {"scale": 1, "offset": 0}}, "#
+                    + #""layers": [], "outputs": {"features": "input"}}"#
             )
             .contains("format is \"other/9\""))
     }

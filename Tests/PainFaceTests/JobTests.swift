@@ -69,9 +69,9 @@ import Weights
 
     @Test(
         """
-            a folder of face crops: every frame used whole, features equal the model run on the decoded images; a \
-            re-run is up to date
-            """
+        a folder of face crops: every frame used whole, features equal the model run on the decoded images; a \
+        re-run is up to date
+        """
     )
     func faceCrops() throws {
         let out = try scratch("features-job")
@@ -102,9 +102,9 @@ import Weights
 
     @Test(
         """
-            extract over a manifest in process: every video once, then all up to date; feature files read back as a \
-            manifest in memory
-            """
+        extract over a manifest in process: every video once, then all up to date; feature files read back as a \
+        manifest in memory
+        """
     )
     func extractThenTrain() throws {
         let d = try scratch("extract-job")
@@ -138,6 +138,28 @@ import Weights
         let evalSource = try FeatureSource(features: fc.dir, labels: labels, split: "validation", sequence: nil)
         let ev = try EvaluateJob.run(head, source: evalSource, split: "validation")
         #expect(ev.rows.count == 3 && ev.evaluation.confusion.joined().reduce(0, +) == 3)
+        // two and seven classes named by the labels, through train and evaluate
+        for (k, kind) in [(2, HeadKind.lstm), (7, .framewise)] {
+            let ids = ["cap12_a", "cap12_b", "cap12_c", "cap13_a", "cap13_b", "cap13_c", "wolfgang_a", "wolfgang_b"]
+            let names = (0..<k).map { "level\($0)" }
+            let rows = ids.enumerated().map { "\($0.element),\(names[$0.offset % k])" }
+            let path = d.appendingPathComponent("labels-\(k).csv").path
+            try (["video,label"] + rows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            let source = try FeatureSource(
+                features: fc.dir, labels: path, split: "train", sequence: kind == .lstm ? 20 : nil)
+            #expect(source.manifest.classes.names == names)
+            var job = TrainJob(kind: kind)
+            (job.layers, job.options.maxEpochs, job.sequenceLength) = (kind == .lstm ? [8, 4, 8] : [16], 2, 20)
+            let out = d.appendingPathComponent("heads/\(k)").path
+            _ = try job.run(train: source, validation: nil, out: out, context: ctx)
+            let h = try Heads.load(stem: out, context: ctx)
+            #expect(h.config.classes == names)
+            let eval = try FeatureSource(
+                features: fc.dir, labels: path, split: "validation", sequence: nil, classes: ClassSet(names))
+            let r = try EvaluateJob.run(h, source: eval, split: "validation")
+            #expect(r.evaluation.confusion.count == k && r.evaluation.confusion.joined().reduce(0, +) == ids.count)
+            #expect(r.report.markdown.contains("precision " + names.joined(separator: " / ") + " / avg"))
+        }
         // an lstm's sequence longer than a video's rows, and features of another length than the head's
         let long = try FeatureSource(features: fc.dir, labels: labels, split: "train", sequence: 50)
         #expect(throws: ModelFileError.self) {
@@ -151,7 +173,8 @@ import Weights
         let other = d.appendingPathComponent("other").path
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         let f = try SafeTensorsFile(path: fc.path("cap12_a"))
-        try SafeTensorsWriter.write([("features", Tensor(shape: [40, 7]))], to: other + "/cap12_a.safetensors", metadata: f.metadata)
+        try SafeTensorsWriter.write(
+            [("features", Tensor(shape: [40, 7]))], to: other + "/cap12_a.safetensors", metadata: f.metadata)
         let narrow = try FeatureSource(features: other, labels: nil, split: "test", sequence: nil)
         #expect(throws: ModelFileError.self) { _ = try SplitPredictor.predict(head, source: narrow, split: "test") }
         do { _ = try SplitPredictor.predict(head, source: narrow, split: "test") } catch {

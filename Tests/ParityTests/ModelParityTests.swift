@@ -135,9 +135,9 @@ import Weights
 @Suite struct PyTorchParityTests {
     @Test(
         """
-            a PyTorch net (ceil-mode max pool, padded average pool, PReLU, NCHW flatten) converted from its \
-            state_dict equals PyTorch
-            """
+        a PyTorch net (ceil-mode max pool, padded average pool, PReLU, NCHW flatten) converted from its \
+        state_dict equals PyTorch
+        """
     )
     func torchNet() throws {
         let g = try SafeTensorsFile(path: fixturePath("torch_net_golden.safetensors"))

@@ -148,9 +148,9 @@ func blobs(_ n: Int, dim: Int, seed: UInt64) -> (Tensor, [Int]) {
 
     @Test(
         """
-            the LSTM network, trained through the Trainer (batches read in place) with dropout, gives the same bits \
-            at 1, 2 and 3 threads
-            """
+        the LSTM network, trained through the Trainer (batches read in place) with dropout, gives the same bits \
+        at 1, 2 and 3 threads
+        """
     )
     func lstmDeterminism() throws {
         var rng = SplitMix64(seed: 13)
