@@ -1,6 +1,7 @@
 import Dataset
 import Features
 import Foundation
+import Imaging
 import Kernels
 import Training
 import Weights
@@ -109,6 +110,8 @@ public struct TrainJob {
     public struct Result {
         public let log: [EpochLog]
         public let samples: Int, dim: Int
+        /// The epoch its checkpoint resumed from (0: trained from the start).
+        public let resumedEpoch: Int
     }
 
     /// Trains on `train`, validating on `validation` when it has labelled videos; writes
@@ -117,6 +120,7 @@ public struct TrainJob {
     public func run(
         train: FeatureSource, validation: FeatureSource?, out: String, context: ComputeContext,
         started: (_ samples: Int, _ dim: Int, _ from: String, _ warnings: [String]) -> Void = { _, _, _, _ in },
+        notice: (String) -> Void = { _ in },
         epoch: ((EpochLog) -> Void)? = nil
     ) throws -> Result {
         let lstm = kind == .lstm
@@ -158,6 +162,17 @@ public struct TrainJob {
             head: kind, features: tr.dim, layers: layers ?? kind.defaultLayers, dropout: dropout,
             sequenceLength: lstm ? seqLen : nil, classes: train.manifest.classes.names)
         if train.isManifest { (config.featureModel, config.featureModelSha256) = (tr.modelName, tr.modelSHA256) }
+        var options = self.options
+        options.runKey = try Self.runKey(config: config, options: options, train: (tr.x, tr.y), validation: val)
+        let file = train.manifest.path
+        config.trainedOn = TrainingRecord(
+            source: train.description,
+            sourceSha256: FileManager.default.contents(atPath: file).map { d in
+                var h = SHA256(); h.update(d); return h.finalize()
+            },
+            videos: tr.videos,
+            samplesPerClass: Dictionary(uniqueKeysWithValues: classes.names.enumerated().map { ($1, counts[$0]) }),
+            runKey: options.runKey!)
         let model = try Heads.make(config, seed: options.seed, context: context)
         started(
             tr.y.count, tr.dim,
@@ -167,11 +182,38 @@ public struct TrainJob {
         if !folder.isEmpty {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
-        let log = try Trainer(model: model, options: options).fit(
+        let trainer = Trainer(model: model, options: options)
+        if let note = try trainer.checkpointNote(out + ".checkpoint.safetensors") { notice(note) }
+        let log = try trainer.fit(
             tr.x, tr.y, validation: val, checkpoint: out + ".checkpoint.safetensors",
             logCSV: out + ".log.csv", progress: epoch)
         try Heads.save(model, config: config, stem: out)
-        return Result(log: log, samples: tr.y.count, dim: tr.dim)
+        return Result(log: log, samples: tr.y.count, dim: tr.dim, resumedEpoch: trainer.resumedEpoch)
+    }
+
+    /// A 64-bit key over everything a trained head depends on: the head's config (kind, sizes,
+    /// dropout, sequence, classes, feature model), the training options, the PainFace
+    /// version, and the bytes of the training and validation samples and labels.
+    static func runKey(
+        config: Heads.Config, options o: TrainOptions, train: (Tensor, [Int]), validation: (Tensor, [Int])?
+    ) throws
+        -> String
+    {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var c = config
+        c.trainedOn = nil
+        let settings =
+            String(decoding: try enc.encode(c), as: UTF8.self)
+            + ";batch=\(o.batch);seed=\(o.seed);class_weights=\(o.classWeights);restore_best=\(o.restoreBestWeights)"
+            + ";adadelta=1.0,0.95,1e-7;version=\(PainFaceInfo.version)"
+        var h = ContentHash.hash64(Data(settings.utf8))
+        for (x, y) in [train] + (validation.map { [$0] } ?? []) {
+            h = ContentHash.hash64(Data(bytesNoCopy: x.data, count: x.count * 4, deallocator: .none), seed: h)
+            h = y.withUnsafeBytes { ContentHash.hash64(Data($0), seed: h) }
+            h = ContentHash.hash64(Data("|".utf8), seed: h)
+        }
+        return ContentHash.hex(h)
     }
 }
 

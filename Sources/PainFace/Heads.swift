@@ -18,6 +18,19 @@ public enum HeadKind: String, Codable, Sendable, CaseIterable, CustomStringConve
     public var defaultLayers: [Int] { self == .lstm ? [32, 16, 16] : [1024, 128, 32] }
 }
 
+/// The data a head was trained on.
+public struct TrainingRecord: Codable, Sendable {
+    /// The manifest, or the feature folder with its labels file.
+    public var source: String
+    /// SHA-256 of the manifest or labels file.
+    public var sourceSha256: String?
+    public var videos: Int
+    /// Training samples (frames, or sequences) per class name.
+    public var samplesPerClass: [String: Int]
+    /// The key of the training run (data, classes, network, settings) its checkpoint carries.
+    public var runKey: String
+}
+
 /// A head loaded from its files: the network and its config.
 public struct LoadedHead {
     public let model: Trainable
@@ -42,6 +55,8 @@ public enum Heads {
         /// when known: `painface infer` uses it by default and refuses another.
         public var featureModel: String?
         public var featureModelSha256: String?
+        /// What the head was trained on, to trace it.
+        public var trainedOn: TrainingRecord?
 
         public init(
             head: HeadKind, features: Int, layers: [Int], dropout: Float, sequenceLength: Int?, classes: [String]

@@ -40,6 +40,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Maximum epochs.") var epochs = 100
     @Option(help: "Early-stopping patience (epochs).") var patience = 5
     @Flag(help: "Restore the weights of the best validation epoch at the end.") var restoreBest = false
+    @Flag(help: "Resume OUT's checkpoint, and refuse one of another run (other data or settings).") var resume = false
+    @Flag(help: "Start over: ignore OUT's checkpoint.") var force = false
     @Option(help: "Seed of initialisation, shuffling and dropout.") var seed: UInt64 = 1
     @OptionGroup var compute: ComputeOptions
 
@@ -79,12 +81,15 @@ struct TrainCommand: ParsableCommand {
             (job.dropout, job.sequenceLength) = (dropout, sequenceLength)
             (job.options.batch, job.options.maxEpochs, job.options.patience) = (batch, epochs, patience)
             (job.options.restoreBestWeights, job.options.seed) = (restoreBest, seed)
+            guard !(resume && force) else { throw Failure(description: "--resume and --force exclude each other") }
+            job.options.resume = force ? .never : resume ? .require : .ifSameRun
             let r = try job.run(
                 train: train, validation: validation, out: out, context: try compute.context(),
                 started: { n, dim, from, warnings in
                     for w in warnings { stderrLine("warning: \(w)") }
                     stderrLine("\(kind): \(n) training samples of \(dim) features from \(from)")
                 },
+                notice: { stderrLine($0) },
                 epoch: { e in
                     stderrLine(
                         String(format: "epoch %d: loss %.4f", e.epoch, e.loss)
@@ -93,7 +98,8 @@ struct TrainCommand: ParsableCommand {
                             } ?? "")
                             + String(format: " (%.1f s)", e.seconds))
                 })
-            print("trained \(kind) for \(r.log.count) epochs -> \(out).json, \(out).safetensors")
+            let resumed = r.resumedEpoch > 0 ? " (resumed after epoch \(r.resumedEpoch))" : ""
+            print("trained \(kind) for \(r.log.count) epochs\(resumed) -> \(out).json, \(out).safetensors")
         }
     }
 }

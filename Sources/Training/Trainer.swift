@@ -45,7 +45,21 @@ public struct TrainOptions: Sendable {
     public var seed: UInt64 = 1
     /// Inverse class frequency weights N / (K n_c) on the training loss.
     public var classWeights = true
+    /// A key of everything the result depends on (data, classes, network, settings), kept in
+    /// the checkpoint: only a checkpoint with the same key is resumed.
+    public var runKey: String?
+    public var resume: ResumePolicy = .ifSameRun
     public init() {}
+}
+
+/// What to do with an existing checkpoint.
+public enum ResumePolicy: Sendable {
+    /// resume it when it is of the same run (same run key), else start afresh
+    case ifSameRun
+    /// resume it, and refuse a checkpoint of another run
+    case require
+    /// always start afresh (the checkpoint is overwritten)
+    case never
 }
 
 public struct EpochLog: Codable, Sendable, Equatable {
@@ -62,6 +76,11 @@ public final class Trainer {
     public let model: Trainable
     public let options: TrainOptions
     public private(set) var log: [EpochLog] = []
+    /// Set when a checkpoint existed but was of another run (or resuming was off), so the run
+    /// started afresh: why.
+    public private(set) var discardedCheckpoint: String?
+    /// The epoch a run resumed from (0: a fresh start).
+    public private(set) var resumedEpoch = 0
 
     public init(model: Trainable, options: TrainOptions) {
         self.model = model
@@ -113,8 +132,10 @@ public final class Trainer {
         var rng = SplitMix64(seed: options.seed)
         var best = Double.infinity, wait = 0, start = 0
         var bestState: [(String, Tensor)]?
-        if let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
-            let f = try SafeTensorsFile(path: checkpoint)
+        var finished = false
+        if let checkpoint, FileManager.default.fileExists(atPath: checkpoint),
+            let f = try resumable(checkpoint)
+        {
             var st: [String: Tensor] = [:]
             for name in f.tensorNames where !name.hasPrefix("best/") { st[name] = try f.tensor(name) }
             try model.restore(st)
@@ -131,11 +152,12 @@ public final class Trainer {
                     (String($0.dropFirst(5)), try f.tensor($0))
                 }
             }
-            if wait >= options.patience { return log }
+            resumedEpoch = e
+            finished = wait >= options.patience
         }
         let full = Tensor(uninitialized: [min(options.batch, n)] + model.sampleShape)  // the batch buffer, reused
         var epoch = start
-        while epoch < options.maxEpochs {
+        while !finished && epoch < options.maxEpochs {
             let t0 = Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
             var order = Array(0..<n)
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -170,16 +192,43 @@ public final class Trainer {
             if let checkpoint {
                 var tensors = model.state
                 if let b = bestState { tensors += b.map { ("best/\($0.0)", $0.1) } }
-                let meta = [
+                var meta = [
                     "epoch": "\(epoch)", "rng": "\(rng.state)", "best": "\(best)", "wait": "\(wait)",
                     "log": String(decoding: try JSONEncoder().encode(log), as: UTF8.self),
                 ]
+                if let k = options.runKey { meta["run_key"] = k }
                 try SafeTensorsWriter.write(tensors, to: checkpoint, metadata: meta)
             }
             if wait >= options.patience { break }
         }
         if options.restoreBestWeights, let b = bestState { try model.restore(Dictionary(uniqueKeysWithValues: b)) }
         return log
+    }
+
+    /// What fit will do with `checkpoint`: nil when there is none, else resume from which epoch,
+    /// or start afresh and why. Throws as fit would (resuming required, another run).
+    public func checkpointNote(_ checkpoint: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: checkpoint) else { return nil }
+        guard let f = try resumable(checkpoint) else { return "\(checkpoint): \(discardedCheckpoint ?? "")" }
+        return "\(checkpoint): resuming after epoch \(f.metadata["epoch"] ?? "?") (the same run)"
+    }
+
+    /// The checkpoint to resume, or nil to start afresh (its reason in discardedCheckpoint);
+    /// throws when resuming is required and the checkpoint is of another run.
+    func resumable(_ path: String) throws -> SafeTensorsFile? {
+        let f = try SafeTensorsFile(path: path)
+        if options.resume == .never {
+            discardedCheckpoint = "starting over (--force)"
+            return nil
+        }
+        guard options.runKey == nil || f.metadata["run_key"] == options.runKey else {
+            let why =
+                "was trained on other data or settings (run key \(f.metadata["run_key"]?.prefix(12) ?? "none"), this run \(options.runKey!.prefix(12)))"
+            if options.resume == .require { throw ModelFileError(path, why + "; --force starts over") }
+            discardedCheckpoint = why + ": training afresh"
+            return nil
+        }
+        return f
     }
 
     func writeCSV(_ path: String) throws {

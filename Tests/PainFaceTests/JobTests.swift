@@ -138,6 +138,30 @@ import Weights
         let evalSource = try FeatureSource(features: fc.dir, labels: labels, split: "validation", sequence: nil)
         let ev = try EvaluateJob.run(head, source: evalSource, split: "validation")
         #expect(ev.rows.count == 3 && ev.evaluation.confusion.joined().reduce(0, +) == 3)
+        // a second run with the same data and settings resumes; other settings or labels retrain
+        var notes: [String] = []
+        let second = try train.run(train: src, validation: nil, out: stem, context: ctx, notice: { notes.append($0) })
+        #expect(
+            second.resumedEpoch == 2 && second.log.count == 2 && notes.last?.contains("resuming after epoch 2") == true)
+        var changed = train
+        changed.dropout = 0.1
+        let retrained = try changed.run(
+            train: src, validation: nil, out: stem, context: ctx, notice: { notes.append($0) })
+        #expect(retrained.resumedEpoch == 0 && notes.last?.contains("training afresh") == true, "\(notes)")
+        #expect(try Heads.load(stem: stem, context: ctx).config.dropout == 0.1)
+        try "video,label\ncap12_a,low_pain\ncap12_b,no_pain\ncap12_c,high_pain\n".write(
+            toFile: labels, atomically: true, encoding: .utf8)
+        let relabelled = try FeatureSource(features: fc.dir, labels: labels, split: "train", sequence: nil)
+        #expect(try changed.run(train: relabelled, validation: nil, out: stem, context: ctx).resumedEpoch == 0)
+        var strict = changed
+        (strict.options.resume, strict.options.seed) = (.require, 9)
+        #expect(throws: ModelFileError.self) {
+            _ = try strict.run(train: relabelled, validation: nil, out: stem, context: ctx)
+        }
+        let record = try #require(try Heads.load(stem: stem, context: ctx).config.trainedOn)
+        #expect(record.samplesPerClass == ["no_pain": 20, "low_pain": 40, "high_pain": 20] && record.videos == 3)
+        #expect(record.sourceSha256?.count == 64)
+
         // two and seven classes named by the labels, through train and evaluate
         for (k, kind) in [(2, HeadKind.lstm), (7, .framewise)] {
             let ids = ["cap12_a", "cap12_b", "cap12_c", "cap13_a", "cap13_b", "cap13_c", "wolfgang_a", "wolfgang_b"]
