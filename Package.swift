@@ -52,7 +52,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
         .target(name: "Features", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Weights"]),
         .target(
-            name: "PainFace", dependencies: ["Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Training", "Weights"]),
+            name: "PainFace",
+            dependencies: ["Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Training", "Weights"]),
         // executables: the command line, and the benchmarks with the anchors peer
         .executableTarget(
             name: "PainFaceCLI",
