@@ -40,6 +40,8 @@ public struct CropOptions: Sendable {
     public var policy: MissingFacePolicy = .previous
     /// Frames a previous box may be reused for.
     public var maxGap = 30
+    /// Every image is independent (a folder of photographs): no tracking, no reused boxes.
+    public var stills = false
     public init() {}
 }
 
@@ -131,6 +133,7 @@ public final class VideoCropper {
         var lastBox: (x: Double, y: Double, w: Double, h: Double)?
         var gap = 0
         for (i, name) in frames.enumerated() {
+            if options.stills { tracker?.reset() }
             let path = (folder as NSString).appendingPathComponent(name)
             var rec = FrameRecord(frame: name, source: .none)
             let img: RGBImage
@@ -186,7 +189,7 @@ public final class VideoCropper {
                 default: break
                 }
             }
-            if rec.box == nil, options.policy == .previous, let lb = lastBox, gap < options.maxGap {
+            if rec.box == nil, options.policy == .previous, !options.stills, let lb = lastBox, gap < options.maxGap {
                 rec.source = .previous
                 rec.box = lb
                 gap += 1

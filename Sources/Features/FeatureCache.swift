@@ -107,6 +107,8 @@ public final class FeatureCache {
             + "margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
             + "sources=\(o.order.map(\.rawValue).joined(separator: ","));"
             + "policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
+            // the tracker's version (2: scene cuts, periodic full detection) and stills
+            + (o.order.contains(.haar) ? ";tracker=2" : "") + (o.stills ? ";stills" : "")
     }
 
     /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.

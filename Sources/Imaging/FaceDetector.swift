@@ -425,15 +425,45 @@ public final class FaceTracker {
     public var trackingStep = 2
     /// Neighbours a tracked box needs (the region and scales are already narrow).
     public var trackingNeighbors = 1
+    /// A full detection at least every this many frames while tracking (0: never), so a
+    /// tracked box that drifted off the face or a person who left is noticed.
+    public var fullEvery = 60
+    /// A scene cut: the mean absolute difference of two consecutive frames' 16x16 thumbnails,
+    /// as a fraction of the 8-bit range, above this. The tracker then starts afresh.
+    public var cutThreshold = 0.1
     private(set) public var last: FaceBox?
     private var smooth: (cx: Double, cy: Double, s: Double)?
+    private var sinceFull = 0
+    private var thumb: [Double]?
+    /// The last frame's thumbnail difference to the one before (nil on the first frame).
+    private(set) public var lastDifference: Double?
 
     public init(detector: HaarDetector) { self.detector = detector }
 
     public enum Source: String, Sendable { case haar, tracked }
 
     /// The face in `img`, or nil; `source` says whether tracking or a full search found it.
+    /// Tracking searches near the last face; a scene cut, or `fullEvery` frames of tracking,
+    /// make it search the whole frame again.
     public func next(_ img: GrayImage) -> (box: FaceBox, source: Source)? {
+        let t = Self.thumbnail(img)
+        lastDifference = thumb.map { zip($0, t).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(t.count) / 255 }
+        thumb = t
+        if let d = lastDifference, d > cutThreshold { last = nil; smooth = nil }
+        if let l = last, fullEvery > 0, sinceFull >= fullEvery {
+            // re-anchor on a search of the whole frame at sizes near the face's (half to twice,
+            // a fraction of a full search's cost): the face overlapping it, else the largest
+            let all = detector.detect(img, sizeRange: max(1, l.w / 2)...(2 * l.w))
+            if let best = all.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
+                sinceFull = 0
+                return (update(best), .haar)
+            }
+            if let best = all.first {
+                sinceFull = 0
+                smooth = nil
+                return (update(best), .haar)
+            }
+        }
         if let l = last {
             let g = Int(Double(max(l.w, l.h)) * searchGrow)
             let region = FaceBox(x: l.x - g, y: l.y - g, w: l.w + 2 * g, h: l.h + 2 * g)
@@ -441,15 +471,37 @@ public final class FaceTracker {
             let found = detector.detect(
                 img, region: region, sizeRange: lo...hi, step: trackingStep, minNeighbors: trackingNeighbors)
             if let best = found.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
+                sinceFull += 1
                 return (update(best), .tracked)
             }
         }
         guard let best = detector.detect(img).first else { return nil }
         smooth = nil
+        sinceFull = 0
         return (update(best), .haar)
     }
 
-    public func reset() { last = nil; smooth = nil }
+    /// Forgets the face and the last frame (a new video, or an independent image).
+    public func reset() { last = nil; smooth = nil; thumb = nil; lastDifference = nil; sinceFull = 0 }
+
+    /// 16x16 averages of the frame, over every 4th pixel of every 4th row (a cut changes
+    /// the whole picture; this costs a few microseconds).
+    static func thumbnail(_ img: GrayImage) -> [Double] {
+        let n = 16, s = 4
+        var t = [Int](repeating: 0, count: n * n), c = [Int](repeating: 0, count: n * n)
+        guard img.width > 0, img.height > 0 else { return [Double](repeating: 0, count: n * n) }
+        let bins = stride(from: 0, to: img.width, by: s).map { $0 * n / img.width }
+        img.pixels.withUnsafeBufferPointer { p in
+            for y in stride(from: 0, to: img.height, by: s) {
+                let row = (y * n / img.height) * n, base = y * img.width
+                for (j, b) in bins.enumerated() {
+                    t[row + b] += Int(p[base + j * s])
+                    c[row + b] += 1
+                }
+            }
+        }
+        return zip(t, c).map { $1 > 0 ? Double($0) / Double($1) : 0 }
+    }
 
     private func update(_ b: FaceBox) -> FaceBox {
         let cx = Double(b.x) + Double(b.w) / 2, cy = Double(b.y) + Double(b.h) / 2, s = Double(b.w)

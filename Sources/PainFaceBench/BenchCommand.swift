@@ -99,12 +99,20 @@ struct BenchCommand: ParsableCommand {
         if !landmarkPhotos.isEmpty {
             let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
             let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
-            let detectors: [(String, (RGBImage) throws -> [FaceBox])] = [
-                ("Haar", { haar.detect(GrayImage($0)) }),
+            // the cropper's one box per image: the folder read as one video, or as stills
+            var asVideo: [String: [FaceBox]] = [:], asStills: [String: [FaceBox]] = [:]
+            for f in landmarkPhotos {
+                asVideo.merge(try FaceBench.folderBoxes(f, cascadePath: cascade, stills: false)) { a, _ in a }
+                asStills.merge(try FaceBench.folderBoxes(f, cascadePath: cascade, stills: true)) { a, _ in a }
+            }
+            let detectors: [(String, (String, RGBImage) throws -> [FaceBox])] = [
+                ("Haar (every detection)", { haar.detect(GrayImage($1)) }),
+                ("Haar crop, the folder as one video", { p, _ in asVideo[p] ?? [] }),
+                ("Haar crop, --stills", { p, _ in asStills[p] ?? [] }),
                 (
-                    "MTCNN",
+                    "MTCNN (every detection)",
                     {
-                        try mtcnn.detect($0).map { f in
+                        try mtcnn.detect($1).map { f in
                             FaceBox(
                                 x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1),
                                 h: Int(f.box.y2 - f.box.y1))

@@ -53,6 +53,24 @@ public enum FaceBench {
     /// For every IMAGE.pts / IMAGE_N.pts next to IMAGE.jpg|png in `folders`: is the landmark
     /// box found (IoU >= 0.5 with a detection), and the median IoU of the found ones.
     public static func accuracy(folders: [String], detect: (RGBImage) throws -> [FaceBox]) throws -> Accuracy {
+        try accuracy(folders: folders) { _, img in try detect(img) }
+    }
+
+    /// The boxes the video cropper gives each image of a folder read as one video (the
+    /// tracker runs across the images), or with `stills` each image on its own.
+    public static func folderBoxes(_ folder: String, cascadePath: String, stills: Bool) throws -> [String: [FaceBox]] {
+        var o = CropOptions()
+        (o.order, o.stills, o.policy) = ([.haar], stills, .skip)
+        var out: [String: [FaceBox]] = [:]
+        for r in try VideoCropper(options: o, cascadePath: cascadePath).run(folder: folder, emit: { _, _, _ in }) {
+            out[(folder as NSString).appendingPathComponent(r.frame)] =
+                r.box.map { [FaceBox(x: Int($0.x), y: Int($0.y), w: Int($0.w), h: Int($0.h))] } ?? []
+        }
+        return out
+    }
+
+    /// As above, `detect` given the image's path too.
+    public static func accuracy(folders: [String], detect: (String, RGBImage) throws -> [FaceBox]) throws -> Accuracy {
         var faces = 0, found = 0, ious: [Double] = [], secs = 0.0
         var cache: [String: [FaceBox]] = [:]
         for dir in folders {
@@ -76,7 +94,7 @@ public enum FaceBench {
                 if cache[img] == nil {
                     let rgb = try ImageIO.read((dir as NSString).appendingPathComponent(img))
                     let t0 = monotonicSeconds()
-                    cache[img] = try detect(rgb)
+                    cache[img] = try detect((dir as NSString).appendingPathComponent(img), rgb)
                     secs += monotonicSeconds() - t0
                 }
                 faces += 1

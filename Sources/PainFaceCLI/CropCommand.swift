@@ -27,6 +27,8 @@ struct CropOptionGroup: ParsableArguments {
     var policy = "previous"
     @Option(help: "With --policy previous: at most this many frames in a row reuse a box.")
     var maxGap = 30
+    @Flag(help: "The frames are unrelated photographs: detect in each on its own (no tracking, no reused boxes).")
+    var stills = false
     @Option(
         help:
             """
@@ -54,6 +56,7 @@ struct CropOptionGroup: ParsableArguments {
         }
         o.policy = p
         o.maxGap = maxGap
+        o.stills = stills
         return o
     }
 

@@ -111,9 +111,10 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let recs = try cropper.run(folder: d.path) { _, _, img in
             if let img { crops += 1; #expect(img.width == 224 && img.height == 224) }
         }
+        // the black frame is a scene cut: after it the face is searched in the whole frame again
         #expect(
             recs.map(\.source) == [
-                .haar, .tracked, .tracked, .tracked, .tracked, .tracked, .previous, .unreadable, .tracked,
+                .haar, .tracked, .tracked, .tracked, .tracked, .tracked, .previous, .unreadable, .haar,
             ])
         #expect(crops == 8)
         #expect(abs(VideoCropper.coverage(recs) - 7.0 / 9.0) < 1e-9)
@@ -124,6 +125,60 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let csv = VideoCropper.csv(recs)
         #expect(csv.hasPrefix("frame,source,x,y,w,h,score,landmarks,reason\nframe_00001.jpg,haar,"))
         #expect(csv.contains("frame_00008.jpg,unreadable,,,,,,,JPEG"))
+    }
+
+    @Test(
+        "a cut between two clips is a fresh detection; a folder of unrelated photos gives what each photo alone gives",
+        .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
+    func cutsAndStills() throws {
+        let data = shared!.appendingPathComponent("data")
+        let d = try scratch("cut")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let clips = ["cap12_t010s", "wolfganglanger_t000s"]
+        for (c, clip) in clips.enumerated() {
+            for i in 1...5 {
+                try FileManager.default.copyItem(
+                    at: data.appendingPathComponent("video_frame_sequences/\(clip)/frame_0000\(i).jpg"),
+                    to: d.appendingPathComponent(String(format: "frame_%05d.jpg", c * 5 + i)))
+            }
+        }
+        var o = CropOptions()
+        o.order = [.haar]
+        let recs = try VideoCropper(options: o, cascadePath: cascadePath()).run(folder: d.path) { _, _, _ in }
+        #expect(
+            recs.map(\.source) == [
+                .haar, .tracked, .tracked, .tracked, .tracked, .haar, .tracked, .tracked, .tracked, .tracked,
+            ])
+        // photographs: the folder read as a video, as stills, and each photo alone give the same boxes
+        // the first 12 AFW photographs (large ones: detection takes seconds each), in a folder
+        let afw = data.appendingPathComponent("300w_subset/afw/afw")
+        let photos = d.appendingPathComponent("photos").path
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        for n in try ImageIO.listFrames(afw.path).frames.prefix(12) {
+            try FileManager.default.createSymbolicLink(
+                atPath: (photos as NSString).appendingPathComponent(n),
+                withDestinationPath: afw.appendingPathComponent(n).path)
+        }
+        let names = try ImageIO.listFrames(photos).frames
+        let detector = HaarDetector(cascade: try HaarCascade(contentsOf: cascadePath()))
+        o.policy = .skip
+        let video = try VideoCropper(options: o, cascadePath: cascadePath()).run(folder: photos) { _, _, _ in }
+        o.stills = true
+        let stills = try VideoCropper(options: o, cascadePath: cascadePath()).run(folder: photos) { _, _, _ in }
+        #expect(video.count == names.count && stills.count == names.count)
+        var previous: Data?
+        for (i, n) in names.enumerated() {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: (photos as NSString).appendingPathComponent(n)))
+            defer { previous = bytes }
+            let alone = detector.detect(GrayImage(try ImageIO.decode(bytes))).first
+            let want = alone.map { [Double($0.x), Double($0.y), Double($0.w), Double($0.h)] }
+            #expect(stills[i].box.map { [$0.x, $0.y, $0.w, $0.h] } == want, "\(n)")
+            // AFW repeats a photo once per labelled face (NAME_1, NAME_2): the same picture again
+            // is no cut, and the video reading tracks the face in it
+            if bytes == previous { continue }
+            #expect(video[i].box.map { [$0.x, $0.y, $0.w, $0.h] } == want, "\(n): \(video[i].source)")
+            #expect(video[i].source != .tracked)
+        }
     }
 
     @Test(
