@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --qemu
 bash tools/kernel_check/run.sh
+# the Python converters' graph walking (numpy only; no framework, no h5py)
+if python3 -c "import numpy" 2>/dev/null; then
+  python3 -m unittest discover -s tools/tests
+else
+  echo "tools/tests skipped: python3 has no numpy" >&2
+fi
 swift build --build-tests -j 2
 # One OpenBLAS thread: Swift Testing already runs tests in parallel on the two cores.
 OPENBLAS_NUM_THREADS=1 timeout 1500 swift test --skip-build

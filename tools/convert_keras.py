@@ -13,12 +13,12 @@ a message naming them.
 import argparse
 import hashlib
 import json
+import os
 import sys
 
-import h5py
 import numpy as np
 
-sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from painface_format import NORMALIZATIONS, write_model  # noqa: E402
 
 PASSTHROUGH = {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ActivityRegularization"}
@@ -67,8 +67,14 @@ def as_pair(v):
     return [v, v] if isinstance(v, int) else list(v)
 
 
-def convert(path, features=None, normalization=None, color=None, classes=None, name=None, features_gap=False):
-    f = h5py.File(path, "r")
+def convert(path, features=None, normalization=None, color=None, classes=None, name=None, features_gap=False,
+            h5=None):
+    """(config, tensors) of the model in `path`; `h5` stands in for the opened file (tests)."""
+    if h5 is None:
+        import h5py  # only the command needs it, not the tests' stand-in
+
+        h5 = h5py.File(path, "r")
+    f = h5
     cfg = json.loads(f.attrs["model_config"])
     top = cfg["config"]
     klayers = top["layers"]
@@ -79,7 +85,12 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
     prev = "input"
 
     def src(n):
+        """The layer whose output `n` is, following removed layers; a cycle is an error."""
+        seen = []
         while n in alias:
+            if n in seen:
+                sys.exit(f"{path}: the layer graph has a cycle: {' -> '.join(seen + [n])}")
+            seen.append(n)
             n = alias[n]
         return n
 
@@ -90,13 +101,16 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
         if cls == "InputLayer":
             shape = c.get("batch_input_shape") or c.get("batch_shape")
             input_shape = shape[1:]
-            alias[lname] = "input"
+            if lname != "input":  # an input layer named "input" is the graph's input already
+                alias[lname] = "input"
             prev = "input"
             continue
         if sequential and input_shape is None:
             shape = c.get("batch_input_shape") or c.get("batch_shape")
             if shape:
                 input_shape = shape[1:]
+        if lname == "input":
+            sys.exit(f"{path}: a {cls} layer is named input, the name of the model's input: rename it")
         if cls in ("Functional", "Sequential", "Model"):
             sys.exit(f"{path}: nested model {lname} is not supported: save the flattened model")
         if c.get("data_format", "channels_last") != "channels_last":
@@ -206,7 +220,8 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
         norm = {k: v for k, v in norm.items() if k not in ("mean", "std")}
     config = {
         "name": name or path.split("/")[-1].rsplit(".", 1)[0],
-        "source": f"{path.split('/')[-1]} (sha256 {hashlib.sha256(open(path, 'rb').read()).hexdigest()[:16]})",
+        "source": f"{path.split('/')[-1]}"
+        + (f" (sha256 {hashlib.sha256(open(path, 'rb').read()).hexdigest()[:16]})" if os.path.exists(path) else ""),
         "input": {"height": input_shape[0], "width": input_shape[1], "channels": ch,
                   "color": color or col, "normalization": norm},
         "layers": layers,
