@@ -30,7 +30,48 @@ public struct FrameRecord: Sendable {
     public var score: Double?
     public var landmarks: Landmarks?
     public var reason: String?
+    /// Faces a search of the whole frame found (nil when the frame was tracked: only the
+    /// subject's surroundings were searched).
+    public var faces: Int?
+    /// With every face (`runAllFaces`): the face's id, kept across frames by overlap.
+    public var faceID: Int?
     public var hasCrop: Bool { box != nil }
+}
+
+/// Face ids across frames: a face keeps the id of the face it overlaps most in the previous
+/// frames (IoU >= minIoU, greedily by IoU), for at most `maxGap` frames without it; new
+/// faces get new ids.
+public struct FaceIDs: Sendable {
+    public var minIoU = 0.3
+    public var maxGap = 30
+    private var tracks: [(id: Int, box: FaceBox, seen: Int)] = []
+    private var next = 1
+    public init() {}
+
+    /// Ids of `boxes` found in frame `frame` (in their order).
+    public mutating func assign(_ boxes: [FaceBox], frame: Int) -> [Int] {
+        tracks.removeAll { frame - $0.seen > maxGap }
+        var pairs: [(t: Int, b: Int, iou: Double)] = []
+        for (t, tr) in tracks.enumerated() {
+            for (b, box) in boxes.enumerated() {
+                let v = tr.box.iou(box)
+                if v >= minIoU { pairs.append((t, b, v)) }
+            }
+        }
+        var ids = [Int?](repeating: nil, count: boxes.count), used = Set<Int>()
+        for p in pairs.sorted(by: { $0.iou > $1.iou }) where ids[p.b] == nil && !used.contains(p.t) {
+            ids[p.b] = tracks[p.t].id
+            used.insert(p.t)
+            tracks[p.t].box = boxes[p.b]
+            tracks[p.t].seen = frame
+        }
+        return boxes.indices.map { b in
+            if let id = ids[b] { return id }
+            tracks.append((next, boxes[b], frame))
+            next += 1
+            return next - 1
+        }
+    }
 }
 
 public struct CropOptions: Sendable {
@@ -42,6 +83,8 @@ public struct CropOptions: Sendable {
     public var maxGap = 30
     /// Every image is independent (a folder of photographs): no tracking, no reused boxes.
     public var stills = false
+    /// Which face is the subject (Haar): tracked (default), the largest, or the most central.
+    public var subject: FaceTracker.Subject = .tracked
     public init() {}
 }
 
@@ -107,6 +150,7 @@ public final class VideoCropper {
         if options.order.contains(.haar) {
             let path = try cascadePath ?? ModelStore.resolveFile("haarcascade_frontalface_default.xml")
             tracker = FaceTracker(detector: HaarDetector(cascade: try HaarCascade(contentsOf: path)))
+            tracker?.subject = options.subject
         } else {
             tracker = nil
         }
@@ -172,18 +216,21 @@ public final class VideoCropper {
                         break sources
                     }
                 case .mtcnn:
-                    if let f = try mtcnn?.detect(img).first {
+                    let all = try mtcnn?.detect(img) ?? []
+                    if let f = all.first {
                         rec.source = .mtcnn
+                        rec.faces = all.count
                         rec.box = (f.box.x1, f.box.y1, f.box.x2 - f.box.x1, f.box.y2 - f.box.y1)
                         rec.score = f.probability
                         rec.landmarks = Landmarks(points: f.landmarks)
                         break sources
                     }
                 case .haar:
-                    if let (b, s) = tracker?.next(GrayImage(img)) {
+                    if let tracker, let (b, s) = tracker.next(GrayImage(img)) {
                         rec.source = s == .tracked ? .tracked : .haar
                         rec.box = (Double(b.x), Double(b.y), Double(b.w), Double(b.h))
                         rec.score = Double(b.neighbors)
+                        rec.faces = tracker.lastFaceCount
                         break sources
                     }
                 default: break
@@ -213,6 +260,84 @@ public final class VideoCropper {
         return records
     }
 
+    /// Every face of every frame: the whole frame is searched in each (MTCNN when it is a
+    /// source, else Haar), and each face keeps an id across frames by overlap (FaceIDs). One
+    /// record per face, with its crop; a frame without a face gives one record (none or
+    /// unreadable) and no crop.
+    public func runAllFaces(
+        folder: String, frames given: [String]? = nil, emit: (Int, [FrameRecord], [RGBImage]) throws -> Void
+    ) throws -> [FrameRecord] {
+        guard mtcnn != nil || tracker != nil else {
+            throw ImageError(file: folder, reason: "every face needs a detector among the sources (mtcnn or haar)")
+        }
+        let frames = try given ?? ImageIO.listFrames(folder).frames
+        var ids = FaceIDs()
+        ids.maxGap = options.maxGap
+        var records: [FrameRecord] = []
+        for (i, name) in frames.enumerated() {
+            let img: RGBImage
+            do { img = try ImageIO.read((folder as NSString).appendingPathComponent(name)) } catch let e as ImageError {
+                let rec = FrameRecord(frame: name, source: .unreadable, reason: e.reason)
+                records.append(rec)
+                try emit(i, [rec], [])
+                continue
+            }
+            var found: [FrameRecord] = []
+            if let mtcnn {
+                let all = try mtcnn.detect(img)
+                found = all.map { f in
+                    FrameRecord(
+                        frame: name, source: .mtcnn,
+                        box: (f.box.x1, f.box.y1, f.box.x2 - f.box.x1, f.box.y2 - f.box.y1),
+                        score: f.probability, landmarks: Landmarks(points: f.landmarks), faces: all.count)
+                }
+            } else if let tracker {
+                let all = Self.distinct(tracker.detector.detect(GrayImage(img)))
+                found = all.map { b in
+                    FrameRecord(
+                        frame: name, source: .haar, box: (Double(b.x), Double(b.y), Double(b.w), Double(b.h)),
+                        score: Double(b.neighbors), faces: all.count)
+                }
+            }
+            guard !found.isEmpty else {
+                let rec = FrameRecord(frame: name, source: .none, faces: 0)
+                records.append(rec)
+                try emit(i, [rec], [])
+                continue
+            }
+            let boxes = found.map { r in
+                FaceBox(
+                    x: Int(r.box!.x.rounded()), y: Int(r.box!.y.rounded()), w: Int(r.box!.w.rounded()),
+                    h: Int(r.box!.h.rounded()))
+            }
+            for (k, id) in ids.assign(boxes, frame: i).enumerated() { found[k].faceID = id }
+            found.sort { $0.faceID! < $1.faceID! }
+            let crops = found.map { r -> RGBImage in
+                let sq = FaceCrop.square(
+                    r.box!, imageWidth: img.width, imageHeight: img.height, settings: options.settings)
+                return FaceCrop.crop(img, x: sq.x, y: sq.y, side: sq.side, size: options.settings.size)
+            }
+            records += found
+            try emit(i, found, crops)
+        }
+        return records
+    }
+
+    /// Haar detections of distinct faces: a box that covers more than half of a stronger one
+    /// (more neighbours), or is covered by it, is the same face (OpenCV's grouping keeps
+    /// overlapping boxes of different sizes).
+    static func distinct(_ boxes: [FaceBox]) -> [FaceBox] {
+        var kept: [FaceBox] = []
+        for b in boxes.sorted(by: { ($0.neighbors, $0.area) > ($1.neighbors, $1.area) }) {
+            let overlaps = kept.contains { k in
+                let w = min(k.x + k.w, b.x + b.w) - max(k.x, b.x), h = min(k.y + k.h, b.y + b.h) - max(k.y, b.y)
+                return w > 0 && h > 0 && Double(w * h) > 0.5 * Double(min(k.area, b.area))
+            }
+            if !overlaps { kept.append(b) }
+        }
+        return kept.sorted { $0.area > $1.area }
+    }
+
     /// Share of frames whose face was found (not reused, not missing).
     public static func coverage(_ r: [FrameRecord]) -> Double {
         r.isEmpty ? 0 : Double(r.filter { $0.source.foundFace }.count) / Double(r.count)
@@ -220,14 +345,20 @@ public final class VideoCropper {
 
     /// The per-video CSV: frame,source,x,y,w,h,score,landmarks ("x0 y0 x1 y1 ..."),reason.
     public static func csv(_ records: [FrameRecord]) -> String {
-        var s = "frame,source,x,y,w,h,score,landmarks,reason\n"
+        // a frame name is quoted when it holds a comma, a quote or a line break
+        func field(_ v: String) -> String {
+            v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+        }
+        var s = "frame,source,x,y,w,h,score,landmarks,reason,faces,face_id\n"
         for r in records {
             let b = r.box.map { String(format: "%.1f,%.1f,%.1f,%.1f", $0.x, $0.y, $0.w, $0.h) } ?? ",,,"
             let lm = r.landmarks?.points.map { String(format: "%.2f %.2f", $0.x, $0.y) }.joined(separator: " ") ?? ""
             let reason = (r.reason ?? "").replacingOccurrences(of: ",", with: ";").replacingOccurrences(
                 of: "\n", with: " ")
             let score = r.score.map { String(format: "%.3f", $0) } ?? ""
-            s += "\(r.frame),\(r.source.rawValue),\(b),\(score),\(lm),\(reason)\n"
+            let counts = "\(r.faces.map(String.init) ?? ""),\(r.faceID.map(String.init) ?? "")"
+            s += "\(field(r.frame)),\(r.source.rawValue),\(b),\(score),\(lm),\(reason),\(counts)\n"
         }
         return s
     }

@@ -109,6 +109,7 @@ public final class FeatureCache {
             + "policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
             // the tracker's version (2: scene cuts, periodic full detection) and stills
             + (o.order.contains(.haar) ? ";tracker=2" : "") + (o.stills ? ";stills" : "")
+            + (o.subject == .tracked ? "" : ";subject=\(o.subject.rawValue)")
     }
 
     /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.

@@ -437,15 +437,36 @@ public final class FaceTracker {
     private var thumb: [Double]?
     /// The last frame's thumbnail difference to the one before (nil on the first frame).
     private(set) public var lastDifference: Double?
+    /// Faces the last frame's search found when it searched the whole frame; nil when it
+    /// tracked (searched near the face only).
+    private(set) public var lastFaceCount: Int?
 
     public init(detector: HaarDetector) { self.detector = detector }
 
     public enum Source: String, Sendable { case haar, tracked }
 
+    /// Which face is the subject: the one tracked from the previous frame (the largest when a
+    /// search of the whole frame starts afresh), or in every frame the largest or the one
+    /// nearest the centre (no tracking).
+    public enum Subject: String, Sendable, CaseIterable { case tracked, largest, central }
+    public var subject: Subject = .tracked
+
     /// The face in `img`, or nil; `source` says whether tracking or a full search found it.
     /// Tracking searches near the last face; a scene cut, or `fullEvery` frames of tracking,
     /// make it search the whole frame again.
     public func next(_ img: GrayImage) -> (box: FaceBox, source: Source)? {
+        if subject != .tracked {
+            reset()
+            let all = detector.detect(img)
+            lastFaceCount = all.count
+            let (cx, cy) = (Double(img.width) / 2, Double(img.height) / 2)
+            func dist(_ b: FaceBox) -> Double {
+                let (x, y) = (Double(b.x) + Double(b.w) / 2 - cx, Double(b.y) + Double(b.h) / 2 - cy)
+                return x * x + y * y
+            }
+            guard let best = subject == .central ? all.min(by: { dist($0) < dist($1) }) : all.first else { return nil }
+            return (update(best), .haar)
+        }
         let t = Self.thumbnail(img)
         lastDifference = thumb.map { zip($0, t).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(t.count) / 255 }
         thumb = t
@@ -454,6 +475,7 @@ public final class FaceTracker {
             // re-anchor on a search of the whole frame at sizes near the face's (half to twice,
             // a fraction of a full search's cost): the face overlapping it, else the largest
             let all = detector.detect(img, sizeRange: max(1, l.w / 2)...(2 * l.w))
+            lastFaceCount = all.count
             if let best = all.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
                 sinceFull = 0
                 return (update(best), .haar)
@@ -464,6 +486,7 @@ public final class FaceTracker {
                 return (update(best), .haar)
             }
         }
+        lastFaceCount = nil
         if let l = last {
             let g = Int(Double(max(l.w, l.h)) * searchGrow)
             let region = FaceBox(x: l.x - g, y: l.y - g, w: l.w + 2 * g, h: l.h + 2 * g)
@@ -475,7 +498,9 @@ public final class FaceTracker {
                 return (update(best), .tracked)
             }
         }
-        guard let best = detector.detect(img).first else { return nil }
+        let all = detector.detect(img)
+        lastFaceCount = all.count
+        guard let best = all.first else { return nil }
         smooth = nil
         sinceFull = 0
         return (update(best), .haar)

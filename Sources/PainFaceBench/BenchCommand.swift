@@ -100,22 +100,31 @@ struct BenchCommand: ParsableCommand {
             let haar = HaarDetector(cascade: try HaarCascade(contentsOf: cascade))
             let mtcnn = try MTCNN(context: try ComputeContext(threads: 1))
             // the cropper's one box per image: the folder read as one video, or as stills
-            var asVideo: [String: [FaceBox]] = [:], asStills: [String: [FaceBox]] = [:]
+            var asVideo: [String: [FaceBench.Box]] = [:], asStills: [String: [FaceBench.Box]] = [:]
             for f in landmarkPhotos {
                 asVideo.merge(try FaceBench.folderBoxes(f, cascadePath: cascade, stills: false)) { a, _ in a }
                 asStills.merge(try FaceBench.folderBoxes(f, cascadePath: cascade, stills: true)) { a, _ in a }
             }
-            let detectors: [(String, (String, RGBImage) throws -> [FaceBox])] = [
-                ("Haar (every detection)", { haar.detect(GrayImage($1)) }),
+            let detectors: [(String, (String, RGBImage) throws -> [FaceBench.Box])] = [
+                (
+                    "Haar (every detection)",
+                    { haar.detect(GrayImage($1)).map { (Double($0.x), Double($0.y), Double($0.w), Double($0.h)) } }
+                ),
                 ("Haar crop, the folder as one video", { p, _ in asVideo[p] ?? [] }),
                 ("Haar crop, --stills", { p, _ in asStills[p] ?? [] }),
                 (
                     "MTCNN (every detection)",
                     {
-                        try mtcnn.detect($1).map { f in
-                            FaceBox(
-                                x: Int(f.box.x1), y: Int(f.box.y1), w: Int(f.box.x2 - f.box.x1),
-                                h: Int(f.box.y2 - f.box.y1))
+                        try mtcnn.detect($1).map {
+                            ($0.box.x1, $0.box.y1, $0.box.x2 - $0.box.x1, $0.box.y2 - $0.box.y1)
+                        }
+                    }
+                ),
+                (
+                    "MTCNN crop (the largest face)",
+                    {
+                        try mtcnn.detect($1).prefix(1).map {
+                            ($0.box.x1, $0.box.y1, $0.box.x2 - $0.box.x1, $0.box.y2 - $0.box.y1)
                         }
                     }
                 ),

@@ -52,27 +52,38 @@ public enum FaceBench {
 
     /// For every IMAGE.pts / IMAGE_N.pts next to IMAGE.jpg|png in `folders`: is the landmark
     /// box found (IoU >= 0.5 with a detection), and the median IoU of the found ones.
-    public static func accuracy(folders: [String], detect: (RGBImage) throws -> [FaceBox]) throws -> Accuracy {
+    /// A box in pixels, unrounded: (x, y, w, h).
+    public typealias Box = (x: Double, y: Double, w: Double, h: Double)
+
+    static func iou(_ a: Box, _ b: Box) -> Double {
+        let iw = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x)),
+            ih = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+        let i = iw * ih, u = a.w * a.h + b.w * b.h - i
+        return u > 0 ? i / u : 0
+    }
+
+    public static func accuracy(folders: [String], detect: (RGBImage) throws -> [Box]) throws -> Accuracy {
         try accuracy(folders: folders) { _, img in try detect(img) }
     }
 
     /// The boxes the video cropper gives each image of a folder read as one video (the
     /// tracker runs across the images), or with `stills` each image on its own.
-    public static func folderBoxes(_ folder: String, cascadePath: String, stills: Bool) throws -> [String: [FaceBox]] {
+    public static func folderBoxes(_ folder: String, cascadePath: String, stills: Bool) throws -> [String: [Box]] {
         var o = CropOptions()
         (o.order, o.stills, o.policy) = ([.haar], stills, .skip)
-        var out: [String: [FaceBox]] = [:]
+        var out: [String: [Box]] = [:]
         for r in try VideoCropper(options: o, cascadePath: cascadePath).run(folder: folder, emit: { _, _, _ in }) {
             out[(folder as NSString).appendingPathComponent(r.frame)] =
-                r.box.map { [FaceBox(x: Int($0.x), y: Int($0.y), w: Int($0.w), h: Int($0.h))] } ?? []
+                r.box.map { [$0] } ?? []
         }
         return out
     }
 
     /// As above, `detect` given the image's path too.
-    public static func accuracy(folders: [String], detect: (String, RGBImage) throws -> [FaceBox]) throws -> Accuracy {
+    /// IoU in floating point between the landmarks' box and the unrounded detections.
+    public static func accuracy(folders: [String], detect: (String, RGBImage) throws -> [Box]) throws -> Accuracy {
         var faces = 0, found = 0, ious: [Double] = [], secs = 0.0
-        var cache: [String: [FaceBox]] = [:]
+        var cache: [String: [Box]] = [:]
         for dir in folders {
             let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pts") }
                 .sorted()
@@ -90,7 +101,7 @@ public enum FaceBench {
                 guard let b = try LandmarkFiles.readPTS((dir as NSString).appendingPathComponent(pts)).bounds else {
                     continue
                 }
-                let truth = FaceBox(x: Int(b.x), y: Int(b.y), w: Int(b.w), h: Int(b.h))
+                let truth: Box = (b.x, b.y, b.w, b.h)
                 if cache[img] == nil {
                     let rgb = try ImageIO.read((dir as NSString).appendingPathComponent(img))
                     let t0 = monotonicSeconds()
@@ -98,7 +109,7 @@ public enum FaceBench {
                     secs += monotonicSeconds() - t0
                 }
                 faces += 1
-                if let best = cache[img]!.map({ $0.iou(truth) }).max(), best >= 0.5 { found += 1; ious.append(best) }
+                if let best = cache[img]!.map({ iou($0, truth) }).max(), best >= 0.5 { found += 1; ious.append(best) }
             }
         }
         ious.sort()

@@ -30,6 +30,9 @@ struct CropOptionGroup: ParsableArguments {
     @Flag(help: "The frames are unrelated photographs: detect in each on its own (no tracking, no reused boxes).")
     var stills = false
     @Option(
+        help: "The subject among several faces (Haar): tracked (then the largest), largest or central in every frame.")
+    var subject = "tracked"
+    @Option(
         help:
             """
             Landmarks: a .csv (OpenFace or plain), .npy, or a folder of .pts files; with several input folders, a \
@@ -57,6 +60,10 @@ struct CropOptionGroup: ParsableArguments {
         o.policy = p
         o.maxGap = maxGap
         o.stills = stills
+        guard let sub = FaceTracker.Subject(rawValue: subject) else {
+            throw Failure(description: "--subject must be tracked, largest or central")
+        }
+        o.subject = sub
         return o
     }
 
@@ -120,10 +127,12 @@ struct CropCommand: ParsableCommand {
     @Flag(help: "Redo videos whose CSV exists.")
     var force = false
 
+    @Flag(help: "Every face of every frame, each with an id kept across frames: OUT/<video>/<frame>_f<id>.png.")
+    var allFaces = false
+
     func run() throws {
-        do {
-            let opts = try crop.options()
-            let cropper = try VideoCropper(options: opts)
+        try reporting {
+            let cropper = try VideoCropper(options: try crop.options())
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             var failed = 0
             for dir in folders {
@@ -133,40 +142,50 @@ struct CropCommand: ParsableCommand {
                     stderrLine("\(name): done before, skipped (\(csvPath))")
                     continue
                 }
-                do {
-                    let frames = try ImageIO.listFrames(dir).frames
-                    let lm = try crop.landmarks(for: dir, frames: frames, several: folders.count > 1)
-                    let cropDir = (out as NSString).appendingPathComponent(name)
-                    try FileManager.default.createDirectory(atPath: cropDir, withIntermediateDirectories: true)
-                    let t0 = monotonicSeconds()
-                    let records = try cropper.run(folder: dir, landmarks: lm) { _, rec, img in
-                        guard let img else { return }
-                        let png = (rec.frame as NSString).deletingPathExtension + ".png"
-                        try AtomicFile.write(
-                            try ImageIO.encodePNG(img), to: (cropDir as NSString).appendingPathComponent(png))
-                    }
-                    try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
-                    let dt = monotonicSeconds() - t0
-                    var counts: [String: Int] = [:]
-                    for r in records { counts[r.source.rawValue, default: 0] += 1 }
-                    let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
-                        separator: ", ")
-                    print(
-                        "\(name)\t\(records.count) frames\tface coverage "
-                            + String(
-                                format: "%.1f%%\t%.1f frames/s\t", 100 * VideoCropper.coverage(records),
-                                Double(records.count) / max(dt, 1e-9))
-                            + summary)
-                } catch {
+                do { try cropVideo(dir, name: name, cropper: cropper, csvPath: csvPath) } catch {
                     stderrLine("error: \(error)")
                     failed += 1
                 }
             }
             if failed > 0 { throw Failure(description: "\(failed) video(s) failed; the others were written") }
-        } catch let e as Failure {
-            throw e
-        } catch {
-            throw fail(error)
         }
+    }
+
+    /// One video: crops as PNG, then the CSV (last, so a video with a CSV is complete).
+    func cropVideo(_ dir: String, name: String, cropper: VideoCropper, csvPath: String) throws {
+        let frames = try ImageIO.listFrames(dir).frames
+        let cropDir = (out as NSString).appendingPathComponent(name)
+        try FileManager.default.createDirectory(atPath: cropDir, withIntermediateDirectories: true)
+        func save(_ img: RGBImage, _ file: String) throws {
+            try AtomicFile.write(try ImageIO.encodePNG(img), to: (cropDir as NSString).appendingPathComponent(file))
+        }
+        let t0 = monotonicSeconds()
+        let records: [FrameRecord]
+        if allFaces {
+            records = try cropper.runAllFaces(folder: dir) { _, recs, crops in
+                for (r, img) in zip(recs, crops) {
+                    try save(img, (r.frame as NSString).deletingPathExtension + "_f\(r.faceID ?? 0).png")
+                }
+            }
+        } else {
+            let lm = try crop.landmarks(for: dir, frames: frames, several: folders.count > 1)
+            records = try cropper.run(folder: dir, landmarks: lm) { _, rec, img in
+                if let img { try save(img, (rec.frame as NSString).deletingPathExtension + ".png") }
+            }
+        }
+        try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
+        let dt = monotonicSeconds() - t0
+        var counts: [String: Int] = [:]
+        for r in records { counts[r.source.rawValue, default: 0] += 1 }
+        let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        // coverage per frame: a frame counts once, whatever its number of faces
+        let withFace = Set(records.filter { $0.source.foundFace }.map(\.frame)).count
+        let ids = Set(records.compactMap(\.faceID)).count
+        print(
+            "\(name)\t\(frames.count) frames\tface coverage "
+                + String(
+                    format: "%.1f%%\t%.1f frames/s\t", 100 * Double(withFace) / Double(max(frames.count, 1)),
+                    Double(frames.count) / max(dt, 1e-9))
+                + summary + (allFaces ? "\t\(ids) face ids" : ""))
     }
 }

@@ -224,9 +224,9 @@ public final class Trainer {
         guard options.runKey == nil || f.metadata["run_key"] == options.runKey else {
             let why =
                 """
-                    was trained on other data or settings (run key \(f.metadata["run_key"]?.prefix(12) ?? "none"), \
-                    this run \(options.runKey!.prefix(12)))
-                    """
+                was trained on other data or settings (run key \(f.metadata["run_key"]?.prefix(12) ?? "none"), \
+                this run \(options.runKey!.prefix(12)))
+                """
             if options.resume == .require { throw ModelFileError(path, why + "; --force starts over") }
             discardedCheckpoint = why + ": training afresh"
             return nil

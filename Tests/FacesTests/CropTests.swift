@@ -123,7 +123,7 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let recs2 = try VideoCropper(options: skip, cascadePath: cascadePath()).run(folder: d.path) { _, _, _ in }
         #expect(recs2[6].source == .none && recs2[6].box == nil)
         let csv = VideoCropper.csv(recs)
-        #expect(csv.hasPrefix("frame,source,x,y,w,h,score,landmarks,reason\nframe_00001.jpg,haar,"))
+        #expect(csv.hasPrefix("frame,source,x,y,w,h,score,landmarks,reason,faces,face_id\nframe_00001.jpg,haar,"))
         #expect(csv.contains("frame_00008.jpg,unreadable,,,,,,,JPEG"))
     }
 
