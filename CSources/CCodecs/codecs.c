@@ -22,14 +22,14 @@ static void jpeg_fail(j_common_ptr cinfo) {
     longjmp(e->jb, 1);
 }
 
-/* libjpeg-turbo warns (and keeps going) on truncated data; treat that as an error. */
+/* libjpeg-turbo warns (and keeps going, filling the rest grey) on truncated or corrupt
+ * data, even when the file still ends with an end-of-image marker: every such warning
+ * (level < 0) is an error, so a damaged frame is unreadable, never a grey face. */
 static void jpeg_warn(j_common_ptr cinfo, int level) {
     if (level < 0) {
         jerr_t *e = (jerr_t *)cinfo->err;
-        if (cinfo->err->msg_code == JWRN_JPEG_EOF) {
-            (*cinfo->err->format_message)(cinfo, e->msg);
-            longjmp(e->jb, 1);
-        }
+        (*cinfo->err->format_message)(cinfo, e->msg);
+        longjmp(e->jb, 1);
     }
 }
 
@@ -120,7 +120,12 @@ static void png_on_error(png_structp png, png_const_charp msg) {
     png_longjmp(png, 1);
 }
 
-static void png_on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+/* libpng's warnings about the image data itself (a bad CRC, too much or too little
+ * data) are errors; the others (ancillary chunks, colour profiles) are not. */
+static void png_on_warning(png_structp png, png_const_charp msg) {
+    if (strstr(msg, "CRC") || strstr(msg, "IDAT") || strstr(msg, "image data") || strstr(msg, "compressed data"))
+        png_on_error(png, msg);
+}
 
 /* Any PNG (1-16 bit; grey, grey+alpha, RGB, RGBA, palette) to RGB8. 16-bit samples are
  * scaled (v * 255 / 65535, rounded), no gamma is applied, and alpha is composited onto
@@ -131,6 +136,7 @@ static int decode_png(const uint8_t *data, size_t len, size_t max_pixels, uint8_
     mem_reader rd = {data, len, 0};
     uint8_t *volatile out = NULL;
     uint8_t *volatile row = NULL;
+    png_bytep *volatile rows = NULL;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ectx, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
@@ -143,6 +149,7 @@ static int decode_png(const uint8_t *data, size_t len, size_t max_pixels, uint8_
         png_destroy_read_struct(&png, &info, NULL);
         free(out);
         free(row);
+        free(rows);  /* lost before when libpng failed inside png_read_image */
         return 1;
     }
     png_set_read_fn(png, &rd, png_mem_read);
@@ -164,11 +171,12 @@ static int decode_png(const uint8_t *data, size_t len, size_t max_pixels, uint8_
     out = malloc((size_t)w * h * 3);
     row = malloc(rowbytes * h);
     if (!out || !row) png_error(png, "out of memory");
-    png_bytep *rows = malloc(sizeof(png_bytep) * h);
+    rows = malloc(sizeof(png_bytep) * h);
     if (!rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = row + y * rowbytes;
     png_read_image(png, rows);
     free(rows);
+    rows = NULL;
     png_read_end(png, NULL);
     for (size_t i = 0; i < (size_t)w * h; i++) {
         const uint8_t *p = row + i * (size_t)channels;

@@ -38,6 +38,20 @@ func imageFixture(_ name: String) -> String {
             do { _ = try ImageIO.read(p); return "" } catch { return "\(error)" }
         }
         #expect(reason(jpg.prefix(jpg.count / 2), "half.jpg").contains("half.jpg: JPEG"))
+        // cut short but still ending with an end-of-image marker: libjpeg would fill the rest grey
+        #expect(reason(jpg.prefix(jpg.count / 2) + Data([0xFF, 0xD9]), "half_eoi.jpg").contains("half_eoi.jpg: JPEG"))
+        // a byte of the entropy-coded data changed to a marker: corrupt data, not a picture
+        var corrupt = jpg
+        corrupt[jpg.count * 2 / 3] = 0xFF
+        corrupt[jpg.count * 2 / 3 + 1] = 0xD0
+        #expect(reason(corrupt, "corrupt.jpg").contains("corrupt.jpg: JPEG"))
+        // a PNG with a damaged image chunk (its CRC no longer matches)
+        let png = try ImageIO.encodePNG(RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: 100, count: 768)))
+        var badPNG = png
+        if let idat = (0..<(png.count - 4)).first(where: { png[$0..<($0 + 4)].elementsEqual(Array("IDAT".utf8)) }) {
+            badPNG[idat + 6] ^= 0x55
+        }
+        #expect(reason(badPNG, "bad.png").contains("bad.png: PNG"))
         #expect(reason(Data(), "empty.jpg").contains("empty file"))
         #expect(reason(Data("not an image".utf8), "text.png").contains("not a JPEG or PNG"))
         // a JPEG named .png is read by content
