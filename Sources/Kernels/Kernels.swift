@@ -62,7 +62,9 @@ public final class ComputeContext: @unchecked Sendable {
             guard i.isSupported else { throw KernelError.shape("this CPU cannot run --isa \(isaName)") }
             chosen = i
         }
-        guard threads >= 0 else { throw KernelError.shape("--threads must be 0 (one per CPU) or more, got \(threads)") }
+        guard (0...1024).contains(threads) else {
+            throw KernelError.shape("--threads must be 0 (one per CPU) to 1024, got \(threads)")
+        }
         try self.init(isa: chosen, threads: threads)
     }
 

@@ -173,6 +173,15 @@ public struct TrainJob {
             videos: tr.videos,
             samplesPerClass: Dictionary(uniqueKeysWithValues: classes.names.enumerated().map { ($1, counts[$0]) }),
             runKey: options.runKey!)
+        if let problem = config.problem { throw JobError(problem) }
+        guard options.batch >= 1, options.maxEpochs >= 1, options.patience >= 0 else {
+            throw JobError(
+                """
+                    batch \(options.batch), epochs \(options.maxEpochs), patience \(options.patience): batch and \
+                    epochs must be 1 or more, patience 0 or more
+                    """
+            )
+        }
         let model = try Heads.make(config, seed: options.seed, context: context)
         started(
             tr.y.count, tr.dim,

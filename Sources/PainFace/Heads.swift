@@ -58,6 +58,26 @@ public enum Heads {
         /// What the head was trained on, to trace it.
         public var trainedOn: TrainingRecord?
 
+        /// The largest layer a head may have (a config asking for more is refused, not allocated).
+        public static let maxUnits = 1 << 16
+
+        /// What is wrong with the config, if anything.
+        public var problem: String? {
+            if classes.count < 2 || Set(classes).count != classes.count {
+                return "classes \(classes): a head needs two or more distinct classes"
+            }
+            if !(1...Self.maxUnits).contains(features) { return "features \(features): must be 1 to \(Self.maxUnits)" }
+            if let bad = layers.first(where: { !(1...Self.maxUnits).contains($0) }) {
+                return "layer size \(bad): must be 1 to \(Self.maxUnits)"
+            }
+            if head == .lstm && layers.count != 3 { return "an lstm head needs layers [units1, units2, dense]" }
+            if !(dropout >= 0 && dropout < 1) { return "dropout \(dropout): must be in [0, 1)" }
+            if head == .lstm, !(1...100_000).contains(sequenceLength ?? SegmentProtocol.defaultLength) {
+                return "sequence_length \(sequenceLength ?? 0): must be 1 to 100000"
+            }
+            return nil
+        }
+
         public init(
             head: HeadKind, features: Int, layers: [Int], dropout: Float, sequenceLength: Int?, classes: [String]
         ) {
@@ -113,10 +133,14 @@ public enum Heads {
         do { c = try dec.decode(Config.self, from: d) } catch {
             throw ModelFileError(s + ".json", "not a PainFace head config: \(error)")
         }
+        if let problem = c.problem { throw ModelFileError(s + ".json", problem) }
         let m = try make(c, context: context)
         let f = try SafeTensorsFile(path: s + ".safetensors")
         var st: [String: Tensor] = [:]
-        for n in f.tensorNames { st[n] = try f.tensor(n) }
+        for n in f.tensorNames {
+            st[n] = try f.tensor(n)
+            if st[n]!.hasNonFinite { throw ModelFileError(s + ".safetensors", "\(n) holds NaN or infinite values") }
+        }
         // optimizer state is not stored with a finished model: keep the fresh zeros
         for (n, t) in m.state where n.hasPrefix("adadelta") { st[n] = t }
         do { try m.restore(st) } catch { throw ModelFileError(s + ".safetensors", "\(error)") }
@@ -142,6 +166,17 @@ public enum Heads {
     /// all rows, with the mean probabilities; lstm = the first `sequenceLength` rows (a
     /// shorter video is completed by repeating its last row).
     public static func predict(
+        _ model: Trainable, config: Config, features t: Tensor
+    ) throws -> (label: Int, probabilities: [Float]) {
+        let (l, p) = try predictUnchecked(model, config: config, features: t)
+        // a head whose logits overflow gives NaN: an error, never a label
+        guard p.allSatisfy(\.isFinite) else {
+            throw TrainingError("the head gave NaN or infinite probabilities (check its weights and the features)")
+        }
+        return (l, p)
+    }
+
+    static func predictUnchecked(
         _ model: Trainable, config: Config, features t: Tensor
     ) throws -> (label: Int, probabilities: [Float]) {
         let k = config.classes.count, d = t.shape[1]

@@ -50,6 +50,11 @@ struct TrainCommand: ParsableCommand {
             guard let kind = HeadKind(rawValue: head) else {
                 throw Failure(description: "--head must be framewise or lstm")
             }
+            guard (1...100_000).contains(sequenceLength), batch >= 1, epochs >= 1, patience >= 0 else {
+                throw Failure(
+                    description:
+                        "--sequence-length must be 1 to 100000, --batch and --epochs 1 or more, --patience 0 or more")
+            }
             let lstm = kind == .lstm
             let train: FeatureSource, validation: FeatureSource?
             if let manifest {

@@ -30,7 +30,9 @@ struct ProtocolOptions: ParsableArguments {
     var classes: String?
 
     func proto() throws -> SegmentProtocol {
-        guard segmentLength > 0 else { throw Failure(description: "--segment-length must be positive") }
+        guard (1...100_000).contains(segmentLength) else {
+            throw Failure(description: "--segment-length must be 1 to 100000")
+        }
         guard let s = SegmentProtocol.Short(rawValue: shortSegment) else {
             throw Failure(description: "--short-segment must be drop or pad")
         }

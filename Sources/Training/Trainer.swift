@@ -137,7 +137,11 @@ public final class Trainer {
             let f = try resumable(checkpoint)
         {
             var st: [String: Tensor] = [:]
-            for name in f.tensorNames where !name.hasPrefix("best/") { st[name] = try f.tensor(name) }
+            for name in f.tensorNames where !name.hasPrefix("best/") {
+                st[name] = try f.tensor(name)
+                // a checkpoint that diverged is not resumed into a NaN head
+                if st[name]!.hasNonFinite { throw ModelFileError(checkpoint, "\(name) holds NaN or infinite values") }
+            }
             try model.restore(st)
             guard let e = Int(f.metadata["epoch"] ?? ""), let r = UInt64(f.metadata["rng"] ?? ""),
                 let logJSON = f.metadata["log"]

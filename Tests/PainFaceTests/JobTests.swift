@@ -206,3 +206,34 @@ import Weights
         }
     }
 }
+
+@Suite struct HeadValidationTests {
+    @Test("heads with impossible settings or non-finite weights are refused at load, naming the file")
+    func refused() throws {
+        let d = try scratch("heads")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let ctx = try ComputeContext(threads: 1)
+        let config = Heads.Config(
+            head: .lstm, features: 4, layers: [4, 2, 4], dropout: 0.3, sequenceLength: 5,
+            classes: ["a", "b"])
+        let stem = d.appendingPathComponent("h").path
+        try Heads.save(try Heads.make(config, context: ctx), config: config, stem: stem)
+        #expect(try Heads.load(stem: stem, context: ctx).config.sequenceLength == 5)
+        func refusal(_ edit: (inout Heads.Config) -> Void) throws -> String {
+            var c = config
+            edit(&c)
+            try Heads.save(try Heads.make(config, context: ctx), config: c, stem: stem)
+            do { _ = try Heads.load(stem: stem, context: ctx); return "" } catch { return "\(error)" }
+        }
+        #expect(try refusal { $0.sequenceLength = 0 }.contains("h.json: sequence_length 0"))
+        #expect(try refusal { $0.classes = ["a"] }.contains("two or more distinct classes"))
+        #expect(try refusal { $0.layers = [4, 2, 1_000_000_000] }.contains("layer size 1000000000"))
+        // a NaN weight
+        try Heads.save(try Heads.make(config, context: ctx), config: config, stem: stem)
+        let f = try SafeTensorsFile(path: stem + ".safetensors")
+        var tensors = try f.tensorNames.map { ($0, try f.tensor($0)) }
+        tensors[0].1.data[0] = .nan
+        try SafeTensorsWriter.write(tensors, to: stem + ".safetensors")
+        #expect(throws: ModelFileError.self) { try Heads.load(stem: stem, context: ctx) }
+    }
+}
