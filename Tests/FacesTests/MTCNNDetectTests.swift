@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct MTCNNDetectionTests {
     @Test(
-        "MTCNN finds the faces facenet-pytorch finds: boxes within 1 pixel, probabilities within 1e-4",
+        "MTCNN finds the faces facenet-pytorch finds on 22 photographs (15 large AFW ones): boxes within 1e-3 px",
         .enabled(if: shared != nil, "needs ../shared/data (not in a user's clone)"))
     func matchesFacenet() throws {
         let url = repositoryRoot().appendingPathComponent("Tests/Fixtures/mtcnn_detections.json")
@@ -39,8 +39,9 @@ import Testing
             \(worstMark) px
             """
         )
-        #expect(worstBox <= 1.0)
+        #expect(worstBox <= 1e-3)
         #expect(worstProb <= 1e-4)
+        #expect(worstMark <= 1e-3)
     }
 }
 
