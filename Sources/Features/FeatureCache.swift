@@ -107,8 +107,8 @@ public final class FeatureCache {
             + "margin=\(o.settings.margin);size=\(o.settings.size);pad=\(o.settings.pad);"
             + "sources=\(o.order.map(\.rawValue).joined(separator: ","));"
             + "policy=\(o.policy.rawValue);gap=\(o.maxGap);dtype=\(dtype)"
-            // the tracker's version (2: scene cuts, periodic full detection) and stills
-            + (o.order.contains(.haar) ? ";tracker=2" : "") + (o.stills ? ";stills" : "")
+            // the tracker's version (3: scene cuts, periodic full search, verified boxes) and stills
+            + (o.order.contains(.haar) ? ";tracker=3" : "") + (o.stills ? ";stills" : "")
             + (o.subject == .tracked ? "" : ";subject=\(o.subject.rawValue)")
     }
 

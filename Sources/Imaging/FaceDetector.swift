@@ -423,8 +423,9 @@ public final class FaceTracker {
     public var scaleRange = 1.2
     /// Window step in the scaled image while tracking (a full search uses OpenCV's 1 or 2).
     public var trackingStep = 2
-    /// Neighbours a tracked box needs (the region and scales are already narrow).
-    public var trackingNeighbors = 1
+    /// Neighbours a tracked box needs: it must still score as a face, two overlapping
+    /// windows of the cascade, not one stray window (else the whole frame is searched).
+    public var trackingNeighbors = 2
     /// A full detection at least every this many frames while tracking (0: never), so a
     /// tracked box that drifted off the face or a person who left is noticed.
     public var fullEvery = 60
