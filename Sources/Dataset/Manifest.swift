@@ -104,8 +104,10 @@ public struct Manifest: Sendable {
                 """
             )
         }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardized.path }
+        // relative to the manifest's own folder, `..` kept (a relative URL's `standardized`
+        // drops a leading `..`: paths are made absolute first, then normalised as text)
+        let base = (Paths.absolute(path) as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { Paths.absolute(p.hasPrefix("/") ? p : base + "/" + p) }
         var seen: [String: Int] = [:]
         var parsed: [(ManifestVideo, String)] = []
         for (r, row) in rows.enumerated().dropFirst() {

@@ -345,17 +345,12 @@ public final class VideoCropper {
 
     /// The per-video CSV: frame,source,x,y,w,h,score,landmarks ("x0 y0 x1 y1 ..."),reason.
     public static func csv(_ records: [FrameRecord]) -> String {
-        // a frame name is quoted when it holds a comma, a quote or a line break
-        func field(_ v: String) -> String {
-            v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
-        }
+        let field = CSV.escape
         var s = "frame,source,x,y,w,h,score,landmarks,reason,faces,face_id\n"
         for r in records {
             let b = r.box.map { String(format: "%.1f,%.1f,%.1f,%.1f", $0.x, $0.y, $0.w, $0.h) } ?? ",,,"
             let lm = r.landmarks?.points.map { String(format: "%.2f %.2f", $0.x, $0.y) }.joined(separator: " ") ?? ""
-            let reason = (r.reason ?? "").replacingOccurrences(of: ",", with: ";").replacingOccurrences(
-                of: "\n", with: " ")
+            let reason = CSV.escape(r.reason ?? "")
             let score = r.score.map { String(format: "%.3f", $0) } ?? ""
             let counts = "\(r.faces.map(String.init) ?? ""),\(r.faceID.map(String.init) ?? "")"
             s += "\(field(r.frame)),\(r.source.rawValue),\(b),\(score),\(lm),\(reason),\(counts)\n"

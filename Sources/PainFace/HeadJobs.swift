@@ -177,9 +177,9 @@ public struct TrainJob {
         guard options.batch >= 1, options.maxEpochs >= 1, options.patience >= 0 else {
             throw JobError(
                 """
-                    batch \(options.batch), epochs \(options.maxEpochs), patience \(options.patience): batch and \
-                    epochs must be 1 or more, patience 0 or more
-                    """
+                batch \(options.batch), epochs \(options.maxEpochs), patience \(options.patience): batch and \
+                epochs must be 1 or more, patience 0 or more
+                """
             )
         }
         let model = try Heads.make(config, seed: options.seed, context: context)

@@ -1,6 +1,7 @@
 import Dataset
 import Features
 import Foundation
+import Weights
 
 /// One output row: a video, or one frame of it.
 public struct PredictionRow: Sendable {

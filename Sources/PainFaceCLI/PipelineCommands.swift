@@ -132,8 +132,8 @@ struct DatasetInitCommand: ParsableCommand {
                 throw Failure(description: "\(path) exists (--force to overwrite)")
             }
             // paths in the manifest are relative to its own folder
-            let base = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
-            let rootAbs = URL(fileURLWithPath: root).standardized.path
+            let base = (Paths.absolute(path) as NSString).deletingLastPathComponent
+            let rootAbs = Paths.absolute(root)
             let prefix =
                 base == rootAbs
                 ? "" : rootAbs.hasPrefix(base + "/") ? String(rootAbs.dropFirst(base.count + 1)) + "/" : rootAbs + "/"

@@ -86,6 +86,31 @@ import Weights
         }
     }
 
+    @Test(
+        """
+            folders resolve against the manifest's folder with `..` kept, whether the manifest path is relative or \
+            absolute
+            """
+    )
+    func relativePaths() throws {
+        let d = try scratch("paths")
+        defer { try? FileManager.default.removeItem(at: d) }
+        try FileManager.default.createDirectory(
+            at: d.appendingPathComponent("sets/x"), withIntermediateDirectories: true)
+        let abs = d.appendingPathComponent("sets/m.csv").path
+        try "video_id,participant,split,label,frames,landmarks\nv,p,train,no_pain,../frames/v,./lm/../lm2/v.csv\n"
+            .write(
+                toFile: abs, atomically: true, encoding: .utf8)
+        // the same file named relative to the current folder, through a detour
+        let cwd = FileManager.default.currentDirectoryPath.split(separator: "/")
+        let rel = Array(repeating: "..", count: cwd.count).joined(separator: "/") + d.path + "/sets/x/../m.csv"
+        for path in [abs, rel] {
+            let v = try Manifest(path: path).videos[0]
+            #expect(v.frames == d.appendingPathComponent("frames/v").path, "\(path)")
+            #expect(v.landmarks == d.appendingPathComponent("sets/lm2/v.csv").path, "\(path)")
+        }
+    }
+
     @Test("classes come from the labels: the AI4Pain three by default, else the names in natural order, or as given")
     func classes() throws {
         let d = try scratch("classes")

@@ -1,5 +1,15 @@
 import Foundation
 
+/// File paths as the user gives them.
+public enum Paths {
+    /// `p` made absolute against the current folder and normalised (`.` and `..` resolved as
+    /// text, so a `..` is never lost).
+    public static func absolute(_ p: String) -> String {
+        let abs = p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+        return (abs as NSString).standardizingPath
+    }
+}
+
 /// Minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and newlines.
 public enum CSV {
     public static func parse(_ text: String) -> [[String]] {
