@@ -32,6 +32,8 @@ let package = Package(
         .target(
             name: "CKernels", path: "CSources/CKernels", cSettings: cFlags,
             linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]),
+        // the content hash of cache keys and payload checksums
+        .target(name: "CHash", path: "CSources/CHash", cSettings: [.unsafeFlags(["-O2", "-Wall"])]),
         // OpenBLAS, the GEMM peer of the benchmarks: only painface-bench links it
         .target(
             name: "CBLASBench", path: "CSources/CBLASBench", cSettings: [.unsafeFlags(["-O2", "-Wall"])],
@@ -42,7 +44,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         // Swift libraries, lowest first; each lists exactly what its files import
         .target(name: "Kernels", dependencies: ["CKernels"]),
-        .target(name: "Weights", dependencies: ["Kernels"]),
+        .target(name: "Weights", dependencies: ["CHash", "Kernels"]),
         .target(name: "NN", dependencies: ["Kernels", "Weights"]),
         // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
         // test suite (debug) runs the detector on real photographs in seconds.

@@ -151,6 +151,17 @@ public struct SafeTensorsFile: Sendable, WeightSource {
         }
         self.entries = entries
         metadata = meta
+        // files PainFace writes carry a checksum of their tensor bytes: a changed or damaged
+        // payload is refused, never served
+        if let want = meta[SafeTensorsWriter.payloadHashKey] {
+            let got = data.withUnsafeBytes { raw in
+                ContentHash.hex(
+                    ContentHash.hash64(UnsafeRawBufferPointer(rebasing: raw[dataStart...])))
+            }
+            guard got == want else {
+                throw fail("the tensor data does not match its checksum (the file was changed or damaged)")
+            }
+        }
     }
 
     public var sourceName: String { path }
@@ -186,13 +197,28 @@ public struct SafeTensorsFile: Sendable, WeightSource {
 
 /// Writes safetensors files atomically (a temporary file in the same folder, then rename).
 public enum SafeTensorsWriter {
+    /// The metadata key of the payload's checksum (ContentHash of the bytes after the header).
+    public static let payloadHashKey = "payload_hash64"
+
     public static func encode(
         _ tensors: [(String, Tensor)], dtype: DType = .f32,
         metadata: [String: String] = [:]
     ) throws -> Data {
         precondition(dtype == .f32 || dtype == .f16, "only F32 and F16 are written")
+        var payload = Data()
+        for (_, t) in tensors {
+            if dtype == .f32 {
+                payload.append(UnsafeBufferPointer(start: t.data, count: t.count))
+            } else {
+                var half = [UInt16](repeating: 0, count: t.count)
+                for i in 0..<t.count { half[i] = Float16(t.data[i]).bitPattern }
+                half.withUnsafeBufferPointer { payload.append($0) }
+            }
+        }
+        var metadata = metadata
+        metadata[payloadHashKey] = ContentHash.hex(ContentHash.hash64(payload))
         var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        header["__metadata__"] = metadata
         var offset = 0
         for (name, t) in tensors {
             let n = t.count * dtype.size
@@ -205,15 +231,7 @@ public enum SafeTensorsWriter {
         var len = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
         out.append(json)
-        for (_, t) in tensors {
-            if dtype == .f32 {
-                out.append(UnsafeBufferPointer(start: t.data, count: t.count))
-            } else {
-                var half = [UInt16](repeating: 0, count: t.count)
-                for i in 0..<t.count { half[i] = Float16(t.data[i]).bitPattern }
-                half.withUnsafeBufferPointer { out.append($0) }
-            }
-        }
+        out.append(payload)
         return out
     }
 

@@ -88,9 +88,9 @@ import Weights
 
     @Test(
         """
-            folders resolve against the manifest's folder with `..` kept, whether the manifest path is relative or \
-            absolute
-            """
+        folders resolve against the manifest's folder with `..` kept, whether the manifest path is relative or \
+        absolute
+        """
     )
     func relativePaths() throws {
         let d = try scratch("paths")

@@ -98,6 +98,15 @@ import Weights
         outcomes = []
         job.run { outcomes.append($0) }
         #expect(outcomes.first?.upToDate == true)
+        // one changed byte in the features: the entry is not served, it is extracted again
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: fc.path("cap13_t005s")))
+        bytes[bytes.count - 3] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: fc.path("cap13_t005s")))
+        outcomes = []
+        job.run { outcomes.append($0) }
+        #expect(
+            outcomes.first?.upToDate == false && outcomes.first?.entry.map { bitEqual($0.features, e.features) } == true
+        )
     }
 
     @Test(

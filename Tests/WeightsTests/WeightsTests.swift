@@ -22,6 +22,28 @@ func problem(_ data: Data) -> String? {
 }
 
 @Suite struct SafeTensorsTests {
+    @Test("the tensor bytes carry a checksum: one changed byte is refused; a file without one still loads")
+    func payloadChecksum() throws {
+        let t = Tensor(shape: [3, 4], values: (0..<12).map { Float($0) })
+        var data = try SafeTensorsWriter.encode([("x", t)], metadata: ["note": "kept"])
+        let f = try SafeTensorsFile(data: data, path: "ok.safetensors")
+        #expect(f.metadata["note"] == "kept" && f.metadata[SafeTensorsWriter.payloadHashKey]?.count == 16)
+        #expect(try f.tensor("x").array == t.array)
+        data[data.count - 5] ^= 0x01
+        #expect(throws: ModelFileError.self) { try SafeTensorsFile(data: data, path: "bad.safetensors") }
+        do { _ = try SafeTensorsFile(data: data, path: "bad.safetensors") } catch {
+            #expect("\(error)".contains("bad.safetensors: the tensor data does not match its checksum"))
+        }
+        // written by another tool (no checksum): not verified
+        let header = Data(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.utf8)
+        var plain = Data()
+        var n = UInt64(header.count).littleEndian
+        withUnsafeBytes(of: &n) { plain.append(contentsOf: $0) }
+        plain.append(header)
+        plain.append(contentsOf: [0, 0, 128, 63])
+        #expect(try SafeTensorsFile(data: plain).tensor("x").array == [1])
+    }
+
     @Test("round trip of F32 and F16 with metadata")
     func roundTrip() throws {
         let a = Tensor(shape: [2, 3], values: [1, -2, 3.5, 0, 1e-3, 65504])
@@ -30,7 +52,7 @@ func problem(_ data: Data) -> String? {
         let f = try SafeTensorsFile(data: data)
         #expect(try f.tensor("a").array == a.array)
         #expect(try f.tensor("empty").shape == [0, 4])
-        #expect(f.metadata == ["k": "v"])
+        #expect(f.metadata.filter { $0.key != SafeTensorsWriter.payloadHashKey } == ["k": "v"])
         let h = try SafeTensorsFile(data: try SafeTensorsWriter.encode([("a", a)], dtype: .f16))
         #expect(h.entries["a"]?.dtype == .f16)
         #expect(try h.tensor("a").array == [1, -2, 3.5, 0, Float(Float16(1e-3)), 65504])

@@ -14,8 +14,4 @@ int cc_decode_rgb8(const uint8_t *data, size_t len, size_t max_pixels, uint8_t *
 int cc_encode_png_rgb8(const uint8_t *pixels, int width, int height, uint8_t **out, size_t *out_len,
                        char *err, size_t err_len);
 void cc_free(void *p);
-/* A fast 64-bit content hash for cache keys (not cryptographic): four multiply-rotate
- * lanes over 32-byte stripes, then a SplitMix64-style finaliser. Same value on every
- * platform (bytes are read little-endian). */
-uint64_t cc_hash64(const uint8_t *data, size_t len, uint64_t seed);
 #endif
