@@ -212,6 +212,15 @@ public final class VideoCropper {
                     break sources
                 case .landmarks:
                     if let l = landmarks?.lookup(name, index: i), let b = l.bounds {
+                        // points that are not a face of this image (far outside it, or larger
+                        // than it many times over) are refused here, before any crop is sized
+                        let side = Double(max(img.width, img.height))
+                        guard b.x + b.w >= 0, b.y + b.h >= 0, b.x <= Double(img.width), b.y <= Double(img.height),
+                            max(b.w, b.h) <= 4 * side
+                        else {
+                            rec.reason = "landmarks outside the image (box \(b.x), \(b.y), \(b.w) x \(b.h))"
+                            continue
+                        }
                         rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
                         break sources
                     }

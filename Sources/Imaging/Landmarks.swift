@@ -108,6 +108,9 @@ public enum LandmarkFiles {
             throw ImageError(file: path, reason: "not an NPY file")
         }
         let major = b[6]
+        guard (1...3).contains(major), major == 1 || b.count >= 12 else {
+            throw ImageError(file: path, reason: "NPY version \(major) header is not readable")
+        }
         let hlen =
             major == 1 ? Int(b[8]) | Int(b[9]) << 8 : Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
         let start = major == 1 ? 10 : 12
@@ -126,6 +129,10 @@ public enum LandmarkFiles {
         }
         guard shape.count == 3, shape[2] == 2 else {
             throw ImageError(file: path, reason: "shape \(shape), expected [frames, points, 2]")
+        }
+        // sizes checked before any allocation: a hostile header cannot overflow or go negative
+        guard (0...10_000_000).contains(shape[0]), (1...10_000).contains(shape[1]) else {
+            throw ImageError(file: path, reason: "shape \(shape): frames must be 0 to 10000000, points 1 to 10000")
         }
         let size = isF4 ? 4 : 8, count = shape[0] * shape[1] * 2, dataStart = start + hlen
         guard b.count - dataStart >= count * size else { throw ImageError(file: path, reason: "truncated data") }

@@ -55,6 +55,14 @@ public final class Model: @unchecked Sendable {
         guard inp.height > 0, inp.width > 0, inp.channels > 0 else {
             throw fail("input must be H x W x C with positive sizes, got \(inp.height)x\(inp.width)x\(inp.channels)")
         }
+        guard inp.height <= Self.maxSide, inp.width <= Self.maxSide, inp.channels <= Self.maxCount else {
+            throw fail(
+                """
+                    input \(inp.height)x\(inp.width)x\(inp.channels) is larger than \(Self.maxSide) x \(Self.maxSide) \
+                    x \(Self.maxCount)
+                    """
+            )
+        }
         var nodes = [
             Node(name: "input", inputs: [], op: .input, shape: [inp.height, inp.width, inp.channels], flops: 0)
         ]
@@ -72,6 +80,7 @@ public final class Model: @unchecked Sendable {
             let x = nodes[ins[0]].shape
             func need(_ v: Int?, _ what: String) throws -> Int {
                 guard let v, v > 0 else { throw fail("\(at): \(l.type) needs a positive \(what)") }
+                guard v <= Self.maxCount else { throw fail("\(at): \(what) \(v) is more than \(Self.maxCount)") }
                 return v
             }
             func pair(_ v: [Int]?, _ what: String, default d: Int? = nil) throws -> (Int, Int) {
@@ -79,7 +88,9 @@ public final class Model: @unchecked Sendable {
                     if let d { return (d, d) }
                     throw fail("\(at): \(l.type) needs \(what)")
                 }
-                guard (1...2).contains(v.count), v.allSatisfy({ $0 > 0 }) else { throw fail("\(at): bad \(what) \(v)") }
+                guard (1...2).contains(v.count), v.allSatisfy({ $0 > 0 && $0 <= Self.maxSide }) else {
+                    throw fail("\(at): bad \(what) \(v) (1 to \(Self.maxSide))")
+                }
                 return (v[0], v.count == 2 ? v[1] : v[0])
             }
             func activation() throws -> Activation {
@@ -92,11 +103,18 @@ public final class Model: @unchecked Sendable {
                 guard x.count == 3 else { throw fail("\(at): \(l.type) needs an H x W x C input, got \(x)") }
                 return (x[0], x[1], x[2])
             }
-            func pads(_ p: Padding, h: Int, w: Int, k: (Int, Int), s: (Int, Int), d: (Int, Int)) -> (Int, Int, Int, Int)
-            {
+            func pads(
+                _ p: Padding, h: Int, w: Int, k: (Int, Int), s: (Int, Int), d: (Int, Int)
+            ) throws -> (
+                Int, Int, Int, Int
+            ) {
                 switch p {
                 case .valid: return (0, 0, 0, 0)
-                case let .explicit(t, le, b, r): return (t, le, b, r)
+                case let .explicit(t, le, b, r):
+                    guard [t, le, b, r].allSatisfy({ (0...Self.maxSide).contains($0) }) else {
+                        throw fail("\(at): padding \([t, le, b, r]) must be 0 to \(Self.maxSide)")
+                    }
+                    return (t, le, b, r)
                 case .same:
                     func one(_ n: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
                         let out = (n + s - 1) / s
@@ -118,7 +136,7 @@ public final class Model: @unchecked Sendable {
                 let d = try pair(l.dilation, "dilation", default: 1)
                 var cs = Conv2DShape(n: 1, h: h, w: w, cin: c, cout: 0, kh: k.0, kw: k.1)
                 (cs.sh, cs.sw, cs.dh, cs.dw) = (s.0, s.1, d.0, d.1)
-                (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = pads(
+                (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = try pads(
                     l.padding ?? .valid, h: h, w: w, k: k, s: s, d: d)
                 cs.activation = try activation()
                 let kernel: Tensor
@@ -175,7 +193,7 @@ public final class Model: @unchecked Sendable {
                 let (h, w, c) = try spatial()
                 let k = try pair(l.pool, "pool"), s = try pair(l.strides, "strides", default: k.0)
                 var p = Pool2DShape(n: 1, h: h, w: w, c: c, kh: k.0, kw: k.1, sh: s.0, sw: s.1)
-                (p.padTop, p.padLeft, p.padBottom, p.padRight) = pads(
+                (p.padTop, p.padLeft, p.padBottom, p.padRight) = try pads(
                     l.padding ?? .valid, h: h, w: w, k: k, s: s, d: (1, 1))
                 p.ceilMode = l.ceilMode ?? false
                 p.countIncludePad = l.countIncludePad ?? false
@@ -190,6 +208,15 @@ public final class Model: @unchecked Sendable {
             default:
                 throw fail("\(at): unknown layer type \"\(l.type)\"")
             }
+            // sizes are checked before anything is allocated (overflow-checked)
+            var elements = 1
+            for d in shape {
+                let (p, o) = elements.multipliedReportingOverflow(by: d)
+                guard !o, d <= Self.maxSide * Self.maxCount, p <= Self.maxElements else {
+                    throw fail("\(at): output \(shape) is larger than \(Self.maxElements) values per image")
+                }
+                elements = p
+            }
             index[l.name] = nodes.count
             nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops))
         }
@@ -203,6 +230,10 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Loads `<stem>.json` and `<stem>.safetensors` (give either path or the stem).
+    /// Limits a config must stay within (a side, a count of channels or units, the values of
+    /// one image's activation): larger ones are refused before any allocation.
+    public static let maxSide = 16_384, maxCount = 65_536, maxElements = 1 << 28
+
     public convenience init(path: String, context: ComputeContext) throws {
         let (json, st) = Model.files(for: path)
         let data: Data

@@ -56,10 +56,40 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         #expect(n.count == 2 && n[0]!.points.count == 2 && n[1] == nil)
         try Data([1, 2, 3]).write(to: d.appendingPathComponent("bad.npy"))
         #expect(throws: ImageError.self) { try LandmarkFiles.readNPY(d.appendingPathComponent("bad.npy").path) }
+        // hostile headers: a negative, an overflowing and a huge shape, a short version-2 header
+        for shape in ["(-2, 2, 2)", "(4611686018427387904, 4, 2)", "(100000000, 68, 2)"] {
+            let h = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }\n"
+            let bad = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0, UInt8(h.count), 0]) + Data(h.utf8)
+            try bad.write(to: d.appendingPathComponent("shape.npy"))
+            #expect(throws: ImageError.self) { try LandmarkFiles.readNPY(d.appendingPathComponent("shape.npy").path) }
+        }
+        try (Data([0x93]) + Data("NUMPY".utf8) + Data([2, 0, 9, 0, 0])).write(to: d.appendingPathComponent("v2.npy"))
+        #expect(throws: ImageError.self) { try LandmarkFiles.readNPY(d.appendingPathComponent("v2.npy").path) }
     }
 }
 
 @Suite struct CropGeometryTests {
+    @Test("landmarks far outside the image are refused with a reason, never sized into a crop")
+    func farLandmarks() throws {
+        let d = try scratch("far")
+        defer { try? FileManager.default.removeItem(at: d) }
+        for n in ["a.png", "b.png", "c.png"] {
+            try ImageIO.encodePNG(RGBImage(width: 32, height: 24, pixels: [UInt8](repeating: 90, count: 32 * 24 * 3)))
+                .write(to: d.appendingPathComponent(n))
+        }
+        var o = CropOptions()
+        (o.order, o.policy) = ([.landmarks], .skip)
+        let lm = VideoLandmarks(byName: [
+            "a.png": Landmarks(points: [(1e10, 1e10), (1e10 + 5, 1e10 + 5)]),
+            "b.png": Landmarks(points: [(-1e20, 0), (1e20, 10)]),
+            "c.png": Landmarks(points: [(4, 4), (20, 18)]),
+        ])
+        let recs = try VideoCropper(options: o).run(folder: d.path, landmarks: lm) { _, _, _ in }
+        #expect(recs.map(\.source) == [.none, .none, .landmarks])
+        #expect(recs[0].reason?.contains("landmarks outside the image") == true)
+        #expect(recs[1].reason?.contains("landmarks outside the image") == true)
+    }
+
     @Test("margin, squaring, padding or shifting inside")
     func square() {
         var s = CropSettings()

@@ -81,6 +81,22 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
         #expect(loadError(big, w) != nil)
     }
 
+    @Test("sizes are refused before anything is allocated: huge padding, inputs, units and kernels")
+    func hugeSizes() {
+        let (c, w) = smallModel()
+        var pad = c; pad.layers[0].padding = .explicit(top: 100_000, left: 100_000, bottom: 100_000, right: 100_000)
+        #expect(loadError(pad, w)!.contains("layer 0 (c): padding [100000, 100000, 100000, 100000] must be 0 to 16384"))
+        var wide = c; wide.input.height = 100_000; wide.input.width = 100_000
+        #expect(loadError(wide, w)!.contains("input 100000x100000x1 is larger than"))
+        var units = c; units.layers[4].units = 1 << 40
+        #expect(loadError(units, w)!.contains("layer 4 (d): units 1099511627776 is more than 65536"))
+        var kernel = c; kernel.layers[0].kernel = [1 << 40, 3]
+        #expect(loadError(kernel, w)!.contains("bad kernel"))
+        // an activation over the limit: 16384 x 16384 x 4 values
+        var act = c; act.input.height = 16_384; act.input.width = 16_384; act.layers[0].filters = 4
+        #expect(loadError(act, w)!.contains("values per image"))
+    }
+
     @Test("config JSON errors name the file and the key")
     func badJSON() {
         func err(_ s: String) -> String {
