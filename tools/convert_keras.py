@@ -49,13 +49,24 @@ def inbound_names(layer):
     return names
 
 
-def layer_weights(f, name):
+class LayerWeights(dict):
+    """A layer's weights; a missing one ends the conversion with a message naming it."""
+
+    def __init__(self, path, layer):
+        super().__init__()
+        self.path, self.layer = path, layer
+
+    def __missing__(self, kind):
+        sys.exit(f"{self.path}: layer {self.layer}: no {kind} weight in the file (saved without weights?)")
+
+
+def layer_weights(f, name, path="model"):
     """{kind: array} for a layer, kind = last path component without ':0'."""
     g = f["model_weights"] if "model_weights" in f else f
+    out = LayerWeights(path, name)
     if name not in g:
-        return {}
+        return out
     grp = g[name]
-    out = {}
     for wn in grp.attrs.get("weight_names", []):
         wn = wn.decode() if isinstance(wn, bytes) else wn
         kind = wn.split("/")[-1].split(":")[0]
@@ -71,13 +82,27 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
             h5=None):
     """(config, tensors) of the model in `path`; `h5` stands in for the opened file (tests)."""
     if h5 is None:
-        import h5py  # only the command needs it, not the tests' stand-in
-
-        h5 = h5py.File(path, "r")
+        if not os.path.exists(path):
+            sys.exit(f"{path}: no such file")
+        if path.endswith(".keras"):
+            sys.exit(f"{path}: a .keras archive; save the whole model as .h5 (model.save('model.h5')) to convert it")
+        try:
+            import h5py  # only the command needs it, not the tests' stand-in
+        except ImportError:
+            sys.exit("convert_keras.py needs h5py and numpy: pip install h5py numpy")
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as e:
+            sys.exit(f"{path}: not a readable HDF5 (.h5) file ({e})")
     f = h5
-    cfg = json.loads(f.attrs["model_config"])
-    top = cfg["config"]
-    klayers = top["layers"]
+    if "model_config" not in f.attrs:
+        sys.exit(f"{path}: weights only (no model_config): save the whole model (model.save), not save_weights")
+    try:
+        cfg = json.loads(f.attrs["model_config"])
+        top = cfg["config"]
+        klayers = top["layers"]
+    except (ValueError, KeyError, TypeError) as e:
+        sys.exit(f"{path}: the model_config is not a Keras model description ({e!r})")
     sequential = cfg["class_name"] == "Sequential"
     layers, tensors = [], []
     alias = {}  # removed layer name -> the layer whose output it is
@@ -115,7 +140,7 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
             sys.exit(f"{path}: nested model {lname} is not supported: save the flattened model")
         if c.get("data_format", "channels_last") != "channels_last":
             sys.exit(f"{path}: layer {lname}: only channels_last is supported")
-        w = layer_weights(f, lname)
+        w = layer_weights(f, lname, path)
         act = c.get("activation", "linear")
         post = None  # an activation emitted as its own layer
         if act not in ("linear", "relu"):

@@ -100,3 +100,33 @@ class GraphTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BrokenFileTests(unittest.TestCase):
+    def exits(self, fn):
+        with self.assertRaises(SystemExit) as e:
+            fn()
+        return str(e.exception)
+
+    def test_weights_only_file(self):
+        f = Group({"model_weights": Group()}, {})
+        self.assertIn("weights only", self.exits(lambda: convert_keras.convert("w.h5", h5=f)))
+
+    def test_missing_layer_weights(self):
+        layers = [k3_input("image"), k3_layer("Conv2D", "conv", ["image"], **CONV)]
+        f = h5({"class_name": "Functional", "config": {"layers": layers}}, {})
+        self.assertIn("layer conv: no kernel weight", self.exits(lambda: convert_keras.convert("m.h5", h5=f)))
+
+    def test_not_a_model_config(self):
+        f = Group({}, {"model_config": "[1, 2"})
+        self.assertIn("not a Keras model description", self.exits(lambda: convert_keras.convert("m.h5", h5=f)))
+
+    def test_missing_and_keras3_archive_paths(self):
+        self.assertIn("no such file", self.exits(lambda: convert_keras.convert("/nonexistent/m.h5")))
+        here = os.path.abspath(__file__)
+        keras = here + ".keras"
+        open(keras, "w").close()
+        try:
+            self.assertIn(".keras archive", self.exits(lambda: convert_keras.convert(keras)))
+        finally:
+            os.remove(keras)
