@@ -11,6 +11,8 @@ if python3 -c "import numpy" 2>/dev/null; then
 else
   echo "tools/tests skipped: python3 has no numpy" >&2
 fi
+# the image decoders under libFuzzer with ASan and UBSan, briefly (tools/fuzz/run.sh 3600 before a release)
+bash tools/fuzz/run.sh 30
 swift build --build-tests -j 2
 # One OpenBLAS thread: Swift Testing already runs tests in parallel on the two cores.
 OPENBLAS_NUM_THREADS=1 timeout 1500 swift test --skip-build
