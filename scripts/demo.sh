@@ -21,7 +21,7 @@ echo "== dataset check"
 $pf dataset check "$manifest" "${proto[@]}"
 echo "== extract (Haar face crops -> mini-Xception features, cached in $out/cache)"
 $pf extract "$manifest" "${proto[@]}" --cache "$out/cache"
-echo "== train (labels are made up; see samples/README.md)"
+echo "== train (the labels are MADE UP for the demo: the heads will mean nothing; see samples/README.md)"
 $pf train "$manifest" "${proto[@]}" --cache "$out/cache" --head framewise --out "$out/framewise" --epochs 30
 $pf train "$manifest" "${proto[@]}" --cache "$out/cache" --head lstm --out "$out/lstm" --epochs 30
 echo "== evaluate on the validation split"
@@ -35,4 +35,8 @@ echo "== per-video summary ($out/predictions.csv, $out/expressions.csv)"
 paste -d, <(cut -d, -f1,3-6,8 "$out/predictions.csv") <(cut -d, -f3 "$out/expressions.csv" | sed 1s/.*/expression/) | column -t -s,
 echo
 echo "reports: $out/report-framewise/report.html, $out/report-lstm/report.html"
+echo
+echo "NOTE: the demo's pain labels are made up (samples/README.md), so these heads and their pain"
+echo "classes mean nothing: a real pain estimate needs a head trained on labelled pain videos"
+echo "(README, 'Data sets': dataset init, extract, train, evaluate)."
 echo "demo finished in $((SECONDS - start)) s after the build"

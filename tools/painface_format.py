@@ -44,7 +44,18 @@ def read_safetensors(path):
         if name == "__metadata__":
             continue
         b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype="<f4").reshape(e["shape"])
+        raw = data[b:end]
+        if e["dtype"] == "F32":
+            a = np.frombuffer(raw, dtype="<f4")
+        elif e["dtype"] == "F16":  # painface --float16
+            a = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        elif e["dtype"] == "BF16":
+            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        elif e["dtype"] == "F64":
+            a = np.frombuffer(raw, dtype="<f8").astype(np.float32)
+        else:
+            raise ValueError(f"{path}: tensor {name} has dtype {e['dtype']} (F32, F16, BF16, F64 are read)")
+        out[name] = a.reshape(e["shape"])
     return out
 
 

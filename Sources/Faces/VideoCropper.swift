@@ -143,10 +143,11 @@ public final class VideoCropper {
     let tracker: FaceTracker?
     let mtcnn: MTCNN?
 
-    public init(options: CropOptions, cascadePath: String? = nil) throws {
+    /// `mtcnnThreads`: MTCNN's threads (default one: in a pipeline the video folders, or the
+    /// model on the other thread, are the parallel work).
+    public init(options: CropOptions, cascadePath: String? = nil, mtcnnThreads: Int = 1) throws {
         self.options = options
-        // MTCNN runs on one thread: video folders are the unit of parallel work
-        mtcnn = options.order.contains(.mtcnn) ? try MTCNN(context: try ComputeContext(threads: 1)) : nil
+        mtcnn = options.order.contains(.mtcnn) ? try MTCNN(context: try ComputeContext(threads: mtcnnThreads)) : nil
         if options.order.contains(.haar) {
             let path = try cascadePath ?? ModelStore.resolveFile("haarcascade_frontalface_default.xml")
             tracker = FaceTracker(detector: HaarDetector(cascade: try HaarCascade(contentsOf: path)))

@@ -58,9 +58,9 @@ public final class Model: @unchecked Sendable {
         guard inp.height <= Self.maxSide, inp.width <= Self.maxSide, inp.channels <= Self.maxCount else {
             throw fail(
                 """
-                    input \(inp.height)x\(inp.width)x\(inp.channels) is larger than \(Self.maxSide) x \(Self.maxSide) \
-                    x \(Self.maxCount)
-                    """
+                input \(inp.height)x\(inp.width)x\(inp.channels) is larger than \(Self.maxSide) x \(Self.maxSide) \
+                x \(Self.maxCount)
+                """
             )
         }
         var nodes = [

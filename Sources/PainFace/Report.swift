@@ -137,15 +137,23 @@ public struct Report {
     }
 
     /// A line chart of named series over epochs.
-    static func lineChart(title: String, series: [(String, String, [(Double, Double)])], yLabel: String) -> String {
+    /// `yRange` fixes the vertical axis (accuracy: 0 to 1); else it follows the values.
+    static func lineChart(
+        title: String, series: [(String, String, [(Double, Double)])], yLabel: String,
+        yRange: ClosedRange<Double>? = nil
+    ) -> String {
         let (w, h, l, r, t, b) = (520.0, 280.0, 60.0, 130.0, 30.0, 40.0)
         let pts = series.flatMap(\.2)
         guard let x0 = pts.map(\.0).min(), let x1 = pts.map(\.0).max(), var y0 = pts.map(\.1).min(),
             var y1 = pts.map(\.1).max()
         else { return "" }
-        if y1 - y0 < 1e-9 { y0 -= 0.5; y1 += 0.5 }
-        let pad = (y1 - y0) * 0.05
-        (y0, y1) = (y0 - pad, y1 + pad)
+        if let yRange {
+            (y0, y1) = (yRange.lowerBound, yRange.upperBound)
+        } else {
+            if y1 - y0 < 1e-9 { y0 -= 0.5; y1 += 0.5 }
+            let pad = (y1 - y0) * 0.05
+            (y0, y1) = (y0 - pad, y1 + pad)
+        }
         func px(_ x: Double) -> Double { l + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (w - l - r) }
         func py(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * (h - t - b) }
         var s =
@@ -203,10 +211,10 @@ public struct Report {
 
     public var accuracySVG: String {
         Self.lineChart(
-            title: "Validation accuracy",
+            title: "Validation accuracy (per training sample: frames or sequences, not videos)",
             series: [
                 ("val_accuracy", "#2ca02c", curves.compactMap { c in c.valAccuracy.map { (Double(c.epoch), $0) } })
-            ], yLabel: "accuracy")
+            ], yLabel: "accuracy", yRange: 0...1)
     }
 
     public var html: String {

@@ -129,10 +129,12 @@ struct CropCommand: ParsableCommand {
 
     @Flag(help: "Every face of every frame, each with an id kept across frames: OUT/<video>/<frame>_f<id>.png.")
     var allFaces = false
+    @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         try reporting {
-            let cropper = try VideoCropper(options: try crop.options())
+            let ctx = try compute.context()  // checks --threads and --isa; MTCNN runs on its threads
+            let cropper = try VideoCropper(options: try crop.options(), mtcnnThreads: ctx.threads)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             var failed = 0
             for dir in folders {

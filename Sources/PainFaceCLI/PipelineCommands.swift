@@ -74,7 +74,14 @@ final class ProgressLine {
         stderrLine((tty ? "\r\u{1B}[K" : "") + line, terminator: tty ? "" : "\n")
     }
 
-    func finish() { if tty { stderrLine("") } }
+    /// The final state, drawn even when the last update was too recent to draw.
+    func finish() {
+        if tty {
+            frames = max(frames, total)
+            update("done", force: true)
+            stderrLine("")
+        }
+    }
 
     /// Shows a job's progress.
     func show(_ p: JobProgress, force: Bool = false) {

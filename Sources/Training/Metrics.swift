@@ -14,6 +14,35 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var macroRecall: Double { recall.reduce(0, +) / Double(max(recall.count, 1)) }
     public var macroF1: Double { f1.reduce(0, +) / Double(max(f1.count, 1)) }
 
+    enum CodingKeys: String, CodingKey {
+        case classes, confusion, precision, recall, f1, accuracy
+        case macroPrecision = "macro_precision", macroRecall = "macro_recall", macroF1 = "macro_f1"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        classes = try c.decode([String].self, forKey: .classes)
+        confusion = try c.decode([[Int]].self, forKey: .confusion)
+        precision = try c.decode([Double].self, forKey: .precision)
+        recall = try c.decode([Double].self, forKey: .recall)
+        f1 = try c.decode([Double].self, forKey: .f1)
+        accuracy = try c.decode(Double.self, forKey: .accuracy)
+    }
+
+    /// Every figure of Table I, the macro averages included (metrics.json).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(confusion, forKey: .confusion)
+        try c.encode(precision, forKey: .precision)
+        try c.encode(recall, forKey: .recall)
+        try c.encode(f1, forKey: .f1)
+        try c.encode(accuracy, forKey: .accuracy)
+        try c.encode(macroPrecision, forKey: .macroPrecision)
+        try c.encode(macroRecall, forKey: .macroRecall)
+        try c.encode(macroF1, forKey: .macroF1)
+    }
+
     /// A class never predicted has precision 0, one never present recall 0 (as scikit-learn
     /// with zero_division=0).
     public init(truth: [Int], predicted: [Int], classes: [String]) {
