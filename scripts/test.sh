@@ -16,3 +16,5 @@ bash tools/fuzz/run.sh 30
 swift build --build-tests -j 2
 # One OpenBLAS thread: Swift Testing already runs tests in parallel on the two cores.
 OPENBLAS_NUM_THREADS=1 timeout 1500 swift test --skip-build
+# the README's Slurm job array on a one-node cluster of this machine (shards = one run)
+timeout 600 bash tools/slurm/run.sh .build/debug/painface
