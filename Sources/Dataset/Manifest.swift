@@ -85,8 +85,11 @@ public struct Manifest: Sendable {
     /// The classes are `classes` when given, else those of the labels (ClassSet.of).
     public init(path: String, classes given: ClassSet? = nil) throws {
         self.path = path
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ModelFileError(path, "cannot read the manifest")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelFileError(path, "cannot read the manifest (no such file, or not readable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ModelFileError(path, "the manifest is not UTF-8 text (save it as UTF-8)")
         }
         let rows = CSV.parse(text)
         guard let header = rows.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {

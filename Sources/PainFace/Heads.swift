@@ -89,8 +89,11 @@ public enum Heads {
     /// (video id, label) rows of a CSV with columns video,label; the labels are class names
     /// (or indices) resolved against a class set by the caller.
     public static func readLabels(_ path: String) throws -> [(video: String, label: String, line: Int)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelFileError(path, "cannot read the labels file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ModelFileError(path, "the labels file is not UTF-8 text (save it as UTF-8)")
         }
         var out: [(video: String, label: String, line: Int)] = []
         for (i, f) in CSV.parse(text).enumerated() {

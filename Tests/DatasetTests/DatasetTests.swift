@@ -74,6 +74,12 @@ import Weights
             ),
             ("video_id,participant,split,label,frames\n../a,p,train,no_pain,f\n", "cannot be a file name"),
         ]
+        // Latin-1 bytes are not UTF-8: said so, not "cannot read"
+        let latin = d.appendingPathComponent("latin1.csv")
+        try Data("video_id,participant,split,label,frames\nv,Jos".utf8 + [0xE9] + ",train,no_pain,f\n".utf8).write(
+            to: latin)
+        #expect(throws: ModelFileError.self) { try Manifest(path: latin.path) }
+        do { _ = try Manifest(path: latin.path) } catch { #expect("\(error)".contains("not UTF-8 text")) }
         for (text, message) in cases {
             let path = try write(text)
             do {
