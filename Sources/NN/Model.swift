@@ -150,6 +150,9 @@ public final class Model: @unchecked Sendable {
                     kernel = try tensor("\(l.name).kernel", cs.weightShape)
                 } else {
                     let m = l.depthMultiplier ?? 1
+                    guard (1...Self.maxCount).contains(m) else {
+                        throw fail("\(at): depth_multiplier \(m) must be 1 to \(Self.maxCount)")
+                    }
                     cs.cout = c * m
                     cs.groups = c
                     kernel = try tensor("\(l.name).depthwise_kernel", [k.0, k.1, c, m]).reshaped(cs.weightShape)

@@ -38,6 +38,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         d.keyDecodingStrategy = .convertFromSnakeCase
         let c: ModelConfig
         do { c = try d.decode(ModelConfig.self, from: data) } catch let e as DecodingError {
+            if let w = wholeNumberProblem(data) { throw ModelFileError(path, "invalid model config: \(w)") }
             throw ModelFileError(path, "invalid model config: \(describe(e))")
         } catch { throw ModelFileError(path, "invalid model config: \(error)") }
         guard c.format == formatTag else {
@@ -52,6 +53,30 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try e.encode(self)
     }
+}
+
+/// A fractional number where the config needs a whole one (Foundation reports it only as
+/// "not valid JSON"): "layer 0 (c): filters 8.5 is not a whole number".
+func wholeNumberProblem(_ data: Data) -> String? {
+    guard let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+    let whole: Set<String> = [
+        "filters", "units", "kernel", "strides", "groups", "dilation", "pool", "padding", "depth_multiplier",
+        "height", "width", "channels",
+    ]
+    func bad(_ v: Any) -> Bool {
+        if let n = v as? NSNumber, !(v is Bool) { return n.doubleValue != n.doubleValue.rounded() }
+        if let a = v as? [Any] { return a.contains(where: bad) }
+        return false
+    }
+    if let input = top["input"] as? [String: Any] {
+        for (k, v) in input where whole.contains(k) && bad(v) { return "input.\(k) \(v) is not a whole number" }
+    }
+    for (i, l) in ((top["layers"] as? [[String: Any]]) ?? []).enumerated() {
+        for (k, v) in l.sorted(by: { $0.key < $1.key }) where whole.contains(k) && bad(v) {
+            return "layer \(i) (\(l["name"] ?? "?")): \(k) \(v) is not a whole number"
+        }
+    }
+    return nil
 }
 
 func describe(_ e: DecodingError) -> String {

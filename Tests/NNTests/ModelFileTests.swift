@@ -93,6 +93,8 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
         var kernel = c; kernel.layers[0].kernel = [1 << 40, 3]
         #expect(loadError(kernel, w)!.contains("bad kernel"))
         // an activation over the limit: 16384 x 16384 x 4 values
+        var dw = c; dw.layers[0].type = "depthwise_conv2d"; dw.layers[0].depthMultiplier = 0
+        #expect(loadError(dw, w)!.contains("depth_multiplier 0 must be 1 to 65536"))
         var act = c; act.input.height = 16_384; act.input.width = 16_384; act.layers[0].filters = 4
         #expect(loadError(act, w)!.contains("values per image"))
     }
@@ -112,5 +114,10 @@ func loadError(_ config: ModelConfig, _ w: [(String, Tensor)]) -> String? {
                     + #""layers": [], "outputs": {"features": "input"}}"#
             )
             .contains("format is \"other/9\""))
+        // a fractional number where a whole one is needed is named, not "not valid JSON"
+        let (c, _) = smallModel()
+        var json = String(decoding: try! c.encoded(), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"filters\" : 4", with: "\"filters\" : 8.5")
+        #expect(err(json).contains("layer 0 (c): filters 8.5 is not a whole number"), "\(err(json))")
     }
 }
