@@ -27,6 +27,9 @@ static void jpeg_fail(j_common_ptr cinfo) {
  * (level < 0) is an error, so a damaged frame is unreadable, never a grey face. */
 static void jpeg_warn(j_common_ptr cinfo, int level) {
     if (level < 0) {
+        /* an unknown JFIF revision or Adobe transform says nothing about the pixels */
+        int code = cinfo->err->msg_code;
+        if (code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM) return;
         jerr_t *e = (jerr_t *)cinfo->err;
         (*cinfo->err->format_message)(cinfo, e->msg);
         longjmp(e->jb, 1);
@@ -123,7 +126,10 @@ static void png_on_error(png_structp png, png_const_charp msg) {
 /* libpng's warnings about the image data itself (a bad CRC, too much or too little
  * data) are errors; the others (ancillary chunks, colour profiles) are not. */
 static void png_on_warning(png_structp png, png_const_charp msg) {
-    if (strstr(msg, "CRC") || strstr(msg, "IDAT") || strstr(msg, "image data") || strstr(msg, "compressed data"))
+    int critical = strncmp(msg, "IHDR", 4) == 0 || strncmp(msg, "PLTE", 4) == 0 || strncmp(msg, "IDAT", 4) == 0 ||
+                   strncmp(msg, "IEND", 4) == 0;
+    if ((critical && strstr(msg, "CRC")) || strstr(msg, "IDAT") || strstr(msg, "image data") ||
+        strstr(msg, "compressed data"))
         png_on_error(png, msg);
 }
 

@@ -15,6 +15,7 @@ public struct DatasetCheck: Sendable {
 
     public init(_ m: Manifest, protocol proto: SegmentProtocol) {
         classes = m.classes
+        if let p = m.problem(with: proto) { problems.append(p) }
         var splitOf: [String: String] = [:]
         var inTwo = Set<String>()
         for v in m.videos where !v.participant.isEmpty {

@@ -157,4 +157,13 @@ public struct Manifest: Sendable {
     }
 
     public func videos(split: String) -> [ManifestVideo] { videos.filter { $0.split == split } }
+
+    /// What is wrong with using `proto` on this manifest: a segment class that is not one of
+    /// the classes would silently cut no video.
+    public func problem(with proto: SegmentProtocol) -> String? {
+        guard proto.scope == .ai4pain, videos.contains(where: { $0.label != nil }),
+            classes.index(of: proto.segmentClass) == nil
+        else { return nil }
+        return "--segment-class \(proto.segmentClass) is not one of the classes (\(classes.list))"
+    }
 }

@@ -113,6 +113,7 @@ public final class ExtractJob {
         manifest: Manifest, protocol proto: SegmentProtocol, cache: FeatureCache, splits: Set<String>, shard: Shard
     ) throws {
         for s in splits where !Manifest.splits.contains(s) { throw JobError("--splits: unknown split \(s)") }
+        if let p = manifest.problem(with: proto) { throw ModelFileError(manifest.path, p) }
         (self.manifest, self.proto, self.cache) = (manifest, proto, cache)
         videos = manifest.videos.filter { splits.contains($0.split) && shard.contains($0.id) }
         // frame counts up front, for the progress total

@@ -476,7 +476,7 @@ public final class FaceTracker {
             // re-anchor on a search of the whole frame at sizes near the face's (half to twice,
             // a fraction of a full search's cost): the face overlapping it, else the largest
             let all = detector.detect(img, sizeRange: max(1, l.w / 2)...(2 * l.w))
-            lastFaceCount = all.count
+            lastFaceCount = nil  // only faces near the subject's size were searched
             if let best = all.max(by: { $0.iou(l) < $1.iou(l) }), best.iou(l) > 0 {
                 sinceFull = 0
                 return (update(best), .haar)
@@ -486,6 +486,10 @@ public final class FaceTracker {
                 smooth = nil
                 return (update(best), .haar)
             }
+            // no face at that size in the whole frame: the subject left; search it afresh
+            last = nil
+            smooth = nil
+            sinceFull = 0
         }
         lastFaceCount = nil
         if let l = last {

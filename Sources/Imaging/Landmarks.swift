@@ -121,7 +121,7 @@ public enum LandmarkFiles {
             throw ImageError(
                 file: path, reason: "needs little-endian float32/float64 in C order, header \(header.trimmed)")
         }
-        guard let open = header.firstIndex(of: "("), let close = header.firstIndex(of: ")") else {
+        guard let open = header.firstIndex(of: "("), let close = header[open...].firstIndex(of: ")") else {
             throw ImageError(file: path, reason: "no shape")
         }
         let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap {

@@ -23,6 +23,7 @@ public struct FeatureSource {
     public init(manifest path: String, cache: String?, protocol proto: SegmentProtocol, classes: ClassSet? = nil) throws
     {
         manifest = try Manifest(path: path, classes: classes)
+        if let p = manifest.problem(with: proto) { throw ModelFileError(path, p) }
         cacheDir = Self.cacheFolder(cache, manifest: path)
         self.proto = proto
         isManifest = true

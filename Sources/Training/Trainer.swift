@@ -212,7 +212,10 @@ public final class Trainer {
     /// What fit will do with `checkpoint`: nil when there is none, else resume from which epoch,
     /// or start afresh and why. Throws as fit would (resuming required, another run).
     public func checkpointNote(_ checkpoint: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: checkpoint) else { return nil }
+        guard FileManager.default.fileExists(atPath: checkpoint) else {
+            if options.resume == .require { throw ModelFileError(checkpoint, "no checkpoint to resume") }
+            return nil
+        }
         guard let f = try resumable(checkpoint) else { return "\(checkpoint): \(discardedCheckpoint ?? "")" }
         return "\(checkpoint): resuming after epoch \(f.metadata["epoch"] ?? "?") (the same run)"
     }
@@ -220,11 +223,12 @@ public final class Trainer {
     /// The checkpoint to resume, or nil to start afresh (its reason in discardedCheckpoint);
     /// throws when resuming is required and the checkpoint is of another run.
     func resumable(_ path: String) throws -> SafeTensorsFile? {
-        let f = try SafeTensorsFile(path: path)
+        // before the file is opened: --force must start over from a damaged checkpoint too
         if options.resume == .never {
             discardedCheckpoint = "starting over (--force)"
             return nil
         }
+        let f = try SafeTensorsFile(path: path)
         guard options.runKey == nil || f.metadata["run_key"] == options.runKey else {
             let why =
                 """

@@ -142,6 +142,10 @@ import Weights
             proto.segments(pa.videos[2], frames: 30).count == 3 && proto.segments(pa.videos[0], frames: 30).count == 1)
         proto.segmentClass = "PA10"
         #expect(proto.segments(pa.videos[0], frames: 30).count == 3)
+        // the default segment class (no_pain) is not among these classes: said, not silently no cut
+        #expect(
+            pa.problem(with: SegmentProtocol())?.contains("--segment-class no_pain is not one of the classes") == true)
+        #expect(pa.problem(with: proto) == nil)
     }
 
     @Test("dataset check finds missing and empty folders and a participant in two splits")

@@ -167,6 +167,18 @@ import Weights
         #expect(throws: ModelFileError.self) {
             _ = try strict.run(train: relabelled, validation: nil, out: stem, context: ctx)
         }
+        // --force starts over even from a damaged checkpoint; --resume with nothing to resume refuses
+        var ck = try Data(contentsOf: URL(fileURLWithPath: stem + ".checkpoint.safetensors"))
+        ck[ck.count - 2] ^= 0x40
+        try ck.write(to: URL(fileURLWithPath: stem + ".checkpoint.safetensors"))
+        var force = changed
+        force.options.resume = .never
+        #expect(try force.run(train: relabelled, validation: nil, out: stem, context: ctx).resumedEpoch == 0)
+        var nothing = changed
+        nothing.options.resume = .require
+        #expect(throws: ModelFileError.self) {
+            _ = try nothing.run(train: relabelled, validation: nil, out: stem + "-none", context: ctx)
+        }
         let record = try #require(try Heads.load(stem: stem, context: ctx).config.trainedOn)
         #expect(record.samplesPerClass == ["no_pain": 20, "low_pain": 40, "high_pain": 20] && record.videos == 3)
         #expect(record.sourceSha256?.count == 64)

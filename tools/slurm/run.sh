@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Slurm run of the README's job array, on a one-node cluster on this machine:
-# `painface extract --shard i/3` as an array of 3 tasks over the bundled sample frames, one
-# task killed mid-run and resubmitted; the union of the shards must equal a single-machine
+# `painface extract --shard i/3` as an array of 3 tasks over the bundled sample frames (MTCNN
+# faces: slow enough to kill a task while it extracts), one task killed mid-extraction and
+# resubmitted; the union of the shards must equal a single-machine
 # run byte for byte. Installs Debian's slurm-wlm and munge if missing, starts munged,
 # slurmctld and slurmd in a scratch folder and stops them at the end.
 #   tools/slurm/run.sh [PAINFACE_BINARY]       (default .build/debug/painface)
@@ -65,24 +66,25 @@ for i in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed" && bre
 sinfo -h -o "%N %T" | grep -qE "idle|mixed" || { echo "slurm: the node did not come up" >&2; tail -20 "$w/log/"*.log >&2; exit 1; }
 
 manifest=samples/frames/manifest.csv
-proto=(--segment-length 20)
+proto=(--segment-length 20 --sources mtcnn)
 # the reference: one machine, no shards
 "$pf" extract "$manifest" "${proto[@]}" --cache "$w/single" --threads 1 >/dev/null 2>&1
-# the README's job array (3 tasks sharing one cache folder), task 1 slowed so it can be killed mid-run
+# the README's job array (3 tasks sharing one cache folder)
 cat > "$w/job.sh" <<JOB
 #!/bin/bash
 #SBATCH --job-name=painface-extract
 #SBATCH --cpus-per-task=1
 #SBATCH --output=$w/out/%A_%a.log
-[ "\${SLOW:-}" = "\$SLURM_ARRAY_TASK_ID" ] && sleep 30
 # N is written out, not \$SLURM_ARRAY_TASK_COUNT: a task resubmitted alone (--array=1) has a count of 1
 exec "$pf" extract "$(realpath $manifest)" ${proto[*]} --cache "$w/shared" --threads "\$SLURM_CPUS_PER_TASK" \\
     --shard "\$SLURM_ARRAY_TASK_ID/3"
 JOB
 chmod +x "$w/job.sh"
-job=$(SLOW=1 sbatch --parsable --export=ALL,SLOW=1 --array=0-2 "$w/job.sh")
-for i in $(seq 60); do squeue -h -j "${job}_1" -o %T 2>/dev/null | grep -q RUNNING && break; sleep 1; done
+job=$(sbatch --parsable --array=0-2 "$w/job.sh")
+# task 1 is killed once it has begun extracting (its first progress line), mid-video
+for i in $(seq 600); do grep -qE "[1-9][0-9]*/[0-9]+ frames" "$w/out/${job}_1.log" 2>/dev/null && break; sleep 0.1; done
 scancel --signal=KILL "${job}_1"
+progress=$(grep -oE "[0-9]+/[0-9]+ frames" "$w/out/${job}_1.log" 2>/dev/null | tail -1 || true)
 for i in $(seq 120); do [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break; sleep 1; done
 killed=$(sacct -n -j "${job}_1" -o State 2>/dev/null | head -1 | tr -d ' ' || true)
 # resubmitted, as a preempted task would be
@@ -95,4 +97,4 @@ for f in "$w/single"/*.safetensors; do
   cmp -s "$f" "$w/shared/$(basename "$f")" || { echo "slurm: $(basename "$f") differs" >&2; exit 1; }
 done
 n=$(ls "$w/single"/*.safetensors | wc -l)
-echo "slurm: array ${job} (3 tasks, task 1 killed${killed:+: $killed}, resubmitted as ${job2}): $n cache files equal a single-machine run byte for byte"
+echo "slurm: array ${job} (3 tasks; task 1 killed while extracting${progress:+, at $progress}${killed:+, $killed}; resubmitted as ${job2}): $n cache files equal a single-machine run byte for byte"
