@@ -436,8 +436,6 @@ public final class FaceTracker {
     private var smooth: (cx: Double, cy: Double, s: Double)?
     private var sinceFull = 0
     private var thumb: [Double]?
-    /// The last frame's thumbnail difference to the one before (nil on the first frame).
-    private(set) public var lastDifference: Double?
     /// Faces the last frame's search found when it searched the whole frame; nil when it
     /// tracked (searched near the face only).
     private(set) public var lastFaceCount: Int?
@@ -469,9 +467,9 @@ public final class FaceTracker {
             return (update(best), .haar)
         }
         let t = Self.thumbnail(img)
-        lastDifference = thumb.map { zip($0, t).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(t.count) / 255 }
+        let difference = thumb.map { zip($0, t).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(t.count) / 255 }
         thumb = t
-        if let d = lastDifference, d > cutThreshold { last = nil; smooth = nil }
+        if let d = difference, d > cutThreshold { last = nil; smooth = nil }
         if let l = last, fullEvery > 0, sinceFull >= fullEvery {
             // re-anchor on a search of the whole frame at sizes near the face's (half to twice,
             // a fraction of a full search's cost): the face overlapping it, else the largest
@@ -512,7 +510,7 @@ public final class FaceTracker {
     }
 
     /// Forgets the face and the last frame (a new video, or an independent image).
-    public func reset() { last = nil; smooth = nil; thumb = nil; lastDifference = nil; sinceFull = 0 }
+    public func reset() { last = nil; smooth = nil; thumb = nil; sinceFull = 0 }
 
     /// 16x16 averages of the frame, over every 4th pixel of every 4th row (a cut changes
     /// the whole picture; this costs a few microseconds).

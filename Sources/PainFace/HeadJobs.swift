@@ -12,7 +12,7 @@ import Weights
 public struct FeatureSource {
     public let manifest: Manifest
     public let cacheDir: String
-    public let proto: SegmentProtocol
+    public private(set) var proto: SegmentProtocol
     /// True for a manifest file (the AI4Pain protocol); false for feature files, which are
     /// used whole (lstm: their first sequence).
     public let isManifest: Bool
@@ -87,13 +87,10 @@ public struct FeatureSource {
     public func withSequence(_ s: Int?) -> FeatureSource {
         guard let s else { return self }
         var copy = self
-        copy.protoOverride = SegmentProtocol(
-            length: s, short: proto.short, scope: proto.scope == .wholeVideo ? .firstRows : proto.scope)
+        copy.proto.length = s
+        if proto.scope == .wholeVideo { copy.proto.scope = .firstRows }
         return copy
     }
-
-    private var protoOverride: SegmentProtocol?
-    public var effectiveProtocol: SegmentProtocol { protoOverride ?? proto }
 }
 
 /// `painface train`: a head trained on the train split (or the labelled feature files), early
@@ -132,7 +129,7 @@ public struct TrainJob {
                 train.description, "the labels name one class (\(classes.list)): a head needs two or more (--classes)")
         }
         let tr = try CachedData.samples(
-            train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.effectiveProtocol,
+            train.manifest, split: "train", cacheDir: train.cacheDir, protocol: train.proto,
             sequence: lstm ? seqLen : nil)
         var counts = [Int](repeating: 0, count: classes.count)
         for y in tr.y { counts[y] += 1 }
@@ -148,7 +145,7 @@ public struct TrainJob {
                     "validation classes (\(v.manifest.classes.list)) differ from training's (\(classes.list))")
             }
             let va = try CachedData.samples(
-                v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.effectiveProtocol,
+                v.manifest, split: "validation", cacheDir: v.cacheDir, protocol: v.proto,
                 sequence: lstm ? seqLen : nil)
             guard va.modelSHA256 == tr.modelSHA256 else {
                 throw ModelFileError(
@@ -243,7 +240,7 @@ public enum SplitPredictor {
         var src = source
         if c.head == .lstm { src = source.withSequence(c.sequenceLength) }
         return try CachedData.firstSegments(
-            src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.effectiveProtocol
+            src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.proto
         ).map { v, rows in
             guard let rows else { return VideoPrediction(video: v, label: nil, probabilities: []) }
             guard rows.shape[1] == c.features else {
@@ -289,7 +286,7 @@ public enum EvaluateJob {
         var r = Report(
             title: "PainFace evaluation: \((head.stem as NSString).lastPathComponent)", model: c.head.reportName,
             evaluation: e)
-        let proto = source.withSequence(c.head == .lstm ? c.sequenceLength : nil).effectiveProtocol
+        let proto = source.withSequence(c.head == .lstm ? c.sequenceLength : nil).proto
         r.notes = [
             source.isManifest
                 ? """

@@ -40,7 +40,6 @@ public struct LoadedHead {
 
 /// The classifier heads users train: files, labels, per-video prediction.
 public enum Heads {
-    public static let classes = ClassSet.pain.names
 
     /// Head file: STEM.json (this) + STEM.safetensors (the variables).
     public struct Config: Codable, Sendable {

@@ -18,11 +18,6 @@ public struct CachedSplit {
 }
 
 public enum CachedData {
-    /// The protocol's segments of a cached video, as frame positions.
-    static func segments(_ proto: SegmentProtocol, _ v: ManifestVideo, _ e: CacheEntry) -> [Range<Int>] {
-        proto.segments(v, frames: e.totalFrames)
-    }
-
     /// Feature files are read by rows (frames with features), not frame positions: all of
     /// them, or an lstm's first `length`. Nil for the manifest protocol.
     static func featureRows(_ proto: SegmentProtocol, _ e: CacheEntry, path: String) throws -> Tensor? {
@@ -89,7 +84,7 @@ public enum CachedData {
                 ys += [Int](repeating: y, count: sequence == nil ? t.shape[0] : 1)
                 continue
             }
-            let all = segments(proto, v, e)
+            let all = proto.segments(v, frames: e.totalFrames)
             let segs = split == "train" ? all : Array(all.prefix(1))
             guard let last = segs.last, last.upperBound <= e.frames.count else {
                 if segs.isEmpty {
@@ -136,7 +131,9 @@ public enum CachedData {
         return try m.videos(split: split).map { v in
             let e = try entry(v, cacheDir: cacheDir, model: &model)
             if let t = try featureRows(proto, e, path: cacheDir + "/\(v.id).safetensors") { return (v, t) }
-            guard let s = segments(proto, v, e).first, s.upperBound <= e.frames.count else { return (v, nil) }
+            guard let s = proto.segments(v, frames: e.totalFrames).first, s.upperBound <= e.frames.count else {
+                return (v, nil)
+            }
             return (v, e.rows(s))
         }
     }

@@ -62,10 +62,6 @@ public enum FaceBench {
         return u > 0 ? i / u : 0
     }
 
-    public static func accuracy(folders: [String], detect: (RGBImage) throws -> [Box]) throws -> Accuracy {
-        try accuracy(folders: folders) { _, img in try detect(img) }
-    }
-
     /// The boxes the video cropper gives each image of a folder read as one video (the
     /// tracker runs across the images), or with `stills` each image on its own.
     public static func folderBoxes(_ folder: String, cascadePath: String, stills: Bool) throws -> [String: [Box]] {

@@ -138,12 +138,7 @@ struct EvaluateCommand: ParsableCommand {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
             if let manifest {
-                guard Manifest.splits.contains(split) else {
-                    throw Failure(description: "--split must be train, validation or test")
-                }
-                source = try FeatureSource(
-                    manifest: manifest, cache: cache, protocol: try protocolOptions.proto(),
-                    classes: try protocolOptions.classSet())
+                source = try protocolOptions.source(manifest: manifest, cache: cache, split: split)
             } else {
                 guard let features, let labels else {
                     throw Failure(description: "give a MANIFEST, or --features and --labels")
@@ -198,12 +193,7 @@ struct PredictCommand: ParsableCommand {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
             if let manifest {
-                guard Manifest.splits.contains(split) else {
-                    throw Failure(description: "--split must be train, validation or test")
-                }
-                source = try FeatureSource(
-                    manifest: manifest, cache: cache, protocol: try protocolOptions.proto(),
-                    classes: try protocolOptions.classSet())
+                source = try protocolOptions.source(manifest: manifest, cache: cache, split: split)
             } else {
                 guard let features else { throw Failure(description: "give --manifest or --features") }
                 source = try FeatureSource(features: features, labels: nil, split: split, sequence: nil, videos: videos)

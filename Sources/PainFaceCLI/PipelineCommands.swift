@@ -44,6 +44,14 @@ struct ProtocolOptions: ParsableArguments {
 
     /// A manifest read with these classes.
     func manifest(_ path: String) throws -> Manifest { try Manifest(path: path, classes: try classSet()) }
+
+    /// A manifest and its cache as the features of a head command, `split` checked.
+    func source(manifest: String, cache: String?, split: String) throws -> FeatureSource {
+        guard Manifest.splits.contains(split) else {
+            throw Failure(description: "--split must be train, validation or test")
+        }
+        return try FeatureSource(manifest: manifest, cache: cache, protocol: try proto(), classes: try classSet())
+    }
 }
 
 /// A progress line: frames done, frames/s and ETA; redrawn in place on a terminal, one line

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import FoundationXML
 import PainFace
@@ -9,7 +10,7 @@ import Training
     func reportSVG() throws {
         var r = Report(
             title: "t <&>", model: "m",
-            evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: Heads.classes))
+            evaluation: Evaluation(truth: [0, 0, 1, 2, 2], predicted: [0, 1, 1, 2, 0], classes: ClassSet.pain.names))
         r.curves = [(1, 1.2, 1.1, 0.3), (2, 0.9, 1.0, 0.5), (3, 0.7, nil, nil)]
         for svg in [r.confusionSVG, r.lossSVG, r.accuracySVG] {
             let p = XMLParser(data: Data(svg.utf8))

@@ -201,10 +201,6 @@ void ck_dense_forward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X,
 /* dX = dY W^T (overwritten; may be NULL), dW += X^T dY, db += column sums of dY (db may be NULL). */
 void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
                        const float *dY, float *dX, float *dW, float *db, float *workspace);
-/* As ck_dense_backward, but dW and db are overwritten (a layer with one contribution per
- * step then needs no zeroing pass over its gradients). */
-void ck_dense_backward_set(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                           const float *dY, float *dX, float *dW, float *db, float *workspace);
 /* dX = dY where Y > 0, else 0 (Y is the ReLU output); in-place allowed. */
 void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX);
 /* Inverted dropout with a given keep mask (1 keep, 0 drop): out = in * mask / (1 - rate). */

@@ -37,11 +37,6 @@ void ck_dense_backward(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X
     dense_backward(ctx, M, K, N, X, W, dY, dX, dW, db, workspace, 1);
 }
 
-void ck_dense_backward_set(ck_ctx *ctx, size_t M, size_t K, size_t N, const float *X, const float *W,
-                           const float *dY, float *dX, float *dW, float *db, float *workspace) {
-    dense_backward(ctx, M, K, N, X, W, dY, dX, dW, db, workspace, 0);
-}
-
 void ck_relu_backward(size_t count, const float *Y, const float *dY, float *dX) {
     for (size_t i = 0; i < count; i++) dX[i] = Y[i] > 0.0f ? dY[i] : 0.0f;
 }
