@@ -108,6 +108,7 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
     alias = {}  # removed layer name -> the layer whose output it is
     input_shape = None
     prev = "input"
+    rank = {"input": 4}  # tensor rank per layer output (batch included): NHWC until flattened
 
     def src(n):
         """The layer whose output `n` is, following removed layers; a cycle is an error."""
@@ -148,6 +149,7 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
                 sys.exit(f"{path}: layer {lname}: activation {act} is not supported")
             post, act = "softmax", "linear"
         L = {"name": lname, "inputs": ins}
+        in_rank = rank.get(ins[0], 4) if ins else 4
         if cls == "Conv2D":
             L.update(type="conv2d", filters=c["filters"], kernel=as_pair(c["kernel_size"]),
                      strides=as_pair(c["strides"]), dilation=as_pair(c.get("dilation_rate", 1)),
@@ -173,9 +175,11 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
             tensors.append((f"{lname}.kernel", w["kernel"]))
         elif cls == "BatchNormalization":
             axis = c.get("axis", -1)
-            axis = axis[0] if isinstance(axis, list) else axis
-            if axis not in (-1, 3, 1) :
-                sys.exit(f"{path}: layer {lname}: batch normalisation over axis {axis} is not supported")
+            axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+            # PainFace normalises over channels, the last axis; any other axis would convert wrongly
+            if not isinstance(axis, int) or (axis + in_rank if axis < 0 else axis) != in_rank - 1:
+                sys.exit(f"{path}: layer {lname}: batch normalisation over axis {axis} of a rank-{in_rank} tensor "
+                         "is not supported (only the channel axis, -1)")
             L.update(type="batchnorm", epsilon=c.get("epsilon", 1e-3), center=c.get("center", True),
                      scale=c.get("scale", True))
             for k in ("gamma", "beta", "moving_mean", "moving_variance"):
@@ -217,6 +221,7 @@ def convert(path, features=None, normalization=None, color=None, classes=None, n
         if "bias" in w and L.get("use_bias", False):
             tensors.append((f"{lname}.bias", w["bias"]))
         layers.append(L)
+        rank[lname] = 2 if L["type"] in ("flatten", "global_avgpool") else in_rank
         prev = lname
         if post:
             layers.append({"name": lname + "_softmax", "inputs": [lname], "type": "softmax"})

@@ -121,6 +121,24 @@ class BrokenFileTests(unittest.TestCase):
         f = Group({}, {"model_config": "[1, 2"})
         self.assertIn("not a Keras model description", self.exits(lambda: convert_keras.convert("m.h5", h5=f)))
 
+    def test_batch_norm_only_over_channels(self):
+        bn = {"gamma": np.ones(2, np.float32), "beta": np.zeros(2, np.float32),
+              "moving_mean": np.zeros(2, np.float32), "moving_variance": np.ones(2, np.float32)}
+
+        def model(axis, after_gap):
+            layers = [k3_input("image"), k3_layer("Conv2D", "conv", ["image"], **CONV)]
+            if after_gap:
+                layers.append(k3_layer("GlobalAveragePooling2D", "gap", ["conv"]))
+            layers.append(k3_layer("BatchNormalization", "bn", [layers[-1]["config"]["name"]], axis=axis))
+            return h5({"class_name": "Functional", "config": {"layers": layers}}, {**W, "bn": bn})
+
+        convert_keras.convert("m.h5", h5=model(-1, False), normalization="unit")
+        convert_keras.convert("m.h5", h5=model(3, False), normalization="unit")
+        convert_keras.convert("m.h5", h5=model(1, True), normalization="unit")  # (batch, channels): axis 1 is it
+        for axis in (1, 2, [1, 2]):
+            msg = self.exits(lambda: convert_keras.convert("m.h5", h5=model(axis, False), normalization="unit"))
+            self.assertIn(f"layer bn: batch normalisation over axis {axis} of a rank-4 tensor", msg)
+
     def test_missing_and_keras3_archive_paths(self):
         self.assertIn("no such file", self.exits(lambda: convert_keras.convert("/nonexistent/m.h5")))
         here = os.path.abspath(__file__)
