@@ -16,5 +16,9 @@ bash tools/fuzz/run.sh 30
 swift build --build-tests -j 2
 # One OpenBLAS thread: Swift Testing already runs tests in parallel on the two cores.
 OPENBLAS_NUM_THREADS=1 timeout 1500 swift test --skip-build
+# the whole suite again under AddressSanitizer (leaks inside the toolchain's libraries: lsan.supp)
+swift build --build-tests --sanitize=address --build-path .build/asan -j 2
+OPENBLAS_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$PWD/tools/fuzz/lsan.supp \
+  timeout 1500 swift test --skip-build --sanitize=address --build-path .build/asan
 # the README's Slurm job array on a one-node cluster of this machine (shards = one run)
 timeout 600 bash tools/slurm/run.sh .build/debug/painface
