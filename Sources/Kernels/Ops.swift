@@ -13,7 +13,7 @@ public enum Activation: String, Codable, Sendable {
 }
 
 public enum ConvAlgorithm: Int, Sendable, CaseIterable {
-    case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3, winograd2x2 = 4
+    case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3, winograd2x2 = 4, winograd4x4 = 5
     var c: ck_conv_algo { ck_conv_algo(rawValue: UInt32(rawValue)) }
 }
 

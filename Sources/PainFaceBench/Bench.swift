@@ -167,3 +167,45 @@ extension Bench {
             throughput: String(format: "%.1f sequences/s", Double(lstmSequences) / dt))
     }
 }
+
+extension Bench {
+    /// Each distinct 3x3 layer of VGG16 at 224x224 (batch 1) with every algorithm that applies:
+    /// its time, and its error against the im2col GEMM (the direct convolution's sums) as the
+    /// largest difference over the largest output, on inputs >= 0 as after a ReLU.
+    public mutating func convAlgorithms() throws {
+        let layers = [
+            (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256), (28, 256, 512),
+            (28, 512, 512), (14, 512, 512),
+        ]
+        var rng = SplitMix64(seed: 11)
+        func uniform(_ shape: [Int], scale: Float) -> Tensor {
+            let t = Tensor(shape: shape)
+            for i in 0..<t.count { t.data[i] = (Float(rng.next() >> 40) * 0x1p-24 - 0.5) * scale }
+            return t
+        }
+        for (side, cin, cout) in layers {
+            var s = Conv2DShape(n: 1, h: side, w: side, cin: cin, cout: cout, kh: 3, kw: 3)
+            (s.padTop, s.padLeft, s.padBottom, s.padRight) = (1, 1, 1, 1)
+            let x = uniform([1, side, side, cin], scale: 2)
+            for i in 0..<x.count { x.data[i] = abs(x.data[i]) }
+            let w = uniform(s.weightShape, scale: 2 * (6 / Float(9 * cin)).squareRoot())
+            let b = uniform([cout], scale: 0.1)
+            let ws = Workspace()
+            let direct = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: .im2colGemm)(x, workspace: ws)
+            let flops = 2.0 * Double(side * side) * Double(9 * cin * cout)
+            for algo in [ConvAlgorithm.implicitGemm, .winograd2x2, .winograd4x4] {
+                let conv = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: algo)
+                let y = try conv(x, workspace: ws)
+                let t = try time { _ = try conv(x, workspace: ws, into: y) }
+                var maxDiff: Float = 0, maxRef: Float = 1e-30
+                for i in 0..<y.count {
+                    maxDiff = max(maxDiff, abs(y.data[i] - direct.data[i]))
+                    maxRef = max(maxRef, abs(direct.data[i]))
+                }
+                add(
+                    "conv", "\(side)x\(side)x\(cin)->\(cout) \(algo)", seconds: t, flops: flops,
+                    throughput: String(format: "error %.1e", maxDiff / maxRef))
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
     var quick = false
-    @Option(help: "What to run: comma-separated of gemm, elementwise, vgg16, mini-xception, training.")
+    @Option(help: "What to run: comma-separated of gemm, elementwise, conv (each VGG16 3x3 layer by algorithm), vgg16, mini-xception, training.")
     var only = "gemm,elementwise,vgg16,mini-xception"
     @Option(help: "VGG16 batch sizes.")
     var vggBatches = "1,8"
@@ -160,6 +160,7 @@ struct BenchCommand: ParsableCommand {
             try b.training(framewiseSteps: quick ? 20 : 300, lstmSequences: quick ? 32 : 1230)
         }
         if parts.contains("elementwise") { b.elementwise() }
+        if parts.contains("conv") { try b.convAlgorithms() }
         if parts.contains("mini-xception") {
             let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
             try b.model(m, batch: 32, perLayer: false)

@@ -49,4 +49,8 @@ void ck_dw_row_neon(const ck_conv2d_desc *d, const float *in, const float *w,
         }
     }
 }
+
+/* the Winograd tile transforms, vectorised by the compiler */
+#define CK_WINO_SUFFIX neon
+#include "ck_winograd_body.h"
 #endif

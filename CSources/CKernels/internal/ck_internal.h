@@ -32,6 +32,13 @@ typedef void (*ck_rowchan_fn)(size_t rows, size_t c, const float *in, const floa
 typedef void (*ck_dw_row_fn)(const ck_conv2d_desc *d, const float *in_img, const float *w,
                              const float *bias, int oh, int ow_count, float *out_row);
 
+/* Winograd tile transforms over n channels (internal/ck_winograd_body.h): input px[a * a]
+ * pixel pointers -> a * a planes at v + xi * xs; output planes m + xi * xs -> the rows x cols
+ * part of a t x t output tile at o[r * t + c], plus bias, then act. */
+typedef void (*ck_wino_in_fn)(const float *const *px, float *v, size_t xs, size_t n);
+typedef void (*ck_wino_out_fn)(const float *m, size_t xs, float *const *o, int rows, int cols, const float *bias,
+                               ck_activation act, size_t n);
+
 /* One sequence of the LSTM recurrence (internal/ck_lstm_cell.h). */
 typedef void (*ck_lstm_fwd_seq_fn)(size_t t, size_t u, const float *U, float *gates, float *h, float *c);
 typedef void (*ck_lstm_bwd_seq_fn)(size_t t, size_t u, const float *UT, const float *gates, const float *c,
@@ -53,6 +60,8 @@ typedef struct {
     ck_rowchan_fn affine;   /* p0 = scale, p1 = shift */
     ck_rowchan_fn prelu;    /* p0 = alpha, p1 unused */
     ck_dw_row_fn dw_row;    /* depthwise conv, channel multiplier 1 */
+    ck_wino_in_fn wino_in4, wino_in6;     /* F(2x2, 3x3) and F(4x4, 3x3) input tiles */
+    ck_wino_out_fn wino_out2, wino_out4;  /* and their output tiles */
     ck_lstm_fwd_seq_fn lstm_fwd_seq;
     ck_lstm_bwd_seq_fn lstm_bwd_seq;
     ck_adadelta_fn adadelta;

@@ -1,14 +1,15 @@
-/* Private: Winograd F(2x2, 3x3) convolution (ops/conv2d_winograd.c), driven by ops/conv2d.c. */
+/* Private: Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution (ops/conv2d_winograd.c), driven by
+ * ops/conv2d.c. `m` is the output tile side: 2 or 4. */
 #ifndef CK_WINOGRAD_H
 #define CK_WINOGRAD_H
 
 #include "ck_internal.h"
 
 int ck_winograd_applies(const ck_conv2d_desc *d);
-size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, const float *w, float *packed);
-size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d);
-void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const float *packed,
+size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m);
+void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *w, float *packed);
+size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m);
+void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
                       const float *bias, float *out, float *workspace);
 
 #endif

@@ -48,10 +48,16 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
     }
 }
 
+/* The output tile side of a Winograd algorithm, 0 for the others. */
+static int wino_m(ck_conv_algo a) { return a == CK_CONV_WINOGRAD_2X2 ? 2 : a == CK_CONV_WINOGRAD_4X4 ? 4 : 0; }
+
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
-    /* 2.25x fewer multiplies; the transforms pay for themselves from 16 channels */
-    if (ck_winograd_applies(d) && d->cin >= 16 && d->cout >= 16) return CK_CONV_WINOGRAD_2X2;
+    /* 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiplies; the transforms pay for themselves from 16
+     * channels. F(4x4) wins once both output sides are 16 or more (painface-bench --only conv:
+     * every VGG16 layer from 28x28 up); below that its 4x4 tiles waste too much at the edges. */
+    if (ck_winograd_applies(d) && d->cin >= 16 && d->cout >= 16)
+        return ck_conv2d_out_h(d) >= 16 && ck_conv2d_out_w(d) >= 16 ? CK_CONV_WINOGRAD_4X4 : CK_CONV_WINOGRAD_2X2;
     /* reading input rows in place pays once a kernel row holds enough channels */
     if (d->dw == 1 && d->groups == 1) return CK_CONV_IMPLICIT_GEMM;
     return CK_CONV_IM2COL_GEMM;
@@ -63,7 +69,8 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
         return CK_CONV_IM2COL_GEMM;
     /* the taps of a kernel row are contiguous only without dilation and groups */
     if (a == CK_CONV_IMPLICIT_GEMM && (d->dw != 1 || d->groups != 1)) return CK_CONV_IM2COL_GEMM;
-    if (a == CK_CONV_WINOGRAD_2X2 && !ck_winograd_applies(d)) return CK_CONV_IM2COL_GEMM;
+    if ((a == CK_CONV_WINOGRAD_2X2 || a == CK_CONV_WINOGRAD_4X4) && !ck_winograd_applies(d))
+        return CK_CONV_IM2COL_GEMM;
     return a;
 }
 
@@ -86,7 +93,7 @@ size_t ck_conv2d_packed_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_con
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
-    if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_packed_size(ctx, d);
+    if (wino_m(algo)) return ck_winograd_packed_size(ctx, d, wino_m(algo));
     return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
 }
 
@@ -100,8 +107,8 @@ void ck_conv2d_pack(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo al
         memcpy(packed, w, K * (size_t)d->cout * sizeof(float));
         return;
     }
-    if (algo == CK_CONV_WINOGRAD_2X2) {
-        ck_winograd_pack(ctx, d, w, packed);
+    if (wino_m(algo)) {
+        ck_winograd_pack(ctx, d, wino_m(algo), w, packed);
         return;
     }
     size_t og = (size_t)(d->cout / d->groups), per = ck_packed_b_size(ctx, K, og);
@@ -113,7 +120,7 @@ size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_
     algo = ck_conv2d_resolve(ctx0, d, algo);
     ck_ctx tmp;
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
-    if (algo == CK_CONV_WINOGRAD_2X2) return ck_winograd_workspace_size(ctx, d);
+    if (wino_m(algo)) return ck_winograd_workspace_size(ctx, d, wino_m(algo));
     return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
 
@@ -233,8 +240,8 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
         ck_pool_run(ctx->pool, (size_t)d->n * cj.oh_n, conv_dw_task, &cj);
         return;
     }
-    if (algo == CK_CONV_WINOGRAD_2X2) {
-        ck_winograd_conv(ctx, d, in, packed, bias, out, workspace);
+    if (wino_m(algo)) {
+        ck_winograd_conv(ctx, d, wino_m(algo), in, packed, bias, out, workspace);
         return;
     }
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);

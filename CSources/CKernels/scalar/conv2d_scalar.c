@@ -28,3 +28,7 @@ void ck_dw_row_scalar(const ck_conv2d_desc *d, const float *in, const float *w,
         }
     }
 }
+
+/* the Winograd tile transforms, vectorised by the compiler */
+#define CK_WINO_SUFFIX scalar
+#include "ck_winograd_body.h"

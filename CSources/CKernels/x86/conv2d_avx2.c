@@ -40,5 +40,9 @@ void ck_dw_row_avx2(const ck_conv2d_desc *d, const float *in, const float *w, co
     }
 }
 
+/* the Winograd tile transforms, vectorised by the compiler */
+#define CK_WINO_SUFFIX avx2
+#include "ck_winograd_body.h"
+
 #pragma clang attribute pop
 #endif

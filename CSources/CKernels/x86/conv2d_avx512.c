@@ -37,5 +37,9 @@ void ck_dw_row_avx512(const ck_conv2d_desc *d, const float *in, const float *w, 
     }
 }
 
+/* the Winograd tile transforms, vectorised by the compiler */
+#define CK_WINO_SUFFIX avx512
+#include "ck_winograd_body.h"
+
 #pragma clang attribute pop
 #endif

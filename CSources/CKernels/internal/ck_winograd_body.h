@@ -1,0 +1,142 @@
+/* Winograd tile transforms, written once and compiled per ISA: each file that includes this
+ * defines CK_WINO_SUFFIX (and a target attribute) first. Every loop runs over channels with
+ * one fixed sequence of adds and constant multiplies per element and no FMA contraction
+ * (-ffp-contract=off), so each ISA's vectorised code gives the scalar table's bits.
+ *
+ * Input: px[r * a + c] points at the cin channels of tile pixel (r, c) (a = 4 or 6);
+ * writes V = B^T d B into planes v + xi * xs, xi = r * a + c.
+ * Output: m + xi * xs holds the GEMM result for position xi; writes Y = A^T M A (+ bias,
+ * activation) to o[r * t + c] for the rows x cols of the t x t tile inside the image. */
+#include "ck_internal.h"
+
+#define CK_WINO_CAT2(a, b) a##_##b
+#define CK_WINO_CAT(a, b) CK_WINO_CAT2(a, b)
+#define CK_WINO_FN(name) CK_WINO_CAT(name, CK_WINO_SUFFIX)
+
+#define CK_WINO_CH 64   /* channels per step of the output transforms' stack buffers */
+
+/* F(2x2, 3x3): B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] down each column, then
+ * along each row in place. */
+void CK_WINO_FN(ck_wino_in4)(const float *const *px, float *v, size_t xs, size_t n) {
+    for (int c = 0; c < 4; c++) {
+        const float *a0 = px[c], *a1 = px[4 + c], *a2 = px[8 + c], *a3 = px[12 + c];
+        float *o0 = v + (size_t)c * xs, *o1 = v + (size_t)(4 + c) * xs;
+        float *o2 = v + (size_t)(8 + c) * xs, *o3 = v + (size_t)(12 + c) * xs;
+        for (size_t i = 0; i < n; i++) {
+            float x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
+            o0[i] = x0 - x2;
+            o1[i] = x1 + x2;
+            o2[i] = x2 - x1;
+            o3[i] = x1 - x3;
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        float *q0 = v + (size_t)(r * 4) * xs, *q1 = q0 + xs, *q2 = q1 + xs, *q3 = q2 + xs;
+        for (size_t i = 0; i < n; i++) {
+            float x0 = q0[i], x1 = q1[i], x2 = q2[i], x3 = q3[i];
+            q0[i] = x0 - x2;
+            q1[i] = x1 + x2;
+            q2[i] = x2 - x1;
+            q3[i] = x1 - x3;
+        }
+    }
+}
+
+/* F(4x4, 3x3), interpolation points 0, 1, -1, 2, -2 (and infinity):
+ * B^T = [[4,0,-5,0,1,0],[0,-4,-4,1,1,0],[0,4,-4,-1,1,0],[0,-2,-1,2,1,0],[0,2,-1,-2,1,0],
+ *        [0,4,0,-5,0,1]]. */
+static inline __attribute__((always_inline)) void
+CK_WINO_FN(bt6)(const float *a0, const float *a1, const float *a2, const float *a3, const float *a4,
+                const float *a5, float *o0, float *o1, float *o2, float *o3, float *o4, float *o5, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float d0 = a0[i], d1 = a1[i], d2 = a2[i], d3 = a3[i], d4 = a4[i], d5 = a5[i];
+        float p = d4 - 4.0f * d2, q = d3 - 4.0f * d1;   /* shared by rows 1 and 2 */
+        float s = d4 - d2, t = 2.0f * (d3 - d1);        /* shared by rows 3 and 4 */
+        o0[i] = (4.0f * d0 - 5.0f * d2) + d4;
+        o1[i] = p + q;
+        o2[i] = p - q;
+        o3[i] = s + t;
+        o4[i] = s - t;
+        o5[i] = (4.0f * d1 - 5.0f * d3) + d5;
+    }
+}
+
+void CK_WINO_FN(ck_wino_in6)(const float *const *px, float *v, size_t xs, size_t n) {
+    for (int c = 0; c < 6; c++)
+        CK_WINO_FN(bt6)(px[c], px[6 + c], px[12 + c], px[18 + c], px[24 + c], px[30 + c], v + (size_t)c * xs,
+                        v + (size_t)(6 + c) * xs, v + (size_t)(12 + c) * xs, v + (size_t)(18 + c) * xs,
+                        v + (size_t)(24 + c) * xs, v + (size_t)(30 + c) * xs, n);
+    for (int r = 0; r < 6; r++) {
+        float *q = v + (size_t)(r * 6) * xs;
+        CK_WINO_FN(bt6)(q, q + xs, q + 2 * xs, q + 3 * xs, q + 4 * xs, q + 5 * xs, q, q + xs, q + 2 * xs,
+                        q + 3 * xs, q + 4 * xs, q + 5 * xs, n);
+    }
+}
+
+static inline __attribute__((always_inline)) float CK_WINO_FN(act)(float y, ck_activation act) {
+    return act == CK_ACT_RELU ? (y > 0.0f ? y : 0.0f) : y;
+}
+
+/* F(2x2, 3x3): A^T = [[1,1,1,0],[0,1,-1,-1]]. */
+void CK_WINO_FN(ck_wino_out2)(const float *m, size_t xs, float *const *o, int rows, int cols, const float *bias,
+                              ck_activation act, size_t n) {
+    for (size_t c0 = 0; c0 < n; c0 += CK_WINO_CH) {
+        size_t cn = n - c0 < CK_WINO_CH ? n - c0 : CK_WINO_CH;
+        float s[2][4][CK_WINO_CH];
+        for (int c = 0; c < 4; c++) {
+            const float *a0 = m + (size_t)c * xs + c0, *a1 = a0 + 4 * xs, *a2 = a1 + 4 * xs, *a3 = a2 + 4 * xs;
+            for (size_t i = 0; i < cn; i++) {
+                s[0][c][i] = a0[i] + a1[i] + a2[i];
+                s[1][c][i] = a1[i] - a2[i] - a3[i];
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            float *y0 = o[r * 2] + c0, *y1 = cols == 2 ? o[r * 2 + 1] + c0 : NULL;
+            const float *t0 = s[r][0], *t1 = s[r][1], *t2 = s[r][2], *t3 = s[r][3];
+            for (size_t i = 0; i < cn; i++) {
+                float b = bias ? bias[c0 + i] : 0.0f;
+                float v0 = t0[i] + t1[i] + t2[i], v1 = t1[i] - t2[i] - t3[i];
+                if (bias) { v0 += b; v1 += b; }
+                y0[i] = CK_WINO_FN(act)(v0, act);
+                if (y1) y1[i] = CK_WINO_FN(act)(v1, act);
+            }
+        }
+    }
+}
+
+/* F(4x4, 3x3): A^T = [[1,1,1,1,1,0],[0,1,-1,2,-2,0],[0,1,1,4,4,0],[0,1,-1,8,-8,1]]. */
+static inline __attribute__((always_inline)) void
+CK_WINO_FN(at6)(const float *a0, const float *a1, const float *a2, const float *a3, const float *a4,
+                const float *a5, float *y0, float *y1, float *y2, float *y3, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float p = a1[i] + a2[i], q = a1[i] - a2[i], u = a3[i] + a4[i], w = a3[i] - a4[i];
+        y0[i] = (a0[i] + p) + u;
+        y1[i] = q + 2.0f * w;
+        y2[i] = p + 4.0f * u;
+        y3[i] = (q + 8.0f * w) + a5[i];
+    }
+}
+
+void CK_WINO_FN(ck_wino_out4)(const float *m, size_t xs, float *const *o, int rows, int cols, const float *bias,
+                              ck_activation act, size_t n) {
+    for (size_t c0 = 0; c0 < n; c0 += CK_WINO_CH) {
+        size_t cn = n - c0 < CK_WINO_CH ? n - c0 : CK_WINO_CH;
+        float s[4][6][CK_WINO_CH], y[4][CK_WINO_CH];
+        for (int c = 0; c < 6; c++) {
+            const float *a = m + (size_t)c * xs + c0;
+            CK_WINO_FN(at6)(a, a + 6 * xs, a + 12 * xs, a + 18 * xs, a + 24 * xs, a + 30 * xs, s[0][c], s[1][c],
+                            s[2][c], s[3][c], cn);
+        }
+        for (int r = 0; r < rows; r++) {
+            CK_WINO_FN(at6)(s[r][0], s[r][1], s[r][2], s[r][3], s[r][4], s[r][5], y[0], y[1], y[2], y[3], cn);
+            for (int c = 0; c < cols; c++) {
+                float *dst = o[r * 4 + c] + c0;
+                for (size_t i = 0; i < cn; i++) {
+                    float v = y[c][i];
+                    if (bias) v += bias[c0 + i];
+                    dst[i] = CK_WINO_FN(act)(v, act);
+                }
+            }
+        }
+    }
+}
