@@ -174,7 +174,7 @@ extension Bench {
     /// largest difference over the largest output, on inputs >= 0 as after a ReLU.
     public mutating func convAlgorithms() throws {
         let layers = [
-            (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256), (28, 256, 512),
+            (224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256), (28, 256, 512),
             (28, 512, 512), (14, 512, 512),
         ]
         var rng = SplitMix64(seed: 11)
@@ -193,7 +193,7 @@ extension Bench {
             let ws = Workspace()
             let direct = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: .im2colGemm)(x, workspace: ws)
             let flops = 2.0 * Double(side * side) * Double(9 * cin * cout)
-            for algo in [ConvAlgorithm.implicitGemm, .winograd2x2, .winograd4x4] {
+            for algo in [ConvAlgorithm.im2colGemm, .implicitGemm, .winograd2x2, .winograd4x4] {
                 let conv = try PackedConv2D(ctx, shape: s, weights: w, bias: b, algorithm: algo)
                 let y = try conv(x, workspace: ws)
                 let t = try time { _ = try conv(x, workspace: ws, into: y) }

@@ -252,7 +252,7 @@ import Weights
         // a NaN weight
         try Heads.save(try Heads.make(config, context: ctx), config: config, stem: stem)
         let f = try SafeTensorsFile(path: stem + ".safetensors")
-        var tensors = try f.tensorNames.map { ($0, try f.tensor($0)) }
+        let tensors = try f.tensorNames.map { ($0, try f.tensor($0)) }
         tensors[0].1.data[0] = .nan
         try SafeTensorsWriter.write(tensors, to: stem + ".safetensors")
         #expect(throws: ModelFileError.self) { try Heads.load(stem: stem, context: ctx) }

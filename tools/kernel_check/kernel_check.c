@@ -222,6 +222,8 @@ int main(void) {
         ck_conv2d_desc d = base;
         d.h = 7; d.w = 9; d.cin = 3; d.cout = 5; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* too few channels for Winograd */
+        d = base; d.h = 20; d.w = 18; d.cin = 3; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_case(ctx, name, d, CK_CONV_WINOGRAD_4X4);    /* an RGB input layer with outputs >= 16 */
         d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 20; d.cout = 33; d.act = CK_ACT_RELU;
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);
