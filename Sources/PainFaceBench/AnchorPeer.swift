@@ -68,7 +68,7 @@ public final class AnchorPeer {
         var maxDiff: Float = 0
         if let r = reference { for i in 0..<r.count { maxDiff = max(maxDiff, abs(r.data[i] - out.data[i])) } }
         return [
-            "ok": true, "version": "painface \(PainFaceInfo.version) (\(ctx.isa), Winograd F(2x2,3x3) + implicit GEMM)",
+            "ok": true, "version": "painface \(PainFaceInfo.version) (\(ctx.isa), Winograd F(4x4,3x3) and F(2x2,3x3))",
             "threads": ctx.threads, "checksum": checksum, "max_abs_diff_vs_torch": Double(maxDiff),
             "rss_model_mb": ProcessStats.currentRSSMB,
         ]
