@@ -4,19 +4,23 @@ import Weights
 
 /// Finds model files: a path to a .json/.safetensors pair, or the name of a bundled model.
 public enum ModelStore {
-    /// Folders searched for bundled models: $PAINFACE_MODELS, then models/ of the source
-    /// tree the executable was built in, then /usr/local/share/painface/models.
+    /// Folders searched for bundled models: $PAINFACE_MODELS, then models/ of the source tree
+    /// the executable runs from (or PREFIX/share/painface/models beside an installed
+    /// PREFIX/bin/painface), then models/ of the tree it was built in, then
+    /// /usr/local/share/painface/models.
     public static var searchPaths: [String] {
         var dirs: [String] = []
         if let env = ProcessInfo.processInfo.environment["PAINFACE_MODELS"], !env.isEmpty { dirs.append(env) }
-        // .build/<triple>/<config>/painface -> repository root
+        // .build/<triple>/<config>/painface -> repository root; PREFIX/bin/painface -> PREFIX
         var exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        for _ in 0..<6 {
+        search: for _ in 0..<6 {
             exe.deleteLastPathComponent()
-            let m = exe.appendingPathComponent("models")
-            if FileManager.default.fileExists(atPath: m.appendingPathComponent("fer-mini-xception.json").path) {
-                dirs.append(m.path)
-                break
+            for sub in ["models", "share/painface/models"] {
+                let m = exe.appendingPathComponent(sub)
+                if FileManager.default.fileExists(atPath: m.appendingPathComponent("fer-mini-xception.json").path) {
+                    dirs.append(m.path)
+                    break search
+                }
             }
         }
         var src = URL(fileURLWithPath: #filePath)

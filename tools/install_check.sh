@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs into a scratch PREFIX with scripts/install.sh and runs the installed binary as a
+# machine without Swift would: a clean environment, no toolchain on PATH; ldd must show no
+# Swift runtime and no OpenBLAS, `models` must find the installed models, and `infer` must run
+# on the bundled frames.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+bash scripts/install.sh "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; exit 1; }
+tail -1 "$tmp/install.log"
+pf=$prefix/bin/painface
+if ldd "$pf" | grep -E "libswift|libFoundation|libdispatch|libBlocksRuntime|libopenblas"; then
+  echo "install check: the installed painface links the libraries above" >&2
+  exit 1
+fi
+grep -q '^\.Dt PAINFACE.INFER 1' "$prefix/share/man/man1/painface.infer.1" || { echo "install check: no man page" >&2; exit 1; }
+clean=(env -i PATH=/usr/bin:/bin HOME="$tmp")
+"${clean[@]}" "$pf" models >"$tmp/models.txt"
+grep -q "$prefix/share/painface/models/fer-mini-xception" "$tmp/models.txt" ||
+  { cat "$tmp/models.txt"; echo "install check: models not found under $prefix" >&2; exit 1; }
+"${clean[@]}" "$pf" infer samples/frames/*/ --out "$tmp/expressions.csv" >/dev/null
+rows=$(($(wc -l <"$tmp/expressions.csv") - 1))
+[ "$rows" -gt 0 ] || { echo "install check: infer wrote no rows" >&2; exit 1; }
+echo "install check: $(du -sh "$pf" | cut -f1) binary, $(du -sh "$prefix" | cut -f1) installed," \
+  "ldd: $(ldd "$pf" | wc -l) libraries, infer: $rows rows"
