@@ -22,5 +22,7 @@ OPENBLAS_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$PWD/tools/fuzz/lsan.supp \
   timeout 1500 swift test --skip-build --sanitize=address --build-path .build/asan
 # scripts/install.sh into a scratch prefix; the installed binary without Swift or OpenBLAS
 bash tools/install_check.sh
+# the Python API (python/) in a fresh venv against the built engine
+bash tools/python_check.sh .build/debug/painface
 # the README's Slurm job array on a one-node cluster of this machine (shards = one run)
 timeout 600 bash tools/slurm/run.sh .build/debug/painface

@@ -1,0 +1,37 @@
+"""The Python API on the repository's sample frames (run by tools/python_check.sh)."""
+import glob
+import os
+import unittest
+
+import painface
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FOLDERS = sorted(glob.glob(os.path.join(ROOT, "samples", "frames", "*", "")))
+
+
+class InferTests(unittest.TestCase):
+    def test_per_frame_tables(self):
+        videos, frames = painface.infer(FOLDERS[:2], per_frame=True, threads=2)
+        self.assertEqual(len(videos), 2)
+        self.assertEqual(str(videos["frames_total"].dtype), "int64")
+        self.assertTrue((videos["frames_total"] >= videos["frames_used"]).all())
+        self.assertEqual(str(frames["frame"].dtype), "int64")
+        for v, g in frames.groupby("video"):
+            self.assertEqual(list(g["frame"]), list(range(len(g))), v)
+            self.assertEqual(len(g), int(videos.loc[videos["video"] == v, "frames_total"].iloc[0]))
+        probs = [c for c in frames.columns if c.startswith("p_")]
+        self.assertEqual(len(probs), 7)
+        self.assertTrue(all(str(frames[c].dtype) == "float64" for c in probs))
+        sums = videos[probs].sum(axis=1)
+        self.assertTrue(((sums > 0.99) & (sums < 1.01)).all())
+        self.assertEqual(set(frames.columns) >= {"video", "frame", "frame_file", "label", "source"}, True)
+
+    def test_engine_errors_are_typed(self):
+        with self.assertRaises(painface.PainFaceError) as e:
+            painface.infer([os.path.join(ROOT, "no-such-folder")])
+        self.assertIn("no-such-folder", e.exception.message)
+        self.assertNotEqual(e.exception.status, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
