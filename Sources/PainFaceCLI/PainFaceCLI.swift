@@ -183,5 +183,11 @@ struct ModelsCommand: ParsableCommand {
                     + String(format: "%.3f GFLOP/image", r.gflopsPerImage ?? 0)
                     + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r.path)")
         }
+        // on stderr, so the table stays machine-readable
+        stderrLine(
+            """
+            No pain model is bundled: these are feature and face models. A pain estimate needs a head \
+            trained on labelled pain videos (README, "Getting a real pain estimate").
+            """)
     }
 }
