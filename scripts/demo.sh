@@ -22,8 +22,8 @@ $pf dataset check "$manifest" "${proto[@]}"
 echo "== extract (Haar face crops -> mini-Xception features, cached in $out/cache)"
 $pf extract "$manifest" "${proto[@]}" --cache "$out/cache"
 echo "== train (the labels are MADE UP for the demo: the heads will mean nothing; see samples/README.md)"
-$pf train "$manifest" "${proto[@]}" --cache "$out/cache" --head framewise --out "$out/framewise" --epochs 30
-$pf train "$manifest" "${proto[@]}" --cache "$out/cache" --head lstm --out "$out/lstm" --epochs 30
+$pf train "$manifest" "${proto[@]}" --cache "$out/cache" --kind framewise --out "$out/framewise" --epochs 30
+$pf train "$manifest" "${proto[@]}" --cache "$out/cache" --kind lstm --out "$out/lstm" --epochs 30
 echo "== evaluate on the validation split"
 $pf evaluate "$manifest" "${proto[@]}" --cache "$out/cache" --head "$out/framewise" --report "$out/report-framewise"
 $pf evaluate "$manifest" "${proto[@]}" --cache "$out/cache" --head "$out/lstm" --report "$out/report-lstm"

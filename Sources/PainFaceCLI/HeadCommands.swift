@@ -27,7 +27,9 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "A data set manifest (see `painface dataset check`).") var manifest: String?
     @Option(help: "With a manifest: the cache folder of `painface extract` (default: beside the manifest).") var cache:
         String?
-    @Option(help: "framewise or lstm.") var head = "framewise"
+    @Option(help: "The head to train: framewise or lstm.") var kind: String?
+    // the old name of --kind; elsewhere --head is a head's path
+    @Option(help: .hidden) var head: String?
     @Option(help: "Folder of feature files (without a manifest).") var features: String?
     @Option(help: "Training labels CSV (without a manifest).") var labels: String?
     @Option(help: "Validation labels CSV (early stopping watches its loss).") var validationLabels: String?
@@ -47,8 +49,12 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            guard let kind = HeadKind(rawValue: head) else {
-                throw Failure(description: "--head must be framewise or lstm")
+            if head != nil { stderrLine("warning: train --head is now --kind (--head names a trained head elsewhere)") }
+            if kind != nil && head != nil && kind != head {
+                throw Failure(description: "--kind \(kind!) and --head \(head!) disagree: give --kind only")
+            }
+            guard let kind = HeadKind(rawValue: kind ?? head ?? "framewise") else {
+                throw Failure(description: "--kind must be framewise or lstm")
             }
             guard (1...100_000).contains(sequenceLength), batch >= 1, epochs >= 1, patience >= 0 else {
                 throw Failure(

@@ -153,13 +153,19 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         let labels = dir.appendingPathComponent("labels.csv").path
         try Data("video,label\ncap12_t010s,no_pain\ncap13_t005s,low_pain\nwolfganglanger_t000s,2\n".utf8).write(
             to: URL(fileURLWithPath: labels))
+        // --head, train's old name of --kind, still works with a warning; a disagreement is an error
+        let conflict = try painface([
+            "train", "--kind", "framewise", "--head", "lstm", "--features", feats, "--labels", labels,
+            "--out", dir.appendingPathComponent("conflict").path,
+        ])
+        #expect(conflict.status != 0 && conflict.err.contains("--kind framewise and --head lstm disagree"))
         for (head, extra) in [
             ("framewise", ["--layers", "32,16"]), ("lstm", ["--sequence-length", "9", "--layers", "8,4,8"]),
         ] {
             let stem = dir.appendingPathComponent("model-\(head)").path
             let t = try painface(
                 [
-                    "train", "--head", head, "--features", feats, "--labels", labels, "--validation-labels", labels,
+                    "train", "--kind", head, "--features", feats, "--labels", labels, "--validation-labels", labels,
                     "--out", stem, "--epochs", "3", "--batch", "4",
                 ] + extra)
             #expect(t.status == 0, "\(t.err)")

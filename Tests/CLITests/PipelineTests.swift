@@ -40,7 +40,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         for head in ["framewise", "lstm"] {
             let stem = d.appendingPathComponent(head).path
             let t = try painface(
-                ["train", manifest, "--cache", cache, "--head", head, "--out", stem, "--epochs", "3"] + proto)
+                ["train", manifest, "--cache", cache, "--kind", head, "--out", stem, "--epochs", "3"] + proto)
             #expect(t.status == 0, "\(t.err)")
             let cfg = try String(contentsOfFile: stem + ".json", encoding: .utf8)
             #expect(cfg.contains("\"feature_model\" : \"fer-mini-xception\""))
