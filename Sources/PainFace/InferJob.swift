@@ -94,7 +94,9 @@ public final class InferJob {
                 probs = Array(UnsafeBufferPointer(start: fp.data + r * k, count: k))
                 label = classes[probs.indices.max { probs[$0] < probs[$1] }!]
             }
-            out.append(PredictionRow(video: id, frame: f, label: label, probabilities: probs, source: e.sources[i]))
+            out.append(
+                PredictionRow(
+                    video: id, frame: f, frameIndex: i, label: label, probabilities: probs, source: e.sources[i]))
         }
         return out
     }

@@ -288,8 +288,10 @@ struct InferCommand: ParsableCommand {
             "Run folders of raw video frames through face cropping, the feature model and a head: one row per video.",
         discussion: """
             CSV (or JSON lines with --json) with one row per video: video, label, the class \
-            probabilities, face_coverage, frames_used, frames_total; --per-frame adds a row per frame \
-            (its frame name and face source). With --head the labels are pain classes (framewise: \
+            probabilities, face_coverage, frames_used, frames_total. --per-frame also writes a file with \
+            one row per frame (--frames, default OUT without its extension + .frames.csv or .frames.jsonl): \
+            video, frame (0-based index in reading order), frame_file, source (landmarks, mtcnn, haar, \
+            tracked, previous, or empty for no face), label, the class probabilities. With --head the labels are pain classes (framewise: \
             majority vote over all frames with a face, probabilities averaged; lstm: the first \
             sequence); without, the feature model's own classes (the default model: 7 facial \
             expressions) with their probabilities averaged over frames. Features are kept per video in \
@@ -301,7 +303,9 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Head model stem (from `painface train`).") var head: String?
     @Option(help: "Output file (default: standard output).") var out: String?
     @Flag(help: "JSON lines instead of CSV.") var json = false
-    @Flag(help: "Add a row per frame.") var perFrame = false
+    @Flag(help: "Also write one row per frame (to --frames).") var perFrame = false
+    @Option(help: "With --per-frame: the per-frame file (default: from --out, e.g. pred.csv -> pred.frames.csv).")
+    var frames: String?
     @Option(help: "Folder for the per-video feature files (default: OUT.features; a temporary folder without --out).")
     var features: String?
     @Flag(help: "Recompute features that are up to date.") var force = false
@@ -309,9 +313,23 @@ struct InferCommand: ParsableCommand {
     @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
 
+    /// The per-frame file: --frames, else --out's stem + .frames.csv (.jsonl); nil without --per-frame.
+    func framesPath() throws -> String? {
+        guard perFrame else {
+            if frames != nil { throw Failure(description: "--frames needs --per-frame") }
+            return nil
+        }
+        if let frames { return frames }
+        guard let out else { throw Failure(description: "--per-frame needs --out or --frames (a file per table)") }
+        let ext = (out as NSString).pathExtension
+        let stem = ext.isEmpty ? out : String(out.dropLast(ext.count + 1))
+        return stem + (json ? ".frames.jsonl" : ".frames.csv")
+    }
+
     func run() throws {
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         try reporting {
+            let framesFile = try framesPath()
             let ctx = try compute.context()
             let loaded = try head.map { try Heads.load(stem: $0, context: ctx) }
             let fx = try InferJob.featureModel(model, head: loaded, context: ctx)
@@ -340,7 +358,14 @@ struct InferCommand: ParsableCommand {
             let bar = ProgressLine(total: list.totalFrames)
             let (rows, failed) = job.run(events: bar.events { _, e in "\(e)" })
             bar.finish()
-            let text = PredictionWriter(classes: job.classes, columns: .inference, json: json).text(rows)
+            let text = PredictionWriter(classes: job.classes, columns: .inference, json: json)
+                .text(rows.filter { $0.frame == nil })
+            if let framesFile {
+                let perFrame = PredictionWriter(classes: job.classes, columns: .frames, json: json)
+                    .text(rows.filter { $0.frame != nil })
+                try AtomicFile.write(Data(perFrame.utf8), to: framesFile)
+                stderrLine("infer: wrote \(framesFile)")
+            }
             if let out {
                 try AtomicFile.write(Data(text.utf8), to: out); stderrLine("infer: wrote \(out)")
             } else {

@@ -81,20 +81,35 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let inf = try painface(
             ["infer"] + folders + ["--head", d.appendingPathComponent("framewise").path, "--out", out, "--per-frame"])
         #expect(inf.status == 0, "\(inf.err)")
-        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
-            $0.split(separator: ",", omittingEmptySubsequences: false)
+        func table(_ path: String) throws -> [[Substring]] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                $0.split(separator: ",", omittingEmptySubsequences: false)
+            }
         }
+        let lines = try table(out)
         #expect(
             lines[0].joined(separator: ",")
-                == "video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source")
-        let videoRows = lines.dropFirst().filter { $0[1].isEmpty }
+                == "video,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total")
+        let videoRows = lines.dropFirst()
         #expect(videoRows.map { String($0[0]) } == ["cap12_a", "wolfgang_b"])
-        #expect(lines.count == 1 + 2 + 80)
         for r in videoRows {
-            let p = r[3...5].compactMap { Double($0) }
+            let p = r[2...4].compactMap { Double($0) }
             #expect(p.count == 3 && abs(p.reduce(0, +) - 1) < 1e-4)
-            #expect(r[7] == "40" && r[8] == "40")
+            #expect(r[6] == "40" && r[7] == "40")
         }
+        // the frames in their own file: an integer index in reading order per video
+        let frameLines = try table(d.appendingPathComponent("pred.frames.csv").path)
+        #expect(
+            frameLines[0].joined(separator: ",")
+                == "video,frame,frame_file,source,label,p_no_pain,p_low_pain,p_high_pain")
+        #expect(frameLines.count == 1 + 80)
+        for (video, first) in [("cap12_a", "frame_00001.jpg"), ("wolfgang_b", "frame_00151.jpg")] {
+            let rows = frameLines.dropFirst().filter { $0[0] == video }
+            #expect(rows.map { Int($0[1]) } == (0..<40).map { $0 }, "\(video)")
+            #expect(rows.first.map { String($0[2]) } == first)
+        }
+        let noOut = try painface(["infer", folders[0], "--per-frame"])
+        #expect(noOut.status != 0 && noOut.err.contains("--per-frame needs --out or --frames"))
         // without a head: the default model's expression probabilities, as JSON lines
         let js = try painface(["infer", folders[0], "--json"])
         #expect(js.status == 0, "\(js.err)")

@@ -19,13 +19,18 @@ import Weights
 
     @Test("CSV rows per column set: fields quoted when needed, six decimals, empty cells for unknowns")
     func csv() {
-        let inf = PredictionWriter(classes: classes, columns: .inference)
         #expect(
-            inf.text([row, PredictionRow(video: "v", frame: "f1.png", label: "", probabilities: [], source: "haar")])
-                == """
-                video,frame,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total,source
-                "a,b",,high_pain,0.250000,0.125000,0.625000,0.5000,3,6,
-                v,f1.png,,,,,,,,haar
+            PredictionWriter(classes: classes, columns: .inference).text([row]) == """
+                video,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total
+                "a,b",high_pain,0.250000,0.125000,0.625000,0.5000,3,6
+
+                """)
+        let frame = PredictionRow(
+            video: "v", frame: "f,1.png", frameIndex: 0, label: "", probabilities: [], source: "haar")
+        #expect(
+            PredictionWriter(classes: classes, columns: .frames).text([frame]) == """
+                video,frame,frame_file,source,label,p_no_pain,p_low_pain,p_high_pain
+                v,0,"f,1.png",haar,,,,
 
                 """)
         #expect(

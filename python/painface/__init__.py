@@ -49,20 +49,28 @@ def _run(args):
     return p.stdout
 
 
-def _frame_table(rows):
-    """Per-frame rows with an integer frame index (reading order within each video)."""
+_TEXT = {"video": str, "frame_file": str, "label": str, "source": str}
+
+
+def _read(path, ints):
+    """A PainFace CSV: only an empty field is missing (a label or video named "NA" stays a
+    string), text columns stay text, `ints` are int64."""
     import pandas as pd
-    frames = rows.rename(columns={"frame": "frame_file"}).copy()
-    frames.insert(1, "frame", frames.groupby("video", sort=False).cumcount().astype("int64"))
-    return frames.drop(columns=[c for c in ("face_coverage", "frames_used", "frames_total") if c in frames]) \
-        .reset_index(drop=True)
+    table = pd.read_csv(path, dtype=_TEXT, keep_default_na=False, na_values=[""])
+    for c in _TEXT:
+        if c in table:
+            table[c] = table[c].fillna("")
+    for c in ints:
+        table[c] = table[c].astype("int64")
+    return table
 
 
 def infer(folders, head=None, model=None, per_frame=False, threads=None, **options):
-    """Runs `painface infer` on frame folders. Returns the per-video DataFrame, or
-    (videos, frames) with per_frame=True. Other keyword options map to the command's flags
-    (sources="landmarks,haar" -> --sources landmarks,haar; stills=True -> --stills)."""
-    import pandas as pd
+    """Runs `painface infer` on frame folders. Returns the per-video DataFrame (video, label,
+    p_..., face_coverage, frames_used, frames_total), or (videos, frames) with per_frame=True
+    (video, frame: 0-based index in reading order, frame_file, source, label, p_...). Other
+    keyword options map to the command's flags (sources="landmarks,haar" -> --sources
+    landmarks,haar; stills=True -> --stills)."""
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
     with tempfile.TemporaryDirectory(prefix="painface-") as tmp:
@@ -76,27 +84,23 @@ def infer(folders, head=None, model=None, per_frame=False, threads=None, **optio
             args += ["--threads", threads]
         if per_frame:
             args.append("--per-frame")
-        for k, v in options.items():
-            flag = "--" + k.replace("_", "-")
-            if v is True:
-                args.append(flag)
-            elif v not in (None, False):
-                args += [flag, v]
+        args += _flags(options)
         _run(args)
-        # only an empty field is missing: a label or video named "NA" stays a string
-        text = {"video": str, "frame": str, "label": str, "source": str}
-        table = pd.read_csv(out, dtype=text, keep_default_na=False, na_values=[""])
-    for c in text:
-        if c in table:
-            table[c] = table[c].fillna("")
-    is_video = table["frame"] == ""
-    videos = table[is_video].drop(columns=["frame", "source"], errors="ignore").reset_index(drop=True)
-    for c in ("frames_used", "frames_total"):
-        if c in videos:
-            videos[c] = videos[c].astype("int64")
-    if not per_frame:
-        return videos
-    return videos, _frame_table(table[~is_video])
+        videos = _read(out, ["frames_used", "frames_total"])
+        if not per_frame:
+            return videos
+        return videos, _read(os.path.join(tmp, "infer.frames.csv"), ["frame"])
+
+
+def _flags(options):
+    args = []
+    for k, v in options.items():
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            args.append(flag)
+        elif v not in (None, False):
+            args += [flag, v]
+    return args
 
 
 def extract(manifest, cache, model=None, threads=None, **options):
@@ -106,13 +110,7 @@ def extract(manifest, cache, model=None, threads=None, **options):
         args += ["--model", model]
     if threads is not None:
         args += ["--threads", threads]
-    for k, v in options.items():
-        flag = "--" + k.replace("_", "-")
-        if v is True:
-            args.append(flag)
-        elif v not in (None, False):
-            args += [flag, v]
-    return _run(args)
+    return _run(args + _flags(options))
 
 
 def models():

@@ -24,7 +24,7 @@ class InferTests(unittest.TestCase):
         self.assertTrue(all(str(frames[c].dtype) == "float64" for c in probs))
         sums = videos[probs].sum(axis=1)
         self.assertTrue(((sums > 0.99) & (sums < 1.01)).all())
-        self.assertEqual(set(frames.columns) >= {"video", "frame", "frame_file", "label", "source"}, True)
+        self.assertEqual(list(frames.columns[:5]), ["video", "frame", "frame_file", "source", "label"])
 
     def test_engine_errors_are_typed(self):
         with self.assertRaises(painface.PainFaceError) as e:
