@@ -32,7 +32,7 @@ $pf infer samples/frames/*/ --head "$out/framewise" --out "$out/predictions.csv"
 $pf infer samples/frames/*/ --out "$out/expressions.csv"
 echo
 echo "== per-video summary ($out/predictions.csv, $out/expressions.csv)"
-paste -d, <(cut -d, -f1,3-6,8 "$out/predictions.csv") <(cut -d, -f3 "$out/expressions.csv" | sed 1s/.*/expression/) | column -t -s,
+paste -d, <(cut -d, -f1-5,7 "$out/predictions.csv") <(cut -d, -f2 "$out/expressions.csv" | sed 1s/.*/expression/) | column -t -s,
 echo
 echo "reports: $out/report-framewise/report.html, $out/report-lstm/report.html"
 echo
