@@ -118,7 +118,9 @@ public final class InferJob {
             case .failure(let e): error = e
             }
             if error != nil { failed += 1 }
-            events.finished(loop.state, error.map { ModelFileError(folder, "\($0)") })
+            // named by its folder, unless the error names it already (a missing folder does)
+            events.finished(
+                loop.state, error.map { "\($0)".hasPrefix(folder) ? $0 : ModelFileError(folder, "\($0)") })
         }
         return (rows, failed)
     }

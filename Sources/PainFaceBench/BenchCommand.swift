@@ -30,7 +30,11 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Fewer repetitions and no VGG16 per-layer table: a smoke test, not a measurement.")
     var quick = false
-    @Option(help: "What to run: comma-separated of gemm, elementwise, conv (each VGG16 3x3 layer by algorithm), vgg16, mini-xception, training.")
+    @Option(
+        help: """
+            What to run: comma-separated of gemm, elementwise, conv (each VGG16 3x3 layer by algorithm), \
+            vgg16, mini-xception, training.
+            """)
     var only = "gemm,elementwise,vgg16,mini-xception"
     @Option(help: "VGG16 batch sizes.")
     var vggBatches = "1,8"

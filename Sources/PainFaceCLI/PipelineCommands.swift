@@ -291,7 +291,8 @@ struct InferCommand: ParsableCommand {
             probabilities, face_coverage, frames_used, frames_total. --per-frame also writes a file with \
             one row per frame (--frames, default OUT without its extension + .frames.csv or .frames.jsonl): \
             video, frame (0-based index in reading order), frame_file, source (landmarks, mtcnn, haar, \
-            tracked, previous, or empty for no face), label, the class probabilities. With --head the labels are pain classes (framewise: \
+            tracked, previous, or empty for no face), label, the class probabilities. With --head the \
+            labels are pain classes (framewise: \
             majority vote over all frames with a face, probabilities averaged; lstm: the first \
             sequence); without, the feature model's own classes (the default model: 7 facial \
             expressions) with their probabilities averaged over frames. Features are kept per video in \
