@@ -22,6 +22,7 @@ grep -q "$prefix/share/painface/models/fer-mini-xception" "$tmp/models.txt" ||
   { cat "$tmp/models.txt"; echo "install check: models not found under $prefix" >&2; exit 1; }
 "${clean[@]}" "$pf" infer samples/frames/*/ --out "$tmp/expressions.csv" >/dev/null
 rows=$(($(wc -l <"$tmp/expressions.csv") - 1))
-[ "$rows" -gt 0 ] || { echo "install check: infer wrote no rows" >&2; exit 1; }
+folders=$(find samples/frames -mindepth 1 -maxdepth 1 -type d | wc -l)
+[ "$rows" -eq "$folders" ] || { echo "install check: infer wrote $rows rows for $folders folders" >&2; exit 1; }
 echo "install check: $(du -sh "$pf" | cut -f1) binary, $(du -sh "$prefix" | cut -f1) installed," \
   "ldd: $(ldd "$pf" | wc -l) libraries, infer: $rows rows"

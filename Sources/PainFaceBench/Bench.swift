@@ -175,8 +175,7 @@ extension Bench {
     public mutating func convAlgorithms() throws {
         let layers = [
             (224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128), (56, 128, 256), (56, 256, 256),
-            (28, 256, 512),
-            (28, 512, 512), (14, 512, 512),
+            (28, 256, 512), (28, 512, 512), (14, 512, 512),
         ]
         var rng = SplitMix64(seed: 11)
         func uniform(_ shape: [Int], scale: Float) -> Tensor {

@@ -15,30 +15,28 @@
 
 #define CK_WINO_CH 64   /* channels per step of the output transforms' stack buffers */
 
-/* F(2x2, 3x3): B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] down each column, then
- * along each row in place. */
-void CK_WINO_FN(ck_wino_in4)(const float *const *px, float *v, size_t xs, size_t n) {
-    for (int c = 0; c < 4; c++) {
-        const float *a0 = px[c], *a1 = px[4 + c], *a2 = px[8 + c], *a3 = px[12 + c];
-        float *o0 = v + (size_t)c * xs, *o1 = v + (size_t)(4 + c) * xs;
-        float *o2 = v + (size_t)(8 + c) * xs, *o3 = v + (size_t)(12 + c) * xs;
-        for (size_t i = 0; i < n; i++) {
-            float x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
-            o0[i] = x0 - x2;
-            o1[i] = x1 + x2;
-            o2[i] = x2 - x1;
-            o3[i] = x1 - x3;
-        }
+/* F(2x2, 3x3): B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]. Each index is read before it
+ * is written, so o may alias a. */
+static inline __attribute__((always_inline)) void
+CK_WINO_FN(bt4)(const float *a0, const float *a1, const float *a2, const float *a3, float *o0, float *o1, float *o2,
+                float *o3, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
+        o0[i] = x0 - x2;
+        o1[i] = x1 + x2;
+        o2[i] = x2 - x1;
+        o3[i] = x1 - x3;
     }
+}
+
+/* down each column, then along each row in place */
+void CK_WINO_FN(ck_wino_in4)(const float *const *px, float *v, size_t xs, size_t n) {
+    for (int c = 0; c < 4; c++)
+        CK_WINO_FN(bt4)(px[c], px[4 + c], px[8 + c], px[12 + c], v + (size_t)c * xs, v + (size_t)(4 + c) * xs,
+                        v + (size_t)(8 + c) * xs, v + (size_t)(12 + c) * xs, n);
     for (int r = 0; r < 4; r++) {
-        float *q0 = v + (size_t)(r * 4) * xs, *q1 = q0 + xs, *q2 = q1 + xs, *q3 = q2 + xs;
-        for (size_t i = 0; i < n; i++) {
-            float x0 = q0[i], x1 = q1[i], x2 = q2[i], x3 = q3[i];
-            q0[i] = x0 - x2;
-            q1[i] = x1 + x2;
-            q2[i] = x2 - x1;
-            q3[i] = x1 - x3;
-        }
+        float *q = v + (size_t)(r * 4) * xs;
+        CK_WINO_FN(bt4)(q, q + xs, q + 2 * xs, q + 3 * xs, q, q + xs, q + 2 * xs, q + 3 * xs, n);
     }
 }
 

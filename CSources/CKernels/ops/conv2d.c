@@ -56,12 +56,13 @@ ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     /* 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiplies; the transforms pay for themselves from 16
      * channels. F(4x4) wins once both output sides are 16 or more (painface-bench --only conv:
      * every VGG16 layer from 28x28 up); below that its 4x4 tiles waste too much at the edges. */
-    int f4_sides = ck_conv2d_out_h(d) >= 16 && ck_conv2d_out_w(d) >= 16;
-    if (ck_winograd_applies(d) && d->cin >= 16 && d->cout >= 16)
-        return f4_sides ? CK_CONV_WINOGRAD_4X4 : CK_CONV_WINOGRAD_2X2;
-    /* an RGB input layer (VGG16's first): F(4x4) takes 2.3 ms where im2col takes 3.5 and the
-     * implicit GEMM 5.8, whose 3-channel kernel rows are too short to read in place */
-    if (ck_winograd_applies(d) && d->cin >= 3 && d->cout >= 16 && f4_sides) return CK_CONV_WINOGRAD_4X4;
+    if (ck_winograd_applies(d) && d->cout >= 16) {
+        int f4_sides = ck_conv2d_out_h(d) >= 16 && ck_conv2d_out_w(d) >= 16;
+        if (d->cin >= 16) return f4_sides ? CK_CONV_WINOGRAD_4X4 : CK_CONV_WINOGRAD_2X2;
+        /* an RGB input layer (VGG16's first): F(4x4) takes 2.3 ms where im2col takes 3.5 and the
+         * implicit GEMM 5.8, whose 3-channel kernel rows are too short to read in place */
+        if (d->cin >= 3 && f4_sides) return CK_CONV_WINOGRAD_4X4;
+    }
     /* reading input rows in place pays once a kernel row holds enough channels */
     if (d->dw == 1 && d->groups == 1) return CK_CONV_IMPLICIT_GEMM;
     return CK_CONV_IM2COL_GEMM;

@@ -74,7 +74,7 @@ typedef struct {
 } wino_plan;
 
 static size_t tiles_of(const ck_conv2d_desc *d, int m) {
-    size_t th = (size_t)(ck_conv2d_out_h(d) + m - 1) / (size_t)m, tw = (size_t)(ck_conv2d_out_w(d) + m - 1) / (size_t)m;
+    size_t th = (size_t)((ck_conv2d_out_h(d) + m - 1) / m), tw = (size_t)((ck_conv2d_out_w(d) + m - 1) / m);
     return th * tw;
 }
 
@@ -119,7 +119,7 @@ typedef struct {
     const ck_kernel_table *k;
     const float *in, *packed, *bias;
     float *out, *workspace;
-    int m, a, oh_n, ow_n, th, tw;
+    int m, a, oh_n, ow_n, tw;   /* tw: tiles per row */
     size_t tiles, blocks, per, ws_per_thread, tb;
     /* chunks: the image and tile range in progress, V and M of the chunk, per-thread scratch */
     size_t img, c0, cn, group;
@@ -243,9 +243,8 @@ void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *
     wino_job j = {.d = d, .k = ctx->k, .in = in, .packed = packed, .bias = bias, .out = out,
                   .workspace = workspace, .m = m, .a = m + 2, .oh_n = ck_conv2d_out_h(d),
                   .ow_n = ck_conv2d_out_w(d)};
-    j.th = (j.oh_n + m - 1) / m;
     j.tw = (j.ow_n + m - 1) / m;
-    j.tiles = (size_t)j.th * j.tw;
+    j.tiles = tiles_of(d, m);
     j.per = ck_packed_b_size(ctx, (size_t)d->cin, (size_t)d->cout);
     wino_plan p = plan_for(ctx, d, m);
     j.tb = p.tb;
