@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 bin=$(realpath "$1")
 venv=.build/pyvenv
 python3 -m venv "$venv" 2>/dev/null || { echo "python check: skipped, python3 has no venv module" >&2; exit 0; }
-# pandas and numpy once (kept in the venv between runs): from the registry, so no network = skip
-if ! "$venv/bin/python" -c "import pandas" 2>/dev/null; then
-  if ! timeout 600 "$venv/bin/pip" install -q "pandas>=1.3" "numpy>=1.20" >"$venv/pip.log" 2>&1; then
+# pandas, numpy and safetensors once (kept in the venv between runs): from the registry, so no network = skip
+if ! "$venv/bin/python" -c "import pandas, safetensors" 2>/dev/null; then
+  if ! timeout 600 "$venv/bin/pip" install -q "pandas>=1.3" "numpy>=1.20" "safetensors>=0.3" >"$venv/pip.log" 2>&1; then
     echo "python check: skipped, pandas could not be installed (no network?): $(tail -1 "$venv/pip.log")" >&2
     exit 0
   fi

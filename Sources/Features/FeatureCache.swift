@@ -24,6 +24,11 @@ public struct CacheEntry {
     public var key: String
     /// Why each unreadable frame could not be read, by frame name.
     public var unreadable: [String: String] = [:]
+    /// Per covered frame, when recorded (empty in entries of older versions): the face box
+    /// (x, y, w, h) in frame pixels, its confidence 0-1 and the faces a search found.
+    public var boxes: [[Double]?] = []
+    public var confidences: [Double?] = []
+    public var faceCounts: [Int?] = []
 
     /// Frames without a feature row, with why: unreadable (the reason) or no face.
     public var framesWithoutFeatures: [(frame: String, reason: String)] {
@@ -175,6 +180,9 @@ public final class FeatureCache {
             ["file": $0.frame, "reason": $0.reason ?? ""]
         }
         for u in unreadable { entry.unreadable[u["file"]!] = u["reason"]! }
+        entry.boxes = r.records.map { $0.box.map { [$0.x, $0.y, $0.w, $0.h] } }
+        entry.confidences = r.records.map(\.confidence)
+        entry.faceCounts = r.records.map(\.faces)
         try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
@@ -201,6 +209,9 @@ public final class FeatureCache {
             "unreadable": Self.json(unreadable),
             "face_coverage": String(format: "%.4f", e.coverage),
             "settings": settingsKey,
+            "boxes": Self.json(e.boxes.map { $0.map { $0.map { ($0 * 10).rounded() / 10 } } ?? NSNull() as Any }),
+            "confidence": Self.json(e.confidences.map { $0.map { ($0 * 1e4).rounded() / 1e4 } ?? NSNull() as Any }),
+            "faces": Self.json(e.faceCounts.map { $0 ?? NSNull() as Any }),
         ]
         if let c = extractor.model.config.classes { meta["classes"] = Self.json(c) }
         var tensors: [(String, Tensor)] = [("features", e.features)]
@@ -249,6 +260,16 @@ public final class FeatureCache {
             features: feats, probabilities: probs, sources: sources,
             coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "",
             modelName: m["model"] ?? "", key: key)
+        // boxes per frame: absent in entries of older versions (their rows leave them empty)
+        func optional<T: Decodable>(_ k: String, _: T.Type) -> [T?] {
+            guard let s = m[k], let v = try? JSONDecoder().decode([T?].self, from: Data(s.utf8)),
+                v.count == frames.count
+            else { return [] }
+            return v
+        }
+        (e.boxes, e.confidences, e.faceCounts) = (
+            optional("boxes", [Double].self), optional("confidence", Double.self), optional("faces", Int.self)
+        )
         // reasons of unreadable frames (absent in files of other writers: no reasons then)
         if let u = m["unreadable"], let list = try? JSONDecoder().decode([[String: String]].self, from: Data(u.utf8)) {
             for r in list { if let f = r["file"] { e.unreadable[f] = r["reason"] ?? "" } }

@@ -231,6 +231,18 @@ public struct VideoPrediction {
     /// nil when the video has no segment with a face
     public let label: Int?
     public let probabilities: [Float]
+    public var coverage: Double?
+    /// Frames whose features the head used (the first segment's frames with a face), and the
+    /// frames of the video.
+    public var framesUsed = 0
+    public var framesTotal: Int?
+
+    /// The per-video output row (`classes`: the head's); `truth` for an evaluation.
+    public func row(classes: [String], truth: String? = nil) -> PredictionRow {
+        PredictionRow(
+            video: video.id, truth: truth, label: label.map { classes[$0] } ?? "no_face", probabilities: probabilities,
+            coverage: coverage, framesUsed: framesUsed, framesTotal: framesTotal)
+    }
 }
 
 public enum SplitPredictor {
@@ -241,15 +253,20 @@ public enum SplitPredictor {
         if c.head == .lstm { src = source.withSequence(c.sequenceLength) }
         return try CachedData.firstSegments(
             src.manifest, split: split, cacheDir: src.cacheDir, protocol: src.proto
-        ).map { v, rows in
-            guard let rows else { return VideoPrediction(video: v, label: nil, probabilities: []) }
+        ).map { s in
+            guard let rows = s.rows else {
+                return VideoPrediction(
+                    video: s.video, label: nil, probabilities: [], coverage: s.coverage, framesTotal: s.framesTotal)
+            }
             guard rows.shape[1] == c.features else {
                 throw ModelFileError(
-                    (src.cacheDir as NSString).appendingPathComponent(v.id + ".safetensors"),
+                    (src.cacheDir as NSString).appendingPathComponent(s.video.id + ".safetensors"),
                     "\(rows.shape[1]) features, the head takes \(c.features)")
             }
             let (l, p) = try Heads.predict(head.model, config: c, features: rows)
-            return VideoPrediction(video: v, label: l, probabilities: p)
+            return VideoPrediction(
+                video: s.video, label: l, probabilities: p, coverage: s.coverage, framesUsed: rows.shape[0],
+                framesTotal: s.framesTotal)
         }
     }
 }
@@ -301,11 +318,13 @@ public enum EvaluateJob {
         if FileManager.default.fileExists(atPath: head.stem + ".log.csv") {
             r.curves = try Report.readLog(head.stem + ".log.csv")
         }
+        r.provenance = [
+            "head": head.stem, "head_kind": c.head.rawValue, "feature_model": c.featureModel ?? "",
+            "data": source.description, "split": split,
+            "segment": source.isManifest ? "first \(proto.length)-frame segment of each video" : "the feature files",
+        ]
         r.videos = zip(used, truth).map { ($0.video.id, $1, $0.label!, $0.probabilities) }
-        let rows = zip(used, truth).map { p, y in
-            PredictionRow(
-                video: p.video.id, truth: c.classes[y], label: c.classes[p.label!], probabilities: p.probabilities)
-        }
+        let rows = zip(used, truth).map { p, y in p.row(classes: c.classes, truth: c.classes[y]) }
         return EvaluationResult(evaluation: e, report: r, rows: rows, leftOut: left)
     }
 }

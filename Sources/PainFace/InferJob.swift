@@ -94,9 +94,10 @@ public final class InferJob {
                 probs = Array(UnsafeBufferPointer(start: fp.data + r * k, count: k))
                 label = classes[probs.indices.max { probs[$0] < probs[$1] }!]
             }
-            out.append(
-                PredictionRow(
-                    video: id, frame: f, frameIndex: i, label: label, probabilities: probs, source: e.sources[i]))
+            var r = PredictionRow(
+                video: id, frame: f, frameIndex: i, label: label, probabilities: probs, source: e.sources[i])
+            if i < e.boxes.count { (r.box, r.confidence, r.faces) = (e.boxes[i], e.confidences[i], e.faceCounts[i]) }
+            out.append(r)
         }
         return out
     }

@@ -120,21 +120,31 @@ public enum CachedData {
             x: x, y: ys, dim: dim, videos: videos, modelSHA256: model, modelName: modelName, warnings: warnings)
     }
 
+    public struct FirstSegment {
+        public var video: ManifestVideo
+        /// nil when the segment has no frame with a face (or the video is shorter than one)
+        public var rows: Tensor?
+        public var coverage: Double
+        public var framesTotal: Int
+    }
+
     /// Per video of a split: the feature rows of its first segment, as the paper evaluates
     /// (the head pads an LSTM sequence itself).
     public static func firstSegments(
         _ m: Manifest, split: String, cacheDir: String, protocol proto: SegmentProtocol
     )
-        throws -> [(video: ManifestVideo, rows: Tensor?)]
+        throws -> [FirstSegment]
     {
         var model: String?
         return try m.videos(split: split).map { v in
             let e = try entry(v, cacheDir: cacheDir, model: &model)
-            if let t = try featureRows(proto, e, path: cacheDir + "/\(v.id).safetensors") { return (v, t) }
-            guard let s = proto.segments(v, frames: e.totalFrames).first, s.upperBound <= e.frames.count else {
-                return (v, nil)
+            var s = FirstSegment(video: v, rows: nil, coverage: e.coverage, framesTotal: e.totalFrames)
+            if let t = try featureRows(proto, e, path: cacheDir + "/\(v.id).safetensors") {
+                s.rows = t
+            } else if let seg = proto.segments(v, frames: e.totalFrames).first, seg.upperBound <= e.frames.count {
+                s.rows = e.rows(seg)
             }
-            return (v, e.rows(s))
+            return s
         }
     }
 }

@@ -3,6 +3,14 @@ import Features
 import Foundation
 import Weights
 
+/// Version of the output tables' columns (README, "Output files"); raised when a column
+/// changes meaning or goes away.
+public enum OutputSchema {
+    public static let version = 1
+    /// Frames per second of a frame folder: the protocol's (the paper resampled to 30 fps).
+    public static let folderFPS = 30.0
+}
+
 /// One output row: a video, or one frame of it.
 public struct PredictionRow: Sendable {
     public var video: String
@@ -19,8 +27,12 @@ public struct PredictionRow: Sendable {
     public var coverage: Double?
     public var framesUsed: Int?
     public var framesTotal: Int?
-    /// Where a frame's face came from.
+    /// A frame's face: where it came from, its confidence 0-1, its box (x, y, w, h) and the
+    /// faces found in the frame.
     public var source: String?
+    public var confidence: Double?
+    public var box: [Double]?
+    public var faces: Int?
 
     public init(
         video: String, frame: String? = nil, frameIndex: Int? = nil, truth: String? = nil, label: String,
@@ -34,18 +46,17 @@ public struct PredictionRow: Sendable {
     }
 }
 
-/// Writes prediction rows as CSV or JSON lines; the column set says which fields a command
-/// reports.
+/// Writes prediction rows as CSV or JSON lines (the same columns, probabilities as p_<class>).
+/// One per-video table for `infer`, `predict` and `evaluate --predictions` (evaluation adds
+/// the true class), and one per-frame table.
 public struct PredictionWriter: Sendable {
     public enum Columns: Sendable {
-        /// video,label,p_...,face_coverage,frames_used,frames_total (`infer`, one row per video)
-        case inference
-        /// video,frame,frame_file,source,label,p_... (`infer --per-frame`, one row per frame)
-        case frames
-        /// video,label,p_... (`predict`)
-        case labels
-        /// video,true,predicted,p_... (`evaluate --predictions`)
+        /// video,label,p_...,face_coverage,frames_used,frames_total
+        case videos
+        /// the video columns, then true
         case evaluation
+        /// video,frame,timestamp,frame_file,source,confidence,x,y,w,h,faces,label,p_...
+        case frames
     }
     public let classes: [String]
     public let columns: Columns
@@ -55,67 +66,78 @@ public struct PredictionWriter: Sendable {
         (self.classes, self.columns, self.json) = (classes, columns, json)
     }
 
-    public var header: String? {
-        guard !json else { return nil }
+    public var names: [String] {
         let p = classes.map { "p_\($0)" }
         switch columns {
-        case .inference:
-            return (["video", "label"] + p + ["face_coverage", "frames_used", "frames_total"]).joined(separator: ",")
-        case .frames: return (["video", "frame", "frame_file", "source", "label"] + p).joined(separator: ",")
-        case .labels: return (["video", "label"] + p).joined(separator: ",")
-        case .evaluation: return (["video", "true", "predicted"] + p).joined(separator: ",")
+        case .videos: return ["video", "label"] + p + ["face_coverage", "frames_used", "frames_total"]
+        case .evaluation: return ["video", "label"] + p + ["face_coverage", "frames_used", "frames_total", "true"]
+        case .frames:
+            return ["video", "frame", "timestamp", "frame_file", "source", "confidence", "x", "y", "w", "h", "faces"]
+                + ["label"] + p
+        }
+    }
+
+    public var header: String? { json ? nil : names.joined(separator: ",") }
+
+    /// A value per column, nil where unknown (an empty CSV field, a JSON null).
+    enum Value { case text(String), int(Int), real(Double, String) }
+
+    func values(_ r: PredictionRow) -> [Value?] {
+        let p: [Value?] =
+            r.probabilities.isEmpty
+            ? [Value?](repeating: nil, count: classes.count)
+            : r.probabilities.map { .real(Double($0), "%.6f") }
+        let counts: [Value?] = [
+            r.coverage.map { .real($0, "%.4f") }, r.framesUsed.map { .int($0) }, r.framesTotal.map { .int($0) },
+        ]
+        switch columns {
+        case .videos: return [.text(r.video), .text(r.label)] + p + counts
+        case .evaluation: return [.text(r.video), .text(r.label)] + p + counts + [r.truth.map { .text($0) }]
+        case .frames:
+            let box: [Value?] = (0..<4).map { k in r.box.map { .real($0[k], "%.1f") } }
+            let index: [Value?] = [
+                r.frameIndex.map { .int($0) },
+                r.frameIndex.map { .real(Double($0) / OutputSchema.folderFPS, "%.4f") },
+            ]
+            return [.text(r.video)] + index + [.text(r.frame ?? ""), r.source.map { .text($0) }]
+                + [r.confidence.map { .real($0, "%.4f") }] + box + [r.faces.map { .int($0) }, .text(r.label)] + p
         }
     }
 
     public func line(_ r: PredictionRow) -> String {
-        json ? jsonLine(r) : csvLine(r)
+        let v = values(r)
+        if !json {
+            return v.map { x -> String in
+                switch x {
+                case .text(let s)?: return CSV.escape(s)
+                case .int(let i)?: return String(i)
+                case .real(let d, let f)?: return String(format: f, d)
+                case nil: return ""
+                }
+            }.joined(separator: ",")
+        }
+        // by hand, so the keys keep the columns' order
+        func str(_ s: String) -> String {
+            String(
+                decoding: (try? JSONSerialization.data(withJSONObject: s, options: .fragmentsAllowed)) ?? Data(),
+                as: UTF8.self)
+        }
+        let fields = zip(names, v).map { name, x -> String in
+            let value: String
+            switch x {
+            case .text(let s)?: value = str(s)
+            case .int(let i)?: value = String(i)
+            // the CSV's rounding, so both formats hold the same numbers
+            case .real(let d, let f)?: value = d.isFinite ? String(format: f, d) : "null"
+            case nil: value = "null"
+            }
+            return str(name) + ":" + value
+        }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 
     /// The whole file: header (CSV), one line per row, a final newline.
     public func text(_ rows: [PredictionRow]) -> String {
         ((header.map { [$0] } ?? []) + rows.map(line)).joined(separator: "\n") + "\n"
-    }
-
-    func csvLine(_ r: PredictionRow) -> String {
-        let p =
-            r.probabilities.isEmpty
-            ? [String](repeating: "", count: classes.count) : r.probabilities.map { String(format: "%.6f", $0) }
-        switch columns {
-        case .inference:
-            return
-                ([CSV.escape(r.video), CSV.escape(r.label)] + p
-                + [
-                    r.coverage.map { String(format: "%.4f", $0) } ?? "", r.framesUsed.map(String.init) ?? "",
-                    r.framesTotal.map(String.init) ?? "",
-                ]).joined(separator: ",")
-        case .frames:
-            return
-                ([
-                    CSV.escape(r.video), r.frameIndex.map(String.init) ?? "", CSV.escape(r.frame ?? ""),
-                    CSV.escape(r.source ?? ""), CSV.escape(r.label),
-                ] + p).joined(separator: ",")
-        case .labels:
-            return ([CSV.escape(r.video), CSV.escape(r.label)] + p).joined(separator: ",")
-        case .evaluation:
-            return ([CSV.escape(r.video), CSV.escape(r.truth ?? ""), CSV.escape(r.label)] + p).joined(separator: ",")
-        }
-    }
-
-    func jsonLine(_ r: PredictionRow) -> String {
-        var o: [String: Any] = ["video": r.video, "label": r.label]
-        if let f = r.frame { o["frame_file"] = f }
-        if let i = r.frameIndex { o["frame"] = i }
-        if let t = r.truth { o["true"] = t }
-        if !r.probabilities.isEmpty {
-            o["probabilities"] = Dictionary(uniqueKeysWithValues: zip(classes, r.probabilities.map { Double($0) }))
-        }
-        if columns == .inference {
-            if let c = r.coverage { o["face_coverage"] = c }
-            if let u = r.framesUsed { o["frames_used"] = u }
-            if let t = r.framesTotal { o["frames_total"] = t }
-        }
-        if columns == .frames, let s = r.source { o["source"] = s }
-        let d = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
-        return String(decoding: d, as: UTF8.self)
     }
 }

@@ -14,6 +14,8 @@ public struct Report {
     public var curves: [(epoch: Int, loss: Double, valLoss: Double?, valAccuracy: Double?)] = []
     /// Extra lines (data set, settings).
     public var notes: [String] = []
+    /// Where the figures come from (head, data, split, version), written into metrics.json.
+    public var provenance: [String: String] = [:]
     /// Per video: id, true class, predicted class, class probabilities.
     public var videos: [(id: String, truth: Int, predicted: Int, probabilities: [Float])] = []
 
@@ -44,7 +46,8 @@ public struct Report {
         var s = "# \(title)\n\n"
         for n in notes { s += "- \(n)\n" }
         if !notes.isEmpty { s += "\n" }
-        s += "## Table I\n\n" + evaluation.markdownTable(model: model) + "\n"
+        s += "## Table I (per video: \(evaluation.count) videos, each by its first segment)\n\n"
+        s += evaluation.markdownTable(model: model) + "\n"
         s += "## Confusion matrix (rows: true, columns: predicted)\n\n"
         s +=
             "| | " + evaluation.classes.joined(separator: " | ") + " |\n|---|"
@@ -233,7 +236,8 @@ public struct Report {
             """
         if !notes.isEmpty { s += "<ul>" + notes.map { "<li>\(Self.esc($0))</li>" }.joined() + "</ul>\n" }
         s +=
-            "<h2>Table I: \(Self.esc(model))</h2>\n<table><tr><th></th>"
+            "<h2>Table I: \(Self.esc(model)) (per video: \(e.count) videos, each by its first segment)</h2>\n"
+            + "<table><tr><th></th>"
             + e.classes.map { "<th>\(Self.esc($0))</th>" }.joined() + "<th>average</th></tr>\n"
         s +=
             row("precision", e.precision, e.macroPrecision) + row("recall", e.recall, e.macroRecall)
@@ -262,8 +266,16 @@ public struct Report {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try AtomicFile.write(Data(markdown.utf8), to: (dir as NSString).appendingPathComponent("report.md"))
         try AtomicFile.write(Data(html.utf8), to: (dir as NSString).appendingPathComponent("report.html"))
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(evaluation), to: (dir as NSString).appendingPathComponent("metrics.json"))
+        try AtomicFile.write(try metricsJSON(), to: (dir as NSString).appendingPathComponent("metrics.json"))
+    }
+
+    /// The evaluation's figures (macro averages included), the unit they count ("video") and
+    /// the provenance.
+    public func metricsJSON() throws -> Data {
+        var o = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(evaluation)) as? [String: Any] ?? [:]
+        o["unit"] = "video"
+        o["videos"] = evaluation.count
+        o["provenance"] = provenance.merging(["painface_version": PainFaceInfo.version]) { a, _ in a }
+        return try JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys])
     }
 }

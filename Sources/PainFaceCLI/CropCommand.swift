@@ -114,9 +114,16 @@ struct CropCommand: ParsableCommand {
         abstract: "Crop the face of every frame of video folders.",
         discussion: """
             Writes OUT/<video>/<frame>.png (size x size crops) and OUT/<video>.csv with one row per \
-            frame: frame, source (landmarks, haar, tracked, previous, none, unreadable), the box \
-            x, y, w, h, a score, the landmarks when known, and why a frame was unreadable. A video \
+            frame (per face with --all-faces): frame index, timestamp, frame file, source (landmarks, \
+            mtcnn, haar, tracked, previous, none, unreadable), confidence 0-1, the box x, y, w, h, the \
+            faces found, the face id, the detector's own score and why a frame was unreadable; \
+            OUT/<video>.landmarks.csv holds the landmarks when any are known (x_0.., y_0..). A video \
             whose CSV exists is skipped (the CSV is written last), so an interrupted run resumes.
+
+            Examples:
+              painface crop frames/video01 --out crops
+              painface crop frames/* --out crops --sources mtcnn,haar --all-faces
+              painface crop photos --out crops --stills --landmarks photos-pts
             """)
 
     @Argument(help: "Folders of video frames (JPEG or PNG).")
@@ -130,8 +137,10 @@ struct CropCommand: ParsableCommand {
     @Flag(help: "Every face of every frame, each with an id kept across frames: OUT/<video>/<frame>_f<id>.png.")
     var allFaces = false
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
             let ctx = try compute.context()  // checks --threads and --isa; MTCNN runs on its threads
             let cropper = try VideoCropper(options: try crop.options(), mtcnnThreads: ctx.threads)
@@ -141,7 +150,7 @@ struct CropCommand: ParsableCommand {
                 let name = URL(fileURLWithPath: dir).standardized.lastPathComponent
                 let csvPath = (out as NSString).appendingPathComponent(name + ".csv")
                 if !force && FileManager.default.fileExists(atPath: csvPath) {
-                    stderrLine("\(name): done before, skipped (\(csvPath))")
+                    Log.info("\(name): done before, skipped (\(csvPath))")
                     continue
                 }
                 do { try cropVideo(dir, name: name, cropper: cropper, csvPath: csvPath) } catch {
@@ -174,6 +183,9 @@ struct CropCommand: ParsableCommand {
             records = try cropper.run(folder: dir, landmarks: lm) { _, rec, img in
                 if let img { try save(img, (rec.frame as NSString).deletingPathExtension + ".png") }
             }
+        }
+        if let lm = VideoCropper.landmarkCSV(records) {
+            try AtomicFile.write(Data(lm.utf8), to: (out as NSString).appendingPathComponent(name + ".landmarks.csv"))
         }
         try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
         let dt = monotonicSeconds() - t0

@@ -46,10 +46,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Start over: ignore OUT's checkpoint.") var force = false
     @Option(help: "Seed of initialisation, shuffling and dropout.") var seed: UInt64 = 1
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
-            if head != nil { stderrLine("warning: train --head is now --kind (--head names a trained head elsewhere)") }
+            if head != nil { Log.warn("train --head is now --kind (--head names a trained head elsewhere)") }
             if kind != nil && head != nil && kind != head {
                 throw Failure(description: "--kind \(kind!) and --head \(head!) disagree: give --kind only")
             }
@@ -97,12 +99,12 @@ struct TrainCommand: ParsableCommand {
             let r = try job.run(
                 train: train, validation: validation, out: out, context: try compute.context(),
                 started: { n, dim, from, warnings in
-                    for w in warnings { stderrLine("warning: \(w)") }
-                    stderrLine("\(kind): \(n) training samples of \(dim) features from \(from)")
+                    for w in warnings { Log.warn(w) }
+                    Log.info("\(kind): \(n) training samples of \(dim) features from \(from)")
                 },
-                notice: { stderrLine($0) },
+                notice: { Log.info($0) },
                 epoch: { e in
-                    stderrLine(
+                    Log.info(
                         String(format: "epoch %d: loss %.4f", e.epoch, e.loss)
                             + (e.valLoss.map {
                                 String(format: ", val_loss %.4f, val_accuracy %.3f", $0, e.valAccuracy!)
@@ -135,11 +137,14 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Labels CSV (without a manifest).") var labels: String?
     @Option(help: "Report folder (default: HEAD-report-SPLIT).") var report: String?
     @Option(help: "Also write the metrics as JSON here.") var json: String?
-    @Option(help: "Write one row per video (video,true,predicted,p_...) as CSV here.") var predictions: String?
+    @Option(help: "Write one row per video here: infer's columns, then true (JSON lines if it ends in .jsonl).")
+    var predictions: String?
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
@@ -154,19 +159,21 @@ struct EvaluateCommand: ParsableCommand {
                 )
             }
             let r = try EvaluateJob.run(h, source: source, split: split)
-            if !r.leftOut.isEmpty { stderrLine("left out: " + r.leftOut.joined(separator: ", ")) }
+            if !r.leftOut.isEmpty { Log.warn("left out: " + r.leftOut.joined(separator: ", ")) }
             print(r.evaluation.markdownTable(model: h.config.head.reportName))
             print("confusion (rows true, columns predicted): \(r.evaluation.confusion)")
             let dir = report ?? "\(h.stem)-report-\(manifest == nil ? "features" : split)"
             try r.report.write(to: dir)
-            stderrLine("report: \(dir)/report.md, \(dir)/report.html, \(dir)/metrics.json")
+            Log.info("report: \(dir)/report.md, \(dir)/report.html, \(dir)/metrics.json")
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(try enc.encode(r.evaluation), to: json)
             }
             if let predictions {
-                let text = PredictionWriter(classes: h.config.classes, columns: .evaluation).text(r.rows)
+                let text = PredictionWriter(
+                    classes: h.config.classes, columns: .evaluation, json: TableFormat.jsonLines(file: predictions)
+                ).text(r.rows)
                 try AtomicFile.write(Data(text.utf8), to: predictions)
             }
         }
@@ -190,11 +197,13 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Folder of feature files (without --manifest).") var features: String?
     @Option(help: "Write the CSV here, atomically (default: standard output).") var out: String?
     @Argument(help: "Video names (feature files; default: every one in the folder).") var videos: [String] = []
-    @Flag(help: "JSON lines instead of CSV.") var json = false
+    @OptionGroup var output: TableFormat
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
             let h = try Heads.load(stem: head, context: try compute.context())
             let source: FeatureSource
@@ -205,13 +214,11 @@ struct PredictCommand: ParsableCommand {
                 source = try FeatureSource(features: features, labels: nil, split: split, sequence: nil, videos: videos)
             }
             let rows = try SplitPredictor.predict(h, source: source, split: split).map { p -> PredictionRow in
-                guard let l = p.label else {
-                    stderrLine("warning: \(p.video.id): no segment with a face; its row has an empty label")
-                    return PredictionRow(video: p.video.id, label: "", probabilities: [])
-                }
-                return PredictionRow(video: p.video.id, label: h.config.classes[l], probabilities: p.probabilities)
+                if p.label == nil { Log.warn("\(p.video.id): no segment with a face; its label is no_face") }
+                return p.row(classes: h.config.classes)
             }
-            let text = PredictionWriter(classes: h.config.classes, columns: .labels, json: json).text(rows)
+            let text = PredictionWriter(classes: h.config.classes, columns: .videos, json: try output.jsonLines(out))
+                .text(rows)
             if let out { try AtomicFile.write(Data(text.utf8), to: out) } else { print(text, terminator: "") }
         }
     }

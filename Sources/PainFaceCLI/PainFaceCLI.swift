@@ -18,11 +18,54 @@ func fail(_ error: Error) -> Failure { Failure(description: "\(error)") }
 
 /// A command's body with every error turned into a one-line Failure.
 func reporting(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as Failure { throw e } catch { throw fail(error) }
+    do { try body() } catch let e as Failure { throw e } catch let e as ValidationError { throw e } catch {
+        throw fail(error)
+    }
 }
 
 func stderrLine(_ s: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((s + terminator).utf8))
+}
+
+/// What a command says on stderr: errors and warnings always; notes and progress unless
+/// --quiet; a line per finished video and every unreadable frame with --verbose.
+enum Log {
+    enum Level: Int { case quiet, normal, verbose }
+    nonisolated(unsafe) static var level = Level.normal
+    static func info(_ s: String) { if level != .quiet { stderrLine(s) } }
+    static func detail(_ s: String) { if level == .verbose { stderrLine(s) } }
+    static func warn(_ s: String) { stderrLine("warning: " + s) }
+}
+
+struct LogOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Only warnings and errors on stderr: no progress, no notes.")
+    var quiet = false
+    @Flag(name: .shortAndLong, help: "Also a line per finished video and every unreadable frame.")
+    var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet and --verbose exclude each other") }
+    }
+    func apply() { Log.level = quiet ? .quiet : verbose ? .verbose : .normal }
+}
+
+/// The table format of a command's output: --format, else the output file's extension.
+struct TableFormat: ParsableArguments {
+    @Option(help: "Table format: csv or jsonl (default: from the output file's extension, else csv).")
+    var format: String?
+
+    func jsonLines(_ out: String?) throws -> Bool {
+        switch format {
+        case "csv": return false
+        case "jsonl", "json": return true
+        case nil: return Self.jsonLines(file: out)
+        case let f?: throw ValidationError("--format must be csv or jsonl, not \(f)")
+        }
+    }
+
+    static func jsonLines(file: String?) -> Bool {
+        ["jsonl", "json", "ndjson"].contains(((file ?? "") as NSString).pathExtension.lowercased())
+    }
 }
 
 struct ComputeOptions: ParsableArguments {
@@ -45,6 +88,19 @@ struct PainFaceCommand: ParsableCommand {
             TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ModelsCommand.self,
         ],
         defaultSubcommand: nil)
+
+    /// Exit codes: 0 done; 1 an error, or some inputs failed (the others were written); 2 the
+    /// command line is wrong (ArgumentParser's own code for that is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            stderrLine(fullMessage(for: error))
+            Foundation.exit(2)
+        }
+    }
 }
 
 struct FeaturesCommand: ParsableCommand {
@@ -76,8 +132,10 @@ struct FeaturesCommand: ParsableCommand {
     var crop = false
     @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         try reporting {
             let ctx = try compute.context()
@@ -85,7 +143,7 @@ struct FeaturesCommand: ParsableCommand {
             let fc = try cropSettings.cache(
                 dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
             let fx = fc.extractor
-            stderrLine(
+            Log.info(
                 """
                 model \(fx.model.config.name) (\(fx.model.featureDimension) features, sha256 \
                 \(fx.modelHash.prefix(12))), \(ctx.isa), \(ctx.threads) threads
@@ -101,15 +159,16 @@ struct FeaturesCommand: ParsableCommand {
             var failed = 0
             let bar = ProgressLine(total: list.totalFrames)
             // a line per folder (after the progress line on a terminal)
-            func line(_ s: String) { stderrLine((bar.tty ? "\r\u{1B}[K" : "") + s) }
+            let clear = bar.tty && Log.level != .quiet ? "\r\u{1B}[K" : ""
             job.run(events: JobEvents(progress: { [bar] in bar.show($0) })) { o in
                 guard let e = o.entry, o.error == nil else {
-                    line("error: \(o.error.map { "\($0)" } ?? "\(o.folder): no frames")")
+                    stderrLine(clear + "error: \(o.error.map { "\($0)" } ?? "\(o.folder): no frames")")
                     failed += 1
                     return
                 }
-                if o.upToDate { line("\(o.id): up to date, skipped"); return }
-                line(Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
+                if o.upToDate { Log.info(clear + "\(o.id): up to date, skipped"); return }
+                Log.info(clear + Self.summary(o, e, path: fc.path(o.id), faceCrops: !crop))
+                for (f, why) in e.framesWithoutFeatures { Log.detail("\(o.id): \(f): \(why)") }
                 if let probs = e.probabilities, let classes = fx.model.config.classes, e.positions.count > 0 {
                     let sum = TopClassSummary(probs, rows: e.positions.count)
                     print(
@@ -122,6 +181,7 @@ struct FeaturesCommand: ParsableCommand {
                     print("\(o.id)\t\(e.positions.count) frames\t\(fc.path(o.id))")
                 }
             }
+            bar.finish()
             if failed > 0 { throw Failure(description: "\(failed) folder(s) failed; the others were written") }
         }
     }
@@ -148,8 +208,8 @@ struct FeaturesCommand: ParsableCommand {
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models", abstract: "List the bundled models.")
-    @Flag(help: "JSON output.")
-    var json = false
+    @Option(help: "Output format: text (tab-separated) or json.")
+    var format = "text"
     @Option(
         help:
             """
@@ -158,8 +218,10 @@ struct ModelsCommand: ParsableCommand {
             """
     )
     var writeRandomVgg16: String?
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         if let stem = writeRandomVgg16 {
             let config = Architectures.vgg16GapFc1024()
             try SafeTensorsWriter.write(try Architectures.randomWeights(for: config), to: stem + ".safetensors")
@@ -167,8 +229,9 @@ struct ModelsCommand: ParsableCommand {
             print("wrote \(stem).json and \(stem).safetensors (random weights)")
             return
         }
+        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
         let rows = try ModelSummary.bundled(context: try ComputeContext(isa: .best, threads: 1))
-        if json {
+        if format == "json" {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             enc.keyEncodingStrategy = .convertToSnakeCase
@@ -184,7 +247,7 @@ struct ModelsCommand: ParsableCommand {
                     + (classes.isEmpty ? "" : "\tclasses \(classes)") + "\t\(r.path)")
         }
         // on stderr, so the table stays machine-readable
-        stderrLine(
+        Log.info(
             """
             No pain model is bundled: these are feature and face models. A pain estimate needs a head \
             trained on labelled pain videos (README, "Getting a real pain estimate").

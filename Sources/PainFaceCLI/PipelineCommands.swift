@@ -69,7 +69,7 @@ final class ProgressLine {
 
     func update(_ label: String, force: Bool = false) {
         let now = monotonicSeconds()
-        guard force || now - last >= (tty ? 0.2 : 10) else { return }
+        guard Log.level != .quiet, force || now - last >= (tty ? 0.2 : 10) else { return }
         last = now
         let rate = computeTime > 0 ? Double(processed) / computeTime : 0
         let left = Double(total - frames)
@@ -84,7 +84,7 @@ final class ProgressLine {
 
     /// The final state, drawn even when the last update was too recent to draw.
     func finish() {
-        if tty {
+        if tty && Log.level != .quiet {
             frames = max(frames, total)
             update("done", force: true)
             stderrLine("")
@@ -103,8 +103,11 @@ final class ProgressLine {
             progress: { [self] in show($0) },
             finished: { [self] p, error in
                 if let error {
-                    if tty { stderrLine("") }
+                    if tty && Log.level != .quiet { stderrLine("") }
                     stderrLine("error: " + describe(p, error))
+                } else {
+                    Log.detail(
+                        (tty ? "\r\u{1B}[K" : "") + "\(p.video): done, \(p.frames)/\(p.totalFrames) frames so far")
                 }
                 show(p, force: !tty)
             })
@@ -136,8 +139,10 @@ struct DatasetInitCommand: ParsableCommand {
     @Option(help: "Output manifest (default: ROOT/manifest.csv).") var out: String?
     @Option(help: "Separator ending the participant part of a video folder's name.") var separator = "_"
     @Flag(help: "Overwrite an existing manifest.") var force = false
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
             guard let sep = separator.first, separator.count == 1 else {
                 throw Failure(description: "--separator must be one character")
@@ -173,13 +178,15 @@ struct DatasetCheckCommand: ParsableCommand {
     @Argument(help: "The manifest CSV.") var manifest: String
     @OptionGroup var protocolOptions: ProtocolOptions
     @Option(help: "Also write the counts and problems as JSON here.") var json: String?
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         try reporting {
             let m = try protocolOptions.manifest(manifest)
             let c = DatasetCheck(m, protocol: try protocolOptions.proto())
             print(c.table(), terminator: "")
-            for w in c.warnings { stderrLine("warning: \(w)") }
+            for w in c.warnings { Log.warn(w) }
             for p in c.problems { stderrLine("error: \(p)") }
             if let json {
                 let obj: [String: Any] = [
@@ -223,8 +230,10 @@ struct ExtractCommand: ParsableCommand {
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     func run() throws {
+        log.apply()
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         guard cropSettings.landmarks == nil else {
             throw Failure(description: "extract reads landmarks from the manifest's landmarks column, not --landmarks")
@@ -241,7 +250,7 @@ struct ExtractCommand: ParsableCommand {
             let job = try ExtractJob(manifest: m, protocol: proto, cache: fc, splits: wanted, shard: sh)
             job.force = force
             let fx = fc.extractor
-            stderrLine(
+            Log.info(
                 """
                 extract: \(job.videos.count) of \(job.manifest.videos.count) videos (shard \(sh)), \
                 \(job.totalFrames) frames -> \(dir); model \(fx.model.config.name) (sha256 \
@@ -254,20 +263,20 @@ struct ExtractCommand: ParsableCommand {
                     "\(p.video) (line \(job.videos.first { $0.id == p.video }?.line ?? 0)): \(e)"
                 })
             bar.finish()
-            stderrLine(
+            Log.info(
                 """
                 extract: \(s.extracted) extracted, \(s.skipped) up to date, \(s.failed.count) failed; \(s.frames) \
                 frames in 
                 """
                     + String(format: "%.1f s (%.1f frames/s)", s.seconds, s.framesPerSecond))
             if !s.short.isEmpty {
-                stderrLine(
+                Log.warn(
                     "left out, shorter than one \(job.proto.length)-frame segment (--short-segment pad keeps them): "
                         + s.short.joined(separator: ", "))
             }
             if s.stages.reduce(0, { $0 + $1.1 }) > 0 {
                 // read..crop run on one thread, features on another, at the same time
-                stderrLine(
+                Log.info(
                     "busy time per stage, % of wall time (cropping and the model overlap): "
                         + s.stages.map { $0.0 + String(format: " %.1f%%", 100 * $0.1 / max(s.seconds, 1e-9)) }.joined(
                             separator: ", "))
@@ -303,7 +312,7 @@ struct InferCommand: ParsableCommand {
         String?
     @Option(help: "Head model stem (from `painface train`).") var head: String?
     @Option(help: "Output file (default: standard output).") var out: String?
-    @Flag(help: "JSON lines instead of CSV.") var json = false
+    @OptionGroup var output: TableFormat
     @Flag(help: "Also write one row per frame (to --frames).") var perFrame = false
     @Option(help: "With --per-frame: the per-frame file (default: from --out, e.g. pred.csv -> pred.frames.csv).")
     var frames: String?
@@ -313,6 +322,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Frames per forward pass.") var batch = 8
     @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
 
     /// The per-frame file: --frames, else --out's stem + .frames.csv (.jsonl); nil without --per-frame.
     func framesPath() throws -> String? {
@@ -324,10 +334,11 @@ struct InferCommand: ParsableCommand {
         guard let out else { throw Failure(description: "--per-frame needs --out or --frames (a file per table)") }
         let ext = (out as NSString).pathExtension
         let stem = ext.isEmpty ? out : String(out.dropLast(ext.count + 1))
-        return stem + (json ? ".frames.jsonl" : ".frames.csv")
+        return stem + (try output.jsonLines(out) ? ".frames.jsonl" : ".frames.csv")
     }
 
     func run() throws {
+        log.apply()
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         try reporting {
             let framesFile = try framesPath()
@@ -353,22 +364,23 @@ struct InferCommand: ParsableCommand {
             job.landmarks = { [cropSettings, folders] in
                 cropSettings.landmarkPath(for: $0, several: folders.count > 1)
             }
-            stderrLine(
+            Log.info(
                 "infer: \(folders.count) folders, \(list.totalFrames) frames; model \(fx.model.config.name)"
                     + (head.map { ", head \($0)" } ?? "") + "; features in \(dir)")
             let bar = ProgressLine(total: list.totalFrames)
             let (rows, failed) = job.run(events: bar.events { _, e in "\(e)" })
             bar.finish()
-            let text = PredictionWriter(classes: job.classes, columns: .inference, json: json)
+            let json = try output.jsonLines(out)
+            let text = PredictionWriter(classes: job.classes, columns: .videos, json: json)
                 .text(rows.filter { $0.frame == nil })
             if let framesFile {
                 let perFrame = PredictionWriter(classes: job.classes, columns: .frames, json: json)
                     .text(rows.filter { $0.frame != nil })
                 try AtomicFile.write(Data(perFrame.utf8), to: framesFile)
-                stderrLine("infer: wrote \(framesFile)")
+                Log.info("infer: wrote \(framesFile)")
             }
             if let out {
-                try AtomicFile.write(Data(text.utf8), to: out); stderrLine("infer: wrote \(out)")
+                try AtomicFile.write(Data(text.utf8), to: out); Log.info("infer: wrote \(out)")
             } else {
                 print(text, terminator: "")
             }

@@ -13,6 +13,8 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var macroPrecision: Double { precision.reduce(0, +) / Double(max(precision.count, 1)) }
     public var macroRecall: Double { recall.reduce(0, +) / Double(max(recall.count, 1)) }
     public var macroF1: Double { f1.reduce(0, +) / Double(max(f1.count, 1)) }
+    /// The samples counted (the confusion matrix's total).
+    public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
 
     enum CodingKeys: String, CodingKey {
         case classes, confusion, precision, recall, f1, accuracy

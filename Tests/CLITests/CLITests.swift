@@ -183,7 +183,10 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
             #expect(e.out.contains("| precision no_pain / low_pain / high_pain / avg |"))
             let p = try painface(["predict", "--head", stem, "--features", feats])
             #expect(p.status == 0 && p.out.split(separator: "\n").count == 4)
-            #expect(p.out.hasPrefix("video,label,p_no_pain,p_low_pain,p_high_pain\ncap12_t010s,"))
+            #expect(
+                p.out.hasPrefix(
+                    "video,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total\ncap12_t010s,")
+            )
         }
         // two classes named by the labels, a head in a folder that does not exist yet, predictions too
         let binary = dir.appendingPathComponent("binary.csv").path
@@ -203,7 +206,7 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         #expect(p2.status == 0, "\(p2.err)")
         #expect(
             try String(contentsOfFile: dir.appendingPathComponent("x/y.csv").path, encoding: .utf8).hasPrefix(
-                "video,label,p_calm,p_pain\n"))
+                "video,label,p_calm,p_pain,face_coverage,frames_used,frames_total\n"))
         // a head refuses labels it does not know
         let e3 = try painface(["evaluate", "--head", stem, "--features", feats, "--labels", labels])
         #expect(e3.status != 0 && e3.err.contains("unknown label"), "\(e3.err)")

@@ -66,14 +66,19 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
             #expect(rows.count == 2)
             let metrics = try JSONDecoder().decode(
                 Evaluation.self, from: Data(contentsOf: URL(fileURLWithPath: report + "/metrics.json")))
-            let correct = rows.filter { $0[1] == $0[2] }.count
+            // infer's per-video columns, then true
+            #expect(rows.allSatisfy { $0.count == 9 })
+            let correct = rows.filter { $0[1] == $0[8] }.count
             #expect(abs(metrics.accuracy - Double(correct) / 2) < 1e-12)
             // predict on the same split gives the same labels and probabilities
             let pr = try painface(
                 ["predict", "--head", stem, "--manifest", manifest, "--cache", cache, "--split", "validation"] + proto)
             #expect(pr.status == 0, "\(pr.err)")
-            let predRows = pr.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
-            #expect(predRows.map { [$0[0], $0[1]] + $0[2...] } == rows.map { [$0[0], $0[2]] + $0[3...] })
+            let predLines = pr.out.split(separator: "\n")
+            let evalHeader = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n")[0]
+            #expect(evalHeader == predLines[0] + ",true")
+            let predRows = predLines.dropFirst().map { $0.split(separator: ",") }
+            #expect(predRows.map { Array($0) } == rows.map { Array($0[0..<8]) })
         }
 
         let folders = ["cap12_a", "wolfgang_b"].map { repoRoot().appendingPathComponent("samples/frames/\($0)").path }
@@ -101,21 +106,35 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let frameLines = try table(d.appendingPathComponent("pred.frames.csv").path)
         #expect(
             frameLines[0].joined(separator: ",")
-                == "video,frame,frame_file,source,label,p_no_pain,p_low_pain,p_high_pain")
+                == "video,frame,timestamp,frame_file,source,confidence,x,y,w,h,faces,label,"
+                + "p_no_pain,p_low_pain,p_high_pain")
         #expect(frameLines.count == 1 + 80)
+        for r in frameLines.dropFirst() {
+            // a time from the index at the protocol's 30 fps; a box and a 0-1 confidence for each found face
+            #expect(abs(Double(r[2])! - Double(Int(r[1])!) / 30) < 1e-4)
+            if ["haar", "tracked"].contains(r[4]) {
+                #expect(Double(r[5]).map { $0 > 0 && $0 < 1 } == true && r[6...9].allSatisfy { Double($0) != nil })
+            }
+        }
         for (video, first) in [("cap12_a", "frame_00001.jpg"), ("wolfgang_b", "frame_00151.jpg")] {
             let rows = frameLines.dropFirst().filter { $0[0] == video }
             #expect(rows.map { Int($0[1]) } == (0..<40).map { $0 }, "\(video)")
-            #expect(rows.first.map { String($0[2]) } == first)
+            #expect(rows.first.map { String($0[3]) } == first)
         }
         let noOut = try painface(["infer", folders[0], "--per-frame"])
         #expect(noOut.status != 0 && noOut.err.contains("--per-frame needs --out or --frames"))
         // without a head: the default model's expression probabilities, as JSON lines
-        let js = try painface(["infer", folders[0], "--json"])
+        let js = try painface(["infer", folders[0], "--format", "jsonl"])
         #expect(js.status == 0, "\(js.err)")
         let obj = try JSONSerialization.jsonObject(with: Data(js.out.split(separator: "\n")[0].utf8)) as? [String: Any]
-        #expect((obj?["probabilities"] as? [String: Double])?.count == 7)
+        #expect(obj?.keys.filter { $0.hasPrefix("p_") }.count == 7)
         #expect(obj?["frames_used"] as? Int == 40)
+        // the format follows the output's extension; a wrong --format is a usage error (exit 2)
+        let jl = d.appendingPathComponent("expr.jsonl").path
+        #expect(try painface(["infer", folders[0], "--out", jl, "--quiet"]).status == 0)
+        #expect(try String(contentsOfFile: jl, encoding: .utf8).hasPrefix("{\"video\":\"cap12_a\",\"label\":"))
+        let bad = try painface(["infer", folders[0], "--format", "xml"])
+        #expect(bad.status == 2 && bad.err.contains("--format must be csv or jsonl"))
     }
 
     @Test("an extract killed with SIGKILL mid-run resumes to the same cache as an uninterrupted run")

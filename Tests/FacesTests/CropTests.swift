@@ -153,8 +153,18 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         let recs2 = try VideoCropper(options: skip, cascadePath: cascadePath()).run(folder: d.path) { _, _, _ in }
         #expect(recs2[6].source == .none && recs2[6].box == nil)
         let csv = VideoCropper.csv(recs)
-        #expect(csv.hasPrefix("frame,source,x,y,w,h,score,landmarks,reason,faces,face_id\nframe_00001.jpg,haar,"))
-        #expect(csv.contains("frame_00008.jpg,unreadable,,,,,,,JPEG"))
+        #expect(
+            csv.hasPrefix(
+                "frame,timestamp,frame_file,source,confidence,x,y,w,h,faces,face_id,detector_score,reason\n"
+                    + "0,0.0000,frame_00001.jpg,haar,0."))
+        #expect(csv.contains("\n7,0.2333,frame_00008.jpg,unreadable,,,,,,,,,JPEG"))
+        // one confidence scale: Haar's neighbour counts map into (0, 1); a reused box has none
+        #expect(
+            recs.filter { [.haar, .tracked].contains($0.source) }.allSatisfy {
+                $0.confidence! > 0 && $0.confidence! < 1
+            })
+        #expect(recs[6].confidence == nil && recs[6].score == nil)
+        #expect(VideoCropper.landmarkCSV(recs) == nil)
     }
 
     @Test(
@@ -230,5 +240,12 @@ func write(_ s: String, _ url: URL) throws { try Data(s.utf8).write(to: url) }
         #expect(recs[0].source == .landmarks)
         #expect(recs[0].box! == truth)
         #expect(recs[0].landmarks?.points.count == 68)
+        // OpenFace's layout: x_0..x_67 then y_0..y_67
+        let lines = try #require(VideoCropper.landmarkCSV(recs)).split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("frame,timestamp,frame_file,face_id,source,points,x_0,x_1,"))
+        #expect(lines[0].hasSuffix(",x_67,y_0") == false && lines[0].hasSuffix(",y_66,y_67"))
+        let cells = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(cells.count == 6 + 136 && cells[4] == "landmarks" && cells[5] == "68")
+        #expect(abs(Double(cells[6])! - recs[0].landmarks!.points[0].x) < 0.005)
     }
 }

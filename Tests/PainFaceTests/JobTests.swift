@@ -17,46 +17,46 @@ import Weights
         video: "a,b", truth: "low_pain", label: "high_pain", probabilities: [0.25, 0.125, 0.625],
         coverage: 0.5, framesUsed: 3, framesTotal: 6)
 
-    @Test("CSV rows per column set: fields quoted when needed, six decimals, empty cells for unknowns")
+    @Test("CSV: one per-video schema (evaluation adds true), a per-frame one; quoted fields, empty unknowns")
     func csv() {
+        let videos = "video,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total"
         #expect(
-            PredictionWriter(classes: classes, columns: .inference).text([row]) == """
-                video,label,p_no_pain,p_low_pain,p_high_pain,face_coverage,frames_used,frames_total
+            PredictionWriter(classes: classes, columns: .videos).text([row]) == """
+                \(videos)
                 "a,b",high_pain,0.250000,0.125000,0.625000,0.5000,3,6
-
-                """)
-        let frame = PredictionRow(
-            video: "v", frame: "f,1.png", frameIndex: 0, label: "", probabilities: [], source: "haar")
-        #expect(
-            PredictionWriter(classes: classes, columns: .frames).text([frame]) == """
-                video,frame,frame_file,source,label,p_no_pain,p_low_pain,p_high_pain
-                v,0,"f,1.png",haar,,,,
-
-                """)
-        #expect(
-            PredictionWriter(classes: classes, columns: .labels).text([row]) == """
-                video,label,p_no_pain,p_low_pain,p_high_pain
-                "a,b",high_pain,0.250000,0.125000,0.625000
 
                 """)
         #expect(
             PredictionWriter(classes: classes, columns: .evaluation).text([row]) == """
-                video,true,predicted,p_no_pain,p_low_pain,p_high_pain
-                "a,b",low_pain,high_pain,0.250000,0.125000,0.625000
+                \(videos),true
+                "a,b",high_pain,0.250000,0.125000,0.625000,0.5000,3,6,low_pain
+
+                """)
+        var frame = PredictionRow(
+            video: "v", frame: "f,1.png", frameIndex: 45, label: "", probabilities: [], source: "haar")
+        (frame.confidence, frame.box, frame.faces) = (0.86, [10, 20.25, 30, 40], 2)
+        #expect(
+            PredictionWriter(classes: classes, columns: .frames).text([frame]) == """
+                video,frame,timestamp,frame_file,source,confidence,x,y,w,h,faces,label,p_no_pain,p_low_pain,p_high_pain
+                v,45,1.5000,"f,1.png",haar,0.8600,10.0,20.2,30.0,40.0,2,,,,
 
                 """)
     }
 
-    @Test("JSON lines: one object per row, probabilities by class, no header")
+    @Test("JSON lines: the CSV's columns in its order, the same rounding, null for unknowns")
     func json() throws {
-        let text = PredictionWriter(classes: classes, columns: .inference, json: true).text([row])
+        let w = PredictionWriter(classes: classes, columns: .evaluation, json: true)
+        let text = w.text([row])
         #expect(text.hasSuffix("}\n") && text.split(separator: "\n").count == 1)
+        #expect(text.hasPrefix(#"{"video":"a,b","label":"high_pain","p_no_pain":0.250000,"#))
         let o = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(
-            o["video"] as? String == "a,b" && o["label"] as? String == "high_pain" && o["true"] as? String == "low_pain"
-        )
-        #expect((o["probabilities"] as? [String: Double]) == ["no_pain": 0.25, "low_pain": 0.125, "high_pain": 0.625])
-        #expect(o["frames_used"] as? Int == 3 && o["frames_total"] as? Int == 6)
+        #expect(Set(o.keys) == Set(w.names))
+        #expect(o["true"] as? String == "low_pain" && o["p_high_pain"] as? Double == 0.625)
+        #expect(o["frames_used"] as? Int == 3 && o["frames_total"] as? Int == 6 && o["face_coverage"] as? Double == 0.5)
+        let none = PredictionRow(video: "v", label: "no_face", probabilities: [])
+        let p = try #require(
+            try JSONSerialization.jsonObject(with: Data(w.line(none).utf8)) as? [String: Any])
+        #expect(p["p_no_pain"] is NSNull && p["true"] is NSNull)
     }
 }
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 
-__all__ = ["PainFaceError", "engine", "infer", "extract", "load_features", "models"]
+__all__ = ["PainFaceError", "engine", "infer", "extract", "load_features", "models", "read_table"]
 __version__ = "0.1.0"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,7 +15,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 class PainFaceError(RuntimeError):
     """The engine failed: `message` is its first error line (`errors`: every one), `status` its
-    exit status (1: some inputs failed, the others were written; 64: usage)."""
+    exit status (1: an error, or some inputs failed and the others were written; 2: usage)."""
 
     def __init__(self, message, status, command):
         super().__init__(message)
@@ -49,26 +49,37 @@ def _run(args):
     return p.stdout
 
 
-_TEXT = {"video": str, "frame_file": str, "label": str, "source": str}
+_TEXT = {"video": str, "frame_file": str, "label": str, "source": str, "true": str, "reason": str}
+# integer columns of PainFace's tables (schema 1); those that may be empty are nullable (Int64)
+_INTS = {"frame": "int64", "frames_used": "int64", "frames_total": "int64", "points": "int64",
+         "faces": "Int64", "face_id": "Int64"}
 
 
-def _read(path, ints):
-    """A PainFace CSV: only an empty field is missing (a label or video named "NA" stays a
-    string), text columns stay text, `ints` are int64."""
+def read_table(path):
+    """Any table PainFace writes (CSV, or JSON lines by the extension .jsonl) as a DataFrame with
+    the documented dtypes: text columns stay text (a label or video named "NA" too), counts and
+    frame indices are integers (nullable Int64 where a cell may be empty), the rest float64."""
     import pandas as pd
-    table = pd.read_csv(path, dtype=_TEXT, keep_default_na=False, na_values=[""])
-    for c in _TEXT:
-        if c in table:
-            table[c] = table[c].fillna("")
-    for c in ints:
-        table[c] = table[c].astype("int64")
+    if str(path).endswith((".jsonl", ".json", ".ndjson")):
+        table = pd.read_json(path, lines=True, dtype=False)
+    else:
+        table = pd.read_csv(path, dtype={c: str for c in _TEXT}, keep_default_na=False, na_values=[""])
+    for c in table.columns:
+        if c in _TEXT:
+            table[c] = table[c].fillna("").astype(str)
+        elif c in _INTS:
+            # an empty cell where none is expected still reads, as a nullable integer
+            table[c] = table[c].astype(_INTS[c] if table[c].notna().all() else "Int64")
+        else:
+            table[c] = table[c].astype("float64")
     return table
 
 
 def infer(folders, head=None, model=None, per_frame=False, threads=None, **options):
     """Runs `painface infer` on frame folders. Returns the per-video DataFrame (video, label,
     p_..., face_coverage, frames_used, frames_total), or (videos, frames) with per_frame=True
-    (video, frame: 0-based index in reading order, frame_file, source, label, p_...). Other
+    (video, frame: 0-based index in reading order, timestamp, frame_file, source, confidence,
+    x, y, w, h, faces, label, p_...). Other
     keyword options map to the command's flags (sources="landmarks,haar" -> --sources
     landmarks,haar; stills=True -> --stills)."""
     if isinstance(folders, (str, os.PathLike)):
@@ -86,10 +97,10 @@ def infer(folders, head=None, model=None, per_frame=False, threads=None, **optio
             args.append("--per-frame")
         args += _flags(options)
         _run(args)
-        videos = _read(out, ["frames_used", "frames_total"])
+        videos = read_table(out)
         if not per_frame:
             return videos
-        return videos, _read(os.path.join(tmp, "infer.frames.csv"), ["frame"])
+        return videos, read_table(os.path.join(tmp, "infer.frames.csv"))
 
 
 def _flags(options):
@@ -114,9 +125,9 @@ def extract(manifest, cache, model=None, threads=None, **options):
 
 
 def models():
-    """The models the engine finds, as a DataFrame (`painface models --json`)."""
+    """The models the engine finds, as a DataFrame (`painface models --format json`)."""
     import pandas as pd
-    return pd.DataFrame(json.loads(_run(["models", "--json"])))
+    return pd.DataFrame(json.loads(_run(["models", "--format", "json"])))
 
 
 def load_features(path):
