@@ -12,8 +12,12 @@ cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
 bash scripts/deps.sh
 # a build folder of its own: the static runtime must not replace .build/release's objects
-swift build -c release -j 2 --product painface --static-swift-stdlib --build-path .build/static
-bin=$(swift build -c release --product painface --static-swift-stdlib --build-path .build/static --show-bin-path)
+# rpath $ORIGIN/../lib: a tarball of scripts/package.sh carries libjpeg/libpng there; an install
+# without them uses the system's
+flags=(-c release --product painface --static-swift-stdlib --build-path .build/static
+  -Xlinker -rpath -Xlinker '$ORIGIN/../lib')
+swift build -j 2 "${flags[@]}"
+bin=$(swift build "${flags[@]}" --show-bin-path)
 mkdir -p "$prefix/bin" "$prefix/share/painface/models" "$prefix/share/man/man1" \
   "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" \
   "$prefix/share/fish/vendor_completions.d"
@@ -21,6 +25,8 @@ mkdir -p "$prefix/bin" "$prefix/share/painface/models" "$prefix/share/man/man1" 
 install -m 755 "$bin/painface" "$prefix/bin/.painface.new"
 strip "$prefix/bin/.painface.new"
 mv -f "$prefix/bin/.painface.new" "$prefix/bin/painface"
+mkdir -p "$prefix/share/doc/painface"
+cp LICENSE NOTICE "$prefix/share/doc/painface/"
 cp models/*.json models/*.safetensors models/*.xml models/*.LICENSE.txt models/README.md \
   "$prefix/share/painface/models/"
 pf="$prefix/bin/painface"

@@ -24,5 +24,14 @@ grep -q "$prefix/share/painface/models/fer-mini-xception" "$tmp/models.txt" ||
 rows=$(($(wc -l <"$tmp/expressions.csv") - 1))
 folders=$(find samples/frames -mindepth 1 -maxdepth 1 -type d | wc -l)
 [ "$rows" -eq "$folders" ] || { echo "install check: infer wrote $rows rows for $folders folders" >&2; exit 1; }
+# the tarball: unpacked elsewhere, it runs on its own copies of libjpeg/libpng/zlib
+bash scripts/package.sh "$tmp/pkg" >"$tmp/package.log" 2>&1 || { cat "$tmp/package.log"; exit 1; }
+tail -1 "$tmp/package.log"
+mkdir "$tmp/unpacked" && tar -C "$tmp/unpacked" -xzf "$tmp"/pkg/painface-*.tar.gz
+tpf=$(echo "$tmp"/unpacked/painface-*/bin/painface)
+ldd "$tpf" | grep -q "$tmp/unpacked/.*/lib/libjpeg" ||
+  { ldd "$tpf"; echo "install check: the tarball's painface does not use its own libjpeg" >&2; exit 1; }
+"${clean[@]}" "$tpf" infer samples/frames/cap12_a/ --quiet >"$tmp/tar.csv"
+[ "$(wc -l <"$tmp/tar.csv")" -eq 2 ] || { cat "$tmp/tar.csv"; echo "install check: the tarball's infer failed" >&2; exit 1; }
 echo "install check: $(du -sh "$pf" | cut -f1) binary, $(du -sh "$prefix" | cut -f1) installed," \
   "ldd: $(ldd "$pf" | wc -l) libraries, infer: $rows rows"

@@ -22,6 +22,11 @@ struct TrainCommand: ParsableCommand {
             first --sequence-length frames of each video. Writes OUT.json + OUT.safetensors, \
             OUT.log.csv (loss, validation loss and accuracy per epoch) and OUT.checkpoint.safetensors \
             after every epoch: a killed run started again resumes where it stopped.
+
+            Examples:
+              painface train data/manifest.csv --kind framewise --out heads/framewise
+              painface train data/manifest.csv --kind lstm --out heads/lstm --segment-length 300
+              painface train --features feats/ --labels train.csv --validation-labels val.csv --out heads/fw
             """)
 
     @Argument(help: "A data set manifest (see `painface dataset check`).") var manifest: String?
@@ -127,6 +132,10 @@ struct EvaluateCommand: ParsableCommand {
             first 300 frames), from the cache of `painface extract`. Otherwise: feature files plus a \
             labels CSV, each video whole. Writes REPORT/report.md, report.html (confusion matrix \
             and learning curves from HEAD.log.csv as SVG) and metrics.json.
+
+            Examples:
+              painface evaluate data/manifest.csv --head heads/framewise --predictions val.csv
+              painface evaluate --head heads/lstm --features feats/ --labels val.csv --json eval.json
             """)
     @Argument(help: "A data set manifest.") var manifest: String?
     @Option(help: "Head model stem.") var head: String
@@ -183,11 +192,15 @@ struct EvaluateCommand: ParsableCommand {
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Label videos: CSV rows video,label,p_no_pain,p_low_pain,p_high_pain.",
+        abstract: "Label videos: one row per video, in infer's per-video columns (CSV or JSON lines).",
         discussion: """
             With --manifest: the videos of --split (default test, e.g. for a challenge submission), \
             each by its first segment as in evaluation, from the cache of `painface extract`. \
             Otherwise: feature files, each video whole.
+
+            Examples:
+              painface predict --head heads/framewise --manifest data/manifest.csv --out test.csv
+              painface predict --head heads/lstm --features feats/ --format jsonl
             """)
     @Option(help: "Head model stem.") var head: String
     @Option(help: "A data set manifest.") var manifest: String?

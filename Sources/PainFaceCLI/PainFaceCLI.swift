@@ -82,6 +82,15 @@ struct PainFaceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "painface",
         abstract: "Pain recognition from facial video: face crops -> CNN features -> classifiers.",
+        discussion: """
+            `painface help COMMAND` shows a command's flags and examples. Every command that \
+            computes takes --threads and --isa (results do not depend on them) and --quiet or \
+            --verbose. Tables: CSV, or JSON lines with the same columns (output schema \(OutputSchema.version), \
+            README "Output files").
+
+            Exit status: 0 done; 1 an error, or some inputs failed (each named on stderr, the \
+            others written); 2 the command line is wrong (unknown flag, missing or bad value).
+            """,
         version: PainFaceInfo.version,
         subcommands: [
             DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self,
@@ -114,6 +123,10 @@ struct FeaturesCommand: ParsableCommand {
             frames, the face coverage, the model's SHA-256 and a key over the frames' content. A \
             folder whose content, model and settings match its file is skipped, so an interrupted \
             run resumes; `train`, `evaluate` and `predict` read the folder with --features.
+
+            Examples:
+              painface features crops/* --out feats
+              painface features frames/* --crop --sources mtcnn,haar --model vgg16.json --out feats --float16
             """)
 
     @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")

@@ -134,6 +134,9 @@ struct DatasetInitCommand: ParsableCommand {
             split: train, validation or test; label: no_pain, low_pain, high_pain or unlabelled. The \
             participant is the video folder's name up to the first --separator (p07_high_3 -> p07). \
             The manifest is written beside ROOT's contents with paths relative to it; edit it freely.
+
+            Example:
+              painface dataset init data/        # data/train/high_pain/p07_high_3/frame_00001.jpg ...
             """)
     @Argument(help: "The data set's root folder.") var root: String
     @Option(help: "Output manifest (default: ROOT/manifest.csv).") var out: String?
@@ -174,6 +177,9 @@ struct DatasetCheckCommand: ParsableCommand {
             split is train, validation or test; label no_pain, low_pain, high_pain or empty; frames \
             (and landmarks) are paths relative to the manifest. Exits non-zero when a folder is \
             missing or empty, a label or split is unknown, an id repeats or a participant is in two splits.
+
+            Example:
+              painface dataset check data/manifest.csv --segment-length 300 --json counts.json
             """)
     @Argument(help: "The manifest CSV.") var manifest: String
     @OptionGroup var protocolOptions: ProtocolOptions
@@ -216,6 +222,10 @@ struct ExtractCommand: ParsableCommand {
             at any moment resumes with nothing lost (files are written then renamed). --shard i/N \
             takes the videos whose id hashes to i modulo N, so N processes (a Slurm job array) \
             cover the set exactly once.
+
+            Examples:
+              painface extract data/manifest.csv
+              painface extract data/manifest.csv --model vgg16.json --shard 3/8 --stats-json s3.json
             """)
     @Argument(help: "The manifest CSV.") var manifest: String
     @Option(help: "Model: a bundled name (see `painface models`) or a path to a .json/.safetensors pair.")
@@ -296,16 +306,22 @@ struct InferCommand: ParsableCommand {
         abstract:
             "Run folders of raw video frames through face cropping, the feature model and a head: one row per video.",
         discussion: """
-            CSV (or JSON lines with --json) with one row per video: video, label, the class \
-            probabilities, face_coverage, frames_used, frames_total. --per-frame also writes a file with \
-            one row per frame (--frames, default OUT without its extension + .frames.csv or .frames.jsonl): \
-            video, frame (0-based index in reading order), frame_file, source (landmarks, mtcnn, haar, \
-            tracked, previous, or empty for no face), label, the class probabilities. With --head the \
-            labels are pain classes (framewise: \
+            One row per video (CSV, or JSON lines with --format jsonl or an --out ending in .jsonl): \
+            video, label, the class probabilities p_<class>, face_coverage, frames_used, \
+            frames_total (README, "Output files"). --per-frame also writes one row per frame (--frames, \
+            default OUT without its extension + .frames.csv or .frames.jsonl): video, frame (0-based \
+            index in reading order), timestamp (index / 30 fps), frame_file, source (landmarks, mtcnn, \
+            haar, tracked, previous, or empty for no face), confidence (0-1), the box x, y, w, h, faces, \
+            label, the class probabilities. With --head the labels are pain classes (framewise: \
             majority vote over all frames with a face, probabilities averaged; lstm: the first \
             sequence); without, the feature model's own classes (the default model: 7 facial \
             expressions) with their probabilities averaged over frames. Features are kept per video in \
             --features (default OUT.features), so a re-run skips the videos already done.
+
+            Examples:
+              painface infer clips/*/ --head heads/framewise --out pred.csv
+              painface infer clips/a/ --head heads/lstm --per-frame --out pred.jsonl
+              painface infer clips/*/ --quiet > expressions.csv
             """)
     @Argument(help: "Folders of video frames (JPEG or PNG).") var folders: [String]
     @Option(help: "Feature model (default: the one the head was trained on, else the bundled default).") var model:
