@@ -49,19 +49,23 @@ let package = Package(
         // Hot pixel loops live in Swift here: optimise them in debug builds too, so the
         // test suite (debug) runs the detector on real photographs in seconds.
         .target(name: "Imaging", dependencies: ["CCodecs"], swiftSettings: optimisedInDebug),
-        .target(name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Weights"], swiftSettings: optimisedInDebug),
-        .target(name: "Dataset", dependencies: ["Imaging", "Weights"]),
+        // video files through the ffmpeg and ffprobe executables (no FFmpeg libraries linked)
+        .target(name: "Video", dependencies: ["Imaging"]),
+        .target(
+            name: "Faces", dependencies: ["Imaging", "Kernels", "NN", "Video", "Weights"],
+            swiftSettings: optimisedInDebug),
+        .target(name: "Dataset", dependencies: ["Imaging", "Video", "Weights"]),
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
-        .target(name: "Features", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Weights"]),
+        .target(name: "Features", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Video", "Weights"]),
         .target(
             name: "PainFace",
-            dependencies: ["Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Training", "Weights"]),
+            dependencies: ["Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Training", "Video", "Weights"]),
         // executables: the command line, and the benchmarks with the anchors peer
         .executableTarget(
             name: "PainFaceCLI",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), "Dataset", "Faces", "Features",
-                "Imaging", "Kernels", "NN", "PainFace", "Training", "Weights",
+                "Imaging", "Kernels", "NN", "PainFace", "Training", "Video", "Weights",
             ]),
         .executableTarget(
             name: "PainFaceBench",
@@ -76,6 +80,9 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Kernels", "NN", "TestSupport", "Weights"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "FacesTests", dependencies: ["Faces", "Imaging", "Kernels", "TestSupport"]),
+        .testTarget(
+            name: "VideoTests",
+            dependencies: ["Faces", "Features", "Imaging", "Kernels", "NN", "TestSupport", "Video", "Weights"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", "Weights"]),
         .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"]),
         .testTarget(

@@ -2,7 +2,7 @@
 # Installs the Debian packages PainFace needs, if any is missing (apt-get update first,
 # one retry: a first install has been seen to fail halfway on a fresh machine).
 set -euo pipefail
-pkgs=(libopenblas-dev liblapacke-dev libjpeg-dev libpng-dev pkg-config)
+pkgs=(libopenblas-dev liblapacke-dev libjpeg-dev libpng-dev pkg-config ffmpeg)   # ffmpeg: video files (run, not linked)
 [ "${1:-}" = "--qemu" ] && pkgs+=(qemu-user libc6-dev-arm64-cross gcc-aarch64-linux-gnu)   # cross libc, binutils and libgcc for clang --target=aarch64
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

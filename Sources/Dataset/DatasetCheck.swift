@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import Video
 import Weights
 
 /// `painface dataset check`: what a manifest holds and what is wrong with it.
@@ -13,7 +14,8 @@ public struct DatasetCheck: Sendable {
 
     public let classes: ClassSet
 
-    public init(_ m: Manifest, protocol proto: SegmentProtocol) {
+    /// `fps`: the rate video files are resampled to (frame folders are counted as they are).
+    public init(_ m: Manifest, protocol proto: SegmentProtocol, fps: Double = 30) {
         classes = m.classes
         if let p = m.problem(with: proto) { problems.append(p) }
         var splitOf: [String: String] = [:]
@@ -40,11 +42,13 @@ public struct DatasetCheck: Sendable {
             if v.split != "test" && v.label == nil { warnings.append("\(at): \(v.split) video without a label") }
             var n = 0
             do {
-                let (frames, _) = try ImageIO.listFrames(v.frames)
+                let (frames, _) = try VideoFiles.listFrames(v.frames, fps: fps)
                 n = frames.count
                 if n == 0 { problems.append("\(at): \(v.frames) holds no JPEG or PNG frames") }
+            } catch let e as ImageError where VideoFiles.isVideo(v.frames) {
+                problems.append("\(at): \(e.reason) (\(v.frames))")
             } catch {
-                problems.append("\(at): frames folder \(v.frames) does not exist or is not a folder")
+                problems.append("\(at): frames \(v.frames) is not a folder or a video file, or does not exist")
             }
             if let l = v.landmarks, !FileManager.default.fileExists(atPath: l) {
                 problems.append("\(at): landmarks \(l) do not exist")

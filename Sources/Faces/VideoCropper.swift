@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import Kernels
 import NN
+import Video
 import Weights
 
 /// Where a frame's face box came from.
@@ -108,6 +109,9 @@ public struct CropOptions: Sendable {
     public var stills = false
     /// Which face is the subject (Haar): tracked (default), the largest, or the most central.
     public var subject: FaceTracker.Subject = .tracked
+    /// Frames per second a video file is resampled to (the paper's 30); frame folders are
+    /// taken frame by frame.
+    public var fps = 30.0
     public init() {}
 }
 
@@ -186,16 +190,18 @@ public final class VideoCropper {
     }
     public private(set) var times = StageTimes()
 
-    /// Processes `folder` (or only `frames` of it, in that order); `emit` receives each
-    /// frame's crop (nil when the frame has none); `onData` sees each file's bytes in frame
-    /// order before decoding, empty for a file that cannot be read (content keys hash the
-    /// bytes as they are read, so each frame is read once).
+    /// Processes `folder` (or only `frames` of it, in that order), a folder of frames or a
+    /// video file (then resampled to `options.fps`); `emit` receives each frame's crop (nil
+    /// when the frame has none); `onData` sees each file's bytes in frame order before
+    /// decoding, empty for a file that cannot be read (content keys hash the bytes as they are
+    /// read, so each frame is read once); it is not called for a video file.
     public func run(
         folder: String, frames given: [String]? = nil, landmarks: VideoLandmarks? = nil,
         onData: ((Int, Data) -> Void)? = nil,
         emit: (Int, FrameRecord, RGBImage?) throws -> Void
     ) throws -> [FrameRecord] {
-        let frames = try given ?? ImageIO.listFrames(folder).frames
+        let video = VideoFiles.isVideo(folder) ? try VideoReader(path: folder, fps: options.fps) : nil
+        let frames = try given ?? video?.names ?? ImageIO.listFrames(folder).frames
         tracker?.reset()
         var records: [FrameRecord] = []
         var lastBox: (x: Double, y: Double, w: Double, h: Double)?
@@ -208,19 +214,26 @@ public final class VideoCropper {
             let img: RGBImage
             var t = monotonicSeconds()
             do {
-                let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                    onData?(i, Data())
-                    throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+                if let video {
+                    img = try video.frame(i)
+                    let t2 = monotonicSeconds()
+                    times.decode += t2 - t
+                    t = t2
+                } else {
+                    let data: Data
+                    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                        onData?(i, Data())
+                        throw ImageError(file: path, reason: "cannot read: \(error.localizedDescription)")
+                    }
+                    onData?(i, data)
+                    let t1 = monotonicSeconds()
+                    times.read += t1 - t
+                    t = t1
+                    img = try ImageIO.decode(data, name: path)
+                    let t2 = monotonicSeconds()
+                    times.decode += t2 - t
+                    t = t2
                 }
-                onData?(i, data)
-                let t1 = monotonicSeconds()
-                times.read += t1 - t
-                t = t1
-                img = try ImageIO.decode(data, name: path)
-                let t2 = monotonicSeconds()
-                times.decode += t2 - t
-                t = t2
             } catch let e as ImageError {
                 rec.source = .unreadable
                 rec.reason = e.reason
@@ -304,13 +317,16 @@ public final class VideoCropper {
         guard mtcnn != nil || tracker != nil else {
             throw ImageError(file: folder, reason: "every face needs a detector among the sources (mtcnn or haar)")
         }
-        let frames = try given ?? ImageIO.listFrames(folder).frames
+        let video = VideoFiles.isVideo(folder) ? try VideoReader(path: folder, fps: options.fps) : nil
+        let frames = try given ?? video?.names ?? ImageIO.listFrames(folder).frames
         var ids = FaceIDs()
         ids.maxGap = options.maxGap
         var records: [FrameRecord] = []
         for (i, name) in frames.enumerated() {
             let img: RGBImage
-            do { img = try ImageIO.read((folder as NSString).appendingPathComponent(name)) } catch let e as ImageError {
+            do {
+                img = try video?.frame(i) ?? ImageIO.read((folder as NSString).appendingPathComponent(name))
+            } catch let e as ImageError {
                 var rec = FrameRecord(frame: name, source: .unreadable, reason: e.reason)
                 rec.index = i
                 records.append(rec)

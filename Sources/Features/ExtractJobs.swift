@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Kernels
 import NN
+import Video
 import Weights
 
 /// Where a long job is, for a progress line.
@@ -119,7 +120,8 @@ public final class ExtractJob {
         // frame counts up front, for the progress total
         var needed: [String: Int] = [:]
         for v in videos {
-            needed[v.id] = proto.neededFrames(v, frames: (try? ImageIO.listFrames(v.frames).frames.count) ?? 0)
+            needed[v.id] = proto.neededFrames(
+                v, frames: (try? VideoFiles.listFrames(v.frames, fps: cache.cropper.options.fps).frames.count) ?? 0)
         }
         self.needed = needed
     }
@@ -171,17 +173,19 @@ public struct FolderList {
     /// Frames per folder (0 when unreadable), for the progress total, and the other files.
     public let frameCounts: [Int], otherFiles: [Int]
 
-    public init(_ folders: [String]) throws {
+    /// `folders`: frame folders or video files (resampled to `fps`; a video's id is its file
+    /// name without the extension).
+    public init(_ folders: [String], fps: Double = 30) throws {
         var names = Set<String>()
         ids = try folders.map { f in
-            let id = URL(fileURLWithPath: f).standardized.lastPathComponent
+            let id = VideoFiles.videoID(f)
             guard names.insert(id).inserted else {
-                throw ModelFileError(f, "two input folders are named \(id); their outputs would collide")
+                throw ModelFileError(f, "two inputs are named \(id); their outputs would collide")
             }
             return id
         }
         self.folders = folders
-        let listed = folders.map { try? ImageIO.listFrames($0) }
+        let listed = folders.map { try? VideoFiles.listFrames($0, fps: fps) }
         frameCounts = listed.map { $0?.frames.count ?? 0 }
         otherFiles = listed.map { $0?.skipped ?? 0 }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Kernels
 import NN
+import Video
 import Weights
 
 /// One video's cached features: a row per frame that has a face crop.
@@ -29,6 +30,9 @@ public struct CacheEntry {
     public var boxes: [[Double]?] = []
     public var confidences: [Double?] = []
     public var faceCounts: [Int?] = []
+    /// Frames per second of the frames' timestamps (index / fps): a video's resampled rate,
+    /// or the nominal rate of a frame folder (30 in entries of older versions).
+    public var fps = 30.0
 
     /// Frames without a feature row, with why: unreadable (the reason) or no face.
     public var framesWithoutFeatures: [(frame: String, reason: String)] {
@@ -122,6 +126,12 @@ public final class FeatureCache {
         let t0 = monotonicSeconds()
         defer { keyTime += monotonicSeconds() - t0 }
         let k = ContentKey(settings: settingsKey)
+        if VideoFiles.isVideo(folder) {
+            // the file's bytes, its stream and the rate: the frames follow from them
+            guard (try? k.add(video: folder, fps: cropper.options.fps)) != nil else { return "" }
+            if let landmarks { k.add(landmarks: Self.landmarkBytes(landmarks)) }
+            return k.hex
+        }
         for f in frames {
             // unreadable files hash as empty: extraction records them as unreadable too
             k.add(
@@ -151,7 +161,7 @@ public final class FeatureCache {
         videoID: String, folder: String, landmarks: String? = nil, force: Bool = false,
         needed: (Int) -> Int = { $0 }, progress: ((Int) -> Void)? = nil
     ) throws -> (CacheOutcome, CacheEntry?) {
-        let all = try ImageIO.listFrames(folder).frames
+        let all = try VideoFiles.listFrames(folder, fps: cropper.options.fps).frames
         guard !all.isEmpty else { throw ImageError(file: folder, reason: "no JPEG or PNG frames") }
         let frames = Array(all.prefix(needed(all.count)))
         guard !frames.isEmpty else { return (.notNeeded, nil) }
@@ -164,9 +174,11 @@ public final class FeatureCache {
         // else the key is hashed from the bytes the cropper reads: each frame is read once
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
         let contentKey = ContentKey(settings: settingsKey)
+        let video = VideoFiles.isVideo(folder)
+        if video { try contentKey.add(video: folder, fps: cropper.options.fps) }
         let r = try extractor.runCropped(
             folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
-            onData: { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
+            onData: video ? nil : { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
         if let landmarks { contentKey.add(landmarks: Self.landmarkBytes(landmarks)) }
         featureTime += r.featureSeconds
         let t0 = monotonicSeconds()
@@ -183,6 +195,7 @@ public final class FeatureCache {
         entry.boxes = r.records.map { $0.box.map { [$0.x, $0.y, $0.w, $0.h] } }
         entry.confidences = r.records.map(\.confidence)
         entry.faceCounts = r.records.map(\.faces)
+        entry.fps = cropper.options.fps
         try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
@@ -209,6 +222,7 @@ public final class FeatureCache {
             "unreadable": Self.json(unreadable),
             "face_coverage": String(format: "%.4f", e.coverage),
             "settings": settingsKey,
+            "fps": String(cropper.options.fps),
             "boxes": Self.json(e.boxes.map { $0.map { $0.map { ($0 * 10).rounded() / 10 } } ?? NSNull() as Any }),
             "confidence": Self.json(e.confidences.map { $0.map { ($0 * 1e4).rounded() / 1e4 } ?? NSNull() as Any }),
             "faces": Self.json(e.faceCounts.map { $0 ?? NSNull() as Any }),
@@ -267,6 +281,7 @@ public final class FeatureCache {
             else { return [] }
             return v
         }
+        e.fps = m["fps"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 30
         (e.boxes, e.confidences, e.faceCounts) = (
             optional("boxes", [Double].self), optional("confidence", Double.self), optional("faces", Int.self)
         )
@@ -289,5 +304,15 @@ final class ContentKey: @unchecked Sendable {
         h = ContentHash.hash64(bytes, seed: h)
     }
     func add(landmarks: Data) { h = ContentHash.hash64(landmarks, seed: h) }
+    /// A video file: its stream, the output rate and its bytes, read in 16 MB chunks.
+    func add(video path: String, fps: Double) throws {
+        let info = try VideoProbe.info(path)
+        h = ContentHash.hash64(Data("video;stream=\(info.stream);fps=\(fps)".utf8), seed: h)
+        guard let f = FileHandle(forReadingAtPath: path) else {
+            throw ImageError(file: path, reason: "cannot read the video file")
+        }
+        defer { try? f.close() }
+        while let chunk = try f.read(upToCount: 16 << 20), !chunk.isEmpty { h = ContentHash.hash64(chunk, seed: h) }
+    }
     var hex: String { ContentHash.hex(h) }
 }

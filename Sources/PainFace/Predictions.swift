@@ -7,7 +7,8 @@ import Weights
 /// changes meaning or goes away.
 public enum OutputSchema {
     public static let version = 1
-    /// Frames per second of a frame folder: the protocol's (the paper resampled to 30 fps).
+    /// The default frame rate: video files are resampled to it, and a frame folder's
+    /// timestamps assume it (the paper resampled every video to 30 fps).
     public static let folderFPS = 30.0
 }
 
@@ -61,9 +62,11 @@ public struct PredictionWriter: Sendable {
     public let classes: [String]
     public let columns: Columns
     public let json: Bool
+    /// The frames' rate: timestamp = frame / fps.
+    public var fps = OutputSchema.folderFPS
 
-    public init(classes: [String], columns: Columns, json: Bool = false) {
-        (self.classes, self.columns, self.json) = (classes, columns, json)
+    public init(classes: [String], columns: Columns, json: Bool = false, fps: Double = OutputSchema.folderFPS) {
+        (self.classes, self.columns, self.json, self.fps) = (classes, columns, json, fps)
     }
 
     public var names: [String] {
@@ -97,7 +100,7 @@ public struct PredictionWriter: Sendable {
             let box: [Value?] = (0..<4).map { k in r.box.map { .real($0[k], "%.1f") } }
             let index: [Value?] = [
                 r.frameIndex.map { .int($0) },
-                r.frameIndex.map { .real(Double($0) / OutputSchema.folderFPS, "%.4f") },
+                r.frameIndex.map { .real(Double($0) / fps, "%.4f") },
             ]
             return [.text(r.video)] + index + [.text(r.frame ?? ""), r.source.map { .text($0) }]
                 + [r.confidence.map { .real($0, "%.4f") }] + box + [r.faces.map { .int($0) }, .text(r.label)] + p

@@ -6,6 +6,7 @@ import Foundation
 import Imaging
 import Kernels
 import PainFace
+import Video
 import Weights
 
 struct CropOptionGroup: ParsableArguments {
@@ -40,6 +41,8 @@ struct CropOptionGroup: ParsableArguments {
             """
     )
     var landmarks: String?
+    @Option(help: "Frames per second a video file is resampled to, by timestamp (frame folders: their timestamps).")
+    var fps = 30.0
 
     func options() throws -> CropOptions {
         var o = CropOptions()
@@ -64,6 +67,8 @@ struct CropOptionGroup: ParsableArguments {
             throw Failure(description: "--subject must be tracked, largest or central")
         }
         o.subject = sub
+        guard fps > 0, fps <= 1000 else { throw Failure(description: "--fps must be between 0 and 1000") }
+        o.fps = fps
         return o
     }
 
@@ -71,7 +76,7 @@ struct CropOptionGroup: ParsableArguments {
     func landmarkPath(for video: String, several: Bool) -> String? {
         guard let landmarks else { return nil }
         if !several { return landmarks }
-        let name = URL(fileURLWithPath: video).standardized.lastPathComponent
+        let name = VideoFiles.videoID(video)
         for cand in [name, name + ".csv", name + ".npy"] {
             let p = (landmarks as NSString).appendingPathComponent(cand)
             if FileManager.default.fileExists(atPath: p) { return p }
@@ -99,7 +104,7 @@ struct CropOptionGroup: ParsableArguments {
     func landmarks(for video: String, frames: [String], several: Bool) throws -> VideoLandmarks? {
         guard let landmarks else { return nil }
         if !several { return try VideoLandmarks(path: landmarks, frames: frames) }
-        let name = URL(fileURLWithPath: video).standardized.lastPathComponent
+        let name = VideoFiles.videoID(video)
         for cand in [name, name + ".csv", name + ".npy"] {
             let p = (landmarks as NSString).appendingPathComponent(cand)
             if FileManager.default.fileExists(atPath: p) { return try VideoLandmarks(path: p, frames: frames) }
@@ -126,7 +131,7 @@ struct CropCommand: ParsableCommand {
               painface crop photos --out crops --stills --landmarks photos-pts
             """)
 
-    @Argument(help: "Folders of video frames (JPEG or PNG).")
+    @Argument(help: "Folders of video frames (JPEG or PNG), or video files (mp4, mkv, avi, webm, mov, ...).")
     var folders: [String]
     @Option(help: "Output folder.")
     var out: String
@@ -147,7 +152,7 @@ struct CropCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             var failed = 0
             for dir in folders {
-                let name = URL(fileURLWithPath: dir).standardized.lastPathComponent
+                let name = VideoFiles.videoID(dir)
                 let csvPath = (out as NSString).appendingPathComponent(name + ".csv")
                 if !force && FileManager.default.fileExists(atPath: csvPath) {
                     Log.info("\(name): done before, skipped (\(csvPath))")
@@ -164,7 +169,7 @@ struct CropCommand: ParsableCommand {
 
     /// One video: crops as PNG, then the CSV (last, so a video with a CSV is complete).
     func cropVideo(_ dir: String, name: String, cropper: VideoCropper, csvPath: String) throws {
-        let frames = try ImageIO.listFrames(dir).frames
+        let frames = try VideoFiles.listFrames(dir, fps: crop.fps).frames
         let cropDir = (out as NSString).appendingPathComponent(name)
         try FileManager.default.createDirectory(atPath: cropDir, withIntermediateDirectories: true)
         func save(_ img: RGBImage, _ file: String) throws {
@@ -184,10 +189,10 @@ struct CropCommand: ParsableCommand {
                 if let img { try save(img, (rec.frame as NSString).deletingPathExtension + ".png") }
             }
         }
-        if let lm = VideoCropper.landmarkCSV(records) {
+        if let lm = VideoCropper.landmarkCSV(records, fps: crop.fps) {
             try AtomicFile.write(Data(lm.utf8), to: (out as NSString).appendingPathComponent(name + ".landmarks.csv"))
         }
-        try AtomicFile.write(Data(VideoCropper.csv(records).utf8), to: csvPath)
+        try AtomicFile.write(Data(VideoCropper.csv(records, fps: crop.fps).utf8), to: csvPath)
         let dt = monotonicSeconds() - t0
         var counts: [String: Int] = [:]
         for r in records { counts[r.source.rawValue, default: 0] += 1 }

@@ -152,7 +152,7 @@ struct FeaturesCommand: ParsableCommand {
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         try reporting {
             let ctx = try compute.context()
-            let list = try FolderList(folders)
+            let list = try FolderList(folders, fps: cropSettings.fps)
             let fc = try cropSettings.cache(
                 dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
             let fx = fc.extractor

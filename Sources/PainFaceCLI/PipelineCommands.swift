@@ -184,13 +184,15 @@ struct DatasetCheckCommand: ParsableCommand {
     @Argument(help: "The manifest CSV.") var manifest: String
     @OptionGroup var protocolOptions: ProtocolOptions
     @Option(help: "Also write the counts and problems as JSON here.") var json: String?
+    @Option(help: "Frames per second video files are resampled to (as extract will).") var fps = 30.0
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.apply()
         try reporting {
             let m = try protocolOptions.manifest(manifest)
-            let c = DatasetCheck(m, protocol: try protocolOptions.proto())
+            guard fps > 0, fps <= 1000 else { throw Failure(description: "--fps must be between 0 and 1000") }
+            let c = DatasetCheck(m, protocol: try protocolOptions.proto(), fps: fps)
             print(c.table(), terminator: "")
             for w in c.warnings { Log.warn(w) }
             for p in c.problems { stderrLine("error: \(p)") }
@@ -323,7 +325,8 @@ struct InferCommand: ParsableCommand {
               painface infer clips/a/ --head heads/lstm --per-frame --out pred.jsonl
               painface infer clips/*/ --quiet > expressions.csv
             """)
-    @Argument(help: "Folders of video frames (JPEG or PNG).") var folders: [String]
+    @Argument(help: "Folders of video frames (JPEG or PNG), or video files (mp4, mkv, avi, webm, mov, ...).")
+    var folders: [String]
     @Option(help: "Feature model (default: the one the head was trained on, else the bundled default).") var model:
         String?
     @Option(help: "Head model stem (from `painface train`).") var head: String?
@@ -370,7 +373,7 @@ struct InferCommand: ParsableCommand {
                 temp = dir
             }
             defer { if let temp { try? FileManager.default.removeItem(atPath: temp) } }
-            let list = try FolderList(folders)
+            let list = try FolderList(folders, fps: cropSettings.fps)
             let cropper = try VideoCropper(options: try cropSettings.options())
             let job = InferJob(
                 folders: list, head: loaded, extractor: fx,
@@ -390,7 +393,8 @@ struct InferCommand: ParsableCommand {
             let text = PredictionWriter(classes: job.classes, columns: .videos, json: json)
                 .text(rows.filter { $0.frame == nil })
             if let framesFile {
-                let perFrame = PredictionWriter(classes: job.classes, columns: .frames, json: json)
+                let perFrame = PredictionWriter(
+                    classes: job.classes, columns: .frames, json: json, fps: cropSettings.fps)
                     .text(rows.filter { $0.frame != nil })
                 try AtomicFile.write(Data(perFrame.utf8), to: framesFile)
                 Log.info("infer: wrote \(framesFile)")
