@@ -195,7 +195,7 @@ struct FeaturesCommand: ParsableCommand {
                 }
             }
             bar.finish()
-            if failed > 0 { throw Failure(description: "\(failed) folder(s) failed; the others were written") }
+            if failed > 0 { throw Failure(description: "\(failed) input(s) failed; the others were written") }
         }
     }
 

@@ -394,8 +394,9 @@ struct InferCommand: ParsableCommand {
                 .text(rows.filter { $0.frame == nil })
             if let framesFile {
                 let perFrame = PredictionWriter(
-                    classes: job.classes, columns: .frames, json: json, fps: cropSettings.fps)
-                    .text(rows.filter { $0.frame != nil })
+                    classes: job.classes, columns: .frames, json: json, fps: cropSettings.fps
+                )
+                .text(rows.filter { $0.frame != nil })
                 try AtomicFile.write(Data(perFrame.utf8), to: framesFile)
                 Log.info("infer: wrote \(framesFile)")
             }
@@ -405,7 +406,7 @@ struct InferCommand: ParsableCommand {
                 print(text, terminator: "")
             }
             if failed > 0 {
-                throw Failure(description: "\(failed) folder(s) failed (see above); the others were written")
+                throw Failure(description: "\(failed) input(s) failed (see above); the others were written")
             }
         }
     }

@@ -38,7 +38,10 @@ public enum VideoFiles {
     public static func listFrames(_ path: String, fps: Double) throws -> (frames: [String], skipped: Int) {
         if isVideo(path) { return (frameNames(count: try VideoProbe.info(path).frameCount(fps: fps)), 0) }
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ImageError(file: path, reason: "no such folder or video file")
+        }
+        if !isDir.boolValue {
             throw ImageError(
                 file: path,
                 reason:

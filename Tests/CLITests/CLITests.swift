@@ -115,10 +115,10 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
         #expect(r.status != 0)
         #expect(r.err.contains("broken.json: invalid model config"))
         let r2 = try painface(["features", "/nonexistent/folder", "--out", out.path])
-        #expect(r2.status != 0 && r2.err.contains("/nonexistent/folder: not a folder"))
+        #expect(r2.status != 0 && r2.err.contains("/nonexistent/folder: no such folder or video file"))
         // infer names the folder once
         let r2i = try painface(["infer", "/nonexistent/folder", "--out", out.path + ".csv"])
-        #expect(r2i.status != 0 && r2i.err.contains("error: /nonexistent/folder: not a folder"))
+        #expect(r2i.status != 0 && r2i.err.contains("error: /nonexistent/folder: no such folder or video file"))
         let r3 = try painface(["features", "--model", "no-such-model", "x", "--out", out.path])
         #expect(r3.status != 0 && r3.err.contains("no-such-model: no such model file"))
     }
