@@ -17,6 +17,8 @@ public final class InferJob {
     public let classes: [String]
     public var force = false
     public var perFrame = false
+    /// Estimates over time, one row per window (after the video's row).
+    public var windows: WindowSpec?
     public var landmarks: (String) -> String? = { _ in nil }
 
     /// The feature model: `model` if given, else the one the head was trained on, else the
@@ -84,6 +86,7 @@ public final class InferJob {
         } else {
             out.append(videoRow("", [], used: used))
         }
+        if let w = windows { out += try windowRows(w, id: id, entry: e) }
         guard perFrame else { return out }
         let k = classes.count
         var row: [Int: Int] = [:]
@@ -100,6 +103,24 @@ public final class InferJob {
             out.append(r)
         }
         return out
+    }
+
+    /// A video's window rows: the head on each window's frames with a face (the LSTM's
+    /// sequence padded or cut to its length as for a whole video), else the feature model's
+    /// class probabilities averaged over them.
+    func windowRows(_ w: WindowSpec, id: String, entry e: CacheEntry) throws -> [PredictionRow] {
+        let k = classes.count
+        return try w.rows(id: id, entry: e) { rows, idx in
+            if let h = head {
+                let (l, p) = try Heads.predict(h.model, config: h.config, features: rows)
+                return (h.config.classes[l], p)
+            }
+            guard let probs = e.probabilities, k > 0 else { return ("", []) }
+            let t = Tensor(shape: [idx.count, k])
+            for (r, i) in idx.enumerated() { t.data.advanced(by: r * k).update(from: probs.data + i * k, count: k) }
+            let sum = TopClassSummary(t, rows: idx.count)
+            return (classes[sum.top], sum.mean)
+        }
     }
 
     /// Every folder's rows, in order; a folder that fails is reported through `events` and

@@ -34,6 +34,9 @@ public struct PredictionRow: Sendable {
     public var confidence: Double?
     public var box: [Double]?
     public var faces: Int?
+    /// A window's row (`infer --window`): its index and frames [startFrame, endFrame).
+    public var window: Int?
+    public var startFrame: Int?, endFrame: Int?
 
     public init(
         video: String, frame: String? = nil, frameIndex: Int? = nil, truth: String? = nil, label: String,
@@ -58,6 +61,8 @@ public struct PredictionWriter: Sendable {
         case evaluation
         /// video,frame,timestamp,frame_file,source,confidence,x,y,w,h,faces,label,p_...
         case frames
+        /// video,window,start_frame,end_frame,start,end,label,p_...,face_coverage,frames_used
+        case windows
     }
     public let classes: [String]
     public let columns: Columns
@@ -77,6 +82,9 @@ public struct PredictionWriter: Sendable {
         case .frames:
             return ["video", "frame", "timestamp", "frame_file", "source", "confidence", "x", "y", "w", "h", "faces"]
                 + ["label"] + p
+        case .windows:
+            return ["video", "window", "start_frame", "end_frame", "start", "end", "label"] + p
+                + ["face_coverage", "frames_used"]
         }
     }
 
@@ -96,6 +104,13 @@ public struct PredictionWriter: Sendable {
         switch columns {
         case .videos: return [.text(r.video), .text(r.label)] + p + counts
         case .evaluation: return [.text(r.video), .text(r.label)] + p + counts + [r.truth.map { .text($0) }]
+        case .windows:
+            let span: [Value?] = [
+                r.window.map { .int($0) }, r.startFrame.map { .int($0) }, r.endFrame.map { .int($0) },
+                r.startFrame.map { .real(Double($0) / fps, "%.4f") },
+                r.endFrame.map { .real(Double($0) / fps, "%.4f") },
+            ]
+            return [.text(r.video)] + span + [.text(r.label)] + p + counts.prefix(2)
         case .frames:
             let box: [Value?] = (0..<4).map { k in r.box.map { .real($0[k], "%.1f") } }
             let index: [Value?] = [

@@ -143,7 +143,7 @@ public struct Report {
     /// `yRange` fixes the vertical axis (accuracy: 0 to 1); else it follows the values.
     static func lineChart(
         title: String, series: [(String, String, [(Double, Double)])], yLabel: String,
-        yRange: ClosedRange<Double>? = nil
+        yRange: ClosedRange<Double>? = nil, xLabel: String = "epoch"
     ) -> String {
         let (w, h, l, r, t, b) = (520.0, 280.0, 60.0, 130.0, 30.0, 40.0)
         let pts = series.flatMap(\.2)
@@ -178,9 +178,11 @@ public struct Report {
         let ticks = Set([x0, x1, ((x0 + x1) / 2).rounded(.down)])
         for x in ticks.sorted() {
             s += String(
-                format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n", px(x), h - b + 16, Int(x))
+                format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4g</text>\n", px(x), h - b + 16, x)
         }
-        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", (l + w - r) / 2, h - 6)
+        s +=
+            String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (l + w - r) / 2, h - 6)
+            + esc(xLabel) + "</text>\n"
         s +=
             String(
                 format: "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">",

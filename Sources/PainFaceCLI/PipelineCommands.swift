@@ -337,11 +337,34 @@ struct InferCommand: ParsableCommand {
     var frames: String?
     @Option(help: "Folder for the per-video feature files (default: OUT.features; a temporary folder without --out).")
     var features: String?
+    @Option(help: "Also one estimate per window of this length over each video: seconds (10s) or frames (300).")
+    var window: String?
+    @Option(help: "With --window: the step between windows, seconds (1s) or frames.") var hop = "1s"
+    @Option(help: "With --window: the windows' file (default: from --out, e.g. pred.csv -> pred.windows.csv).")
+    var windows: String?
     @Flag(help: "Recompute features that are up to date.") var force = false
     @Option(help: "Frames per forward pass.") var batch = 8
     @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
+
+    /// OUT's stem + suffix (pred.csv -> pred.frames.csv).
+    func beside(_ out: String, _ suffix: String) throws -> String {
+        let ext = (out as NSString).pathExtension
+        let stem = ext.isEmpty ? out : String(out.dropLast(ext.count + 1))
+        return stem + suffix + (try output.jsonLines(out) ? ".jsonl" : ".csv")
+    }
+
+    /// The windows' file: --windows, else --out's stem + .windows.csv; nil without --window.
+    func windowsPath() throws -> String? {
+        guard window != nil else {
+            if windows != nil { throw Failure(description: "--windows needs --window") }
+            return nil
+        }
+        if let windows { return windows }
+        guard let out else { throw Failure(description: "--window needs --out or --windows (a file per table)") }
+        return try beside(out, ".windows")
+    }
 
     /// The per-frame file: --frames, else --out's stem + .frames.csv (.jsonl); nil without --per-frame.
     func framesPath() throws -> String? {
@@ -351,16 +374,20 @@ struct InferCommand: ParsableCommand {
         }
         if let frames { return frames }
         guard let out else { throw Failure(description: "--per-frame needs --out or --frames (a file per table)") }
-        let ext = (out as NSString).pathExtension
-        let stem = ext.isEmpty ? out : String(out.dropLast(ext.count + 1))
-        return stem + (try output.jsonLines(out) ? ".frames.jsonl" : ".frames.csv")
+        return try beside(out, ".frames")
     }
 
     func run() throws {
         log.apply()
         guard batch > 0 else { throw Failure(description: "--batch must be positive") }
         try reporting {
-            let framesFile = try framesPath()
+            let framesFile = try framesPath(), windowsFile = try windowsPath()
+            let fps = cropSettings.fps
+            let spec = try window.map {
+                try WindowSpec(
+                    length: try WindowSpec.frames($0, fps: fps, flag: "--window"),
+                    hop: try WindowSpec.frames(hop, fps: fps, flag: "--hop"))
+            }
             let ctx = try compute.context()
             let loaded = try head.map { try Heads.load(stem: $0, context: ctx) }
             let fx = try InferJob.featureModel(model, head: loaded, context: ctx)
@@ -379,7 +406,22 @@ struct InferCommand: ParsableCommand {
                 folders: list, head: loaded, extractor: fx,
                 cache: try FeatureCache(dir: dir, extractor: fx, cropper: cropper))
             job.cache.batch = batch
-            (job.force, job.perFrame) = (force, perFrame)
+            (job.force, job.perFrame, job.windows) = (force, perFrame, spec)
+            if let c = loaded?.config, c.head == .lstm {
+                let s = c.sequenceLength ?? SegmentProtocol.defaultLength
+                if let spec, spec.length != s {
+                    Log.warn(
+                        "--window is \(spec.length) frames, the LSTM was trained on \(s)-frame sequences: "
+                            + "each window is padded (repeating its last frame) or cut to \(s)")
+                }
+                for (id, n) in zip(list.ids, list.frameCounts) where n > 0 && n != s {
+                    Log.warn(
+                        n < s
+                            ? "\(id): \(n) frames, fewer than the LSTM's \(s): its row pads them by repeating the last one"
+                            : "\(id): its row is the LSTM on the first \(s) of \(n) frames (--window 10s gives all of them)"
+                    )
+                }
+            }
             job.landmarks = { [cropSettings, folders] in
                 cropSettings.landmarkPath(for: $0, several: folders.count > 1)
             }
@@ -391,7 +433,20 @@ struct InferCommand: ParsableCommand {
             bar.finish()
             let json = try output.jsonLines(out)
             let text = PredictionWriter(classes: job.classes, columns: .videos, json: json)
-                .text(rows.filter { $0.frame == nil })
+                .text(rows.filter { $0.frame == nil && $0.window == nil })
+            if let windowsFile {
+                let w = rows.filter { $0.window != nil }
+                let table = PredictionWriter(classes: job.classes, columns: .windows, json: json, fps: fps).text(w)
+                try AtomicFile.write(Data(table.utf8), to: windowsFile)
+                let ext = (windowsFile as NSString).pathExtension
+                let page = (ext.isEmpty ? windowsFile : String(windowsFile.dropLast(ext.count + 1))) + ".html"
+                let html = WindowReport.html(w, classes: job.classes, fps: fps, title: "PainFace: estimates over time")
+                try AtomicFile.write(Data(html.utf8), to: page)
+                Log.info("infer: wrote \(windowsFile) and \(page)")
+                for r in w where r.label == "short_clip" {
+                    Log.warn("\(r.video): \(r.endFrame ?? 0) frames, shorter than one \(spec!.length)-frame window")
+                }
+            }
             if let framesFile {
                 let perFrame = PredictionWriter(
                     classes: job.classes, columns: .frames, json: json, fps: cropSettings.fps

@@ -121,6 +121,35 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
             #expect(rows.map { Int($0[1]) } == (0..<40).map { $0 }, "\(video)")
             #expect(rows.first.map { String($0[3]) } == first)
         }
+        // estimates over time: windows of 20 frames every 10 (3 per 40-frame clip), and a clip
+        // shorter than a window reported as such
+        let wout = d.appendingPathComponent("w.csv").path
+        let win = try painface(
+            ["infer"] + folders + [
+                "--head", d.appendingPathComponent("framewise").path, "--out", wout, "--window", "20", "--hop", "10",
+            ])
+        #expect(win.status == 0, "\(win.err)")
+        let wl = try table(d.appendingPathComponent("w.windows.csv").path)
+        #expect(
+            wl[0].joined(separator: ",")
+                == "video,window,start_frame,end_frame,start,end,label,p_no_pain,p_low_pain,p_high_pain,"
+                + "face_coverage,frames_used")
+        #expect(
+            wl.dropFirst().map { "\($0[0]) \($0[1]) \($0[2]) \($0[3]) \($0[4]) \($0[5])" } == [
+                "cap12_a 0 0 20 0.0000 0.6667", "cap12_a 1 10 30 0.3333 1.0000", "cap12_a 2 20 40 0.6667 1.3333",
+                "wolfgang_b 0 0 20 0.0000 0.6667", "wolfgang_b 1 10 30 0.3333 1.0000",
+                "wolfgang_b 2 20 40 0.6667 1.3333",
+            ])
+        #expect(wl.dropFirst().allSatisfy { ["no_pain", "low_pain", "high_pain"].contains(String($0[6])) })
+        let page = try String(contentsOfFile: d.appendingPathComponent("w.windows.html").path, encoding: .utf8)
+        #expect(page.components(separatedBy: "<svg").count == 3 && !page.contains("<script"))
+        let short = try painface(
+            ["infer", folders[0], "--window", "2s", "--out", d.appendingPathComponent("s.csv").path])
+        #expect(short.status == 0 && short.err.contains("cap12_a: 40 frames, shorter than one 60-frame window"))
+        let sl = try table(d.appendingPathComponent("s.windows.csv").path)
+        #expect(sl.count == 2 && sl[1][6] == "short_clip" && sl[1][3] == "40" && sl[1][7] == "")
+        let badWindow = try painface(["infer", folders[0], "--window", "ten", "--out", wout])
+        #expect(badWindow.status != 0 && badWindow.err.contains("--window ten: give seconds (10s) or frames (300)"))
         let noOut = try painface(["infer", folders[0], "--per-frame"])
         #expect(noOut.status != 0 && noOut.err.contains("--per-frame needs --out or --frames"))
         // without a head: the default model's expression probabilities, as JSON lines

@@ -52,6 +52,7 @@ def _run(args):
 _TEXT = {"video": str, "frame_file": str, "label": str, "source": str, "true": str, "reason": str}
 # integer columns of PainFace's tables (schema 1); those that may be empty are nullable (Int64)
 _INTS = {"frame": "int64", "frames_used": "int64", "frames_total": "int64", "points": "int64",
+         "window": "int64", "start_frame": "int64", "end_frame": "int64", "epoch": "int64",
          "faces": "Int64", "face_id": "Int64"}
 
 
