@@ -95,7 +95,15 @@ class InferTests(unittest.TestCase):
                    frames_used=ints, frames_total=ints)
             dtypes(evaluation, true=text)
             # infer: CSV and JSON lines give the same table
-            painface._run(["infer", FOLDERS[0], "--head", j("head"), "--per-frame", "--out", j("p.csv"), "--quiet"])
+            painface._run(["infer", FOLDERS[0], "--head", j("head"), "--per-frame", "--out", j("p.csv"), "--quiet",
+                           "--window", "20", "--hop", "10"])
+            windows = painface.read_table(j("p.windows.csv"))
+            self.assertEqual(list(windows.columns), ["video", "window", "start_frame", "end_frame", "start", "end",
+                                                     "label", "p_no_pain", "p_low_pain", "p_high_pain",
+                                                     "face_coverage", "frames_used"])
+            dtypes(windows, window=ints, start_frame=ints, end_frame=ints, start="float64", label=text,
+                   frames_used=ints)
+            self.assertEqual(list(windows["start_frame"]), [0, 10, 20])
             painface._run(["infer", FOLDERS[0], "--head", j("head"), "--per-frame", "--out", j("p.jsonl"),
                            "--quiet"])
             for ext in ("csv", "jsonl"):
