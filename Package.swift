@@ -70,8 +70,8 @@ let package = Package(
         .executableTarget(
             name: "PainFaceBench",
             dependencies: [
-                .product(name: "ArgumentParser", package: "swift-argument-parser"), "CBLASBench", "Faces", "Imaging",
-                "Kernels", "NN", "Training", "Weights",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), "CBLASBench", "Faces", "Features",
+                "Imaging", "Kernels", "NN", "Training", "Weights",
             ]),
         // tests: unit tests per module, golden parity with Keras and PyTorch, the command line end to end
         .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),

@@ -42,6 +42,18 @@ public struct FrameRecord: Sendable {
     public var faceID: Int?
     public var hasCrop: Bool { box != nil }
 
+    public init(frame: String, index: Int = 0, source: BoxSource) {
+        (self.frame, self.index, self.source) = (frame, index, source)
+    }
+
+    init(
+        frame: String, source: BoxSource, box: (x: Double, y: Double, w: Double, h: Double)? = nil,
+        score: Double? = nil, landmarks: Landmarks? = nil, reason: String? = nil, faces: Int? = nil
+    ) {
+        (self.frame, self.source, self.box, self.score, self.landmarks) = (frame, source, box, score, landmarks)
+        (self.reason, self.faces) = (reason, faces)
+    }
+
     /// The face's confidence, 0-1, on one scale for every source: 1 for given landmarks and
     /// whole crops, MTCNN's probability, and for Haar (detected or tracked) its neighbour
     /// count n through a logistic fit, 1 / (1 + exp(2.9 - 1.7 ln n)): the share of Haar
@@ -202,12 +214,9 @@ public final class VideoCropper {
     ) throws -> [FrameRecord] {
         let video = VideoFiles.isVideo(folder) ? try VideoReader(path: folder, fps: options.fps) : nil
         let frames = try given ?? video?.names ?? ImageIO.listFrames(folder).frames
-        tracker?.reset()
+        var state = startVideo()
         var records: [FrameRecord] = []
-        var lastBox: (x: Double, y: Double, w: Double, h: Double)?
-        var gap = 0
         for (i, name) in frames.enumerated() {
-            if options.stills { tracker?.reset() }
             let path = (folder as NSString).appendingPathComponent(name)
             var rec = FrameRecord(frame: name, source: .none)
             rec.index = i
@@ -241,70 +250,98 @@ public final class VideoCropper {
                 try emit(i, rec, nil)
                 continue
             }
-            sources: for src in options.order {
-                switch src {
-                case .crop:
-                    rec.source = .crop
-                    rec.box = (0, 0, Double(img.width), Double(img.height))
-                    rec.score = 1
-                    break sources
-                case .landmarks:
-                    if let l = landmarks?.lookup(name, index: i), let b = l.bounds {
-                        // points that are not a face of this image (far outside it, or larger
-                        // than it many times over) are refused here, before any crop is sized
-                        let side = Double(max(img.width, img.height))
-                        guard b.x + b.w >= 0, b.y + b.h >= 0, b.x <= Double(img.width), b.y <= Double(img.height),
-                            max(b.w, b.h) <= 4 * side
-                        else {
-                            rec.reason = "landmarks outside the image (box \(b.x), \(b.y), \(b.w) x \(b.h))"
-                            continue
-                        }
-                        rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
-                        break sources
-                    }
-                case .mtcnn:
-                    let all = try mtcnn?.detect(img) ?? []
-                    if let f = all.first {
-                        rec.source = .mtcnn
-                        rec.faces = all.count
-                        rec.box = (f.box.x1, f.box.y1, f.box.x2 - f.box.x1, f.box.y2 - f.box.y1)
-                        rec.score = f.probability
-                        rec.landmarks = Landmarks(points: f.landmarks)
-                        break sources
-                    }
-                case .haar:
-                    if let tracker, let (b, s) = tracker.next(GrayImage(img)) {
-                        rec.source = s == .tracked ? .tracked : .haar
-                        rec.box = (Double(b.x), Double(b.y), Double(b.w), Double(b.h))
-                        rec.score = Double(b.neighbors)
-                        rec.faces = tracker.lastFaceCount
-                        break sources
-                    }
-                default: break
-                }
-            }
-            if rec.box == nil, options.policy == .previous, !options.stills, let lb = lastBox, gap < options.maxGap {
-                rec.source = .previous
-                rec.box = lb
-                gap += 1
-            } else if rec.box != nil, rec.source != .previous {
-                lastBox = rec.box
-                gap = 0
-            }
-            let t3 = monotonicSeconds()
-            times.detect += t3 - t
-            var crop: RGBImage?
-            if rec.source == .crop {
-                crop = img
-            } else if let b = rec.box {
-                let sq = FaceCrop.square(b, imageWidth: img.width, imageHeight: img.height, settings: options.settings)
-                crop = FaceCrop.crop(img, x: sq.x, y: sq.y, side: sq.side, size: options.settings.size)
-            }
-            times.crop += monotonicSeconds() - t3
+            let cropped = try self.crop(img, record: &rec, landmarks: landmarks, state: &state)
             records.append(rec)
-            try emit(i, rec, crop)
+            try emit(i, rec, cropped)
         }
         return records
+    }
+
+    /// What one video carries from frame to frame: the last box found and how many frames in a
+    /// row have reused it.
+    public struct CropState: Sendable {
+        var lastBox: (x: Double, y: Double, w: Double, h: Double)?
+        var gap = 0
+    }
+
+    /// Starts a video: the tracker forgets the last one.
+    public func startVideo() -> CropState {
+        tracker?.reset()
+        return CropState()
+    }
+
+    /// One decoded frame of a video (frames in order, `state` from `startVideo`): its face box
+    /// from the sources in order of preference, the missing-face policy, and its crop (nil
+    /// without a box); `rec` gets the source, box, score, landmarks and face count.
+    public func crop(
+        _ img: RGBImage, record rec: inout FrameRecord, landmarks: VideoLandmarks?, state: inout CropState
+    ) throws -> RGBImage? {
+        if options.stills { tracker?.reset() }
+        let name = rec.frame, i = rec.index
+        let t = monotonicSeconds()
+        sources: for src in options.order {
+            switch src {
+            case .crop:
+                rec.source = .crop
+                rec.box = (0, 0, Double(img.width), Double(img.height))
+                rec.score = 1
+                break sources
+            case .landmarks:
+                if let l = landmarks?.lookup(name, index: i), let b = l.bounds {
+                    // points that are not a face of this image (far outside it, or larger
+                    // than it many times over) are refused here, before any crop is sized
+                    let side = Double(max(img.width, img.height))
+                    guard b.x + b.w >= 0, b.y + b.h >= 0, b.x <= Double(img.width), b.y <= Double(img.height),
+                        max(b.w, b.h) <= 4 * side
+                    else {
+                        rec.reason = "landmarks outside the image (box \(b.x), \(b.y), \(b.w) x \(b.h))"
+                        continue
+                    }
+                    rec.source = .landmarks; rec.box = b; rec.score = 1; rec.landmarks = l
+                    break sources
+                }
+            case .mtcnn:
+                let all = try mtcnn?.detect(img) ?? []
+                if let f = all.first {
+                    rec.source = .mtcnn
+                    rec.faces = all.count
+                    rec.box = (f.box.x1, f.box.y1, f.box.x2 - f.box.x1, f.box.y2 - f.box.y1)
+                    rec.score = f.probability
+                    rec.landmarks = Landmarks(points: f.landmarks)
+                    break sources
+                }
+            case .haar:
+                if let tracker, let (b, s) = tracker.next(GrayImage(img)) {
+                    rec.source = s == .tracked ? .tracked : .haar
+                    rec.box = (Double(b.x), Double(b.y), Double(b.w), Double(b.h))
+                    rec.score = Double(b.neighbors)
+                    rec.faces = tracker.lastFaceCount
+                    break sources
+                }
+            default: break
+            }
+        }
+        if rec.box == nil, options.policy == .previous, !options.stills, let lb = state.lastBox,
+            state.gap < options.maxGap
+        {
+            rec.source = .previous
+            rec.box = lb
+            state.gap += 1
+        } else if rec.box != nil, rec.source != .previous {
+            state.lastBox = rec.box
+            state.gap = 0
+        }
+        let t3 = monotonicSeconds()
+        times.detect += t3 - t
+        var crop: RGBImage?
+        if rec.source == .crop {
+            crop = img
+        } else if let b = rec.box {
+            let sq = FaceCrop.square(b, imageWidth: img.width, imageHeight: img.height, settings: options.settings)
+            crop = FaceCrop.crop(img, x: sq.x, y: sq.y, side: sq.side, size: options.settings.size)
+        }
+        times.crop += monotonicSeconds() - t3
+        return crop
     }
 
     /// Every face of every frame: the whole frame is searched in each (MTCNN when it is a

@@ -33,6 +33,9 @@ public struct CacheEntry {
     /// Frames per second of the frames' timestamps (index / fps): a video's resampled rate,
     /// or the nominal rate of a frame folder (30 in entries of older versions).
     public var fps = 30.0
+    /// With stride k > 1 the model saw every k-th frame with a face; the others hold the
+    /// features of the last frame it saw (heldRows).
+    public var stride = 1
 
     /// Frames without a feature row, with why: unreadable (the reason) or no face.
     public var framesWithoutFeatures: [(frame: String, reason: String)] {
@@ -42,19 +45,34 @@ public struct CacheEntry {
         }
     }
 
+    /// For each frame of `range` that has a crop, the row to use with a stride: the row of the
+    /// last frame the model saw at or before it (the first one after it at the start), so a
+    /// sequence keeps its length in time.
+    public func heldRows(_ range: Range<Int>) -> [Int] {
+        let cropped = range.filter { $0 < sources.count && !["none", "unreadable"].contains(sources[$0]) }
+        guard !positions.isEmpty else { return [] }
+        var r = 0
+        return cropped.map { f in
+            while r + 1 < positions.count && positions[r + 1] <= f { r += 1 }
+            return r
+        }
+    }
+
     /// Feature rows of frame positions `range`; with `padTo`, missing frames (no face) and a
     /// short range are filled by repeating the last row. Nil when the range has no row.
-    public func rows(_ range: Range<Int>, padTo: Int? = nil) -> Tensor? {
-        let d = features.shape[1]
-        let idx = positions.indices.filter { range.contains(positions[$0]) }
+    /// With a stride, a row per frame with a crop, held (heldRows).
+    public func rows(_ range: Range<Int>, padTo: Int? = nil, of source: Tensor? = nil) -> Tensor? {
+        let t = source ?? features
+        let d = t.shape[1]
+        let idx = stride > 1 ? heldRows(range) : positions.indices.filter { range.contains(positions[$0]) }
         guard !idx.isEmpty else { return nil }
         let n = padTo ?? idx.count
-        let t = Tensor(shape: [n, d])
+        let out = Tensor(shape: [n, d])
         for r in 0..<n {
             let src = idx[min(r, idx.count - 1)]
-            t.data.advanced(by: r * d).update(from: features.data + src * d, count: d)
+            out.data.advanced(by: r * d).update(from: t.data + src * d, count: d)
         }
-        return t
+        return out
     }
 }
 
@@ -76,6 +94,8 @@ public final class FeatureCache {
     public let cropper: VideoCropper
     public var dtype: DType = .f32
     public var batch = 8
+    /// The model sees every stride-th frame with a face (CacheEntry.heldRows fills the rest).
+    public var stride = 1
     /// Seconds per stage: checking existing entries' keys (hashing while extracting is part of
     /// the cropper's read time), computing features and writing, summed over videos.
     public private(set) var keyTime = 0.0, featureTime = 0.0, writeTime = 0.0
@@ -119,6 +139,7 @@ public final class FeatureCache {
             // the tracker's version (3: scene cuts, periodic full search, verified boxes) and stills
             + (o.order.contains(.haar) ? ";tracker=3" : "") + (o.stills ? ";stills" : "")
             + (o.subject == .tracked ? "" : ";subject=\(o.subject.rawValue)")
+            + (stride == 1 ? "" : ";stride=\(stride)")
     }
 
     /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.
@@ -177,7 +198,7 @@ public final class FeatureCache {
         let video = VideoFiles.isVideo(folder)
         if video { try contentKey.add(video: folder, fps: cropper.options.fps) }
         let r = try extractor.runCropped(
-            folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch,
+            folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch, stride: stride,
             onData: video ? nil : { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
         if let landmarks { contentKey.add(landmarks: Self.landmarkBytes(landmarks)) }
         featureTime += r.featureSeconds
@@ -196,6 +217,7 @@ public final class FeatureCache {
         entry.confidences = r.records.map(\.confidence)
         entry.faceCounts = r.records.map(\.faces)
         entry.fps = cropper.options.fps
+        entry.stride = stride
         try write(entry, unreadable: unreadable, to: path(videoID))
         writeTime += monotonicSeconds() - t0
         return (.extracted, entry)
@@ -223,6 +245,7 @@ public final class FeatureCache {
             "face_coverage": String(format: "%.4f", e.coverage),
             "settings": settingsKey,
             "fps": String(cropper.options.fps),
+            "stride": String(e.stride),
             "boxes": Self.json(e.boxes.map { $0.map { $0.map { ($0 * 10).rounded() / 10 } } ?? NSNull() as Any }),
             "confidence": Self.json(e.confidences.map { $0.map { ($0 * 1e4).rounded() / 1e4 } ?? NSNull() as Any }),
             "faces": Self.json(e.faceCounts.map { $0 ?? NSNull() as Any }),
@@ -282,6 +305,7 @@ public final class FeatureCache {
             return v
         }
         e.fps = m["fps"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 30
+        e.stride = m["stride"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1
         (e.boxes, e.confidences, e.faceCounts) = (
             optional("boxes", [Double].self), optional("confidence", Double.self), optional("faces", Int.self)
         )

@@ -66,7 +66,7 @@ public struct TopClassSummary {
 extension Model {
     /// Features (and class probabilities, when the model has them) of a batch of images.
     /// NaN or infinite features are an error naming `source`.
-    func features(of images: [RGBImage], source: String) throws -> (Tensor, Tensor?) {
+    public func features(of images: [RGBImage], source: String) throws -> (Tensor, Tensor?) {
         let x = try Preprocess.tensor(images, spec: config.input)
         var wanted = [config.outputs.features]
         if let p = config.outputs.probabilities { wanted.append(p) }

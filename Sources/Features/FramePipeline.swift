@@ -18,10 +18,12 @@ struct CroppedFeatures {
 }
 
 extension FeatureExtractor {
-    /// Crops `frames` of `folder` and runs the model on the crops, in batches.
+    /// Crops `frames` of `folder` and runs the model on the crops, in batches. With `stride`
+    /// k > 1 the model sees a frame with a crop only when none of the k - 1 frames before it
+    /// was seen (every k-th frame while the face is found); every frame is still cropped.
     func runCropped(
         folder: String, frames: [String], cropper: VideoCropper, landmarks lm: VideoLandmarks?, batch: Int,
-        onData: ((Int, Data) -> Void)? = nil, progress: ((Int) -> Void)?
+        stride: Int = 1, onData: ((Int, Data) -> Void)? = nil, progress: ((Int) -> Void)?
     ) throws -> CroppedFeatures {
         // Two stages in parallel: a thread reads, decodes, detects and crops, handing over
         // batches of crops; this thread runs the model on them. The batches and their order
@@ -32,12 +34,13 @@ extension FeatureExtractor {
         let producer = Thread {
             let (cropper, progress, lm, onData) = owned.value
             var pending: [(Int, RGBImage)] = []
-            var done = 0
+            var done = 0, lastSeen = Int.min / 2
             do {
                 state.records = try cropper.run(folder: folder, frames: frames, landmarks: lm, onData: onData) {
                     i, rec, img in
                     if state.cancelled { throw CancellationError() }
-                    if let img {
+                    if let img, i - lastSeen >= stride {
+                        lastSeen = i
                         pending.append((i, img))
                         if pending.count >= batch { state.put(pending); pending = [] }
                     }

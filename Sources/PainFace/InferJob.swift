@@ -59,7 +59,7 @@ public final class InferJob {
 
     /// Rows for one video's entry: the video's, then (with perFrame) one per frame.
     public func rows(id: String, entry e: CacheEntry) throws -> [PredictionRow] {
-        let used = e.positions.count
+        let used = e.stride > 1 ? e.heldRows(0..<e.frames.count).count : e.positions.count
         func videoRow(_ label: String, _ p: [Float], used: Int) -> PredictionRow {
             PredictionRow(
                 video: id, label: label, probabilities: p, coverage: e.coverage, framesUsed: used,
@@ -71,7 +71,8 @@ public final class InferJob {
             out.append(videoRow("no_face", [], used: 0))
         } else if let h = head {
             let c = h.config
-            let (l, p) = try Heads.predict(h.model, config: c, features: e.features)
+            // with a stride, every frame with a crop (held features), so time is kept
+            let (l, p) = try Heads.predict(h.model, config: c, features: e.rows(0..<e.frames.count) ?? e.features)
             if c.head == .framewise && perFrame {
                 frameProbs = try Heads.framewiseProbabilities(h.model, features: e.features)
             }
@@ -80,7 +81,8 @@ public final class InferJob {
                     c.classes[l], p,
                     used: c.head == .lstm ? min(used, c.sequenceLength ?? SegmentProtocol.defaultLength) : used))
         } else if let p = e.probabilities, !classes.isEmpty {
-            let sum = TopClassSummary(p, rows: used)
+            let held = e.rows(0..<e.frames.count, of: p) ?? p
+            let sum = TopClassSummary(held, rows: held.shape[0])
             out.append(videoRow(classes[sum.top], sum.mean, used: used))
             frameProbs = p
         } else {
@@ -90,7 +92,12 @@ public final class InferJob {
         guard perFrame else { return out }
         let k = classes.count
         var row: [Int: Int] = [:]
-        for (r, pos) in e.positions.enumerated() { row[pos] = r }
+        if e.stride > 1 {
+            let cropped = (0..<e.frames.count).filter { !["none", "unreadable"].contains(e.sources[$0]) }
+            for (f, r) in zip(cropped, e.heldRows(0..<e.frames.count)) { row[f] = r }
+        } else {
+            for (r, pos) in e.positions.enumerated() { row[pos] = r }
+        }
         for (i, f) in e.frames.enumerated() {
             var probs: [Float] = [], label = ""
             if let r = row[i], let fp = frameProbs {
@@ -110,15 +117,13 @@ public final class InferJob {
     /// class probabilities averaged over them.
     func windowRows(_ w: WindowSpec, id: String, entry e: CacheEntry) throws -> [PredictionRow] {
         let k = classes.count
-        return try w.rows(id: id, entry: e) { rows, idx in
+        return try w.rows(id: id, entry: e) { rows, range in
             if let h = head {
                 let (l, p) = try Heads.predict(h.model, config: h.config, features: rows)
                 return (h.config.classes[l], p)
             }
-            guard let probs = e.probabilities, k > 0 else { return ("", []) }
-            let t = Tensor(shape: [idx.count, k])
-            for (r, i) in idx.enumerated() { t.data.advanced(by: r * k).update(from: probs.data + i * k, count: k) }
-            let sum = TopClassSummary(t, rows: idx.count)
+            guard let probs = e.probabilities, k > 0, let t = e.rows(range, of: probs) else { return ("", []) }
+            let sum = TopClassSummary(t, rows: t.shape[0])
             return (classes[sum.top], sum.mean)
         }
     }

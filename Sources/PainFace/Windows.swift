@@ -34,7 +34,7 @@ public struct WindowSpec: Sendable, Equatable {
     /// One row per window of a video's entry: its label and probabilities from `classify`
     /// (the head, or the feature model's classes averaged), nil when no frame of it has a face.
     func rows(
-        id: String, entry e: CacheEntry, classify: (Tensor, [Int]) throws -> (String, [Float])
+        id: String, entry e: CacheEntry, classify: (Tensor, Range<Int>) throws -> (String, [Float])
     ) throws -> [PredictionRow] {
         let n = e.totalFrames
         let ranges = ranges(frames: min(n, e.frames.count))
@@ -45,16 +45,18 @@ public struct WindowSpec: Sendable, Equatable {
             return [r]
         }
         return try ranges.enumerated().map { i, range in
-            let idx = e.positions.indices.filter { range.contains(e.positions[$0]) }
             var r: PredictionRow
-            if let rows = e.rows(range) {
-                let (label, p) = try classify(rows, idx)
+            let rows = e.rows(range)
+            if let rows {
+                let (label, p) = try classify(rows, range)
                 r = PredictionRow(video: id, label: label, probabilities: p)
             } else {
                 r = PredictionRow(video: id, label: "no_face", probabilities: [])
             }
-            r.coverage = Double(idx.count) / Double(range.count)
-            r.framesUsed = idx.count
+            // with a stride, the frames with a crop (their features held)
+            let used = rows?.shape[0] ?? 0
+            r.coverage = Double(used) / Double(range.count)
+            r.framesUsed = used
             (r.window, r.startFrame, r.endFrame) = (i, range.lowerBound, range.upperBound)
             return r
         }

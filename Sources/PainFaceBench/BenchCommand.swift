@@ -50,6 +50,13 @@ struct BenchCommand: ParsableCommand {
         parsing: .upToNextOption,
         help: "Folders of photographs with .pts landmark files: measure detection accuracy instead.")
     var landmarkPhotos: [String] = []
+    @Option(
+        parsing: .upToNextOption,
+        help: "Video frame folders: measure what --stride costs (time, feature and probability drift) instead.")
+    var strideDrift: [String] = []
+    @Option(help: "With --stride-drift: the strides to compare with 1.") var strides = "2,3,5,10"
+    @Option(help: "With --stride-drift: the feature model (a bundled name or a .json path).")
+    var model = ModelStore.defaultModel
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -63,6 +70,20 @@ struct BenchCommand: ParsableCommand {
             let ctx = try compute.context()
             if serve {
                 AnchorPeer(ctx: ctx, weightsDir: weights).serve()
+                return
+            }
+            if !strideDrift.isEmpty {
+                let ks = strides.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }
+                let rows = try StrideBench.run(folders: strideDrift, model: model, strides: ks, context: ctx)
+                print("stride\tseconds\tspeed-up\tfeature drift mean\tmax\tprobability drift\ttop-1 agreement")
+                for r in rows {
+                    print(
+                        String(
+                            format: "%d\t%.2f\t%.2fx\t%.4f\t%.4f\t%@\t%@", r.stride, r.seconds,
+                            rows[0].seconds / max(r.seconds, 1e-9), r.featureDriftMean, r.featureDriftMax,
+                            r.probabilityDrift.map { String(format: "%.4f", $0) } ?? "-",
+                            r.top1Agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "-"))
+                }
                 return
             }
             if !faces.isEmpty || !landmarkPhotos.isEmpty {

@@ -49,6 +49,21 @@ struct LogOptions: ParsableArguments {
     func apply() { Log.level = quiet ? .quiet : verbose ? .verbose : .normal }
 }
 
+/// `--stride`: the feature model on every k-th frame with a face only.
+struct StrideOption: ParsableArguments {
+    @Option(
+        help: """
+            Run the feature model on every k-th frame with a face; the frames between hold its \
+            features (faster by about k with a large model; docs/benchmarks.md has the drift).
+            """)
+    var stride = 1
+
+    func apply(to cache: FeatureCache) throws {
+        guard stride >= 1, stride <= 1000 else { throw ValidationError("--stride must be between 1 and 1000") }
+        cache.stride = stride
+    }
+}
+
 /// The table format of a command's output: --format, else the output file's extension.
 struct TableFormat: ParsableArguments {
     @Option(help: "Table format: csv or jsonl (default: from the output file's extension, else csv).")
@@ -94,7 +109,7 @@ struct PainFaceCommand: ParsableCommand {
         version: PainFaceInfo.version,
         subcommands: [
             DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self,
-            TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ModelsCommand.self,
+            TrainCommand.self, EvaluateCommand.self, PredictCommand.self, WatchCommand.self, ModelsCommand.self,
         ],
         defaultSubcommand: nil)
 
@@ -144,6 +159,7 @@ struct FeaturesCommand: ParsableCommand {
     @Flag(help: "The folders hold raw video frames: crop each face first (see `painface crop` for the settings).")
     var crop = false
     @OptionGroup var cropSettings: CropOptionGroup
+    @OptionGroup var strideOption: StrideOption
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
 
@@ -155,6 +171,7 @@ struct FeaturesCommand: ParsableCommand {
             let list = try FolderList(folders, fps: cropSettings.fps)
             let fc = try cropSettings.cache(
                 dir: out, model: model, context: ctx, batch: batch, float16: float16, faceCrops: !crop)
+            try strideOption.apply(to: fc)
             let fx = fc.extractor
             Log.info(
                 """

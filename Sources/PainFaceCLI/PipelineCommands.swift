@@ -7,6 +7,7 @@ import Imaging
 import Kernels
 import NN
 import PainFace
+import Video
 import Weights
 
 struct ProtocolOptions: ParsableArguments {
@@ -241,6 +242,7 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Write run statistics (frames/s, seconds per stage) as JSON here.") var statsJson: String?
     @OptionGroup var protocolOptions: ProtocolOptions
     @OptionGroup var cropSettings: CropOptionGroup
+    @OptionGroup var strideOption: StrideOption
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
 
@@ -259,6 +261,7 @@ struct ExtractCommand: ParsableCommand {
             let ctx = try compute.context()
             let dir = FeatureSource.cacheFolder(cache, manifest: manifest)
             let fc = try cropSettings.cache(dir: dir, model: model, context: ctx, batch: batch, float16: float16)
+            try strideOption.apply(to: fc)
             let job = try ExtractJob(manifest: m, protocol: proto, cache: fc, splits: wanted, shard: sh)
             job.force = force
             let fx = fc.extractor
@@ -345,6 +348,7 @@ struct InferCommand: ParsableCommand {
     @Flag(help: "Recompute features that are up to date.") var force = false
     @Option(help: "Frames per forward pass.") var batch = 8
     @OptionGroup var cropSettings: CropOptionGroup
+    @OptionGroup var strideOption: StrideOption
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
 
@@ -406,6 +410,7 @@ struct InferCommand: ParsableCommand {
                 folders: list, head: loaded, extractor: fx,
                 cache: try FeatureCache(dir: dir, extractor: fx, cropper: cropper))
             job.cache.batch = batch
+            try strideOption.apply(to: job.cache)
             (job.force, job.perFrame, job.windows) = (force, perFrame, spec)
             if let c = loaded?.config, c.head == .lstm {
                 let s = c.sequenceLength ?? SegmentProtocol.defaultLength
@@ -462,6 +467,119 @@ struct InferCommand: ParsableCommand {
             }
             if failed > 0 {
                 throw Failure(description: "\(failed) input(s) failed (see above); the others were written")
+            }
+        }
+    }
+}
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "A running estimate over the last window of a live source: a folder being written, stdin, a camera.",
+        discussion: """
+            SOURCE is a folder (new JPEG/PNG frames are taken in natural order as they appear; the \
+            run ends after --idle seconds without one), - (raw RGB frames on stdin, --frame-size WxH, e.g. \
+            from ffmpeg -f v4l2 -i /dev/video0 -f rawvideo -pix_fmt rgb24 -), or anything ffmpeg \
+            opens: a camera (/dev/video0, read with v4l2), a stream URL, or a video file played at \
+            its own pace. Each --hop, one row for the last --window (infer's window columns) goes to \
+            --out or stdout as it is made. When the model is slower than the source, frames are \
+            dropped on purpose and the frames between hold the features of the last one seen; \
+            stderr says how many (with --verbose per estimate, else at the end), with the latency \
+            from a frame's arrival to its estimate. Memory stays bounded: one frame waiting and a \
+            window of features.
+
+            Examples:
+              painface watch /dev/video0 --head heads/lstm --window 10s --hop 1s
+              ffmpeg -f v4l2 -i /dev/video0 -f rawvideo -pix_fmt rgb24 - | painface watch - --frame-size 640x480
+              painface watch incoming/ --head heads/framewise --out live.csv
+            """)
+    @Argument(help: "A folder being written, - for raw RGB frames on stdin, or a camera, URL or video file.")
+    var source: String
+    @Option(help: "Feature model (default: the one the head was trained on, else the bundled default).") var model:
+        String?
+    @Option(help: "Head model stem (from `painface train`).") var head: String?
+    @Option(help: "Window: seconds (10s) or frames (300).") var window = "10s"
+    @Option(help: "The step between estimates: seconds (1s) or frames.") var hop = "1s"
+    @Option(help: "With SOURCE -: the frames' size, WIDTHxHEIGHT.") var frameSize: String?
+    @Option(help: "ffmpeg's input format (default: v4l2 for /dev/video*).") var inputFormat: String?
+    @Flag(help: "Read a video file as fast as it decodes, not at its own pace.") var noRealtime = false
+    @Flag(help: "Never drop a frame: the source waits for the model (a pipe or a file read offline).")
+    var noDrop = false
+    @Option(help: "A folder source ends after this many seconds without a new frame.") var idle = 10.0
+    @Option(help: "Output file, a row per estimate as it is made (default: standard output).") var out: String?
+    @OptionGroup var output: TableFormat
+    @OptionGroup var cropSettings: CropOptionGroup
+    @OptionGroup var compute: ComputeOptions
+    @OptionGroup var log: LogOptions
+
+    func liveSource(fps: Double) throws -> LiveFrames {
+        var isDir: ObjCBool = false
+        if source == "-" {
+            let parts = (frameSize ?? "").lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ValidationError("reading stdin needs --frame-size WIDTHxHEIGHT") }
+            return try LiveFrames(source: .raw(width: parts[0], height: parts[1]), fps: fps)
+        }
+        if FileManager.default.fileExists(atPath: source, isDirectory: &isDir), isDir.boolValue {
+            let f = try LiveFrames(source: .folder(source), fps: fps)
+            f.idleSeconds = idle
+            return f
+        }
+        let format = inputFormat ?? (source.hasPrefix("/dev/video") ? "v4l2" : nil)
+        let file = FileManager.default.fileExists(atPath: source) && format == nil
+        return try LiveFrames(
+            source: .ffmpeg(input: source, format: format, realtime: file && !noRealtime), fps: fps)
+    }
+
+    func run() throws {
+        log.apply()
+        try reporting {
+            let fps = cropSettings.fps
+            let spec = try WindowSpec(
+                length: try WindowSpec.frames(window, fps: fps, flag: "--window"),
+                hop: try WindowSpec.frames(hop, fps: fps, flag: "--hop"))
+            let ctx = try compute.context()
+            let loaded = try head.map { try Heads.load(stem: $0, context: ctx) }
+            let fx = try InferJob.featureModel(model, head: loaded, context: ctx)
+            let frames = try liveSource(fps: fps)
+            let job = WatchJob(
+                frames: frames, cropper: try VideoCropper(options: try cropSettings.options()), extractor: fx,
+                head: loaded, window: spec)
+            job.dropFrames = !noDrop
+            let json = try output.jsonLines(out)
+            let writer = PredictionWriter(classes: job.classes, columns: .windows, json: json, fps: fps)
+            // rows as they are made: appended and flushed one by one (a stream, not an atomic file)
+            let sink: FileHandle
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: nil),
+                    let h = FileHandle(forWritingAtPath: out)
+                else { throw Failure(description: "\(out): cannot write") }
+                sink = h
+            } else {
+                sink = FileHandle.standardOutput
+            }
+            if let header = writer.header { sink.write(Data((header + "\n").utf8)) }
+            let id = source == "-" ? "stdin" : VideoFiles.videoID(source)
+            Log.info(
+                "watch: \(source), model \(fx.model.config.name)" + (head.map { ", head \($0)" } ?? "")
+                    + "; a \(spec.length)-frame window every \(spec.hop) frames at \(fps) fps")
+            let s = try job.run(id: id) { e in
+                sink.write(Data((writer.line(e.row) + "\n").utf8))
+                Log.detail(
+                    String(
+                        format: "window %d: model saw %d of %d frames, latency %.0f ms", e.row.window ?? 0,
+                        e.processed, e.arrived, 1000 * e.latency))
+            }
+            let lat = s.latencies.sorted()
+            Log.info(
+                String(
+                    format:
+                        "watch: %d frames arrived, the model saw %d (%.1f frames/s, %d dropped: stride %.2f), %d estimates, "
+                        + "latency median %.0f ms, max %.0f ms",
+                    s.arrived, s.processed, Double(s.processed) / max(s.seconds, 1e-9), s.dropped,
+                    Double(s.arrived) / Double(max(s.processed, 1)), s.estimates,
+                    1000 * (lat.isEmpty ? 0 : lat[lat.count / 2]), 1000 * (lat.last ?? 0)))
+            if s.estimates == 0 {
+                Log.warn("\(source): \(s.arrived) frames, fewer than one \(spec.length)-frame window: no estimate")
             }
         }
     }

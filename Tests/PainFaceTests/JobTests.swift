@@ -72,6 +72,38 @@ import Weights
         return try FeatureCache(dir: dir.path, extractor: fx, cropper: cropper)
     }
 
+    @Test("--stride 3: the model sees every third frame, the others hold its features; the key changes")
+    func strideHoldsFeatures() throws {
+        let d = try scratch("stride")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let clip = repositoryRoot().appendingPathComponent("samples/frames/cap12_a").path
+        let full = try cache(d.appendingPathComponent("k1"), faceCrops: false)
+        let e1 = try #require(try full.extract(videoID: "cap12_a", folder: clip).1)
+        let strided = try cache(d.appendingPathComponent("k3"), faceCrops: false)
+        strided.stride = 3
+        let e3 = try #require(try strided.extract(videoID: "cap12_a", folder: clip).1)
+        #expect(e1.positions == Array(0..<40) && e3.positions == Array(stride(from: 0, to: 40, by: 3)))
+        #expect(e3.stride == 3 && e3.sources == e1.sources)
+        // the frames it saw have the features they have without a stride (the same crops)
+        let d1 = e1.features.shape[1]
+        for (r, f) in e3.positions.enumerated() {
+            #expect(
+                Array(UnsafeBufferPointer(start: e3.features.data + r * d1, count: d1))
+                    == Array(UnsafeBufferPointer(start: e1.features.data + f * d1, count: d1)), "frame \(f)")
+        }
+        // every frame has a row; frames 4 and 5 hold frame 3's
+        let held = try #require(e3.rows(0..<40))
+        #expect(held.shape == [40, d1] && e3.heldRows(3..<6) == [1, 1, 1] && e3.heldRows(0..<3) == [0, 0, 0])
+        #expect(
+            Array(UnsafeBufferPointer(start: held.data + 5 * d1, count: d1))
+                == Array(UnsafeBufferPointer(start: e3.features.data + 1 * d1, count: d1)))
+        // read back from its file: the stride is in the entry; stride 1 in the same folder re-extracts
+        #expect(try strided.load("cap12_a").stride == 3)
+        #expect(try strided.extract(videoID: "cap12_a", folder: clip).0 == .skipped)
+        strided.stride = 1
+        #expect(try strided.extract(videoID: "cap12_a", folder: clip).0 == .extracted)
+    }
+
     @Test(
         """
         a folder of face crops: every frame used whole, features equal the model run on the decoded images; a \
