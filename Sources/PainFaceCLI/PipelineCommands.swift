@@ -18,7 +18,9 @@ struct ProtocolOptions: ParsableArguments {
             gives its first one.
             """
     )
-    var segmentLength = 300
+    var segmentLength: Int?
+    @Option(help: "The segment in seconds instead (frames = seconds x the rate videos are resampled to, 30).")
+    var segmentSeconds: Double?
     @Option(help: "A segment shorter than --segment-length: drop (leave it out) or pad (repeat its last frame).")
     var shortSegment = "drop"
     @Option(help: "The class whose training videos are cut into all their segments.")
@@ -30,7 +32,17 @@ struct ProtocolOptions: ParsableArguments {
             """)
     var classes: String?
 
-    func proto() throws -> SegmentProtocol {
+    /// The protocol; `fps` turns --segment-seconds into frames (extract and dataset check pass
+    /// their --fps; the head commands read caches made at the default 30).
+    func proto(fps: Double = 30) throws -> SegmentProtocol {
+        if segmentLength != nil && segmentSeconds != nil {
+            throw ValidationError("give --segment-length or --segment-seconds, not both")
+        }
+        var segmentLength = self.segmentLength ?? SegmentProtocol.defaultLength
+        if let sec = segmentSeconds {
+            guard sec > 0, sec.isFinite else { throw ValidationError("--segment-seconds must be positive") }
+            segmentLength = max(1, Int((sec * fps).rounded()))
+        }
         guard (1...100_000).contains(segmentLength) else {
             throw Failure(description: "--segment-length must be 1 to 100000")
         }
@@ -193,7 +205,7 @@ struct DatasetCheckCommand: ParsableCommand {
         try reporting {
             let m = try protocolOptions.manifest(manifest)
             guard fps > 0, fps <= 1000 else { throw Failure(description: "--fps must be between 0 and 1000") }
-            let c = DatasetCheck(m, protocol: try protocolOptions.proto(), fps: fps)
+            let c = DatasetCheck(m, protocol: try protocolOptions.proto(fps: fps), fps: fps)
             print(c.table(), terminator: "")
             for w in c.warnings { Log.warn(w) }
             for p in c.problems { stderrLine("error: \(p)") }
@@ -255,7 +267,7 @@ struct ExtractCommand: ParsableCommand {
         try reporting {
             // the manifest and the options first: a bad one leaves no cache folder behind
             let m = try protocolOptions.manifest(manifest)
-            let proto = try protocolOptions.proto()
+            let proto = try protocolOptions.proto(fps: cropSettings.fps)
             let sh = try shard.map { try Shard($0) } ?? Shard.all
             let wanted = try ExtractJob.splits(splits)
             let ctx = try compute.context()

@@ -24,6 +24,13 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let check = try painface(["dataset", "check", manifest] + proto)
         #expect(check.status == 0, "\(check.err)")
         #expect(check.out.contains("| train | no_pain | 2 | 80 | 4 |"))
+        // the segment in seconds: 20 frames at 30 fps, or at --fps 40
+        let inSeconds = try painface(["dataset", "check", manifest, "--segment-seconds", "0.6667"])
+        #expect(inSeconds.status == 0 && inSeconds.out == check.out, "\(inSeconds.err)")
+        let at40 = try painface(["dataset", "check", manifest, "--segment-seconds", "0.5", "--fps", "40"])
+        #expect(at40.out == check.out)
+        let both = try painface(["dataset", "check", manifest, "--segment-seconds", "1", "--segment-length", "20"])
+        #expect(both.status == 2 && both.err.contains("not both"))
 
         let cache = d.appendingPathComponent("cache").path
         let ex = try painface(["extract", manifest, "--cache", cache, "--threads", "2"] + proto)
