@@ -60,6 +60,30 @@ func painface(_ args: [String], stdin: Data) throws -> (status: Int32, out: Stri
         #expect(noSize.status == 2 && noSize.err.contains("--frame-size"))
     }
 
+    @Test(
+        "watch on a video file through ffmpeg, read offline: the estimates of infer --window on the same file",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs ffmpeg"))
+    func ffmpegSourceEqualsInfer() throws {
+        let d = try tempDir("watch-video")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let video = d.appendingPathComponent("clip.mkv").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = [
+            "-v", "error", "-nostdin", "-framerate", "30", "-pattern_type", "glob", "-i", clip.path + "/*.jpg", "-c:v",
+            "ffv1", video,
+        ]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let live = try painface(["watch", video, "--window", "20", "--hop", "10", "--no-drop", "--no-realtime"])
+        #expect(live.status == 0, "\(live.err)")
+        let out = d.appendingPathComponent("p.csv").path
+        #expect(try painface(["infer", video, "--window", "20", "--hop", "10", "--out", out]).status == 0)
+        let expected = try String(contentsOfFile: d.appendingPathComponent("p.windows.csv").path, encoding: .utf8)
+        #expect(live.out == expected && expected.split(separator: "\n").count == 4)
+    }
+
     @Test("watch on a folder being written: frames taken as they appear, the run ends when it stays idle")
     func growingFolder() throws {
         let d = try tempDir("watch-folder")

@@ -39,7 +39,7 @@ for t in Dataset NN; do
     --build-path "$b" -j 2 \
     >"$out/swift-build.log" 2>&1 || { cat "$out/swift-build.log"; exit 1; }
 done
-objs=$(for t in CKernels CCodecs CHash Kernels Weights NN Imaging Dataset; do find "$b/debug/$t.build" -name '*.o'; done)
+objs=$(for t in CKernels CCodecs CHash Kernels Weights NN Imaging Video Dataset; do find "$b/debug/$t.build" -name '*.o'; done)
 maps=$(for c in CKernels CCodecs CHash; do
   echo "-Xcc -fmodule-map-file=CSources/$c/include/module.modulemap -Xcc -ICSources/$c/include"; done)
 # shellcheck disable=SC2086 # the object and module-map lists are meant to split
