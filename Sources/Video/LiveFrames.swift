@@ -17,7 +17,7 @@ public final class LiveFrames {
     /// A folder source ends after this many seconds without a new frame.
     public var idleSeconds = 10.0
     private var handle: FileHandle?
-    private var process: Process?
+    private var child: Child?
     private var size: (w: Int, h: Int) = (0, 0)
     private var seen = Set<String>()
     private var pending: [String] = []
@@ -47,25 +47,12 @@ public final class LiveFrames {
             // the frame size: ffprobe on the input (a device answers too)
             let info = try VideoProbe.sizeOf(input, format: format)
             size = (info.w, info.h)
-            let p = Process()
-            p.executableURL = ffmpeg
-            p.arguments = args + []
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.standardError
-            p.standardInput = FileHandle.nullDevice
-            try p.run()
-            (process, handle) = (p, out.fileHandleForReading)
+            let c = try Child(ffmpeg, args, stderrPath: nil)
+            (child, handle) = (c, c.output)
         }
     }
 
-    deinit {
-        if let p = process, p.isRunning {
-            try? handle?.close()
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-        }
-    }
+    deinit { child?.stop() }
 
     /// The next frame (its name and image), blocking until it arrives; nil at the end.
     public func next() throws -> (name: String, image: RGBImage)? {
@@ -120,21 +107,14 @@ extension VideoProbe {
     /// The frame size of anything ffmpeg opens (a file, a device with its format, a URL).
     public static func sizeOf(_ input: String, format: String?) throws -> (w: Int, h: Int) {
         let ffprobe = try VideoFiles.tool("ffprobe", for: input)
-        let p = Process()
-        p.executableURL = ffprobe
-        p.arguments =
+        let (data, status) = try Child.run(
+            ffprobe,
             ["-v", "error"] + (format.map { ["-f", $0] } ?? []) + [
                 "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0", input,
-            ]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+            ], stderrPath: "/dev/null")
+        let text = String(decoding: data, as: UTF8.self)
         let parts = text.split(whereSeparator: { $0 == "," || $0.isNewline }).compactMap { Int($0) }
-        guard p.terminationStatus == 0, parts.count >= 2, parts[0] > 0, parts[1] > 0 else {
+        guard status == 0, parts.count >= 2, parts[0] > 0, parts[1] > 0 else {
             throw ImageError(file: input, reason: "ffprobe cannot open it as a video source")
         }
         return (parts[0], parts[1])

@@ -128,23 +128,16 @@ public enum VideoProbe {
 
     static func probe(_ path: String) throws -> VideoInfo {
         let ffprobe = try VideoFiles.tool("ffprobe", for: path)
-        let p = Process()
-        p.executableURL = ffprobe
-        p.arguments = [
-            "-v", "error", "-select_streams", "v:0", "-show_entries",
-            "stream=index,codec_name,width,height,avg_frame_rate:stream_side_data=rotation:packet=pts_time,dts_time,flags",
-            "-of", "json", path,
-        ]
-        let out = Pipe()
         let err = try TempFile()
-        p.standardOutput = out
-        p.standardError = err.handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let (data, status) = try Child.run(
+            ffprobe,
+            [
+                "-v", "error", "-select_streams", "v:0", "-show_entries",
+                "stream=index,codec_name,width,height,avg_frame_rate:stream_side_data=rotation:packet=pts_time,dts_time,flags",
+                "-of", "json", path,
+            ], stderrPath: err.path)
         let message = err.lastLine()
-        guard p.terminationStatus == 0,
+        guard status == 0,
             let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let stream = (root["streams"] as? [[String: Any]])?.first
         else {
@@ -195,8 +188,7 @@ public final class VideoReader {
     public let info: VideoInfo
     public let fps: Double
     public let names: [String]
-    private var process: Process?
-    private var pipe: FileHandle?
+    private var child: Child?
     private var stderrFile: TempFile?
     /// The last decoded source frame and its index.
     private var current: (index: Int, image: RGBImage)?
@@ -213,45 +205,36 @@ public final class VideoReader {
 
     private func start() throws {
         let ffmpeg = try VideoFiles.tool("ffmpeg", for: info.path)
-        let p = Process()
-        p.executableURL = ffmpeg
-        // every decoded frame once, in presentation order; resampling is done here, by time
-        p.arguments = [
-            "-v", "error", "-nostdin", "-i", info.path, "-map", "0:\(info.stream)", "-fps_mode", "passthrough",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(info.width)x\(info.height)", "-",
-        ]
-        let out = Pipe()
         let err = try TempFile()
-        p.standardOutput = out
-        p.standardError = err.handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        (process, pipe, stderrFile) = (p, out.fileHandleForReading, err)
+        // every decoded frame once, in presentation order; resampling is done here, by time
+        child = try Child(
+            ffmpeg,
+            [
+                "-v", "error", "-nostdin", "-i", info.path, "-map", "0:\(info.stream)", "-fps_mode", "passthrough",
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(info.width)x\(info.height)", "-",
+            ], stderrPath: err.path)
+        stderrFile = err
     }
 
     /// Ends the decoder: closing the pipe first, so an ffmpeg blocked writing a frame nobody
     /// will read fails its write instead of waiting forever, then a kill.
     private func stop() {
-        try? pipe?.close()
-        pipe = nil
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        process?.waitUntilExit()
-        process = nil
+        child?.stop()
+        child = nil
     }
 
     /// Reads the next source frame; nil at the end of the stream (then `ended` says why if early).
     private func readNext() throws -> RGBImage? {
-        if process == nil && ended == nil { try start() }
-        guard ended == nil, let pipe else { return nil }
+        if child == nil && ended == nil { try start() }
+        guard ended == nil, let child else { return nil }
         let size = info.width * info.height * 3
         var buf = Data(capacity: size)
         while buf.count < size {
-            guard let chunk = try? pipe.read(upToCount: size - buf.count), !chunk.isEmpty else { break }
+            guard let chunk = try? child.output.read(upToCount: size - buf.count), !chunk.isEmpty else { break }
             buf.append(chunk)
         }
         if buf.count == size { return RGBImage(width: info.width, height: info.height, pixels: [UInt8](buf)) }
-        process?.waitUntilExit()
-        let status = process?.terminationStatus ?? 0
+        let status = child.wait()
         let decoded = (current?.index ?? -1) + 1
         let message = stderrFile?.lastLine() ?? ""
         ended =
@@ -284,22 +267,18 @@ public final class VideoReader {
     }
 }
 
-/// An unlinked temporary file for a child's stderr (a pipe could fill and stall the child).
+/// A temporary file for a child's stderr (a pipe could fill and stall the child).
 final class TempFile {
-    let handle: FileHandle
-    private let path: String
+    let path: String
 
     init() throws {
         path = NSTemporaryDirectory() + "painface-stderr-\(getpid())-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forUpdatingAtPath: path)
-        else { throw ImageError(file: path, reason: "cannot create a temporary file") }
-        handle = h
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ImageError(file: path, reason: "cannot create a temporary file")
+        }
     }
 
-    deinit {
-        try? handle.close()
-        try? FileManager.default.removeItem(atPath: path)
-    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// The last non-empty line written so far.
     func lastLine() -> String {

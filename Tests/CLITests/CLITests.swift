@@ -49,9 +49,24 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
     p.standardOutput = o
     p.standardError = e
     try p.run()
-    let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+    let (od, ed) = readBoth(o, e)
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+}
+
+/// Both pipes to their end at once (one read after the other stalls a child that fills the
+/// second pipe first, e.g. with a sanitizer's report).
+func readBoth(_ o: Pipe, _ e: Pipe) -> (Data, Data) {
+    final class Box: @unchecked Sendable { var data = Data() }
+    let err = Box(), done = DispatchSemaphore(value: 0)
+    let t = Thread {
+        err.data = e.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
+    t.start()
+    let out = o.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    return (out, err.data)
 }
 
 @Suite(.serialized) struct FeatureCommandTests {

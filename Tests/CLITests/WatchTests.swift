@@ -16,7 +16,7 @@ func painface(_ args: [String], stdin: Data) throws -> (status: Int32, out: Stri
         try? i.fileHandleForWriting.close()
     }
     writer.start()
-    let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
+    let (od, ed) = readBoth(o, e)
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
 }
