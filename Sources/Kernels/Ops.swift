@@ -141,6 +141,48 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 }
 
+/// A weight matrix W [k, n] in bfloat16 for act(a W + bias) with bf16 inputs and fp32 sums
+/// (the bf16 GEMM of CKernels: the same bits on every ISA and thread count).
+public final class PackedMatrixBF16: @unchecked Sendable {
+    public let k: Int, n: Int
+    let packed: [UInt32]
+    let ctx: ComputeContext
+
+    public init(_ ctx: ComputeContext, weights: Tensor) throws {
+        guard weights.shape.count == 2 else {
+            throw KernelError.shape("dense weights must be 2-D, got \(weights.shape)")
+        }
+        let (k, n) = (weights.shape[0], weights.shape[1])
+        var p = [UInt32](repeating: 0, count: ck_packed_b_bf16_size(k, n))
+        p.withUnsafeMutableBufferPointer { ck_pack_b_bf16(k, n, weights.data, n, $0.baseAddress) }
+        (self.k, self.n, self.ctx, packed) = (k, n, ctx, p)
+    }
+
+    /// Whether this context runs the AVX512_BF16 instructions (else their exact emulation).
+    public var native: Bool { ck_gemm_bf16_native(ctx.raw) != 0 }
+
+    /// act(bf16(a) [m, k] x W + bias) -> [m, n]
+    public func matmul(
+        _ a: Tensor, bias: Tensor?, activation: Activation = .linear, workspace: Workspace
+    ) throws
+        -> Tensor
+    {
+        guard let k0 = a.shape.last, k0 == k else {
+            throw KernelError.shape("matmul input \(a.shape), expected last dimension \(k)")
+        }
+        if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
+        let m = a.count / max(k, 1)
+        let out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
+        // the workspace's floats hold the bf16 pairs (both 4 bytes)
+        let ws = UnsafeMutableRawPointer(workspace.floats(ck_gemm_bf16_workspace_size(ctx.raw)))
+            .assumingMemoryBound(to: UInt32.self)
+        packed.withUnsafeBufferPointer {
+            ck_gemm_bf16_packed(ctx.raw, m, n, k, a.data, k, $0.baseAddress, bias?.data, activation.c, out.data, n, ws)
+        }
+        return out
+    }
+}
+
 /// Geometry of 2-D pooling over NHWC input.
 public struct Pool2DShape: Sendable, Equatable {
     public var n, h, w, c, kh, kw, sh, sw: Int

@@ -22,4 +22,22 @@ import Testing
             }
         }
     }
+
+    @Test("bf16 GEMM: the same bits on every ISA and thread count, within bf16's rounding of fp32")
+    func bf16() throws {
+        var rng = SeededRNG(seed: 16)
+        let a = randomTensor([37, 300], &rng), b = randomTensor([300, 65], &rng), bias = randomTensor([65], &rng)
+        let ref = Reference.gemm(a, b, bias: bias, activation: .relu)
+        var first: [Float]?
+        for isa in isas {
+            for threads in [1, 2] {
+                let ctx = try ComputeContext(isa: isa, threads: threads)
+                let y = try PackedMatrixBF16(ctx, weights: b).matmul(
+                    a, bias: bias, activation: .relu, workspace: Workspace())
+                if let first { #expect(y.array == first, "\(isa), \(threads) threads") } else { first = y.array }
+                let err = relativeError(y, ref)
+                #expect(err < 1e-2 && err > 1e-5, "\(isa): \(err)")
+            }
+        }
+    }
 }

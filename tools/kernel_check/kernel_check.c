@@ -118,6 +118,81 @@ static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K
     free(a); free(b); free(bias); free(ref); free(y); free(packed); free(work);
 }
 
+/* bf16 GEMM: bit-exact against the reference (which emulates VDPBF16PS), at 2 threads and 1,
+ * with denormals, a rounding tie and an overflow among the inputs; within bf16's error of fp32. */
+static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
+    float *a = rnd(M * K), *b = rnd(K * N), *bias = rnd(N);
+    if (M * K > 4 && K * N > 4) {
+        a[0] = 3e-39f;          /* a denormal: flushed by the instruction */
+        b[1] = -2e-39f;
+        a[2] = 1.00390625f;     /* halfway between two bf16 values: ties to even */
+        a[3] = 3e19f; b[3 * N > K * N - 1 ? 0 : 3 * N] = 3e19f;   /* a product that overflows */
+    }
+    size_t mn = M * N ? M * N : 1;
+    float *ref = malloc(mn * sizeof(float)), *y = malloc(mn * sizeof(float)), *y1 = malloc(mn * sizeof(float));
+    float *f32 = malloc(mn * sizeof(float));
+    uint32_t *packed = malloc(ck_packed_b_bf16_size(K, N) * sizeof(uint32_t));
+    uint32_t *work = malloc(ck_gemm_bf16_workspace_size(ctx) * sizeof(uint32_t));
+    ck_pack_b_bf16(K, N, b, N, packed);
+    ck_gemm_bf16_ref(M, N, K, a, K, b, N, bias, CK_ACT_RELU, ref, N);
+    ck_gemm_bf16_packed(ctx, M, N, K, a, K, packed, bias, CK_ACT_RELU, y, N, work);
+    ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1);
+    uint32_t *work1 = malloc(ck_gemm_bf16_workspace_size(one) * sizeof(uint32_t));
+    ck_gemm_bf16_packed(one, M, N, K, a, K, packed, bias, CK_ACT_RELU, y1, N, work1);
+    char what[128];
+    snprintf(what, sizeof what, "gemm bf16 %zux%zux%zu (%s kernel) bit-exact, 2 threads and 1", M, N, K,
+             ck_gemm_bf16_native(ctx) ? "AVX512_BF16" : "emulated");
+    check(memcmp(y, ref, M * N * sizeof(float)) == 0 && memcmp(y1, ref, M * N * sizeof(float)) == 0, isa, what);
+    /* without the special values: bf16's rounding moves the result by ~2^-8 relative */
+    float *a2 = rnd(M * K), *b2 = rnd(K * N);
+    ck_pack_b_bf16(K, N, b2, N, packed);
+    ck_gemm_bf16_packed(ctx, M, N, K, a2, K, packed, bias, CK_ACT_NONE, y, N, work);
+    ck_gemm_ref(M, N, K, a2, K, b2, N, bias, CK_ACT_NONE, f32, N);
+    snprintf(what, sizeof what, "gemm bf16 %zux%zux%zu vs fp32: rel err %.2e", M, N, K, rel_err(y, f32, M * N));
+    check(rel_err(y, f32, M * N) < 2e-2, isa, what);
+    free(a); free(b); free(bias); free(ref); free(y); free(y1); free(f32); free(packed); free(work); free(work1);
+    free(a2); free(b2);
+    ck_ctx_destroy(one);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* ck_bf16_round against the instruction VCVTNEPS2BF16 on this CPU (when it has AVX512_BF16). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static size_t bf16_round_hw_mismatches(
+    const float *x, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i + 16 <= n; i += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+        uint16_t out[16];
+        memcpy(out, &h, sizeof out);
+        for (int j = 0; j < 16; j++) bad += out[j] != ck_bf16_round(x[i + j]);
+    }
+    return bad;
+}
+
+static void bf16_round_case(ck_ctx *ctx, const char *isa) {
+    if (!ck_gemm_bf16_native(ctx)) return;
+    size_t n = 1 << 20;
+    float *x = malloc(n * sizeof(float));
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {   /* every exponent, ties, denormals, infinities */
+        s = s * 1664525u + 1013904223u;
+        uint32_t u = i % 4 == 0 ? (s & 0xFFFF8000u) | 0x8000u : s;
+        if (i % 97 == 0) u &= 0x807FFFFFu;          /* denormal */
+        if (i % 101 == 0) u = (u & 0x80000000u) | 0x7F800000u;   /* infinity */
+        memcpy(&x[i], &u, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu)) x[i] = 1.0f;   /* NaN payloads aside */
+    }
+    char what[96];
+    size_t bad = bf16_round_hw_mismatches(x, n);
+    snprintf(what, sizeof what, "bf16 rounding equals VCVTNEPS2BF16 on %zu values (%zu differ)", n, bad);
+    check(bad == 0, isa, what);
+    free(x);
+}
+#else
+static void bf16_round_case(ck_ctx *ctx, const char *isa) { (void)ctx; (void)isa; }
+#endif
+
 static void eltwise_case(ck_ctx *ctx, const char *isa, size_t rows, size_t c) {
     size_t n = rows * c;
     float *x = rnd(n), *y = rnd(n), *p0 = rnd(c), *p1 = rnd(c);
@@ -248,6 +323,11 @@ int main(void) {
         gemm_case(ctx, name, 1, 1024, 512);
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
+        gemm_bf16_case(ctx, name, 1, 1024, 512);
+        gemm_bf16_case(ctx, name, 37, 65, 300);
+        gemm_bf16_case(ctx, name, 100, 70, 777);   /* two K blocks, an odd K */
+        gemm_bf16_case(ctx, name, 5, 3, 7);
+        bf16_round_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);
         eltwise_case(ctx, name, 5, 37);

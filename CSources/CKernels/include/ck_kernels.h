@@ -79,6 +79,25 @@ void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, s
 void ck_gemm_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
                  size_t ldb, const float *bias, ck_activation act, float *C, size_t ldc);
 
+/* ---- bf16 GEMM (reduced precision) ------------------------------------------ */
+
+/* C[M, N] = act(bf16(A) bf16(B) + bias): A and B rounded to bfloat16 (nearest, ties to
+ * even), products summed in fp32 by VDPBF16PS steps (on AVX512_BF16) or by their exact
+ * emulation (every other CPU and ISA): the same bits everywhere, at any thread count. */
+uint16_t ck_bf16_round(float x);
+/* uint32 values (k pairs of bf16) of packed B; packed B is valid for every context. */
+size_t ck_packed_b_bf16_size(size_t K, size_t N);
+void ck_pack_b_bf16(size_t K, size_t N, const float *B, size_t ldb, uint32_t *packed);
+/* Workspace uint32 values for ck_gemm_bf16_packed with this ctx. */
+size_t ck_gemm_bf16_workspace_size(const ck_ctx *ctx);
+void ck_gemm_bf16_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
+                         const float *bias, ck_activation act, float *C, size_t ldc, uint32_t *workspace);
+/* 1 when this context runs the AVX512_BF16 kernel (else the emulation). */
+int ck_gemm_bf16_native(const ck_ctx *ctx);
+/* Scalar reference: the same rounding and VDPBF16PS steps, plain loops, B unpacked. */
+void ck_gemm_bf16_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                      const float *bias, ck_activation act, float *C, size_t ldc);
+
 /* ---- convolution ----------------------------------------------------------- */
 
 typedef enum {
