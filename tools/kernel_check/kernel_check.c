@@ -104,6 +104,38 @@ static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_al
     free(x); free(w); free(b); free(ref); free(y);
 }
 
+/* Winograd with bf16 position GEMMs: the same bits on every ISA and thread count as the
+ * scalar context (whose GEMM is the exact emulation checked against ref/gemm_bf16_ref.c), and
+ * within bf16's rounding of the fp32 reference convolution. */
+static void conv_bf16_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_algo want) {
+    d.bf16 = 1;
+    ck_conv_algo got = ck_conv2d_resolve(ctx, &d, CK_CONV_AUTO);
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
+    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = (size_t)9 * d.cin * d.cout, out_n = (size_t)d.n * oh * ow * d.cout;
+    float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
+    float *ref = malloc(out_n * sizeof(float)), *y[3];
+    ck_conv2d_ref(&d, x, w, b, ref);
+    ck_ctx *ctxs[3] = {ctx, ck_ctx_create(ck_ctx_isa(ctx), 1), ck_ctx_create(CK_ISA_SCALAR, 2)};
+    for (int c = 0; c < 3; c++) {
+        y[c] = malloc(out_n * sizeof(float));
+        float *packed = malloc(ck_conv2d_packed_size(ctxs[c], &d, CK_CONV_AUTO) * sizeof(float));
+        size_t ws = ck_conv2d_workspace_size(ctxs[c], &d, CK_CONV_AUTO);
+        float *work = malloc((ws ? ws : 1) * sizeof(float));
+        ck_conv2d_pack(ctxs[c], &d, CK_CONV_AUTO, w, packed);
+        ck_conv2d(ctxs[c], &d, CK_CONV_AUTO, x, packed, b, y[c], work);
+        free(packed); free(work);
+    }
+    char what[200];
+    snprintf(what, sizeof what, "conv bf16 %dx%dx%d->%d %s: bit-exact with 1 thread and the scalar context, "
+             "rel err %.2e vs fp32", d.h, d.w, d.cin, d.cout, algo_name(got), rel_err(y[0], ref, out_n));
+    check(got == want && memcmp(y[0], y[1], out_n * sizeof(float)) == 0 &&
+              memcmp(y[0], y[2], out_n * sizeof(float)) == 0 && rel_err(y[0], ref, out_n) < 2e-2 &&
+              rel_err(y[0], ref, out_n) > 1e-5, isa, what);
+    for (int c = 0; c < 3; c++) free(y[c]);
+    ck_ctx_destroy(ctxs[1]); ck_ctx_destroy(ctxs[2]);
+    free(x); free(w); free(b); free(ref);
+}
+
 static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
     float *a = rnd(M * K), *b = rnd(K * N), *bias = rnd(N);
     float *ref = malloc((M * N ? M * N : 1) * sizeof(float)), *y = malloc((M * N ? M * N : 1) * sizeof(float));
@@ -323,6 +355,16 @@ int main(void) {
         gemm_case(ctx, name, 1, 1024, 512);
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
+        d = base; d.h = 20; d.w = 18; d.cin = 3; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* RGB first layer: F(4x4) in fp32 */
+        d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 21; d.cout = 33; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);
+        d = base; d.h = 30; d.w = 30; d.cin = 300; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* two K blocks; F(4x4) in fp32 */
+        d = base; d.n = 2; d.h = 17; d.w = 15; d.cin = 128; d.cout = 130; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* the chunk schedule */
         gemm_bf16_case(ctx, name, 1, 1024, 512);
         gemm_bf16_case(ctx, name, 37, 65, 300);
         gemm_bf16_case(ctx, name, 100, 70, 777);   /* two K blocks, an odd K */

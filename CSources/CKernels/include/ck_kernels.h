@@ -118,6 +118,9 @@ typedef struct {
     int pad_top, pad_left, pad_bottom, pad_right;  /* explicit zero padding */
     int groups;                 /* cin and cout divisible by groups */
     ck_activation act;          /* applied after the bias */
+    int bf16;                   /* 1: Winograd's position GEMMs multiply in bfloat16 (the bf16
+                                   GEMM: fp32 sums, same bits on every ISA); the tile transforms
+                                   and every other algorithm stay fp32 */
 } ck_conv2d_desc;
 
 /* Output height and width of `d`; 0 if the description is invalid. */

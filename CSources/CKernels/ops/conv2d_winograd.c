@@ -7,8 +7,10 @@
  * 36/16 = 2.25 (m = 4) instead of 9. The tile transforms are per ISA (ck_winograd_body.h).
  * Tiles are processed in blocks; every output element is computed by one fixed sequence,
  * whatever the thread split. */
+#include "ck_bf16.h"
 #include "ck_gemm_driver.h"
 #include "ck_winograd.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define WINO_PANELS 4   /* tile block = MR x WINO_PANELS tiles */
@@ -20,8 +22,14 @@ int ck_winograd_applies(const ck_conv2d_desc *d) {
 
 static int positions(int m) { return (m + 2) * (m + 2); }
 
+/* Floats (or, with bf16, uint32 bf16 pairs: also 4 bytes) of one position's packed U. */
+static size_t per_position(const ck_ctx *ctx, const ck_conv2d_desc *d) {
+    return d->bf16 ? ck_packed_b_bf16_size((size_t)d->cin, (size_t)d->cout)
+                   : ck_packed_b_size(ctx, (size_t)d->cin, (size_t)d->cout);
+}
+
 size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
-    return (size_t)positions(m) * ck_packed_b_size(ctx, (size_t)d->cin, (size_t)d->cout);
+    return (size_t)positions(m) * per_position(ctx, d);
 }
 
 /* G of F(2x2, 3x3) and of F(4x4, 3x3) (rows: the a transformed taps). */
@@ -37,6 +45,28 @@ static const double G4[6][3] = {{1.0 / 4, 0, 0},
  * right-hand sides in ck_pack_b's layout (panel co / nr, column co % nr), so no
  * [cin, cout] scratch is needed. */
 void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *w, float *packed) {
+    if (d->bf16) {
+        /* U per position in fp32 (as below, through a one-panel layout), then rounded and
+         * packed in the bf16 GEMM's layout */
+        ck_conv2d_desc f = *d;
+        f.bf16 = 0;
+        size_t cin = (size_t)d->cin, cout = (size_t)d->cout, P = (size_t)positions(m);
+        float *u = malloc(P * cin * cout * sizeof(float));
+        ck_ctx *one = ck_ctx_create(CK_ISA_SCALAR, 1);
+        float *tmp = malloc(ck_winograd_packed_size(one, &f, m) * sizeof(float));
+        ck_winograd_pack(one, &f, m, w, tmp);
+        size_t nr = (size_t)ck_gemm_nr(one), per = ck_packed_b_size(one, cin, cout);
+        for (size_t xi = 0; xi < P; xi++)
+            for (size_t ci = 0; ci < cin; ci++)
+                for (size_t co = 0; co < cout; co++)
+                    u[(xi * cin + ci) * cout + co] = tmp[xi * per + ((co / nr) * cin + ci) * nr + co % nr];
+        for (size_t xi = 0; xi < P; xi++)
+            ck_pack_b_bf16(cin, cout, u + xi * cin * cout, cout, (uint32_t *)(void *)packed + xi * per_position(ctx, d));
+        free(u);
+        free(tmp);
+        ck_ctx_destroy(one);
+        return;
+    }
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout, nr = (size_t)ctx->k->nr;
     size_t per = ck_packed_b_size(ctx, cin, cout), ncols = ck_npanels(cout, ctx->k->nr) * nr;
     int a = m + 2;
@@ -104,14 +134,22 @@ static wino_plan plan_for(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
     return p;
 }
 
+/* uint32 bf16 pairs of `tb` tiles' rows, in bf16 GEMM panels, for one K block. */
+static size_t bf16_rows(size_t tb, size_t cin) {
+    size_t pairs = (cin + 1) / 2;
+    return (tb + CK_BF16_MR - 1) / CK_BF16_MR * CK_BF16_MR * ck_min(CK_BF16_KC / 2, pairs);
+}
+
 size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
     size_t P = (size_t)positions(m), threads = (size_t)ctx->threads;
     wino_plan p = plan_for(ctx, d, m);
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout;
     /* blocks, per thread: V [P][tb][cin], M [P][tb][cout], 2 tb row pointers, cin zeros;
-     * chunks: V and M of one chunk, then per thread 2 tb row pointers and cin zeros */
-    if (!p.chunked) return threads * (P * p.tb * (cin + cout) + 2 * p.tb + cin);
-    return P * p.tb * (cin + cout) + threads * (2 * p.tb + cin);
+     * chunks: V and M of one chunk, then per thread 2 tb row pointers and cin zeros;
+     * bf16: per thread also the block's rows as bf16 pairs (bf16_rows) */
+    size_t extra = d->bf16 ? bf16_rows(p.tb, cin) : 0;
+    if (!p.chunked) return threads * (P * p.tb * (cin + cout) + 2 * p.tb + cin + extra);
+    return P * p.tb * (cin + cout) + threads * (2 * p.tb + cin + extra);
 }
 
 typedef struct {
@@ -124,6 +162,7 @@ typedef struct {
     /* chunks: the image and tile range in progress, V and M of the chunk, per-thread scratch */
     size_t img, c0, cn, group;
     float *V, *M, *scratch;
+    ck_gemm_bf16_uk_fn uk_bf16;   /* set when d->bf16 */
 } wino_job;
 
 /* V[xi][i][c] for tiles [t0, t0+nt) of image `img` into planes of stride xs. Pixels outside
@@ -193,6 +232,35 @@ static void position_gemm(const wino_job *j, size_t xi, size_t nt, size_t tb, co
     }
 }
 
+/* position_gemm in bfloat16: V's rows rounded into bf16 GEMM panels (A, `buf`) per K block,
+ * against U[xi] packed in bf16; the bf16 kernel has its own 12 x 32 tile. */
+static void position_gemm_bf16(const wino_job *j, size_t xi, size_t nt, size_t tb, const float *V, float *M,
+                               uint32_t *buf) {
+    size_t cin = (size_t)j->d->cin, cout = (size_t)j->d->cout, kp = (cin + 1) / 2;
+    size_t np = (cout + CK_BF16_NR - 1) / CK_BF16_NR, npan = (nt + CK_BF16_MR - 1) / CK_BF16_MR;
+    const float *Vx = V + xi * tb * cin;
+    float *Mx = M + xi * tb * cout;
+    const uint32_t *U = (const uint32_t *)(const void *)j->packed + xi * j->per;
+    for (size_t q0 = 0; q0 < kp; q0 += CK_BF16_KC / 2) {
+        size_t qn = ck_min(CK_BF16_KC / 2, kp - q0);
+        for (size_t r = 0; r < npan * CK_BF16_MR; r++) {
+            uint32_t *dst = buf + (r / CK_BF16_MR) * qn * CK_BF16_MR + r % CK_BF16_MR;
+            const float *row = Vx + r * cin;
+            for (size_t q = 0; q < qn; q++) {
+                size_t k0 = 2 * (q0 + q);
+                uint32_t lo = r < nt ? ck_bf16_from_f32(row[k0]) : 0;
+                uint32_t hi = r < nt && k0 + 1 < cin ? ck_bf16_from_f32(row[k0 + 1]) : 0;
+                dst[q * CK_BF16_MR] = lo | hi << 16;
+            }
+        }
+        for (size_t p = 0; p < np; p++)
+            for (size_t r = 0; r < npan; r++)
+                j->uk_bf16(qn, buf + r * qn * CK_BF16_MR, U + (p * kp + q0) * CK_BF16_NR,
+                           Mx + r * CK_BF16_MR * cout + p * CK_BF16_NR, cout, ck_min(CK_BF16_MR, nt - r * CK_BF16_MR),
+                           ck_min(CK_BF16_NR, cout - p * CK_BF16_NR), q0 == 0, 0, NULL, CK_ACT_NONE);
+    }
+}
+
 static void block_task(size_t task, int thread, void *arg) {
     const wino_job *j = arg;
     const ck_conv2d_desc *d = j->d;
@@ -206,14 +274,20 @@ static void block_task(size_t task, int thread, void *arg) {
     memset(zeros, 0, cin * sizeof(float));
     input_transform(j, j->in + n * (size_t)d->h * d->w * cin, t0, nt, tb * cin, zeros, V);
     zero_rows(j, V, nt, ck_min(tb, (nt + mr - 1) / mr * mr), tb * cin);
-    for (size_t xi = 0; xi < P; xi++) position_gemm(j, xi, nt, tb, V, M, rows);
+    if (d->bf16) {
+        uint32_t *buf = (uint32_t *)(void *)(zeros + cin);
+        for (size_t xi = 0; xi < P; xi++) position_gemm_bf16(j, xi, nt, tb, V, M, buf);
+    } else {
+        for (size_t xi = 0; xi < P; xi++) position_gemm(j, xi, nt, tb, V, M, rows);
+    }
     output_transform(j, j->out + n * (size_t)j->oh_n * j->ow_n * cout, t0, nt, tb * cout, M);
 }
 
 /* chunks: groups of tiles through the input transform, positions through the GEMMs, groups
  * through the output transform; three pool runs per chunk */
 static float *chunk_scratch(const wino_job *j, int thread) {
-    return j->scratch + (size_t)thread * (2 * j->tb + (size_t)j->d->cin);
+    size_t extra = j->d->bf16 ? bf16_rows(j->tb, (size_t)j->d->cin) : 0;
+    return j->scratch + (size_t)thread * (2 * j->tb + (size_t)j->d->cin + extra);
 }
 
 static void chunk_in_task(size_t task, int thread, void *arg) {
@@ -228,7 +302,12 @@ static void chunk_in_task(size_t task, int thread, void *arg) {
 
 static void chunk_gemm_task(size_t xi, int thread, void *arg) {
     const wino_job *j = arg;
-    position_gemm(j, xi, j->cn, j->tb, j->V, j->M, (const float **)(void *)chunk_scratch(j, thread));
+    float *s = chunk_scratch(j, thread);
+    if (j->d->bf16) {
+        position_gemm_bf16(j, xi, j->cn, j->tb, j->V, j->M, (uint32_t *)(void *)(s + 2 * j->tb + (size_t)j->d->cin));
+    } else {
+        position_gemm(j, xi, j->cn, j->tb, j->V, j->M, (const float **)(void *)s);
+    }
 }
 
 static void chunk_out_task(size_t task, int thread, void *arg) {
@@ -245,7 +324,8 @@ void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *
                   .ow_n = ck_conv2d_out_w(d)};
     j.tw = (j.ow_n + m - 1) / m;
     j.tiles = tiles_of(d, m);
-    j.per = ck_packed_b_size(ctx, (size_t)d->cin, (size_t)d->cout);
+    j.per = per_position(ctx, d);
+    if (d->bf16) j.uk_bf16 = ck_gemm_bf16_kernel(ctx);
     wino_plan p = plan_for(ctx, d, m);
     j.tb = p.tb;
     if (!p.chunked) {
