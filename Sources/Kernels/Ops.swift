@@ -35,7 +35,7 @@ public struct Conv2DShape: Sendable, Equatable {
             kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
             dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
             pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
-            groups: Int32(groups), act: activation.c)
+            groups: Int32(groups), act: activation.c, bf16: 0)
     }
     public var isValid: Bool { var d = c; return ck_conv2d_valid(&d) != 0 }
     public var outH: Int { var d = c; return Int(ck_conv2d_out_h(&d)) }
