@@ -149,7 +149,7 @@ public final class FeatureCache {
         let k = ContentKey(settings: settingsKey)
         if VideoFiles.isVideo(folder) {
             // the file's bytes, its stream and the rate: the frames follow from them
-            guard (try? k.add(video: folder, fps: cropper.options.fps)) != nil else { return "" }
+            guard (try? k.add(video: folder, fps: cropper.options.fps, frames: frames.count)) != nil else { return "" }
             if let landmarks { k.add(landmarks: Self.landmarkBytes(landmarks)) }
             return k.hex
         }
@@ -196,7 +196,7 @@ public final class FeatureCache {
         let lm = try landmarks.map { try VideoLandmarks(path: $0, frames: frames) }
         let contentKey = ContentKey(settings: settingsKey)
         let video = VideoFiles.isVideo(folder)
-        if video { try contentKey.add(video: folder, fps: cropper.options.fps) }
+        if video { try contentKey.add(video: folder, fps: cropper.options.fps, frames: frames.count) }
         let r = try extractor.runCropped(
             folder: folder, frames: frames, cropper: cropper, landmarks: lm, batch: batch, stride: stride,
             onData: video ? nil : { contentKey.add(frame: frames[$0], bytes: $1) }, progress: progress)
@@ -328,10 +328,11 @@ final class ContentKey: @unchecked Sendable {
         h = ContentHash.hash64(bytes, seed: h)
     }
     func add(landmarks: Data) { h = ContentHash.hash64(landmarks, seed: h) }
-    /// A video file: its stream, the output rate and its bytes, read in 16 MB chunks.
-    func add(video path: String, fps: Double) throws {
+    /// A video file: its stream, the output rate, how many of its frames the entry covers (a
+    /// protocol may need only the first ones) and its bytes, read in 16 MB chunks.
+    func add(video path: String, fps: Double, frames: Int) throws {
         let info = try VideoProbe.info(path)
-        h = ContentHash.hash64(Data("video;stream=\(info.stream);fps=\(fps)".utf8), seed: h)
+        h = ContentHash.hash64(Data("video;stream=\(info.stream);fps=\(fps);frames=\(frames)".utf8), seed: h)
         guard let f = FileHandle(forReadingAtPath: path) else {
             throw ImageError(file: path, reason: "cannot read the video file")
         }

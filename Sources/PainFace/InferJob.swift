@@ -106,7 +106,9 @@ public final class InferJob {
             }
             var r = PredictionRow(
                 video: id, frame: f, frameIndex: i, label: label, probabilities: probs, source: e.sources[i])
-            if i < e.boxes.count { (r.box, r.confidence, r.faces) = (e.boxes[i], e.confidences[i], e.faceCounts[i]) }
+            if i < e.boxes.count { r.box = e.boxes[i] }
+            if i < e.confidences.count { r.confidence = e.confidences[i] }
+            if i < e.faceCounts.count { r.faces = e.faceCounts[i] }
             out.append(r)
         }
         return out

@@ -20,22 +20,19 @@ public struct CachedSplit {
 public enum CachedData {
     /// Feature files are read by rows (frames with features), not frame positions: all of
     /// them, or an lstm's first `length`. Nil for the manifest protocol.
+    /// With a stride, the rows are every frame with a crop, held (CacheEntry.rows).
     static func featureRows(_ proto: SegmentProtocol, _ e: CacheEntry, path: String) throws -> Tensor? {
-        let n = e.positions.count, d = e.features.shape[1]
-        switch proto.scope {
-        case .ai4pain:
-            return nil
-        case .wholeVideo:
-            guard n > 0 else { throw ModelFileError(path, "no frames with features") }
-            return e.features
-        case .firstRows:
-            guard n >= proto.length else {
-                throw ModelFileError(path, "\(n) frames, the sequence length is \(proto.length)")
-            }
-            let t = Tensor(uninitialized: [proto.length, d])
-            t.data.update(from: e.features.data, count: proto.length * d)
-            return t
+        if proto.scope == .ai4pain { return nil }
+        let all = e.stride > 1 ? e.rows(0..<e.frames.count) : e.features
+        let n = all?.shape[0] ?? 0, d = e.features.shape[1]
+        guard let all, n > 0 else { throw ModelFileError(path, "no frames with features") }
+        if proto.scope == .wholeVideo { return all }
+        guard n >= proto.length else {
+            throw ModelFileError(path, "\(n) frames, the sequence length is \(proto.length)")
         }
+        let t = Tensor(uninitialized: [proto.length, d])
+        t.data.update(from: all.data, count: proto.length * d)
+        return t
     }
 
     /// Reads a video's entry and checks it belongs to this manifest row and model.

@@ -49,7 +49,7 @@ public final class WatchJob {
         let reader = Thread {
             var k = 0
             do {
-                while let f = try source.value.next() {
+                while !box.cancelled, let f = try source.value.next() {
                     box.put((k, f.name, f.image, monotonicSeconds()))
                     k += 1
                 }
@@ -58,12 +58,13 @@ public final class WatchJob {
         }
         reader.stackSize = 4 << 20
         reader.start()
+        // on an error below, the reader must not wait for a slot forever
+        defer { box.cancel() }
 
         var s = Summary()
         let t0 = monotonicSeconds()
         var state = cropper.startVideo()
-        // the frames the model saw in the current window: index, features, probabilities, arrival
-        var ring: [(index: Int, features: [Float], probabilities: [Float]?, arrival: Double)] = []
+        var ring: [Seen] = []
         var nextEnd = window.length - 1, sinceArrived = 0, sinceProcessed = 0, lastArrived = -1
         while let (k, name, img, arrival) = box.take() {
             sinceArrived += k - lastArrived
@@ -72,11 +73,14 @@ public final class WatchJob {
             sinceProcessed += 1
             var rec = FrameRecord(frame: name, source: .none)
             rec.index = k
+            var seen = Seen(index: k, features: nil, probabilities: nil, found: false, arrival: arrival)
             if let crop = try cropper.crop(img, record: &rec, landmarks: nil, state: &state) {
                 let (f, p) = try extractor.model.features(of: [crop], source: name)
-                ring.append((k, f.array, p?.array, arrival))
+                (seen.features, seen.probabilities) = (f.array, p?.array)
                 s.withFace += 1
             }
+            seen.found = rec.source.foundFace
+            ring.append(seen)
             // the newest window that has ended (windows that ended while the model was busy
             // are skipped: their frames were dropped)
             guard k >= nextEnd else { continue }
@@ -88,7 +92,8 @@ public final class WatchJob {
                 ring.removeFirst(firstIn - 1)
             }
             var row = try estimate(id: id, ring: ring, start: start, end: end)
-            (row.window, row.startFrame, row.endFrame) = (s.estimates, start, end + 1)
+            // numbered as infer numbers its windows (start / hop), dropped windows leave gaps
+            (row.window, row.startFrame, row.endFrame) = (start / window.hop, start, end + 1)
             let newest = ring.last { $0.index <= end }?.arrival ?? arrival
             let latency = monotonicSeconds() - newest
             s.latencies.append(latency)
@@ -102,34 +107,41 @@ public final class WatchJob {
         return s
     }
 
-    /// The head (or the model's classes) on the window [start, end]: each frame holds the
-    /// features of the last frame seen at or before it.
-    func estimate(
-        id: String, ring: [(index: Int, features: [Float], probabilities: [Float]?, arrival: Double)], start: Int,
-        end: Int
-    ) throws -> PredictionRow {
+    /// A frame the model saw: its features when it had a crop, whether its face was found
+    /// (not a reused box), when it arrived.
+    struct Seen {
+        var index: Int
+        var features: [Float]?, probabilities: [Float]?
+        var found: Bool
+        var arrival: Double
+    }
+
+    /// The head (or the model's classes) on the window [start, end], as `infer --window` on
+    /// the same frames: a frame the model saw counts when it had a crop; a dropped frame takes
+    /// the state of the last frame seen at or before it (the first seen after it at the start
+    /// of the run), so with nothing dropped the rows are infer's.
+    func estimate(id: String, ring: [Seen], start: Int, end: Int) throws -> PredictionRow {
         let inWindow = ring.filter { $0.index <= end }
-        guard inWindow.contains(where: { $0.index >= start }) else {
-            var r = PredictionRow(video: id, label: "no_face", probabilities: [])
-            (r.coverage, r.framesUsed) = (0, 0)
-            return r
-        }
-        // each frame of the window holds the last frame seen at or before it (the window's
-        // first frames: the last one seen before it, else the first one in it)
-        var r = inWindow.lastIndex { $0.index <= start } ?? inWindow.firstIndex { $0.index >= start }!
         var held: [Int] = []
-        for f in start...end {
+        var r = inWindow.lastIndex { $0.index <= start } ?? 0
+        for f in start...end where !inWindow.isEmpty {
             while r + 1 < inWindow.count && inWindow[r + 1].index <= f { r += 1 }
-            held.append(r)
+            if inWindow[r].features != nil { held.append(r) }
         }
-        let d = inWindow[0].features.count
+        let seenInWindow = inWindow.filter { $0.index >= start }
+        let found = seenInWindow.filter(\.found).count
+        guard !held.isEmpty, let d = inWindow[held[0]].features?.count else {
+            var row = PredictionRow(video: id, label: "no_face", probabilities: [])
+            (row.coverage, row.framesUsed) = (Double(found) / Double(max(seenInWindow.count, 1)), 0)
+            return row
+        }
         let t = Tensor(shape: [held.count, d])
-        for (i, j) in held.enumerated() { t.data.advanced(by: i * d).update(from: inWindow[j].features, count: d) }
+        for (i, j) in held.enumerated() { t.data.advanced(by: i * d).update(from: inWindow[j].features!, count: d) }
         var label = "", probs: [Float] = []
         if let h = head {
             let (l, p) = try Heads.predict(h.model, config: h.config, features: t)
             (label, probs) = (h.config.classes[l], p)
-        } else if let k = inWindow[0].probabilities?.count, k > 0, !classes.isEmpty {
+        } else if let k = inWindow[held[0]].probabilities?.count, k > 0, !classes.isEmpty {
             let p = Tensor(shape: [held.count, k])
             for (i, j) in held.enumerated() {
                 p.data.advanced(by: i * k).update(from: inWindow[j].probabilities ?? [], count: k)
@@ -138,8 +150,8 @@ public final class WatchJob {
             (label, probs) = (classes[sum.top], sum.mean)
         }
         var row = PredictionRow(video: id, label: label, probabilities: probs)
-        let seen = inWindow.filter { $0.index >= start }.count
-        (row.coverage, row.framesUsed) = (Double(seen) / Double(end - start + 1), seen)
+        // faces found among the frames seen (all of the window's, when nothing was dropped)
+        (row.coverage, row.framesUsed) = (Double(found) / Double(max(seenInWindow.count, 1)), held.count)
         return row
     }
 }
@@ -149,15 +161,20 @@ final class Mailbox: @unchecked Sendable {
     private let cond = NSCondition()
     private var slot: (Int, String, RGBImage, Double)?
     private var finished = false
+    private var stopped = false
     /// put waits for the slot to empty instead of replacing its frame
     let blocking: Bool
     var error: Error?
 
     init(blocking: Bool) { self.blocking = blocking }
 
+    /// The consumer is gone: put returns at once, the reader stops at its next frame.
+    func cancel() { cond.lock(); stopped = true; cond.broadcast(); cond.unlock() }
+    var cancelled: Bool { cond.lock(); defer { cond.unlock() }; return stopped }
+
     func put(_ f: (Int, String, RGBImage, Double)) {
         cond.lock()
-        while blocking && slot != nil { cond.wait() }
+        while blocking && slot != nil && !stopped { cond.wait() }
         slot = f
         cond.signal()
         cond.unlock()

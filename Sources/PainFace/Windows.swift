@@ -1,4 +1,5 @@
 import Dataset
+import Faces
 import Features
 import Foundation
 import Kernels
@@ -18,7 +19,7 @@ public struct WindowSpec: Sendable, Equatable {
     /// A duration as frames: "10s" (seconds at `fps`, rounded) or "300" / "300f" (frames).
     public static func frames(_ text: String, fps: Double, flag: String) throws -> Int {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if t.hasSuffix("s"), let sec = Double(t.dropLast()), sec > 0, sec.isFinite {
+        if t.hasSuffix("s"), let sec = Double(t.dropLast()), sec > 0, sec * fps < 1e9 {
             return max(1, Int((sec * fps).rounded()))
         }
         if let n = Int(t.hasSuffix("f") ? String(t.dropLast()) : t), n > 0 { return n }
@@ -53,10 +54,13 @@ public struct WindowSpec: Sendable, Equatable {
             } else {
                 r = PredictionRow(video: id, label: "no_face", probabilities: [])
             }
-            // with a stride, the frames with a crop (their features held)
-            let used = rows?.shape[0] ?? 0
-            r.coverage = Double(used) / Double(range.count)
-            r.framesUsed = used
+            // coverage: faces found (not reused boxes), as the video's; frames used: the rows
+            // the head saw (with a stride, every frame with a crop, its features held)
+            let found = range.filter {
+                $0 < e.sources.count && (BoxSource(rawValue: e.sources[$0])?.foundFace ?? false)
+            }
+            r.coverage = Double(found.count) / Double(range.count)
+            r.framesUsed = rows?.shape[0] ?? 0
             (r.window, r.startFrame, r.endFrame) = (i, range.lowerBound, range.upperBound)
             return r
         }

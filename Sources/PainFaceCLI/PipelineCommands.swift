@@ -327,7 +327,7 @@ struct InferCommand: ParsableCommand {
             video, label, the class probabilities p_<class>, face_coverage, frames_used, \
             frames_total (README, "Output files"). --per-frame also writes one row per frame (--frames, \
             default OUT without its extension + .frames.csv or .frames.jsonl): video, frame (0-based \
-            index in reading order), timestamp (index / 30 fps), frame_file, source (landmarks, mtcnn, \
+            index in reading order), timestamp (index / --fps), frame_file, source (landmarks, mtcnn, \
             haar, tracked, previous, or empty for no face), confidence (0-1), the box x, y, w, h, faces, \
             label, the class probabilities. With --head the labels are pain classes (framewise: \
             majority vote over all frames with a face, probabilities averaged; lstm: the first \

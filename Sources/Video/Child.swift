@@ -18,8 +18,10 @@ final class Child {
     init(_ executable: URL, _ arguments: [String], stderrPath: String?) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw ChildError("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        // our read end must not leak into the child (it would never see EOF... nor SIGPIPE)
+        // both ends close-on-exec, so another child spawned meanwhile does not inherit them (the
+        // dup2 below gives this child its stdout); Glibc's pipe2 is not visible from Swift
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,7 +49,12 @@ final class Child {
     func wait() -> Int32 {
         if let status { return status }
         var s: Int32 = 0
-        while waitpid(pid, &s, 0) < 0 && errno == EINTR {}
+        var rc: pid_t
+        repeat { rc = waitpid(pid, &s, 0) } while rc < 0 && errno == EINTR
+        if rc < 0 {
+            status = -1
+            return -1
+        }
         // WIFEXITED / WEXITSTATUS / WTERMSIG by hand: the macros are not imported
         let signal = s & 0x7F
         status = signal == 0 ? (s >> 8) & 0xFF : 128 + signal

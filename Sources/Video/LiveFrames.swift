@@ -19,10 +19,12 @@ public final class LiveFrames {
     private var handle: FileHandle?
     private var child: Child?
     private var size: (w: Int, h: Int) = (0, 0)
-    private var seen = Set<String>()
+    /// Folder source: the last file taken (later ones in natural order are new), the files
+    /// waiting, and their sizes at the last poll.
+    private var lastTaken: String?
     private var pending: [String] = []
     private var lastNew = Date()
-    private var sizes: [String: UInt64] = [:]
+    private var sizes: [String: (bytes: UInt64, since: Date)] = [:]
     public private(set) var count = 0
 
     public init(source: Source, fps: Double, input: FileHandle = .standardInput) throws {
@@ -34,7 +36,7 @@ public final class LiveFrames {
                 throw ImageError(file: dir, reason: "not a folder to watch")
             }
         case .raw(let w, let h):
-            guard w > 0, h > 0, w * h <= ImageIO.maxPixels else {
+            guard w > 0, h > 0, w <= 16384, h <= 16384, w * h <= ImageIO.maxPixels else {
                 throw ImageError(file: "stdin", reason: "--size must give a frame size such as 640x480")
             }
             (size, handle) = ((w, h), input)
@@ -43,10 +45,19 @@ public final class LiveFrames {
             var args = ["-v", "error", "-nostdin"]
             if realtime { args.append("-re") }
             if let format { args += ["-f", format] }
-            args += ["-i", input, "-map", "0:v:0", "-vf", "fps=\(fps)", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-            // the frame size: ffprobe on the input (a device answers too)
-            let info = try VideoProbe.sizeOf(input, format: format)
-            size = (info.w, info.h)
+            // the frame size: a file's after its rotation (ffmpeg turns the frames), else ffprobe's
+            // answer for the device or URL; ffmpeg is told the size, so frames always have it
+            if format == nil && VideoFiles.isVideo(input) {
+                let info = try VideoProbe.info(input)
+                size = (info.width, info.height)
+            } else {
+                let info = try VideoProbe.sizeOf(input, format: format)
+                size = (info.w, info.h)
+            }
+            args += [
+                "-i", input, "-map", "0:v:0", "-vf", "fps=\(fps)", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                "\(size.w)x\(size.h)", "-",
+            ]
             let c = try Child(ffmpeg, args, stderrPath: nil)
             (child, handle) = (c, c.output)
         }
@@ -67,20 +78,30 @@ public final class LiveFrames {
             }
             count += 1
             return (
-                VideoFiles.frameNames(count: count).last!, RGBImage(width: size.w, height: size.h, pixels: [UInt8](buf))
+                VideoFiles.frameName(count - 1), RGBImage(width: size.w, height: size.h, pixels: [UInt8](buf))
             )
         }
     }
 
     /// New files in natural order; a file is taken once a later one exists or its size has
-    /// stayed the same for one poll (a writer may still be filling it).
+    /// stayed the same for one poll (a writer may still be filling it). A file that vanishes,
+    /// or stays empty for the idle time, is left out.
     private func nextFile(_ dir: String) throws -> (name: String, image: RGBImage)? {
         while true {
             if let name = pending.first {
                 let path = (dir as NSString).appendingPathComponent(name)
-                let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
-                if pending.count > 1 || (bytes > 0 && sizes[name] == bytes) {
+                let attrs = try? FileManager.default.attributesOfItem(atPath: path)
+                let bytes = attrs?[.size] as? UInt64 ?? 0
+                let last = sizes[name]
+                let stale = bytes == 0 && last.map { Date().timeIntervalSince($0.since) > idleSeconds } == true
+                if attrs == nil || stale {
                     pending.removeFirst()
+                    sizes[name] = nil
+                    continue
+                }
+                if pending.count > 1 || (bytes > 0 && last?.bytes == bytes) {
+                    pending.removeFirst()
+                    sizes[name] = nil
                     count += 1
                     do { return (name, try ImageIO.read(path)) } catch {
                         // a frame that never becomes readable is left out, as in a folder run
@@ -88,12 +109,17 @@ public final class LiveFrames {
                         continue
                     }
                 }
-                sizes[name] = bytes
+                if last?.bytes != bytes { sizes[name] = (bytes, Date()) }
             }
-            let listed = try ImageIO.listFrames(dir).frames.filter { !seen.contains($0) }
+            // names after the last one seen (and not already waiting) are new: the memory kept
+            // is the waiting files, whatever the run's length
+            let waiting = Set(pending)
+            let listed = try ImageIO.listFrames(dir).frames.filter { n in
+                !waiting.contains(n) && lastTaken.map { ImageIO.naturalLess($0, n) } ?? true
+            }
             if !listed.isEmpty {
-                for f in listed { seen.insert(f) }
                 pending = (pending + listed).sorted(by: ImageIO.naturalLess)
+                lastTaken = pending.last
                 lastNew = Date()
                 continue
             }

@@ -27,10 +27,13 @@ public enum VideoFiles {
     /// extracted frames).
     public static func frameNames(count: Int) -> [String] {
         let digits = max(6, String(count).count)
-        return (0..<count).map { i in
-            let n = String(i + 1)
-            return "frame_" + String(repeating: "0", count: digits - n.count) + n
-        }
+        return (0..<count).map { frameName($0, digits: digits) }
+    }
+
+    /// The name of frame `index` (0-based), zero-padded to `digits`.
+    public static func frameName(_ index: Int, digits: Int = 6) -> String {
+        let n = String(index + 1)
+        return "frame_" + String(repeating: "0", count: max(0, digits - n.count)) + n
     }
 
     /// The frames of a folder (its JPEG/PNG files in natural order) or of a video file

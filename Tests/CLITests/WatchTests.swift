@@ -60,6 +60,39 @@ func painface(_ args: [String], stdin: Data) throws -> (status: Int32, out: Stri
         #expect(noSize.status == 2 && noSize.err.contains("--frame-size"))
     }
 
+    @Test("watch on stdin with frames without a face (--policy skip): still infer --window's estimates")
+    func framesWithoutFace() throws {
+        let d = try tempDir("watch-noface")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let folder = d.appendingPathComponent("gap")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var raw = Data()
+        var size = (0, 0)
+        for (i, f) in try ImageIO.listFrames(clip.path).frames.enumerated() {
+            var img = try ImageIO.read(clip.appendingPathComponent(f).path)
+            // frames 12-17 black: no face, and no reused box with --policy skip
+            if (12..<18).contains(i) {
+                img = RGBImage(
+                    width: img.width, height: img.height, pixels: .init(repeating: 0, count: img.pixels.count))
+            }
+            try ImageIO.encodePNG(img).write(to: folder.appendingPathComponent(String(format: "frame_%03d.png", i)))
+            raw.append(contentsOf: img.pixels)
+            size = (img.width, img.height)
+        }
+        let args = ["--window", "20", "--hop", "10", "--policy", "skip"]
+        let live = try painface(
+            ["watch", "-", "--frame-size", "\(size.0)x\(size.1)", "--no-drop"] + args, stdin: raw)
+        #expect(live.status == 0, "\(live.err)")
+        let out = d.appendingPathComponent("p.csv").path
+        #expect(try painface(["infer", folder.path, "--out", out] + args).status == 0)
+        let expected = try String(contentsOfFile: d.appendingPathComponent("p.windows.csv").path, encoding: .utf8)
+            .split(separator: "\n").map { $0.replacingOccurrences(of: "gap,", with: "stdin,") }
+        let got = live.out.split(separator: "\n").map(String.init)
+        #expect(got == expected)
+        // the first window lost 6 of its 20 frames: 14 rows, coverage 0.7
+        #expect(got.count == 4 && got[1].hasSuffix(",0.7000,14"), "\(got)")
+    }
+
     @Test(
         "watch on a video file through ffmpeg, read offline: the estimates of infer --window on the same file",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs ffmpeg"))

@@ -78,6 +78,13 @@ struct VideoFileTests {
             extractor: try FeatureExtractor(model: ModelStore.defaultModel, context: ctx),
             cropper: try VideoCropper(options: CropOptions(), cascadePath: cascadePath()))
         #expect(try fc.extract(videoID: "cap12", folder: video).0 == .skipped)
+        // an entry of the first 20 frames is not reused for all 40 (the key counts the frames)
+        let part = try FeatureCache(
+            dir: d.appendingPathComponent("part").path, extractor: fc.extractor,
+            cropper: try VideoCropper(options: CropOptions(), cascadePath: cascadePath()))
+        #expect(try part.extract(videoID: "cap12", folder: video, needed: { _ in 20 }).1?.frames.count == 20)
+        let (again, whole) = try part.extract(videoID: "cap12", folder: video)
+        #expect(again == .extracted && whole?.frames.count == 40)
         // another rate is another content
         var o = CropOptions()
         o.fps = 15

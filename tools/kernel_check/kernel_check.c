@@ -160,6 +160,17 @@ static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, siz
         a[2] = 1.00390625f;     /* halfway between two bf16 values: ties to even */
         a[3] = 3e19f; b[3 * N > K * N - 1 ? 0 : 3 * N] = 3e19f;   /* a product that overflows */
     }
+    if (M >= 2 && K >= 4 && N >= 2) {
+        /* row 1, column 1: a normal sum, then a product below fp32's normal range, then an
+         * overflowing product that a huge negative sum cancels: only a fused step keeps both */
+        for (size_t k = 0; k < K; k++) { a[K + k] = 0; b[k * N + 1] = 0; }
+        a[K + 1] = 0x1p-60f; b[1 * N + 1] = 0x1p-60f;     /* k 0, 1: 2^-120 */
+        a[K + 3] = 0x1p-70f; b[3 * N + 1] = 0x1p-70f;     /* k 2, 3: + 2^-140 */
+        if (K >= 8) {
+            a[K + 5] = -0x1p64f; b[5 * N + 1] = 0x1p63f;  /* k 4, 5: - 2^127 */
+            a[K + 7] = 0x1p64f; b[7 * N + 1] = 0x1p64f;   /* k 6, 7: + 2^128 (overflows alone) */
+        }
+    }
     size_t mn = M * N ? M * N : 1;
     float *ref = malloc(mn * sizeof(float)), *y = malloc(mn * sizeof(float)), *y1 = malloc(mn * sizeof(float));
     float *f32 = malloc(mn * sizeof(float));

@@ -86,7 +86,9 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
  * channels (per group): such layers run the AVX2 6x16 kernels instead (same pool). */
 static const ck_ctx *conv_ctx(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, ck_ctx *tmp) {
 #if defined(__x86_64__)
-    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16) {
+    /* bf16 Winograd keeps its own 12 x 32 kernel: AVX512_BF16 needs the avx512 context */
+    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16 &&
+        !(d->bf16 && (algo == CK_CONV_WINOGRAD_2X2 || algo == CK_CONV_WINOGRAD_4X4))) {
         *tmp = *ctx;
         tmp->k = ck_table_for(CK_ISA_AVX2);
         return tmp;

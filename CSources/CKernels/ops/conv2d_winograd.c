@@ -10,6 +10,7 @@
 #include "ck_bf16.h"
 #include "ck_gemm_driver.h"
 #include "ck_winograd.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,11 @@ void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const f
         size_t cin = (size_t)d->cin, cout = (size_t)d->cout, P = (size_t)positions(m);
         float *u = malloc(P * cin * cout * sizeof(float));
         ck_ctx *one = ck_ctx_create(CK_ISA_SCALAR, 1);
-        float *tmp = malloc(ck_winograd_packed_size(one, &f, m) * sizeof(float));
+        float *tmp = one ? malloc(ck_winograd_packed_size(one, &f, m) * sizeof(float)) : NULL;
+        if (!u || !one || !tmp) {   /* no way to return an error from packing: never wrong weights */
+            fprintf(stderr, "ck_winograd_pack: out of memory\n");
+            abort();
+        }
         ck_winograd_pack(one, &f, m, w, tmp);
         size_t nr = (size_t)ck_gemm_nr(one), per = ck_packed_b_size(one, cin, cout);
         for (size_t xi = 0; xi < P; xi++)
