@@ -45,11 +45,16 @@ public struct CacheEntry {
         }
     }
 
+    /// The frames of `range` that have a crop (a face found or a box reused).
+    public func croppedFrames(_ range: Range<Int>) -> [Int] {
+        range.filter { $0 < sources.count && !["none", "unreadable"].contains(sources[$0]) }
+    }
+
     /// For each frame of `range` that has a crop, the row to use with a stride: the row of the
     /// last frame the model saw at or before it (the first one after it at the start), so a
     /// sequence keeps its length in time.
     public func heldRows(_ range: Range<Int>) -> [Int] {
-        let cropped = range.filter { $0 < sources.count && !["none", "unreadable"].contains(sources[$0]) }
+        let cropped = croppedFrames(range)
         guard !positions.isEmpty else { return [] }
         var r = 0
         return cropped.map { f in

@@ -117,7 +117,7 @@ final class ExtractPipeline: @unchecked Sendable {
 }
 
 /// A value handed to one other thread that alone uses it until the hand-over ends.
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+public struct Unchecked<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }

@@ -93,8 +93,8 @@ public final class InferJob {
         let k = classes.count
         var row: [Int: Int] = [:]
         if e.stride > 1 {
-            let cropped = (0..<e.frames.count).filter { !["none", "unreadable"].contains(e.sources[$0]) }
-            for (f, r) in zip(cropped, e.heldRows(0..<e.frames.count)) { row[f] = r }
+            let all = 0..<e.frames.count
+            for (f, r) in zip(e.croppedFrames(all), e.heldRows(all)) { row[f] = r }
         } else {
             for (r, pos) in e.positions.enumerated() { row[pos] = r }
         }

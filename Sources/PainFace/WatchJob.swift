@@ -30,7 +30,7 @@ public final class WatchJob {
     }
 
     public struct Summary {
-        public var arrived = 0, processed = 0, withFace = 0, estimates = 0
+        public var arrived = 0, processed = 0, estimates = 0
         public var seconds = 0.0, latencies: [Double] = []
         public var dropped: Int { arrived - processed }
     }
@@ -77,7 +77,6 @@ public final class WatchJob {
             if let crop = try cropper.crop(img, record: &rec, landmarks: nil, state: &state) {
                 let (f, p) = try extractor.model.features(of: [crop], source: name)
                 (seen.features, seen.probabilities) = (f.array, p?.array)
-                s.withFace += 1
             }
             seen.found = rec.source.foundFace
             ring.append(seen)
@@ -191,9 +190,4 @@ final class Mailbox: @unchecked Sendable {
         cond.signal()
         return f
     }
-}
-
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -380,6 +380,7 @@ int main(void) {
         gemm_bf16_case(ctx, name, 37, 65, 300);
         gemm_bf16_case(ctx, name, 100, 70, 777);   /* two K blocks, an odd K */
         gemm_bf16_case(ctx, name, 5, 3, 7);
+        gemm_bf16_case(ctx, name, 3, 5, 0);      /* no products: bias and act */
         bf16_round_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);

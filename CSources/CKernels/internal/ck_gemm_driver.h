@@ -12,6 +12,15 @@
 
 static inline size_t ck_npanels(size_t n, int nr) { return (n + (size_t)nr - 1) / (size_t)nr; }
 
+/* Panels per N chunk for `tasks` M tiles (times independent problems) over `threads`: N is
+ * split only when the M tiles cannot keep the threads busy. */
+static inline size_t ck_gemm_panels_per_chunk(size_t tasks, size_t np, int threads) {
+    size_t nch = 1;
+    if (tasks < (size_t)threads * 2) nch = ck_min(np, ((size_t)threads * 4 + tasks - 1) / tasks);
+    if (nch == 0) nch = 1;
+    return (np + nch - 1) / nch;
+}
+
 /* Pack rows [0, m) x cols [0, kc) of row-major A into MR-row panels
  * (k-major inside a panel, zero-filled beyond m). */
 void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *Ap);

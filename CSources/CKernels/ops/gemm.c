@@ -79,10 +79,7 @@ void ck_gemm_plan(ck_gemm_job *j, int threads, size_t outer) {
     size_t tile = (size_t)j->k->mr * CK_MC_PANELS;
     size_t np = ck_npanels(j->N, j->k->nr);
     j->mtiles = (j->M + tile - 1) / tile;
-    size_t total = j->mtiles * outer, nch = 1;
-    if (total < (size_t)threads * 2) nch = ck_min(np, ((size_t)threads * 4 + total - 1) / total);
-    if (nch == 0) nch = 1;
-    j->panels_per_chunk = (np + nch - 1) / nch;
+    j->panels_per_chunk = ck_gemm_panels_per_chunk(j->mtiles * outer, np, threads);
     j->nchunks = (np + j->panels_per_chunk - 1) / j->panels_per_chunk;
 }
 

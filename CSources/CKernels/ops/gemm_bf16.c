@@ -4,9 +4,7 @@
  * accumulated by one kernel in k order, so every split over M and N, every thread count and
  * both kernels (AVX512_BF16 and the exact emulation) give the same bits. */
 #include "ck_bf16.h"
-#include "ck_internal.h"
-
-#define MC_PANELS 8
+#include "ck_gemm_driver.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -30,7 +28,7 @@ int ck_gemm_bf16_native(const ck_ctx *ctx) { return ck_gemm_bf16_kernel(ctx) != 
 
 uint16_t ck_bf16_round(float x) { return ck_bf16_from_f32(x); }
 
-static size_t npanels(size_t n) { return (n + CK_BF16_NR - 1) / CK_BF16_NR; }
+static size_t npanels(size_t n) { return ck_npanels(n, CK_BF16_NR); }
 static size_t pairs(size_t k) { return (k + 1) / 2; }
 
 size_t ck_packed_b_bf16_size(size_t K, size_t N) { return npanels(N) * (pairs(K) ? pairs(K) : 1) * CK_BF16_NR; }
@@ -48,7 +46,7 @@ void ck_pack_b_bf16(size_t K, size_t N, const float *B, size_t ldb, uint32_t *pa
 }
 
 size_t ck_gemm_bf16_workspace_size(const ck_ctx *ctx) {
-    return (size_t)ctx->threads * CK_BF16_MR * MC_PANELS * (CK_BF16_KC / 2);
+    return (size_t)ctx->threads * CK_BF16_MR * CK_MC_PANELS * (CK_BF16_KC / 2);
 }
 
 /* Rows [0, m) x k pairs [q0, q0 + qn) of A, rounded to bf16, into MR-row panels. */
@@ -81,7 +79,7 @@ typedef struct {
 
 static void task(size_t t, int thread, void *arg) {
     const job *j = arg;
-    size_t tile = CK_BF16_MR * MC_PANELS, mt = t / j->nchunks, nc = t % j->nchunks;
+    size_t tile = CK_BF16_MR * CK_MC_PANELS, mt = t / j->nchunks, nc = t % j->nchunks;
     size_t m0 = mt * tile, m = ck_min(tile, j->M - m0);
     size_t p0 = nc * j->panels_per_chunk, p1 = ck_min(npanels(j->N), p0 + j->panels_per_chunk);
     if (p0 >= p1) return;
@@ -108,17 +106,9 @@ void ck_gemm_bf16_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float 
     if (M == 0 || N == 0) return;
     job j = {.uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .A = A, .lda = lda, .Bp = Bp, .bias = bias,
              .act = act, .C = C, .ldc = ldc, .workspace = workspace};
-    size_t tile = CK_BF16_MR * MC_PANELS, mtiles = (M + tile - 1) / tile, np = npanels(N), nch = 1;
-    if (mtiles < (size_t)ctx->threads * 2) nch = ck_min(np, ((size_t)ctx->threads * 4 + mtiles - 1) / mtiles);
-    j.panels_per_chunk = (np + nch - 1) / nch;
+    size_t tile = CK_BF16_MR * CK_MC_PANELS, mtiles = (M + tile - 1) / tile, np = npanels(N);
+    j.panels_per_chunk = ck_gemm_panels_per_chunk(mtiles, np, ctx->threads);
     j.nchunks = (np + j.panels_per_chunk - 1) / j.panels_per_chunk;
-    if (K == 0) {   /* no products: bias and act only */
-        for (size_t i = 0; i < M; i++)
-            for (size_t c = 0; c < N; c++) {
-                float v = bias ? bias[c] : 0.0f;
-                C[i * ldc + c] = act == CK_ACT_RELU && !(v > 0.0f) ? 0.0f : v;
-            }
-        return;
-    }
+    /* K = 0 runs one empty block: the kernel starts from zero, adds the bias and applies act */
     ck_pool_run(ctx->pool, mtiles * j.nchunks, task, &j);
 }
