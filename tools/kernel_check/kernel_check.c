@@ -325,6 +325,125 @@ static void lstm_case(ck_ctx *ctx, const char *isa, size_t b, size_t t, size_t u
     ck_ctx_destroy(ref);
 }
 
+/* Convolution backward-data: the reference scatter against the adjoint identity
+ * <conv(x), dy> = <x, dx> in double and central finite differences of that sum; the
+ * driver (a forward convolution on the flipped kernel, every algorithm that applies)
+ * against the reference. */
+static void conv_bwd_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
+    d.act = CK_ACT_NONE;
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
+    size_t xs = (size_t)d.n * d.h * d.w * d.cin, ys = (size_t)d.n * oh * ow * d.cout;
+    size_t wsz = (size_t)d.kh * d.kw * (d.cin / d.groups) * d.cout;
+    float *x = rnd(xs), *w = rnd(wsz), *dy = rnd(ys), *y = malloc(ys * sizeof(float));
+    float *ref = malloc(xs * sizeof(float)), *dx = malloc(xs * sizeof(float));
+    char shape[160], what[256];
+    snprintf(shape, sizeof shape, "%dx%dx%dx%d->%d k%dx%d s%d,%d d%d,%d g%d p%d,%d,%d,%d", d.n, d.h, d.w, d.cin,
+             d.cout, d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.groups, d.pad_top, d.pad_left, d.pad_bottom, d.pad_right);
+    ck_conv2d_backward_data_ref(&d, dy, w, ref);
+    ck_conv2d_ref(&d, x, w, NULL, y);
+    double lhs = 0, rhs = 0, scale = 0;
+    for (size_t i = 0; i < ys; i++) { lhs += (double)y[i] * dy[i]; scale += fabs((double)y[i] * dy[i]); }
+    for (size_t i = 0; i < xs; i++) rhs += (double)x[i] * ref[i];
+    snprintf(what, sizeof what, "conv backward-data %s reference: adjoint identity (%.2e)", shape,
+             fabs(lhs - rhs) / scale);
+    check(fabs(lhs - rhs) <= 1e-5 * scale, isa, what);
+    double worst = 0, gmax = 1e-30;
+    for (size_t i = 0; i < xs; i++) gmax = fmax(gmax, fabs(ref[i]));
+    for (size_t i = 0; i < xs; i += xs / 23 + 1) {
+        double l[2];
+        float keep = x[i];
+        for (int k = 0; k < 2; k++) {
+            x[i] = keep + (k ? -0.0625f : 0.0625f);
+            ck_conv2d_ref(&d, x, w, NULL, y);
+            l[k] = 0;
+            for (size_t j = 0; j < ys; j++) l[k] += (double)y[j] * dy[j];
+        }
+        x[i] = keep;
+        worst = fmax(worst, fabs((l[0] - l[1]) / 0.125 - ref[i]) / gmax);
+    }
+    snprintf(what, sizeof what, "conv backward-data %s reference: finite differences (%.2e)", shape, worst);
+    check(worst < 1e-4, isa, what);
+    ck_conv2d_desc b;
+    check(ck_conv2d_backward_data_desc(&d, &b), isa, "conv backward-data has a forward form");
+    float *wt = malloc(wsz * sizeof(float));
+    ck_conv2d_backward_data_weights(&d, w, wt);
+    size_t ds = ck_conv2d_backward_data_dilated_size(&d);
+    float *dyd = ds ? malloc(ds * sizeof(float)) : NULL;
+    if (dyd) ck_conv2d_backward_data_dilate(&d, dy, dyd);
+    for (int algo = CK_CONV_AUTO; algo <= CK_CONV_WINOGRAD_4X4; algo++) {
+        ck_conv_algo a = ck_conv2d_resolve(ctx, &b, (ck_conv_algo)algo);
+        if (algo != CK_CONV_AUTO && a != (ck_conv_algo)algo) continue;
+        float *packed = malloc(ck_conv2d_packed_size(ctx, &b, a) * sizeof(float));
+        float *work = malloc((ck_conv2d_workspace_size(ctx, &b, a) + 1) * sizeof(float));
+        ck_conv2d_pack(ctx, &b, a, wt, packed);
+        ck_conv2d(ctx, &b, a, dyd ? dyd : dy, packed, NULL, dx, work);
+        double e = rel_err(dx, ref, xs);
+        snprintf(what, sizeof what, "conv backward-data %s %s vs reference: rel err %.2e", shape, algo_name(a), e);
+        check(e < (a == CK_CONV_WINOGRAD_4X4 ? 3e-5 : 1e-5), isa, what);
+        free(packed); free(work);
+    }
+    free(x); free(w); free(dy); free(y); free(ref); free(dx); free(wt); free(dyd);
+}
+
+/* Pooling backward: max pooling by central finite differences of <pool(x), dy> (inputs
+ * apart by more than the step, so no window's maximum changes hands), average pooling by
+ * the adjoint identity; the tie rule (the first maximum, as PyTorch) on an all-zero image. */
+static void pool_bwd_case(ck_ctx *ctx, const char *isa, ck_pool2d_desc d) {
+    size_t xs = (size_t)d.n * d.h * d.w * d.c, ys = (size_t)d.n * ck_pool2d_out_h(&d) * ck_pool2d_out_w(&d) * d.c;
+    float *x = malloc(xs * sizeof(float)), *dy = rnd(ys), *y = malloc(ys * sizeof(float));
+    float *dx = malloc(xs * sizeof(float));
+    for (size_t i = 0; i < xs; i++) x[i] = (float)((i * 7919) % xs) / (float)xs * 8.0f - 4.0f;
+    char shape[128], what[200];
+    snprintf(shape, sizeof shape, "%dx%dx%dx%d k%dx%d s%d,%d p%d,%d,%d,%d ceil%d pad%d", d.n, d.h, d.w, d.c, d.kh,
+             d.kw, d.sh, d.sw, d.pad_top, d.pad_left, d.pad_bottom, d.pad_right, d.ceil_mode, d.count_include_pad);
+    ck_maxpool2d_backward(ctx, &d, x, dy, dx);
+    double worst = 0, gmax = 1e-30;
+    for (size_t i = 0; i < xs; i++) gmax = fmax(gmax, fabs(dx[i]));
+    float step = 1.0f / (float)(4 * xs);
+    for (size_t i = 0; i < xs; i++) {
+        double l[2];
+        float keep = x[i];
+        for (int k = 0; k < 2; k++) {
+            x[i] = keep + (k ? -step : step);
+            ck_maxpool2d_ref(&d, x, y);
+            l[k] = 0;
+            for (size_t j = 0; j < ys; j++) l[k] += (double)y[j] * dy[j];
+        }
+        x[i] = keep;
+        worst = fmax(worst, fabs((l[0] - l[1]) / (2.0 * step) - dx[i]) / gmax);
+    }
+    snprintf(what, sizeof what, "maxpool backward %s: finite differences (%.2e)", shape, worst);
+    check(worst < 1e-2, isa, what);
+    ck_avgpool2d_backward(ctx, &d, dy, dx);
+    ck_avgpool2d_ref(&d, x, y);
+    double lhs = 0, rhs = 0, scale = 1e-30;
+    for (size_t j = 0; j < ys; j++) { lhs += (double)y[j] * dy[j]; scale += fabs((double)y[j] * dy[j]); }
+    for (size_t i = 0; i < xs; i++) rhs += (double)x[i] * dx[i];
+    snprintf(what, sizeof what, "avgpool backward %s: adjoint identity (%.2e)", shape, fabs(lhs - rhs) / scale);
+    check(fabs(lhs - rhs) <= 1e-5 * scale, isa, what);
+    memset(x, 0, xs * sizeof(float));
+    for (size_t j = 0; j < ys; j++) dy[j] = 1.0f;
+    ck_maxpool2d_backward(ctx, &d, x, dy, dx);
+    /* every window starts at its first in-image position: only those receive gradient */
+    int first_only = 1;
+    for (int n = 0; n < d.n; n++)
+        for (int ih = 0; ih < d.h; ih++)
+            for (int iw = 0; iw < d.w; iw++) {
+                int starts = 0;
+                for (int oh = 0; oh < ck_pool2d_out_h(&d); oh++)
+                    for (int ow = 0; ow < ck_pool2d_out_w(&d); ow++) {
+                        int h0 = oh * d.sh - d.pad_top, w0 = ow * d.sw - d.pad_left;
+                        int fh = h0 < 0 ? 0 : h0, fw = w0 < 0 ? 0 : w0;
+                        if (fh == ih && fw == iw && fh < d.h && fw < d.w && h0 + d.kh > 0 && w0 + d.kw > 0) starts++;
+                    }
+                float got = dx[(((size_t)n * d.h + ih) * d.w + iw) * d.c];
+                if (got != (float)starts) first_only = 0;
+            }
+    snprintf(what, sizeof what, "maxpool backward %s: ties go to the first position", shape);
+    check(first_only, isa, what);
+    free(x); free(dy); free(y); free(dx);
+}
+
 int main(void) {
     verbose = getenv("KERNEL_CHECK_VERBOSE") && *getenv("KERNEL_CHECK_VERBOSE") == '1';
     printf("kernel_check: fast-math %s\n", ck_built_with_fast_math() ? "ON (wrong)" : "off");
@@ -414,6 +533,34 @@ int main(void) {
                                      .ceil_mode = ceil_mode, .count_include_pad = include_pad};
                 pool_case(ctx, name, q);
             }
+        /* backward passes for saliency maps */
+        d = base; d.n = 2; d.h = 9; d.w = 11; d.cin = 20; d.cout = 24;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bwd_case(ctx, name, d);                      /* 3x3 same: Winograd in the backward form */
+        d = base; d.h = 20; d.w = 18; d.cin = 17; d.cout = 32; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bwd_case(ctx, name, d);
+        d = base; d.h = 10; d.w = 9; d.cin = 8; d.cout = 12;   /* valid */
+        conv_bwd_case(ctx, name, d);
+        d = base; d.h = 11; d.w = 10; d.cin = 8; d.cout = 16; d.sh = d.sw = 2; d.pad_bottom = d.pad_right = 1;
+        conv_bwd_case(ctx, name, d);                      /* stride 2, TF "same" (pads after) */
+        d = base; d.h = 9; d.w = 8; d.cin = 16; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
+        conv_bwd_case(ctx, name, d);                      /* the residual 1x1 stride 2; odd side */
+        d = base; d.h = 11; d.w = 7; d.cin = 12; d.cout = 12; d.groups = 12; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bwd_case(ctx, name, d);                      /* depthwise */
+        d = base; d.h = 8; d.w = 9; d.cin = 6; d.cout = 12; d.groups = 6; d.sh = 2; d.pad_bottom = 1; d.pad_left = d.pad_right = 1;
+        conv_bwd_case(ctx, name, d);                      /* depth multiplier 2, stride 2 in h */
+        d = base; d.h = 12; d.w = 13; d.cin = 8; d.cout = 12; d.groups = 2; d.kw = 5; d.dh = 2; d.dw = 2;
+        d.pad_top = d.pad_bottom = 2; d.pad_left = d.pad_right = 4;
+        conv_bwd_case(ctx, name, d);                      /* groups, dilation */
+        ck_pool2d_desc pb = {.n = 2, .h = 8, .w = 7, .c = 5, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+        pool_bwd_case(ctx, name, pb);                     /* VGG's 2x2 */
+        pb = (ck_pool2d_desc){.n = 1, .h = 9, .w = 8, .c = 3, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                              .pad_bottom = 1, .pad_right = 1};
+        pool_bwd_case(ctx, name, pb);                     /* mini-Xception's overlapping 3x3 stride 2 "same" */
+        pb = (ck_pool2d_desc){.n = 1, .h = 7, .w = 9, .c = 4, .kh = 4, .kw = 3, .sh = 3, .sw = 2,
+                              .pad_top = 2, .pad_left = 0, .pad_bottom = 1, .pad_right = 1, .ceil_mode = 1,
+                              .count_include_pad = 1};
+        pool_bwd_case(ctx, name, pb);
         check(ck_measure_peak_gflops(ctx, 1, 0.01) > 0.0, name, "peak measurement runs");
         ck_ctx_destroy(ctx);
     }

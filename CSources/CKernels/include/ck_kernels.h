@@ -154,6 +154,21 @@ void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const fl
 void ck_conv2d_ref(const ck_conv2d_desc *d, const float *in, const float *w_hwio,
                    const float *bias, float *out);
 
+/* ---- convolution backward (gradients for saliency maps) ------------------------ */
+
+/* The backward pass of `d` with respect to its input is the forward convolution `b`
+ * (stride 1, input = dy dilated by d's stride, cin and cout swapped, kernel flipped):
+ * dx = ck_conv2d(b, dilate(dy), flipped weights). Returns 0 if `d` has no such form
+ * (a window wholly in the padding). dy is the gradient at d's output before activation. */
+int ck_conv2d_backward_data_desc(const ck_conv2d_desc *d, ck_conv2d_desc *b);
+/* b's HWIO weights [kh, kw, cout/groups, cin] from d's [kh, kw, cin/groups, cout]. */
+void ck_conv2d_backward_data_weights(const ck_conv2d_desc *d, const float *w_hwio, float *wt_hwio);
+/* Floats of dy dilated by d's stride (b's input); 0 when d has stride 1 (dy is b's input). */
+size_t ck_conv2d_backward_data_dilated_size(const ck_conv2d_desc *d);
+void ck_conv2d_backward_data_dilate(const ck_conv2d_desc *d, const float *dy, float *dy_dilated);
+/* Scalar reference: dx[n, h, w, cin] by the direct scatter of dy through w_hwio. */
+void ck_conv2d_backward_data_ref(const ck_conv2d_desc *d, const float *dy, const float *w_hwio, float *dx);
+
 /* ---- pooling ----------------------------------------------------------------- */
 
 typedef struct {
@@ -177,6 +192,11 @@ void ck_avgpool2d(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, float *
 /* Scalar references of the two: what the drivers must equal bit for bit. */
 void ck_maxpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
 void ck_avgpool2d_ref(const ck_pool2d_desc *d, const float *in, float *out);
+/* Backward passes (dx overwritten, in [n, h, w, c] as the forward input): max pooling
+ * sends each window's gradient to the position the forward compare picked; average pooling
+ * shares it by the forward divisor. Overlapping windows sum, in a fixed order per image. */
+void ck_maxpool2d_backward(ck_ctx *ctx, const ck_pool2d_desc *d, const float *in, const float *dy, float *dx);
+void ck_avgpool2d_backward(ck_ctx *ctx, const ck_pool2d_desc *d, const float *dy, float *dx);
 /* out[n, c] = mean over hw of in[n, hw, c]. Summed in float64 in index order. */
 void ck_global_avgpool(ck_ctx *ctx, int n, int hw, int c, const float *in, float *out);
 
