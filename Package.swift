@@ -56,16 +56,20 @@ let package = Package(
             swiftSettings: optimisedInDebug),
         .target(name: "Dataset", dependencies: ["Imaging", "Video", "Weights"]),
         .target(name: "Training", dependencies: ["Kernels", "Weights"]),
+        // class activation maps and their pictures
+        .target(name: "Saliency", dependencies: ["Imaging", "Kernels"]),
         .target(name: "Features", dependencies: ["Dataset", "Faces", "Imaging", "Kernels", "NN", "Video", "Weights"]),
         .target(
             name: "PainFace",
-            dependencies: ["Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Training", "Video", "Weights"]),
+            dependencies: [
+                "Dataset", "Faces", "Features", "Imaging", "Kernels", "NN", "Saliency", "Training", "Video", "Weights",
+            ]),
         // executables: the command line, and the benchmarks with the anchors peer
         .executableTarget(
             name: "PainFaceCLI",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), "Dataset", "Faces", "Features",
-                "Imaging", "Kernels", "NN", "PainFace", "Training", "Video", "Weights",
+                "Imaging", "Kernels", "NN", "PainFace", "Saliency", "Training", "Video", "Weights",
             ]),
         .executableTarget(
             name: "PainFaceBench",
@@ -84,6 +88,9 @@ let package = Package(
             name: "VideoTests",
             dependencies: ["Faces", "Features", "Imaging", "Kernels", "NN", "TestSupport", "Video", "Weights"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport", "Weights"]),
+        .testTarget(
+            name: "SaliencyTests",
+            dependencies: ["Kernels", "NN", "Saliency", "TestSupport", "Training", "Weights"]),
         .testTarget(name: "TrainingTests", dependencies: ["Kernels", "TestSupport", "Training", "Weights"]),
         .testTarget(
             name: "PainFaceTests",

@@ -13,6 +13,11 @@ public final class Model: @unchecked Sendable {
     let workspace = Workspace()
     var arena: [Tensor] = []
     var arenaBatch = -1
+    /// Reopens the weights for gradients (kept closed otherwise: inference holds only packed
+    /// weights) and the packed transposes made from them on first use.
+    let reopenWeights: () throws -> any WeightSource
+    var backwardConvs: [Int: ConvBackwardData] = [:]
+    var backwardDense: [Int: PackedMatrix] = [:]
 
     enum Op {
         case input
@@ -31,12 +36,20 @@ public final class Model: @unchecked Sendable {
         /// Per-item shape: [h, w, c] or [c].
         let shape: [Int]
         let flops: Double
+        /// The kernel tensor and its shape as packed (conv: HWIO; dense: [k, units]).
+        var kernel: (name: String, shape: [Int])? = nil
     }
 
     /// Loads `config` with weights from `weights` (a safetensors file or tensors in memory).
     public init(config: ModelConfig, weights: any WeightSource, context: ComputeContext) throws {
         self.config = config
         self.context = context
+        if let st = weights as? SafeTensorsFile, FileManager.default.fileExists(atPath: st.path) {
+            let path = st.path
+            reopenWeights = { try SafeTensorsFile(path: path) }
+        } else {
+            reopenWeights = { weights }
+        }
         let file = weights.sourceName
         func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
         var used = Set<String>()
@@ -129,6 +142,7 @@ public final class Model: @unchecked Sendable {
             let op: Op
             var shape: [Int]
             var flops = 0.0
+            var kernelRef: (name: String, shape: [Int])?
             switch l.type {
             case "conv2d", "depthwise_conv2d":
                 let (h, w, c) = try spatial()
@@ -148,6 +162,7 @@ public final class Model: @unchecked Sendable {
                             "\(at): \(c) input and \(cs.cout) output channels do not split into \(cs.groups) groups")
                     }
                     kernel = try tensor("\(l.name).kernel", cs.weightShape)
+                    kernelRef = ("\(l.name).kernel", cs.weightShape)
                 } else {
                     let m = l.depthMultiplier ?? 1
                     guard (1...Self.maxCount).contains(m) else {
@@ -156,6 +171,7 @@ public final class Model: @unchecked Sendable {
                     cs.cout = c * m
                     cs.groups = c
                     kernel = try tensor("\(l.name).depthwise_kernel", [k.0, k.1, c, m]).reshaped(cs.weightShape)
+                    kernelRef = ("\(l.name).depthwise_kernel", cs.weightShape)
                 }
                 guard cs.isValid else { throw fail("\(at): kernel \(k) does not fit the \(h)x\(w) input") }
                 let bias = (l.useBias ?? true) ? try tensor("\(l.name).bias", [cs.cout]) : nil
@@ -168,6 +184,7 @@ public final class Model: @unchecked Sendable {
                 let w = try tensor("\(l.name).kernel", [k, units])
                 let b = (l.useBias ?? true) ? try tensor("\(l.name).bias", [units]) : nil
                 op = .dense(try PackedMatrix(context, weights: w), bias: b, try activation())
+                kernelRef = ("\(l.name).kernel", [k, units])
                 shape = Array(x.dropLast()) + [units]
                 flops = 2.0 * Double(x.reduce(1, *) * units)
             case "batchnorm":
@@ -221,7 +238,7 @@ public final class Model: @unchecked Sendable {
                 elements = p
             }
             index[l.name] = nodes.count
-            nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops))
+            nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops, kernel: kernelRef))
         }
         let unused = Set(weights.tensorNames).subtracting(used)
         if !unused.isEmpty { throw fail("tensors not used by any layer: \(unused.sorted().joined(separator: ", "))") }

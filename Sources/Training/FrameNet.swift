@@ -132,3 +132,33 @@ public final class FrameNet {
         return ctx.softmax(a)
     }
 }
+
+extension FrameNet {
+    /// Logits [n, classes] (dropout off) and the gradient of each row's logit of class
+    /// `classes[i]` with respect to its input [n, inputs]: the seed of a saliency map.
+    public func logitGradient(_ x: Tensor, classes: [Int]) throws -> (logits: Tensor, gradient: Tensor) {
+        let m = x.shape[0]
+        guard x.count == m * dims[0], classes.count == m, classes.allSatisfy({ (0..<dims.last!).contains($0) }) else {
+            throw KernelError.shape("input \(x.shape) with \(classes.count) classes for input length \(dims[0])")
+        }
+        var inputs = [x.reshaped([m, dims[0]])]
+        for l in 0..<layers {
+            let out = Tensor(uninitialized: [m, dims[l + 1]])
+            ctx.denseForward(
+                inputs[l], weights(l), activation: l == layers - 1 ? .linear : .relu, into: out, workspace: workspace)
+            inputs.append(out)
+        }
+        let logits = inputs[layers]
+        var dz = Tensor(shape: logits.shape)
+        for (i, c) in classes.enumerated() { dz.data[i * dims.last! + c] = 1 }
+        for l in stride(from: layers - 1, through: 0, by: -1) {
+            let dx = Tensor(uninitialized: [m, dims[l]])
+            let scratch = DenseWeights(
+                kernel: Tensor(shape: [dims[l], dims[l + 1]]), bias: Tensor(shape: [dims[l + 1]]))
+            ctx.denseBackward(x: inputs[l], weights(l), dy: dz, dx: dx, gradients: scratch, workspace: workspace)
+            if l > 0 { ctx.reluBackward(output: inputs[l], gradient: dx, into: dx) }
+            dz = dx
+        }
+        return (logits, dz)
+    }
+}

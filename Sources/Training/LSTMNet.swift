@@ -291,3 +291,55 @@ extension LSTMNet: Trainable {
         }
     }
 }
+
+extension LSTMNet {
+    /// Logits [b, classes] (inference: moving statistics, no dropout) and the gradient of each
+    /// sequence's logit of class `classes[i]` with respect to every step's input [b, t, features]:
+    /// how much each frame moved the window's score.
+    public func logitGradient(_ x: Tensor, classes: [Int]) throws -> (logits: Tensor, gradient: Tensor) {
+        guard x.shape.count == 3, x.shape[2] == features, classes.count == x.shape[0],
+            classes.allSatisfy({ (0..<self.classes).contains($0) })
+        else {
+            throw KernelError.shape("input \(x.shape) with \(classes.count) classes, expected [b, t, \(features)]")
+        }
+        let (b, t) = (x.shape[0], x.shape[1])
+        let v = vars, scratch = vars.zerosLike()
+        func folded(_ bn: BatchNormWeights) -> (scale: Tensor, shift: Tensor) {
+            foldBatchNorm(
+                gamma: bn.gamma, beta: bn.beta, mean: bn.movingMean, variance: bn.movingVariance, epsilon: bnEpsilon)
+        }
+        let f0 = folded(v.bn0), f1 = folded(v.bn1), f2 = folded(v.bn2)
+        let a0 = ctx.affineChannels(x, scale: f0.scale, shift: f0.shift)
+        let tr1 = LSTMTrace(
+            h: Tensor(uninitialized: [b, t, units1]), gates: Tensor(uninitialized: [b, t, 4 * units1]),
+            cells: Tensor(uninitialized: [b, t, units1]))
+        ctx.lstmForward(a0, v.lstm1, trace: tr1, workspace: workspace)
+        let a1 = ctx.affineChannels(tr1.h, scale: f1.scale, shift: f1.shift)
+        let tr2 = LSTMTrace(
+            h: Tensor(uninitialized: [b, t, units2]), gates: Tensor(uninitialized: [b, t, 4 * units2]),
+            cells: Tensor(uninitialized: [b, t, units2]))
+        ctx.lstmForward(a1, v.lstm2, trace: tr2, workspace: workspace)
+        let last = Tensor(uninitialized: [b, units2])
+        for n in 0..<b { (last.data + n * units2).update(from: tr2.h.data + (n * t + t - 1) * units2, count: units2) }
+        let a2 = ctx.affineChannels(last, scale: f2.scale, shift: f2.shift)
+        let d1 = Tensor(uninitialized: [b, denseUnits]), z = Tensor(uninitialized: [b, self.classes])
+        ctx.denseForward(a2, v.dense1, activation: .relu, into: d1, workspace: workspace)
+        ctx.denseForward(d1, v.dense2, into: z, workspace: workspace)
+        let dz = Tensor(shape: z.shape)
+        for (i, c) in classes.enumerated() { dz.data[i * self.classes + c] = 1 }
+        let dd1 = Tensor(uninitialized: d1.shape), da2 = Tensor(uninitialized: a2.shape)
+        ctx.denseBackward(x: d1, v.dense2, dy: dz, dx: dd1, gradients: scratch.dense2, workspace: workspace)
+        ctx.reluBackward(output: d1, gradient: dd1, into: dd1)
+        ctx.denseBackward(x: a2, v.dense1, dy: dd1, dx: da2, gradients: scratch.dense1, workspace: workspace)
+        let zero2 = Tensor(shape: [units2]), zero1 = Tensor(shape: [units1]), zero0 = Tensor(shape: [features])
+        let dlast = ctx.affineChannels(da2, scale: f2.scale, shift: zero2)
+        let dh2 = Tensor(shape: tr2.h.shape)
+        for n in 0..<b { (dh2.data + (n * t + t - 1) * units2).update(from: dlast.data + n * units2, count: units2) }
+        let da1 = Tensor(uninitialized: a1.shape)
+        ctx.lstmBackward(x: a1, v.lstm2, trace: tr2, dh: dh2, dx: da1, gradients: scratch.lstm2, workspace: workspace)
+        let dh1 = ctx.affineChannels(da1, scale: f1.scale, shift: zero1)
+        let da0 = Tensor(uninitialized: a0.shape)
+        ctx.lstmBackward(x: a0, v.lstm1, trace: tr1, dh: dh1, dx: da0, gradients: scratch.lstm1, workspace: workspace)
+        return (z, ctx.affineChannels(da0, scale: f0.scale, shift: zero0))
+    }
+}

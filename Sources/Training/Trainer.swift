@@ -17,6 +17,9 @@ public protocol Trainable: AnyObject {
     ) throws -> Double
     /// Class probabilities in inference mode (no dropout, moving statistics).
     func predict(_ x: Tensor) throws -> Tensor
+    /// Logits in inference mode and the gradient of each sample's logit of `classes[i]` with
+    /// respect to its input (saliency maps start from it).
+    func logitGradient(_ x: Tensor, classes: [Int]) throws -> (logits: Tensor, gradient: Tensor)
     /// Every tensor needed to resume: parameters, moving statistics and optimizer state.
     var state: [(String, Tensor)] { get }
     func restore(_ state: [String: Tensor]) throws

@@ -75,36 +75,6 @@ import Weights
 }
 
 @Suite struct VGG16Tests {
-    /// The Keras model's weights, regenerated as tools/make_fixtures.py made them.
-    static func weights(config: ModelConfig, order: [String]) throws -> [(String, Tensor)] {
-        var shapes: [String: [Int]] = [:]
-        var c = 3
-        for l in config.layers {
-            switch l.type {
-            case "conv2d":
-                shapes["\(l.name).kernel"] = [3, 3, c, l.filters!]; shapes["\(l.name).bias"] = [l.filters!];
-                c = l.filters!
-            case "dense":
-                shapes["\(l.name).kernel"] = [c, l.units!]; shapes["\(l.name).bias"] = [l.units!]; c = l.units!
-            default: break
-            }
-        }
-        return order.enumerated().map { k, name in
-            let shape = shapes[name]!
-            let n = shape.reduce(1, *)
-            if shape.count == 1 {
-                return (
-                    name,
-                    Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n, lo: -0.1, hi: 0.1))
-                )
-            }
-            let lim = Float((6.0 / Double(n / shape.last!)).squareRoot())
-            return (
-                name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n).map { $0 * lim })
-            )
-        }
-    }
-
     @Test("VGG16-GAP-FC1024 converted from Keras gives Keras's features within 1e-4")
     func parity() throws {
         let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
@@ -113,7 +83,7 @@ import Weights
             path: "vgg16_gap_fc1024.json")
         let order = try JSONDecoder().decode([String].self, from: Data(g.metadata["tensor_order"]!.utf8))
         let model = try Model(
-            config: config, weights: try memoryFile(try Self.weights(config: config, order: order)),
+            config: config, weights: try memoryFile(try vgg16FixtureWeights(config: config, order: order)),
             context: try ComputeContext(isa: .best, threads: 2))
         #expect(model.featureDimension == 1024)
         #expect(abs(model.flopsPerItem - 30.69e9) < 0.01e9)

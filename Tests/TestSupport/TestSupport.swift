@@ -92,3 +92,33 @@ public func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> Stri
     try (rows + extraRows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// The Keras model's weights, regenerated as tools/make_fixtures.py made them.
+public func vgg16FixtureWeights(config: ModelConfig, order: [String]) throws -> [(String, Tensor)] {
+    var shapes: [String: [Int]] = [:]
+    var c = 3
+    for l in config.layers {
+        switch l.type {
+        case "conv2d":
+            shapes["\(l.name).kernel"] = [3, 3, c, l.filters!]; shapes["\(l.name).bias"] = [l.filters!];
+            c = l.filters!
+        case "dense":
+            shapes["\(l.name).kernel"] = [c, l.units!]; shapes["\(l.name).bias"] = [l.units!]; c = l.units!
+        default: break
+        }
+    }
+    return order.enumerated().map { k, name in
+        let shape = shapes[name]!
+        let n = shape.reduce(1, *)
+        if shape.count == 1 {
+            return (
+                name,
+                Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n, lo: -0.1, hi: 0.1))
+            )
+        }
+        let lim = Float((6.0 / Double(n / shape.last!)).squareRoot())
+        return (
+            name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n).map { $0 * lim })
+        )
+    }
+}
