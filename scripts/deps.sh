@@ -3,7 +3,12 @@
 # one retry: a first install has been seen to fail halfway on a fresh machine).
 set -euo pipefail
 pkgs=(libopenblas-dev liblapacke-dev libjpeg-dev libpng-dev pkg-config ffmpeg)   # ffmpeg: video files (run, not linked)
-[ "${1:-}" = "--qemu" ] && pkgs+=(qemu-user libc6-dev-arm64-cross gcc-aarch64-linux-gnu)   # cross libc, binutils and libgcc for clang --target=aarch64
+for a in "$@"; do
+  case "$a" in
+    --qemu) pkgs+=(qemu-user libc6-dev-arm64-cross gcc-aarch64-linux-gnu) ;;   # cross libc, binutils and libgcc for clang --target=aarch64
+    --browser) pkgs+=(chromium) ;;   # the report pages rendered headless (tools/browser_check.py)
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -3,7 +3,7 @@
 # NEON under qemu-aarch64), then builds and runs the Swift test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh --qemu
+bash scripts/deps.sh --qemu --browser
 bash tools/kernel_check/run.sh
 # the Python converters' graph walking (numpy only; no framework, no h5py)
 if python3 -c "import numpy" 2>/dev/null; then

@@ -109,7 +109,8 @@ struct PainFaceCommand: ParsableCommand {
         version: PainFaceInfo.version,
         subcommands: [
             DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self,
-            TrainCommand.self, EvaluateCommand.self, PredictCommand.self, WatchCommand.self, ModelsCommand.self,
+            TrainCommand.self, EvaluateCommand.self, PredictCommand.self, WatchCommand.self, ExplainCommand.self,
+            ModelsCommand.self,
         ],
         defaultSubcommand: nil)
 

@@ -54,6 +54,28 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
     return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
 }
 
+/// tools/browser_check.py on report pages: each loads in headless Chromium with no error and
+/// every image decodes. nil (with a message) when this machine has no Chromium.
+func browserCheck(_ pages: [String]) throws -> (status: Int32, out: String, err: String)? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    var args = ["python3", repoRoot().appendingPathComponent("tools/browser_check.py").path]
+    if let dir = ProcessInfo.processInfo.environment["PAINFACE_SCREENSHOTS"] { args += ["--screenshot-dir", dir] }
+    p.arguments = args + pages
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let (od, ed) = readBoth(o, e)
+    p.waitUntilExit()
+    let out = String(decoding: od, as: UTF8.self)
+    if out.hasPrefix("browser check skipped") {
+        print("report pages not rendered: \(out)")
+        return nil
+    }
+    return (p.terminationStatus, out, String(decoding: ed, as: UTF8.self))
+}
+
 /// Both pipes to their end at once (one read after the other stalls a child that fills the
 /// second pipe first, e.g. with a sanitizer's report).
 func readBoth(_ o: Pipe, _ e: Pipe) -> (Data, Data) {

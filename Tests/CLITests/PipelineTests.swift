@@ -171,6 +171,62 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(try String(contentsOfFile: jl, encoding: .utf8).hasPrefix("{\"video\":\"cap12_a\",\"label\":"))
         let bad = try painface(["infer", folders[0], "--format", "xml"])
         #expect(bad.status == 2 && bad.err.contains("--format must be csv or jsonl"))
+
+        // explain: maps of both heads and of the model's own classes, a page per video and an index
+        for (head, extra) in [("framewise", ["--maps", "3"]), ("lstm", ["--maps", "2", "--method", "gradcam++"])] {
+            let ex = d.appendingPathComponent("explain-\(head)").path
+            let r = try painface(
+                ["explain"] + folders + ["--head", d.appendingPathComponent(head).path, "--out", ex] + extra)
+            #expect(r.status == 0, "\(r.err)")
+            #expect(r.err.contains("at add_4"), "\(r.err)")
+            let maps = head == "framewise" ? 3 : 2
+            for v in ["cap12_a", "wolfgang_b"] {
+                let rows = try table(ex + "/\(v)/saliency.csv")
+                #expect(
+                    rows[0].joined(separator: ",") == "video,frame,timestamp,frame_file,class,score,confidence,image")
+                #expect(rows.count == 1 + maps)
+                for row in rows.dropFirst() {
+                    #expect(["no_pain", "low_pain", "high_pain"].contains(String(row[4])))
+                    #expect(FileManager.default.fileExists(atPath: ex + "/\(v)/" + row[7]))
+                }
+                let page = try String(contentsOfFile: ex + "/\(v)/index.html", encoding: .utf8)
+                #expect(!page.contains("<script") && page.contains("<svg") && page.contains("data:image/png;base64,"))
+                let maps = try SafeTensorsFile(path: ex + "/\(v)/maps.safetensors")
+                #expect(try maps.tensor("maps").shape.first == rows.count - 1)
+            }
+            let index = try String(contentsOfFile: ex + "/index.html", encoding: .utf8)
+            #expect(index.contains("href=\"cap12_a/index.html\"") && index.contains("href=\"wolfgang_b/index.html\""))
+        }
+        let own = d.appendingPathComponent("explain-own").path
+        let first = try painface(["explain", folders[0], "--out", own, "--maps", "2", "--layer", "add_3"])
+        #expect(first.status == 0, "\(first.err)")
+        let json = own + "/cap12_a/explain.json"
+        let before = try Data(contentsOf: URL(fileURLWithPath: json))
+        #expect(String(decoding: before, as: UTF8.self).contains("\"layer\" : \"add_3\""))
+        // the same run again keeps the maps; other settings are refused, or replace them with --force
+        #expect(try painface(["explain", folders[0], "--out", own, "--maps", "2", "--layer", "add_3"]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: json)) == before)
+        let other = try painface(["explain", folders[0], "--out", own, "--maps", "3", "--layer", "add_3"])
+        #expect(other.status == 1 && other.err.contains("other settings"), "\(other.err)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: json)) == before)
+        let forced = try painface(["explain", folders[0], "--out", own, "--maps", "3", "--force"])
+        #expect(forced.status == 0)
+        #expect(try table(own + "/cap12_a/saliency.csv").count == 4)
+        let badLayer = try painface(["explain", folders[0], "--out", own, "--layer", "predictions"])
+        #expect(badLayer.status == 1 && badLayer.err.contains("--layer predictions: not a spatial layer"))
+        let badClass = try painface(["explain", folders[0], "--out", own, "--class", "pain", "--force"])
+        #expect(badClass.status == 1 && badClass.err.contains("--class pain: not one of angry"), "\(badClass.err)")
+        // every report renders in a browser: no errors, every image decodes
+        let pages =
+            ["report-framewise/report.html", "report-lstm/report.html", "w.windows.html"]
+            + ["explain-framewise", "explain-lstm", "explain-own"].flatMap {
+                ["\($0)/index.html", "\($0)/cap12_a/index.html"]
+            }
+            + ["explain-lstm/wolfgang_b/index.html"]
+        if let b = try browserCheck(pages.map { d.appendingPathComponent($0).path }) {
+            #expect(b.status == 0, "\(b.out)\(b.err)")
+            #expect(b.out.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == pages.count, "\(b.out)")
+        }
     }
 
     @Test("an extract killed with SIGKILL mid-run resumes to the same cache as an uninterrupted run")

@@ -1,0 +1,335 @@
+import Dataset
+import Faces
+import Features
+import Foundation
+import Imaging
+import Kernels
+import NN
+import Saliency
+import Training
+import Weights
+
+/// One frame's map in `painface explain`.
+public struct ExplainedFrame: Codable, Sendable {
+    public var frame: Int
+    public var frameFile: String
+    public var timestamp: Double
+    public var className: String
+    /// The class's logit (the map's score) and its probability.
+    public var score: Float
+    public var confidence: Float
+    /// The overlay's file name in the video's folder.
+    public var image: String
+}
+
+/// What `painface explain` wrote for one video (its folder's explain.json).
+public struct ExplainedVideo: Codable, Sendable {
+    public var format = "painface-explain/1"
+    public var key: String
+    public var video: String
+    public var source: String
+    public var model: String
+    public var head: String?
+    public var layer: String
+    public var method: String
+    /// The video's label (the head's vote or window class, or the most frequent own class).
+    public var label: String
+    public var classes: [String]
+    public var coverage: Double
+    public var framesTotal: Int
+    public var frames: [ExplainedFrame]
+    /// Seconds the maps took per explained frame (forward and backward), not counting the
+    /// feature extraction shared with `infer`.
+    public var secondsPerFrame: Double
+}
+
+/// `painface explain`: Grad-CAM maps of the frames that drove a head's (or the feature
+/// model's own) decision, per video, with a report. Features come from the same cache as
+/// `infer`; each video's folder is written whole or not at all and kept when re-run with the
+/// same settings.
+public final class ExplainJob {
+    public let folders: FolderList
+    public let head: LoadedHead?
+    public let extractor: FeatureExtractor
+    public let cache: FeatureCache
+    public let out: String
+    public let classes: [String]
+    public var method = SaliencyMethod.gradCAM
+    /// The layer of the maps (default: the last spatial layer the score depends on).
+    public var layer: String?
+    /// A class to explain in every frame (default: each frame's own top class; lstm: the window's).
+    public var targetClass: String?
+    /// Frames shown per video.
+    public var framesPerVideo = 8
+    public var force = false
+    public var landmarks: (String) -> String? = { _ in nil }
+    /// Details (-v) and warnings, for the command line.
+    public var detail: (String) -> Void = { _ in }
+    public var warn: (String) -> Void = { _ in }
+
+    var model: Model { extractor.model }
+    /// The output the score is read from: the head's input (features) or the model's logits.
+    let scoreOutput: String
+    public let mapLayer: String
+
+    public init(
+        folders: FolderList, head: LoadedHead?, extractor: FeatureExtractor, cache: FeatureCache, out: String,
+        layer: String? = nil
+    ) throws {
+        (self.folders, self.head, self.extractor, self.cache, self.out) = (folders, head, extractor, cache, out)
+        let m = extractor.model
+        if head != nil {
+            scoreOutput = m.config.outputs.features
+            classes = head!.config.classes
+        } else {
+            guard let p = m.config.outputs.probabilities, let names = m.config.classes else {
+                throw JobError("\(m.config.name) has no classifier of its own: give --head")
+            }
+            scoreOutput = m.logits(of: p)
+            classes = names
+        }
+        let candidates = m.spatialLayers(leadingTo: scoreOutput)
+        if let layer {
+            guard candidates.contains(layer) else {
+                throw JobError(
+                    "--layer \(layer): not a spatial layer the score depends on; choose one of "
+                        + candidates.suffix(8).joined(separator: ", "))
+            }
+            mapLayer = layer
+        } else {
+            guard let last = candidates.last else { throw JobError("\(m.config.name) has no spatial layer to map") }
+            mapLayer = last
+        }
+    }
+
+    /// The settings a video's maps depend on (with its feature entry's key).
+    func key(_ entry: CacheEntry) throws -> String {
+        var parts = [entry.key, extractor.modelHash, mapLayer, method.rawValue, targetClass ?? "", "\(framesPerVideo)"]
+        if let h = head {
+            for ext in [".json", ".safetensors"] {
+                let d = try Data(contentsOf: URL(fileURLWithPath: h.stem + ext))
+                parts.append(ContentHash.hex(ContentHash.hash64(d)))
+            }
+        }
+        return ContentHash.hex(ContentHash.hash64(Data(parts.joined(separator: "\n").utf8)))
+    }
+
+    /// Every folder in order; a folder that fails is reported through `events` and left out.
+    public func run(events: JobEvents = JobEvents()) -> (videos: [ExplainedVideo], failed: Int) {
+        var loop = VideoLoop(
+            cache: cache, totalFrames: folders.totalFrames, events: JobEvents(progress: events.progress))
+        var done: [ExplainedVideo] = [], failed = 0
+        for (i, (folder, id)) in zip(folders.folders, folders.ids).enumerated() {
+            var error: Error?
+            switch loop.run(
+                id: id, folder: folder, landmarks: landmarks(folder), force: force, frames: folders.frameCounts[i])
+            {
+            case .success((_, let entry?)):
+                do { done.append(try explain(id: id, folder: folder, entry: entry)) } catch let e { error = e }
+            case .success: break
+            case .failure(let e): error = e
+            }
+            if error != nil { failed += 1 }
+            events.finished(
+                loop.state, error.map { "\($0)".hasPrefix(folder) ? $0 : ModelFileError(folder, "\($0)") })
+        }
+        do { try ExplainReport.writeIndex(out: out) } catch { warn("\(out)/index.html: \(error)") }
+        return (done, failed)
+    }
+
+    /// Rows to explain with their classes and confidences, and the seed of each row's score.
+    struct Plan {
+        var rows: [Int], classes: [Int], confidence: [Float]
+        var label: String
+        /// d score / d features per chosen row, when known before the forward pass (lstm)
+        var featureGradients: Tensor?
+        /// per covered frame: the probability of each class (framewise, own) or the frame's
+        /// weight in the window's score (lstm), for the plot
+        var curve: [[Float]]
+        var curveNames: [String]
+    }
+
+    func plan(_ e: CacheEntry) throws -> Plan {
+        let n = e.positions.count
+        guard n > 0 else { throw JobError("no frame with a face: nothing to explain") }
+        let want = try targetClass.map { name -> Int in
+            guard let c = classes.firstIndex(of: name) else {
+                throw JobError("--class \(name): not one of \(classes.joined(separator: ", "))")
+            }
+            return c
+        }
+        let k = classes.count
+        func rank(_ score: [Float]) -> [Int] {
+            Array(
+                score.indices.sorted { score[$0] > score[$1] || (score[$0] == score[$1] && $0 < $1) }
+                    .prefix(framesPerVideo)
+            ).sorted()
+        }
+        if let h = head, h.config.head == .lstm {
+            let s = h.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
+            let x = Tensor(shape: [1, s, d])
+            for r in 0..<s { (x.data + r * d).update(from: e.features.data + min(r, n - 1) * d, count: d) }
+            let p = try h.model.predict(x).array
+            let c = want ?? p.indices.max { p[$0] < p[$1] }!
+            let g = try h.model.logitGradient(x, classes: [c]).gradient
+            // a frame's weight: the norm of its features' gradient (padding rows excluded)
+            let used = min(n, s)
+            let weight = (0..<used).map { r in
+                Float((0..<d).reduce(0.0) { $0 + Double(g.data[r * d + $1] * g.data[r * d + $1]) }.squareRoot())
+            }
+            let rows = rank(weight)
+            let fg = Tensor(shape: [rows.count, d])
+            for (j, r) in rows.enumerated() { (fg.data + j * d).update(from: g.data + r * d, count: d) }
+            let top = weight.max() ?? 1
+            return Plan(
+                rows: rows, classes: rows.map { _ in c }, confidence: rows.map { _ in p[c] }, label: classes[c],
+                featureGradients: fg, curve: weight.map { [$0 / max(top, 1e-30)] },
+                curveNames: ["weight in the window's \(classes[c]) score"])
+        }
+        let probs: Tensor
+        if let h = head {
+            probs = try Heads.framewiseProbabilities(h.model, features: e.features)
+        } else {
+            guard let p = e.probabilities else { throw JobError("the cache entry holds no class probabilities") }
+            probs = p
+        }
+        let rowsP = (0..<n).map { Array(probs.buffer[($0 * k)..<(($0 + 1) * k)]) }
+        let cls = rowsP.map { r in want ?? r.indices.max { r[$0] < r[$1] }! }
+        let conf = (0..<n).map { rowsP[$0][cls[$0]] }
+        let rows = rank(conf)
+        let label = majorityVote(rowsP).map { classes[$0] } ?? classes[0]
+        return Plan(
+            rows: rows, classes: rows.map { cls[$0] }, confidence: rows.map { conf[$0] }, label: label,
+            featureGradients: nil, curve: rowsP, curveNames: classes.map { "p(\($0))" })
+    }
+
+    func explain(id: String, folder: String, entry e: CacheEntry) throws -> ExplainedVideo {
+        let dir = (out as NSString).appendingPathComponent(id)
+        let key = try self.key(e)
+        let fm = FileManager.default
+        if let d = fm.contents(atPath: dir + "/explain.json") {
+            let dec = JSONDecoder()
+            dec.keyDecodingStrategy = .convertFromSnakeCase
+            if let old = try? dec.decode(ExplainedVideo.self, from: d), old.key == key, !force {
+                detail("\(id): maps up to date in \(dir)")
+                return old
+            }
+            if !force {
+                throw JobError(
+                    "\(dir) holds maps made with other settings or inputs; give --force to replace them or another --out"
+                )
+            }
+        }
+        let plan = try self.plan(e)
+        let positions = plan.rows.map { e.positions[$0] }
+        // crop again, keeping the chosen frames and a contact sheet's worth of thumbnails
+        let sheet = Set(ExplainReport.sheetPositions(frames: e.frames.count))
+        var crops: [Int: RGBImage] = [:], thumbs: [Int: RGBImage] = [:]
+        let wanted = Set(positions)
+        let lm = try landmarks(folder).map { try VideoLandmarks(path: $0, frames: e.frames) }
+        _ = try cache.cropper.run(folder: folder, frames: e.frames, landmarks: lm) { i, _, img in
+            guard let img else { return }
+            if wanted.contains(i) { crops[i] = img }
+            if sheet.contains(i) { thumbs[i] = Heatmap.resized(img, width: 96, height: 96) }
+        }
+        let images = try positions.map { p -> RGBImage in
+            guard let c = crops[p] else {
+                throw JobError("frame \(e.frames[p]): its face crop changed since extraction")
+            }
+            return c
+        }
+        let t0 = monotonicSeconds()
+        let x = try Preprocess.tensor(images, spec: model.config.input)
+        let classes = plan.classes
+        var scores = [Float](repeating: 0, count: classes.count)
+        let r = try model.gradient(x, layer: mapLayer, output: scoreOutput) { out in
+            // the window's score: its gradient through the LSTM, taken per frame
+            if let g = plan.featureGradients { return g }
+            if let h = head {
+                let (logits, g) = try h.model.logitGradient(out, classes: classes)
+                let k = logits.count / classes.count
+                scores = classes.enumerated().map { logits.data[$0.offset * k + $0.element] }
+                return g
+            }
+            let k = out.count / classes.count, seed = Tensor(shape: out.shape)
+            for (i, c) in classes.enumerated() {
+                seed.data[i * k + c] = 1
+                scores[i] = out.data[i * k + c]
+            }
+            return seed
+        }
+        if plan.featureGradients != nil {
+            // the score of an LSTM map is the window's logit, the same for each frame
+            let s = head!.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
+            let xw = Tensor(shape: [1, s, d])
+            for q in 0..<s {
+                (xw.data + q * d).update(from: e.features.data + min(q, e.positions.count - 1) * d, count: d)
+            }
+            let z = try head!.model.logitGradient(xw, classes: [classes[0]]).logits
+            scores = classes.map { z.data[$0] }
+        }
+        let cams = ClassActivationMaps(activation: r.activation, gradient: r.gradient, method: method)
+        let seconds = (monotonicSeconds() - t0) / Double(max(images.count, 1))
+        let (ch, cw) = (images[0].height, images[0].width)
+        let maps = cams.normalised(height: ch, width: cw)
+        // write into a partial folder, then swap it in whole
+        let partial = (out as NSString).appendingPathComponent(".\(id).partial")
+        try? fm.removeItem(atPath: partial)
+        try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        var framesOut: [ExplainedFrame] = []
+        var overlays: [RGBImage] = []
+        for (j, p) in positions.enumerated() {
+            let img = Heatmap.overlay(maps.data + j * ch * cw, width: cw, height: ch, on: images[j])
+            overlays.append(img)
+            let name = String(format: "frame_%06d.png", p)
+            try ImageIO.encodePNG(img).write(to: URL(fileURLWithPath: partial + "/" + name))
+            framesOut.append(
+                ExplainedFrame(
+                    frame: p, frameFile: e.frames[p], timestamp: Double(p) / e.fps, className: self.classes[classes[j]],
+                    score: scores[j], confidence: plan.confidence[j], image: name))
+        }
+        let meanMap = Tensor(shape: [ch, cw])
+        for j in 0..<positions.count {
+            for q in 0..<(ch * cw) { meanMap.data[q] += maps.data[j * ch * cw + q] / Float(positions.count) }
+        }
+        let meanFace = Heatmap.mean(images) ?? images[0]
+        let meanImage = Heatmap.overlay(meanMap.data, width: cw, height: ch, on: meanFace)
+        try ImageIO.encodePNG(meanImage).write(to: URL(fileURLWithPath: partial + "/mean.png"))
+        let video = ExplainedVideo(
+            key: key, video: id, source: folder, model: model.config.name, head: head?.stem, layer: mapLayer,
+            method: method.rawValue, label: plan.label, classes: self.classes, coverage: e.coverage,
+            framesTotal: e.frames.count, frames: framesOut, secondsPerFrame: seconds)
+        try SafeTensorsWriter.write(
+            [("maps", cams.maps), ("weights", cams.weights)], to: partial + "/maps.safetensors",
+            metadata: [
+                "frames": positions.map(String.init).joined(separator: ","), "layer": mapLayer,
+                "method": method.rawValue,
+            ])
+        var csv = ["video,frame,timestamp,frame_file,class,score,confidence,image"]
+        for f in framesOut {
+            csv.append(
+                [
+                    id, "\(f.frame)", String(format: "%.3f", f.timestamp), f.frameFile, f.className, "\(f.score)",
+                    "\(f.confidence)", f.image,
+                ].map(CSV.escape).joined(separator: ","))
+        }
+        try Data((csv.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: partial + "/saliency.csv"))
+        let sources = e.frames.indices.map { i in i < e.sources.count ? e.sources[i] : "" }
+        let page = ExplainReport.videoPage(
+            video, overlays: overlays, mean: meanImage, thumbs: thumbs, sources: sources, fps: e.fps,
+            curve: plan.curve, curveNames: plan.curveNames, curvePositions: e.positions)
+        try Data(page.utf8).write(to: URL(fileURLWithPath: partial + "/index.html"))
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(video).write(to: URL(fileURLWithPath: partial + "/explain.json"))
+        // swap: the old folder out, the new one in, the old one removed
+        let old = (out as NSString).appendingPathComponent(".\(id).old")
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
+        try fm.moveItem(atPath: partial, toPath: dir)
+        try? fm.removeItem(atPath: old)
+        detail("\(id): \(positions.count) maps at \(mapLayer), \(String(format: "%.0f", seconds * 1e3)) ms per frame")
+        return video
+    }
+}
