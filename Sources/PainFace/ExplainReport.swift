@@ -59,7 +59,9 @@ public enum ExplainReport {
         s += "</div>\n<h2>Over time</h2>\n"
         s += timeChart(
             curve: curve, names: curveNames, positions: curvePositions, fps: fps, marks: v.frames.map(\.frame))
-        s += "<h2>Face crops</h2>\n<p>Every \(max(1, v.framesTotal / 24))th frame, with where its face came from.</p>\n"
+        let shown = sheetPositions(frames: v.framesTotal).count
+        s += "<h2>Face crops</h2>\n<p>\(shown) of the \(v.framesTotal) frames, evenly spaced, with where each face "
+        s += "came from (none: no face found; previous: the last box reused).</p>\n"
         s += "<div class=\"grid\">\n"
         for p in sheetPositions(frames: v.framesTotal) {
             let src = p < sources.count && !sources[p].isEmpty ? sources[p] : "none"
