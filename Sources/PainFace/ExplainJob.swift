@@ -203,6 +203,46 @@ public final class ExplainJob {
             featureGradients: nil, curve: rowsP, curveNames: classes.map { "p(\($0))" })
     }
 
+    /// The maps of `images` (the plan's rows), their scores and the seconds per map.
+    func maps(
+        _ images: [RGBImage], plan: Plan, entry e: CacheEntry
+    ) throws -> (
+        cams: ClassActivationMaps, scores: [Float], seconds: Double
+    ) {
+        let t0 = monotonicSeconds()
+        let x = try Preprocess.tensor(images, spec: model.config.input)
+        let classes = plan.classes
+        var scores = [Float](repeating: 0, count: classes.count)
+        let r = try model.gradient(x, layer: mapLayer, output: scoreOutput) { out in
+            // the window's score: its gradient through the LSTM, taken per frame
+            if let g = plan.featureGradients { return g }
+            if let h = head {
+                let (logits, g) = try h.model.logitGradient(out, classes: classes)
+                let k = logits.count / classes.count
+                scores = classes.enumerated().map { logits.data[$0.offset * k + $0.element] }
+                return g
+            }
+            let k = out.count / classes.count, seed = Tensor(shape: out.shape)
+            for (i, c) in classes.enumerated() {
+                seed.data[i * k + c] = 1
+                scores[i] = out.data[i * k + c]
+            }
+            return seed
+        }
+        if plan.featureGradients != nil {
+            // the score of an LSTM map is the window's logit, the same for each frame
+            let s = head!.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
+            let xw = Tensor(shape: [1, s, d])
+            for q in 0..<s {
+                (xw.data + q * d).update(from: e.features.data + min(q, e.positions.count - 1) * d, count: d)
+            }
+            let z = try head!.model.logitGradient(xw, classes: [classes[0]]).logits
+            scores = classes.map { z.data[$0] }
+        }
+        let cams = ClassActivationMaps(activation: r.activation, gradient: r.gradient, method: method)
+        return (cams, scores, (monotonicSeconds() - t0) / Double(images.count))
+    }
+
     func explain(id: String, folder: String, entry e: CacheEntry) throws -> ExplainedVideo {
         let dir = (out as NSString).appendingPathComponent(id)
         let key = try self.key(e)
@@ -238,73 +278,47 @@ public final class ExplainJob {
             }
             return c
         }
-        let t0 = monotonicSeconds()
-        let x = try Preprocess.tensor(images, spec: model.config.input)
-        let classes = plan.classes
-        var scores = [Float](repeating: 0, count: classes.count)
-        let r = try model.gradient(x, layer: mapLayer, output: scoreOutput) { out in
-            // the window's score: its gradient through the LSTM, taken per frame
-            if let g = plan.featureGradients { return g }
-            if let h = head {
-                let (logits, g) = try h.model.logitGradient(out, classes: classes)
-                let k = logits.count / classes.count
-                scores = classes.enumerated().map { logits.data[$0.offset * k + $0.element] }
-                return g
-            }
-            let k = out.count / classes.count, seed = Tensor(shape: out.shape)
-            for (i, c) in classes.enumerated() {
-                seed.data[i * k + c] = 1
-                scores[i] = out.data[i * k + c]
-            }
-            return seed
-        }
-        if plan.featureGradients != nil {
-            // the score of an LSTM map is the window's logit, the same for each frame
-            let s = head!.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
-            let xw = Tensor(shape: [1, s, d])
-            for q in 0..<s {
-                (xw.data + q * d).update(from: e.features.data + min(q, e.positions.count - 1) * d, count: d)
-            }
-            let z = try head!.model.logitGradient(xw, classes: [classes[0]]).logits
-            scores = classes.map { z.data[$0] }
-        }
-        let cams = ClassActivationMaps(activation: r.activation, gradient: r.gradient, method: method)
-        let seconds = (monotonicSeconds() - t0) / Double(max(images.count, 1))
-        let (ch, cw) = (images[0].height, images[0].width)
-        let maps = cams.normalised(height: ch, width: cw)
+        let computed = images.isEmpty ? nil : try maps(images, plan: plan, entry: e)
+        let seconds = computed?.seconds ?? 0
         // write into a partial folder, then swap it in whole
         let partial = (out as NSString).appendingPathComponent(".\(id).partial")
         try? fm.removeItem(atPath: partial)
         try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
         var framesOut: [ExplainedFrame] = []
-        var overlays: [RGBImage] = []
-        for (j, p) in positions.enumerated() {
-            let img = Heatmap.overlay(maps.data + j * ch * cw, width: cw, height: ch, on: images[j])
-            overlays.append(img)
-            let name = String(format: "frame_%06d.png", p)
-            try ImageIO.encodePNG(img).write(to: URL(fileURLWithPath: partial + "/" + name))
-            framesOut.append(
-                ExplainedFrame(
-                    frame: p, frameFile: e.frames[p], timestamp: Double(p) / e.fps, className: self.classes[classes[j]],
-                    score: scores[j], confidence: plan.confidence[j], image: name))
+        var overlays: [RGBImage] = [], meanImage: RGBImage?
+        if let computed {
+            let (ch, cw) = (images[0].height, images[0].width)
+            let maps = computed.cams.normalised(height: ch, width: cw)
+            for (j, p) in positions.enumerated() {
+                let img = Heatmap.overlay(maps.data + j * ch * cw, width: cw, height: ch, on: images[j])
+                overlays.append(img)
+                let name = String(format: "frame_%06d.png", p)
+                try ImageIO.encodePNG(img).write(to: URL(fileURLWithPath: partial + "/" + name))
+                framesOut.append(
+                    ExplainedFrame(
+                        frame: p, frameFile: e.frames[p], timestamp: Double(p) / e.fps,
+                        className: self.classes[plan.classes[j]], score: computed.scores[j],
+                        confidence: plan.confidence[j], image: name))
+            }
+            let meanMap = Tensor(shape: [ch, cw])
+            for j in 0..<positions.count {
+                for q in 0..<(ch * cw) { meanMap.data[q] += maps.data[j * ch * cw + q] / Float(positions.count) }
+            }
+            let mean = Heatmap.overlay(meanMap.data, width: cw, height: ch, on: Heatmap.mean(images) ?? images[0])
+            try ImageIO.encodePNG(mean).write(to: URL(fileURLWithPath: partial + "/mean.png"))
+            meanImage = mean
+            try SafeTensorsWriter.write(
+                [("maps", computed.cams.maps), ("weights", computed.cams.weights)], to: partial + "/maps.safetensors",
+                metadata: [
+                    "frames": positions.map(String.init).joined(separator: ","), "layer": mapLayer,
+                    "method": method.rawValue,
+                ])
         }
-        let meanMap = Tensor(shape: [ch, cw])
-        for j in 0..<positions.count {
-            for q in 0..<(ch * cw) { meanMap.data[q] += maps.data[j * ch * cw + q] / Float(positions.count) }
-        }
-        let meanFace = Heatmap.mean(images) ?? images[0]
-        let meanImage = Heatmap.overlay(meanMap.data, width: cw, height: ch, on: meanFace)
-        try ImageIO.encodePNG(meanImage).write(to: URL(fileURLWithPath: partial + "/mean.png"))
         let video = ExplainedVideo(
-            key: key, video: id, source: folder, model: model.config.name, head: head?.stem, layer: mapLayer,
-            method: method.rawValue, label: plan.label, classes: self.classes, coverage: e.coverage,
-            framesTotal: e.frames.count, frames: framesOut, secondsPerFrame: seconds)
-        try SafeTensorsWriter.write(
-            [("maps", cams.maps), ("weights", cams.weights)], to: partial + "/maps.safetensors",
-            metadata: [
-                "frames": positions.map(String.init).joined(separator: ","), "layer": mapLayer,
-                "method": method.rawValue,
-            ])
+            key: key, video: id, source: folder, model: model.config.name, head: head?.stem,
+            layer: computed == nil ? "" : mapLayer, method: computed == nil ? "" : method.rawValue, label: plan.label,
+            classes: self.classes, coverage: e.coverage, framesTotal: e.frames.count, frames: framesOut,
+            secondsPerFrame: seconds)
         var csv = ["video,frame,timestamp,frame_file,class,score,confidence,image"]
         for f in framesOut {
             csv.append(

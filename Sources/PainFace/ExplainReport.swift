@@ -34,7 +34,7 @@ public enum ExplainReport {
 
     /// The video's page.
     static func videoPage(
-        _ v: ExplainedVideo, overlays: [RGBImage], mean: RGBImage, thumbs: [Int: RGBImage], sources: [String],
+        _ v: ExplainedVideo, overlays: [RGBImage], mean: RGBImage?, thumbs: [Int: RGBImage], sources: [String],
         fps: Double, curve: [[Float]], curveNames: [String], curvePositions: [Int]
     ) -> String {
         var s = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -44,19 +44,28 @@ public enum ExplainReport {
         s += "<table><tr><th>label</th><td>\(esc(v.label))</td></tr>"
         s += "<tr><th>source</th><td>\(esc(v.source))</td></tr>"
         s += "<tr><th>model</th><td>\(esc(v.model))\(v.head.map { " + head " + esc($0) } ?? " (own classes)")</td></tr>"
-        s += "<tr><th>maps</th><td>\(esc(v.method)) at layer \(esc(v.layer))</td></tr>"
-        s += String(
-            format: "<tr><th>face coverage</th><td>%.1f%% of %d frames</td></tr>", 100 * v.coverage, v.framesTotal)
-        s += String(format: "<tr><th>time per map</th><td>%.0f ms</td></tr></table>\n", v.secondsPerFrame * 1e3)
-        s += "<h2>What the model looked at</h2>\n<div class=\"grid\">\n"
-        s += "<figure>\(img(mean, alt: "mean map", width: 192))<figcaption>mean of the \(overlays.count) maps"
-        s += "<br>on the mean face</figcaption></figure>\n"
-        for (f, o) in zip(v.frames, overlays) {
-            s += "<figure>\(img(o, alt: "map of frame \(f.frame)", width: 192))<figcaption>"
-            s += String(format: "frame %d (%.2f s)<br>%@ p=%.2f", f.frame, f.timestamp, esc(f.className), f.confidence)
-            s += "</figcaption></figure>\n"
+        if let mean {
+            s += "<tr><th>maps</th><td>\(esc(v.method)) at layer \(esc(v.layer))</td></tr>"
+            s += String(format: "<tr><th>time per map</th><td>%.0f ms</td></tr>", v.secondsPerFrame * 1e3)
+            s += String(
+                format: "<tr><th>face coverage</th><td>%.1f%% of %d frames</td></tr></table>\n", 100 * v.coverage,
+                v.framesTotal)
+            s += "<h2>What the model looked at</h2>\n<div class=\"grid\">\n"
+            s += "<figure>\(img(mean, alt: "mean map", width: 192))<figcaption>mean of the \(overlays.count) maps"
+            s += "<br>on the mean face</figcaption></figure>\n"
+            for (f, o) in zip(v.frames, overlays) {
+                s += "<figure>\(img(o, alt: "map of frame \(f.frame)", width: 192))<figcaption>"
+                s += String(
+                    format: "frame %d (%.2f s)<br>%@ p=%.2f", f.frame, f.timestamp, esc(f.className), f.confidence)
+                s += "</figcaption></figure>\n"
+            }
+            s += "</div>\n"
+        } else {
+            s += String(
+                format: "<tr><th>face coverage</th><td>%.1f%% of %d frames</td></tr></table>\n", 100 * v.coverage,
+                v.framesTotal)
         }
-        s += "</div>\n<h2>Over time</h2>\n"
+        s += "<h2>Over time</h2>\n"
         s += timeChart(
             curve: curve, names: curveNames, positions: curvePositions, fps: fps, marks: v.frames.map(\.frame))
         let shown = sheetPositions(frames: v.framesTotal).count
@@ -73,8 +82,12 @@ public enum ExplainReport {
                     "<figure class=\"none\"><div class=\"blank\">no face</div><figcaption>\(cap)</figcaption></figure>\n"
             }
         }
-        s += "</div>\n<p>Files: saliency.csv (one row per map), maps.safetensors (the maps before scaling), "
-        s += "frame_*.png, mean.png, explain.json.</p>\n</body></html>\n"
+        s += "</div>\n"
+        if mean != nil {
+            s += "<p>Files: saliency.csv (one row per map), maps.safetensors (the maps before scaling), "
+            s += "frame_*.png, mean.png, explain.json.</p>\n"
+        }
+        s += "</body></html>\n"
         return s
     }
 
@@ -131,7 +144,7 @@ public enum ExplainReport {
             let link = "\(dir.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? dir)/index.html"
             s += "<tr><td>\(mean)</td><td><a href=\"\(link)\">\(esc(v.video))</a></td><td>\(esc(v.label))</td>"
             s += String(format: "<td>%.1f%%</td><td>%d</td>", 100 * v.coverage, v.framesTotal)
-            s += "<td>\(esc(v.method)) at \(esc(v.layer))</td></tr>\n"
+            s += "<td>\(v.method.isEmpty ? "" : "\(esc(v.method)) at \(esc(v.layer))")</td></tr>\n"
         }
         s += "</table>\n</body></html>\n"
         try AtomicFile.write(Data(s.utf8), to: out + "/index.html")

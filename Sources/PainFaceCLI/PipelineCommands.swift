@@ -357,6 +357,11 @@ struct InferCommand: ParsableCommand {
     @Option(help: "With --window: the step between windows, seconds (1s) or frames.") var hop = "1s"
     @Option(help: "With --window: the windows' file (default: from --out, e.g. pred.csv -> pred.windows.csv).")
     var windows: String?
+    @Option(
+        help: ArgumentHelp(
+            "Also a report folder: a page per video (contact sheet of face crops with their sources, classes over time) "
+                + "and an index; `painface explain` adds saliency maps."))
+    var report: String?
     @Flag(help: "Recompute features that are up to date.") var force = false
     @Option(help: "Frames per forward pass.") var batch = 8
     @OptionGroup var cropSettings: CropOptionGroup
@@ -476,6 +481,17 @@ struct InferCommand: ParsableCommand {
                 try AtomicFile.write(Data(text.utf8), to: out); Log.info("infer: wrote \(out)")
             } else {
                 print(text, terminator: "")
+            }
+            if let report {
+                // the explain pages without maps, from the features just cached
+                let pages = try ExplainJob(folders: list, head: loaded, extractor: fx, cache: job.cache, out: report)
+                pages.framesPerVideo = 0
+                pages.force = true
+                pages.landmarks = job.landmarks
+                pages.warn = { Log.warn($0) }
+                try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
+                let (videos, _) = pages.run()
+                Log.info("infer: wrote \(videos.count) video pages, \(report)/index.html")
             }
             if failed > 0 {
                 throw Failure(description: "\(failed) input(s) failed (see above); the others were written")

@@ -216,13 +216,21 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(badLayer.status == 1 && badLayer.err.contains("--layer predictions: not a spatial layer"))
         let badClass = try painface(["explain", folders[0], "--out", own, "--class", "pain", "--force"])
         #expect(badClass.status == 1 && badClass.err.contains("--class pain: not one of angry"), "\(badClass.err)")
+        // infer's report: the same pages without maps
+        let rep = d.appendingPathComponent("infer-report").path
+        let withReport = try painface(
+            ["infer"] + folders + ["--head", d.appendingPathComponent("framewise").path, "--report", rep, "--quiet"])
+        #expect(withReport.status == 0, "\(withReport.err)")
+        let repPage = try String(contentsOfFile: rep + "/wolfgang_b/index.html", encoding: .utf8)
+        #expect(repPage.contains("Face crops") && !repPage.contains("What the model looked at"))
+        #expect(repPage.components(separatedBy: "<img").count == 1 + 24)
         // every report renders in a browser: no errors, every image decodes
         let pages =
             ["report-framewise/report.html", "report-lstm/report.html", "w.windows.html"]
             + ["explain-framewise", "explain-lstm", "explain-own"].flatMap {
                 ["\($0)/index.html", "\($0)/cap12_a/index.html"]
             }
-            + ["explain-lstm/wolfgang_b/index.html"]
+            + ["explain-lstm/wolfgang_b/index.html", "infer-report/index.html", "infer-report/wolfgang_b/index.html"]
         if let b = try browserCheck(pages.map { d.appendingPathComponent($0).path }) {
             #expect(b.status == 0, "\(b.out)\(b.err)")
             #expect(b.out.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == pages.count, "\(b.out)")
