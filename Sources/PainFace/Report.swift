@@ -14,6 +14,8 @@ public struct Report {
     public var curves: [(epoch: Int, loss: Double, valLoss: Double?, valAccuracy: Double?)] = []
     /// Extra lines (data set, settings).
     public var notes: [String] = []
+    /// Pages beside the report (relative path, text), linked from report.html.
+    public var links: [(href: String, text: String)] = []
     /// Where the figures come from (head, data, split, version), written into metrics.json.
     public var provenance: [String: String] = [:]
     /// Per video: id, true class, predicted class, class probabilities.
@@ -237,6 +239,7 @@ public struct Report {
 
             """
         if !notes.isEmpty { s += "<ul>" + notes.map { "<li>\(Self.esc($0))</li>" }.joined() + "</ul>\n" }
+        for l in links { s += "<p><a href=\"\(Self.esc(l.href))\">\(Self.esc(l.text))</a></p>\n" }
         s +=
             "<h2>Table I: \(Self.esc(model)) (per video: \(e.count) videos, each by its first segment)</h2>\n"
             + "<table><tr><th></th>"

@@ -172,7 +172,17 @@ struct EvaluateCommand: ParsableCommand {
             print(r.evaluation.markdownTable(model: h.config.head.reportName))
             print("confusion (rows true, columns predicted): \(r.evaluation.confusion)")
             let dir = report ?? "\(h.stem)-report-\(manifest == nil ? "features" : split)"
-            try r.report.write(to: dir)
+            var rep = r.report
+            if manifest != nil {
+                // a page per video beside the report: face crops with their sources, classes over time
+                let pages = try EvaluationPages.write(
+                    to: (dir as NSString).appendingPathComponent("videos"), head: h, source: source,
+                    predictions: rep.videos.map { ($0.id, h.config.classes[$0.predicted]) })
+                if pages > 0 {
+                    rep.links.append(("videos/index.html", "\(pages) videos: face crops and classes over time"))
+                }
+            }
+            try rep.write(to: dir)
             Log.info("report: \(dir)/report.md, \(dir)/report.html, \(dir)/metrics.json")
             if let json {
                 let enc = JSONEncoder()

@@ -66,6 +66,10 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
             #expect(
                 try String(contentsOfFile: report + "/report.md", encoding: .utf8).contains(
                     "| wolfgang_b | high_pain |"))
+            // a page per video, linked from the report: crops of the recorded face boxes and their sources
+            #expect(try String(contentsOfFile: report + "/report.html", encoding: .utf8).contains("videos/index.html"))
+            let videoPage = try String(contentsOfFile: report + "/videos/wolfgang_b/index.html", encoding: .utf8)
+            #expect(videoPage.contains("true: high_pain") && videoPage.components(separatedBy: "<img").count > 10)
             // the metrics agree with the per-video predictions
             let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map {
                 $0.split(separator: ",")
@@ -227,6 +231,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         // every report renders in a browser: no errors, every image decodes
         let pages =
             ["report-framewise/report.html", "report-lstm/report.html", "w.windows.html"]
+            + ["report-framewise/videos/index.html", "report-lstm/videos/wolfgang_b/index.html"]
             + ["explain-framewise", "explain-lstm", "explain-own"].flatMap {
                 ["\($0)/index.html", "\($0)/cap12_a/index.html"]
             }
