@@ -147,6 +147,12 @@ public final class FeatureCache {
             + (stride == 1 ? "" : ";stride=\(stride)")
     }
 
+    /// True when `entry` holds what this cache's settings give for `folder` now (the same
+    /// frames, bytes, landmarks, model and crop settings): its crops can be made again.
+    public func isCurrent(_ entry: CacheEntry, folder: String, landmarks: String?) -> Bool {
+        entry.key == key(folder: folder, frames: entry.frames, landmarks: landmarks)
+    }
+
     /// The key of a video's frames, computed by reading them: settings, names, bytes, landmarks.
     func key(folder: String, frames: [String], landmarks: String?) -> String {
         let t0 = monotonicSeconds()

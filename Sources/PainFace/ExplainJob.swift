@@ -243,7 +243,10 @@ public final class ExplainJob {
         return (cams, scores, (monotonicSeconds() - t0) / Double(images.count))
     }
 
-    func explain(id: String, folder: String, entry e: CacheEntry) throws -> ExplainedVideo {
+    /// Maps and pages of one video from its cache entry, into OUT/<id>; `label` replaces the
+    /// video's label on its page.
+    public func explain(id: String, folder: String, entry e: CacheEntry, label: String? = nil) throws -> ExplainedVideo
+    {
         let dir = (out as NSString).appendingPathComponent(id)
         let key = try self.key(e)
         let fm = FileManager.default
@@ -260,7 +263,8 @@ public final class ExplainJob {
                 )
             }
         }
-        let plan = try self.plan(e)
+        var plan = try self.plan(e)
+        if let label { plan.label = label }
         let positions = plan.rows.map { e.positions[$0] }
         // crop again, keeping the chosen frames and a contact sheet's worth of thumbnails
         let sheet = Set(ExplainReport.sheetPositions(frames: e.frames.count))

@@ -148,14 +148,22 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Also write the metrics as JSON here.") var json: String?
     @Option(help: "Write one row per video here: infer's columns, then true (JSON lines if it ends in .jsonl).")
     var predictions: String?
+    @Option(
+        help: ArgumentHelp(
+            "With a manifest: Grad-CAM maps of this many frames on each video's page (`painface explain`); "
+                + "give the crop options `extract` was given."))
+    var maps = 0
     @OptionGroup var protocolOptions: ProtocolOptions
+    @OptionGroup var cropSettings: CropOptionGroup
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.apply()
+        guard (0...256).contains(maps) else { throw Failure(description: "--maps must be 0 to 256") }
         try reporting {
-            let h = try Heads.load(stem: head, context: try compute.context())
+            let ctx = try compute.context()
+            let h = try Heads.load(stem: head, context: ctx)
             let source: FeatureSource
             if let manifest {
                 source = try protocolOptions.source(manifest: manifest, cache: cache, split: split)
@@ -175,9 +183,15 @@ struct EvaluateCommand: ParsableCommand {
             var rep = r.report
             if manifest != nil {
                 // a page per video beside the report: face crops with their sources, classes over time
+                let predictions = rep.videos.map { ($0.id, h.config.classes[$0.predicted]) }
+                let videosDir = (dir as NSString).appendingPathComponent("videos")
                 let pages = try EvaluationPages.write(
-                    to: (dir as NSString).appendingPathComponent("videos"), head: h, source: source,
-                    predictions: rep.videos.map { ($0.id, h.config.classes[$0.predicted]) })
+                    to: videosDir, head: h, source: source, predictions: predictions)
+                if maps > 0 {
+                    let mapped = try explainPages(
+                        head: h, source: source, predictions: predictions, out: videosDir, context: ctx)
+                    Log.info("evaluate: maps on \(mapped) of \(pages) video pages")
+                }
                 if pages > 0 {
                     rep.links.append(("videos/index.html", "\(pages) videos: face crops and classes over time"))
                 }
@@ -244,5 +258,44 @@ struct PredictCommand: ParsableCommand {
                 .text(rows)
             if let out { try AtomicFile.write(Data(text.utf8), to: out) } else { print(text, terminator: "") }
         }
+    }
+}
+
+extension EvaluateCommand {
+    /// The evaluated videos' pages with maps, from the extract cache's entries cropped again
+    /// with these crop options. A video whose entry no longer matches its frames or these
+    /// options (so its crops could differ) keeps its page without maps, with a warning.
+    /// Returns the pages with maps.
+    func explainPages(
+        head h: LoadedHead, source: FeatureSource, predictions: [(String, String)], out: String,
+        context ctx: ComputeContext
+    ) throws -> Int {
+        let fx = try InferJob.featureModel(nil, head: h, context: ctx)
+        let cache = try FeatureCache(
+            dir: source.cacheDir, extractor: fx, cropper: try VideoCropper(options: try cropSettings.options()))
+        let job = try ExplainJob(folders: try FolderList([]), head: h, extractor: fx, cache: cache, out: out)
+        (job.framesPerVideo, job.force) = (maps, true)
+        job.warn = { Log.warn($0) }
+        let byID = Dictionary(source.manifest.videos.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let landmarksOf = Dictionary(
+            source.manifest.videos.map { ($0.frames, $0.landmarks) }, uniquingKeysWith: { a, _ in a })
+        job.landmarks = { landmarksOf[$0] ?? nil }
+        var n = 0
+        for (id, predicted) in predictions {
+            guard let v = byID[id] else { continue }
+            let entry = try FeatureCache.load(
+                path: (source.cacheDir as NSString).appendingPathComponent(id + ".safetensors"))
+            guard cache.isCurrent(entry, folder: v.frames, landmarks: v.landmarks) else {
+                Log.warn(
+                    "\(id): its cache entry is not what these crop options give for \(v.frames) "
+                        + "(give the crop options extract was given): its page has no maps")
+                continue
+            }
+            _ = try job.explain(
+                id: id, folder: v.frames, entry: entry, label: "\(predicted) (true: \(v.labelName ?? "?"))")
+            n += 1
+        }
+        try ExplainReport.writeIndex(out: out)
+        return n
     }
 }

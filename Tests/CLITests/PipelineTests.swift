@@ -70,6 +70,20 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
             #expect(try String(contentsOfFile: report + "/report.html", encoding: .utf8).contains("videos/index.html"))
             let videoPage = try String(contentsOfFile: report + "/videos/wolfgang_b/index.html", encoding: .utf8)
             #expect(videoPage.contains("true: high_pain") && videoPage.components(separatedBy: "<img").count > 10)
+            // with maps: the explain page of the same video, from the same cache and crop options
+            let mapped = d.appendingPathComponent("report-\(head)-maps").path
+            let em = try painface(
+                ["evaluate", manifest, "--cache", cache, "--head", stem, "--report", mapped, "--maps", "2"] + proto)
+            #expect(em.status == 0 && em.err.contains("maps on 2 of 2 video pages"), "\(em.err)")
+            let mappedPage = try String(contentsOfFile: mapped + "/videos/wolfgang_b/index.html", encoding: .utf8)
+            #expect(mappedPage.contains("What the model looked at") && mappedPage.contains("true: high_pain"))
+            let mappedRows = try String(contentsOfFile: mapped + "/videos/wolfgang_b/saliency.csv", encoding: .utf8)
+            #expect(mappedRows.split(separator: "\n").count == 3)
+            // other crop options could give other crops: no maps, a warning
+            let other = try painface(
+                ["evaluate", manifest, "--cache", cache, "--head", stem, "--report", mapped + "2", "--maps", "2"]
+                    + ["--margin", "0.5"] + proto)
+            #expect(other.status == 0 && other.err.contains("maps on 0 of 2"), "\(other.err)")
             // the metrics agree with the per-video predictions
             let rows = try String(contentsOfFile: preds, encoding: .utf8).split(separator: "\n").dropFirst().map {
                 $0.split(separator: ",")
@@ -232,6 +246,7 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let pages =
             ["report-framewise/report.html", "report-lstm/report.html", "w.windows.html"]
             + ["report-framewise/videos/index.html", "report-lstm/videos/wolfgang_b/index.html"]
+            + ["report-framewise-maps/videos/index.html", "report-lstm-maps/videos/wolfgang_b/index.html"]
             + ["explain-framewise", "explain-lstm", "explain-own"].flatMap {
                 ["\($0)/index.html", "\($0)/cap12_a/index.html"]
             }

@@ -112,6 +112,7 @@ import Weights
                 let tolerance = max(1e-4, 20 * (c.noise[what] ?? 0))
                 let e = relativeError(got, try g.tensor("\(c.name)/\(what)"))
                 #expect(Double(e) < tolerance, "\(isa) \(c.name) \(what): relative error \(e)")
+                print("gradcam parity \(c.name) \(isa) \(what): relative error \(e)")
             }
             if let up = try? g.tensor("\(c.name)/cam_up") {
                 let (h, w) = (up.shape[1], up.shape[2])
