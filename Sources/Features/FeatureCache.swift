@@ -145,6 +145,8 @@ public final class FeatureCache {
             + (o.order.contains(.haar) ? ";tracker=3" : "") + (o.stills ? ";stills" : "")
             + (o.subject == .tracked ? "" : ";subject=\(o.subject.rawValue)")
             + (stride == 1 ? "" : ";stride=\(stride)")
+            // forced or tuned algorithms move the features' last bits: never mixed with the rule's
+            + (extractor.model.context.convPolicy == .rule ? "" : ";algos=\(extractor.model.convAlgorithmDigest)")
     }
 
     /// True when `entry` holds what this cache's settings give for `folder` now (the same

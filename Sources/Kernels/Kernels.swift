@@ -38,6 +38,8 @@ public final class ComputeContext: @unchecked Sendable {
     let raw: OpaquePointer
     public let isa: ISA
     public let threads: Int
+    /// How models built on this context choose their convolution algorithms.
+    public var convPolicy = ConvPolicy.rule
 
     /// - Parameters:
     ///   - isa: instruction set (default: the best this CPU has).

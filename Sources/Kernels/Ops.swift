@@ -12,9 +12,37 @@ public enum Activation: String, Codable, Sendable {
     var c: ck_activation { self == .relu ? CK_ACT_RELU : CK_ACT_NONE }
 }
 
-public enum ConvAlgorithm: Int, Sendable, CaseIterable {
+public enum ConvAlgorithm: Int, Sendable, CaseIterable, CustomStringConvertible {
     case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3, winograd2x2 = 4, winograd4x4 = 5
     var c: ck_conv_algo { ck_conv_algo(rawValue: UInt32(rawValue)) }
+    public var description: String {
+        ["auto", "im2col", "depthwise", "implicit", "winograd2x2", "winograd4x4"][rawValue]
+    }
+    public init?(name: String) {
+        guard let a = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = a
+    }
+    /// The algorithm that runs for `requested` on this shape (an inapplicable request falls
+    /// back to im2col GEMM, ck_conv2d_resolve).
+    public static func resolve(
+        _ requested: ConvAlgorithm, for shape: Conv2DShape, context: ComputeContext
+    )
+        -> ConvAlgorithm
+    {
+        var d = shape.c
+        return ConvAlgorithm(rawValue: Int(ck_conv2d_resolve(context.raw, &d, requested.c).rawValue))!
+    }
+}
+
+/// How a model picks each convolution's algorithm.
+public enum ConvPolicy: Sendable, Equatable {
+    /// The driver's rule (ck_conv2d_choose): the same choice on every machine of an ISA.
+    case rule
+    /// One algorithm wherever it applies (the rule elsewhere).
+    case forced(ConvAlgorithm)
+    /// The fastest applicable algorithm within the accuracy budget, measured once per CPU,
+    /// ISA, thread count, batch and shape, and kept in the file at `path`.
+    case tuned(path: String)
 }
 
 /// Geometry of a 2-D convolution over NHWC input with HWIO weights.

@@ -53,6 +53,7 @@ public final class Model: @unchecked Sendable {
         let file = weights.sourceName
         func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
         var used = Set<String>()
+        var tuning: ConvTuning?
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let s = weights.shape(of: name) else {
                 throw fail("missing tensor \(name) (expected shape \(shape))")
@@ -175,7 +176,15 @@ public final class Model: @unchecked Sendable {
                 }
                 guard cs.isValid else { throw fail("\(at): kernel \(k) does not fit the \(h)x\(w) input") }
                 let bias = (l.useBias ?? true) ? try tensor("\(l.name).bias", [cs.cout]) : nil
-                op = .conv(try PackedConv2D(context, shape: cs, weights: kernel, bias: bias))
+                let algorithm: ConvAlgorithm
+                switch context.convPolicy {
+                case .rule: algorithm = .auto
+                case .forced(let a): algorithm = ConvAlgorithm.resolve(a, for: cs, context: context) == a ? a : .auto
+                case .tuned(let path):
+                    if tuning == nil { tuning = try ConvTuning(path: path) }
+                    algorithm = try tuning!.choose(cs, weights: kernel, bias: bias, context: context)
+                }
+                op = .conv(try PackedConv2D(context, shape: cs, weights: kernel, bias: bias, algorithm: algorithm))
                 shape = [cs.outH, cs.outW, cs.cout]
                 flops = cs.flops
             case "dense":
@@ -378,6 +387,20 @@ public final class Model: @unchecked Sendable {
         var out: [String: Tensor] = [:]
         for w in wanted { out[w] = values[index[w]!]!.reshaped(values[index[w]!]!.shape) }
         return out
+    }
+
+    /// Each convolution's algorithm, in graph order.
+    public var convAlgorithms: [(layer: String, shape: Conv2DShape, algorithm: ConvAlgorithm)] {
+        nodes.compactMap { n in
+            guard case .conv(let c) = n.op else { return nil }
+            return (n.name, c.shape, c.algorithm)
+        }
+    }
+
+    /// A short digest of the algorithm choices (they change the outputs' last bits).
+    public var convAlgorithmDigest: String {
+        let s = convAlgorithms.map { "\($0.layer)=\($0.algorithm)" }.joined(separator: ",")
+        return ContentHash.hex(ContentHash.hash64(Data(s.utf8)))
     }
 
     /// Per-layer FLOPs, for benchmarks.

@@ -16,8 +16,14 @@ struct ComputeOptions: ParsableArguments {
     var threads = 0
     @Option(help: "Instruction set: scalar, avx2, avx512 or neon (default: the best this CPU has).")
     var isa: String?
+    @Option(help: "Convolution algorithms of the models: rule, tuned, im2col, implicit, winograd2x2, winograd4x4.")
+    var convAlgo = "rule"
 
-    func context() throws -> ComputeContext { try ComputeContext(isaName: isa, threads: threads) }
+    func context() throws -> ComputeContext {
+        let ctx = try ComputeContext(isaName: isa, threads: threads)
+        ctx.convPolicy = try ConvPolicy.named(convAlgo)
+        return ctx
+    }
 }
 
 @main

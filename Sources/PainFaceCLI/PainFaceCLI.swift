@@ -88,8 +88,18 @@ struct ComputeOptions: ParsableArguments {
     var threads = 0
     @Option(help: "Instruction set: scalar, avx2, avx512 or neon (default: the best this CPU has).")
     var isa: String?
+    @Option(
+        help: ArgumentHelp(
+            "Convolution algorithms: rule (default: the same on every machine), tuned (this machine's fastest, "
+                + "measured once and kept in $PAINFACE_TUNING or ~/.cache/painface/conv-tuning.json), "
+                + "or one of im2col, implicit, winograd2x2, winograd4x4 wherever it applies."))
+    var convAlgo = "rule"
 
-    func context() throws -> ComputeContext { try ComputeContext(isaName: isa, threads: threads) }
+    func context() throws -> ComputeContext {
+        let ctx = try ComputeContext(isaName: isa, threads: threads)
+        do { ctx.convPolicy = try ConvPolicy.named(convAlgo) } catch { throw ValidationError("\(error)") }
+        return ctx
+    }
 }
 
 @main
@@ -249,10 +259,37 @@ struct ModelsCommand: ParsableCommand {
             """
     )
     var writeRandomVgg16: String?
+    @Option(
+        help: ArgumentHelp(
+            "Load this model with --conv-algo (default here: tuned) and print each convolution's algorithm, "
+                + "with the measured time of every candidate when tuned (tune once before a job array)."))
+    var algorithms: String?
+    @OptionGroup var compute: ComputeOptions
     @OptionGroup var log: LogOptions
 
     func run() throws {
         log.apply()
+        if let name = algorithms {
+            let ctx = try compute.context()
+            if compute.convAlgo == "rule", !CommandLine.arguments.contains("--conv-algo") {
+                ctx.convPolicy = .tuned(path: ConvTuning.defaultPath)
+            }
+            let m = try Model(path: try ModelStore.resolve(name), context: ctx)
+            let tuning: ConvTuning? = try {
+                if case .tuned(let p) = ctx.convPolicy { return try ConvTuning(path: p) }
+                return nil
+            }()
+            print("layer\tshape\talgorithm\tcandidates (ms per pass of 8 images; error vs im2col)")
+            for (layer, s, a) in m.convAlgorithms {
+                let e = tuning?.entry(s, context: ctx)
+                let cands = (e?.milliseconds ?? [:]).sorted { $0.value < $1.value }.map {
+                    String(format: "%@ %.3f (%.1e)", $0.key, $0.value, e?.error[$0.key] ?? 0)
+                }.joined(separator: ", ")
+                print("\(layer)\t\(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw)\t\(a)\t\(cands)")
+            }
+            if case .tuned(let p) = ctx.convPolicy { Log.info("tuning file: \(p)") }
+            return
+        }
         if let stem = writeRandomVgg16 {
             let config = Architectures.vgg16GapFc1024()
             try SafeTensorsWriter.write(try Architectures.randomWeights(for: config), to: stem + ".safetensors")

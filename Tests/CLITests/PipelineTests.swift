@@ -43,6 +43,11 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         #expect(try FeatureCache.load(path: cache + "/wolfgang_a.safetensors").frames.count == 20)
         let again = try painface(["extract", manifest, "--cache", cache] + proto)
         #expect(again.status == 0 && again.err.contains("0 extracted, 8 up to date"), "\(again.err)")
+        // other convolution algorithms move the last bits: their features are another cache's
+        let algoCache = d.appendingPathComponent("cache-implicit").path
+        try FileManager.default.copyItem(atPath: cache, toPath: algoCache)
+        let implicit = try painface(["extract", manifest, "--cache", algoCache, "--conv-algo", "implicit"] + proto)
+        #expect(implicit.status == 0 && implicit.err.contains("8 extracted, 0 up to date"), "\(implicit.err)")
 
         for head in ["framewise", "lstm"] {
             let stem = d.appendingPathComponent(head).path
