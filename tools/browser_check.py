@@ -175,12 +175,13 @@ def check_page(browser, page, workdir):
     return True, f"{r['images']} images, {r['svgs']} svg"
 
 
-def screenshot(browser, page, outdir):
+def screenshot(browser, page, outdir, root):
     # Of the ORIGINAL page, untouched.  (Turning scripts off with
     # --blink-settings=scriptEnabled=false makes headless save no screenshot.)
     page = Path(page).resolve()
-    # named after the folder too: a/index.html and b/index.html must not overwrite each other
-    png = Path(outdir).resolve() / (page.parent.name + "-" + page.stem + ".png")
+    # named after its path below the pages' common folder: a/index.html and b/index.html differ
+    rel = os.path.relpath(page.with_suffix(""), root)
+    png = Path(outdir).resolve() / (rel.replace(os.sep, "-") + ".png")
     png.unlink(missing_ok=True)  # so a stale one is not taken for success
     rc, _, _ = run_browser(browser, ["--screenshot=" + str(png)], page.as_uri())
     return png if rc == 0 and png.is_file() else None
@@ -209,10 +210,11 @@ def main():
     if args.screenshot_dir:
         os.makedirs(args.screenshot_dir, exist_ok=True)
     failed = 0
+    root = os.path.commonpath([str(Path(p).resolve().parent) for p in args.pages])
     with tempfile.TemporaryDirectory(prefix="browser_check_") as workdir:
         for page in args.pages:
             ok, msg = check_page(browser, page, workdir)
-            if args.screenshot_dir and Path(page).is_file() and not screenshot(browser, page, args.screenshot_dir):
+            if args.screenshot_dir and Path(page).is_file() and not screenshot(browser, page, args.screenshot_dir, root):
                 ok, msg = False, msg + "; screenshot failed"
             failed += not ok
             print(f"{'ok  ' if ok else 'FAIL '}{page}: {msg}", flush=True)

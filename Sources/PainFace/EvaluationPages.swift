@@ -31,7 +31,8 @@ public enum EvaluationPages {
 
     /// Writes a page per evaluated video and their index into `dir`; returns the pages written.
     public static func write(
-        to dir: String, head: LoadedHead, source: FeatureSource, predictions: [(id: String, label: String)]
+        to dir: String, head: LoadedHead, source: FeatureSource, predictions: [(id: String, label: String)],
+        warn: (String) -> Void = { _ in }
     ) throws -> Int {
         guard source.isManifest else { return 0 }
         let fm = FileManager.default
@@ -40,39 +41,44 @@ public enum EvaluationPages {
         var written = 0
         for (id, label) in predictions {
             guard let v = byID[id] else { continue }
-            let e = try FeatureCache.load(
-                path: (source.cacheDir as NSString).appendingPathComponent(id + ".safetensors"))
-            var isDir: ObjCBool = false
-            let folder = fm.fileExists(atPath: v.frames, isDirectory: &isDir) && isDir.boolValue
-            var thumbs: [Int: RGBImage] = [:]
-            for p in ExplainReport.sheetPositions(frames: e.frames.count) where folder {
-                guard p < e.boxes.count, let b = e.boxes[p], b.count == 4,
-                    let img = try? ImageIO.read((v.frames as NSString).appendingPathComponent(e.frames[p]))
-                else { continue }
-                thumbs[p] = thumbnail(img, box: b)
+            do {
+                let e = try FeatureCache.load(
+                    path: (source.cacheDir as NSString).appendingPathComponent(id + ".safetensors"))
+                var isDir: ObjCBool = false
+                let folder = fm.fileExists(atPath: v.frames, isDirectory: &isDir) && isDir.boolValue
+                var thumbs: [Int: RGBImage] = [:]
+                for p in ExplainReport.sheetPositions(frames: e.frames.count) where folder {
+                    guard p < e.boxes.count, let b = e.boxes[p], b.count == 4,
+                        let img = try? ImageIO.read((v.frames as NSString).appendingPathComponent(e.frames[p]))
+                    else { continue }
+                    thumbs[p] = thumbnail(img, box: b)
+                }
+                var curve: [[Float]] = [], names: [String] = []
+                if head.config.head == .framewise {
+                    let p = try Heads.framewiseProbabilities(head.model, features: e.features)
+                    let k = head.config.classes.count
+                    curve = (0..<e.positions.count).map { Array(p.buffer[($0 * k)..<(($0 + 1) * k)]) }
+                    names = head.config.classes.map { "p(\($0))" }
+                }
+                let page = ExplainedVideo(
+                    key: "", video: id, source: v.frames, model: e.modelName, head: head.stem, layer: "", method: "",
+                    label: "\(label) (true: \(v.labelName ?? "?"))", classes: head.config.classes, coverage: e.coverage,
+                    framesTotal: e.frames.count, frames: [], secondsPerFrame: 0)
+                let sub = (dir as NSString).appendingPathComponent(id)
+                try fm.createDirectory(atPath: sub, withIntermediateDirectories: true)
+                let html = ExplainReport.videoPage(
+                    page, overlays: [], mean: nil, thumbs: thumbs, sources: e.sources, fps: e.fps, curve: curve,
+                    curveNames: names, curvePositions: e.positions)
+                try AtomicFile.write(Data(html.utf8), to: sub + "/index.html")
+                let enc = JSONEncoder()
+                enc.keyEncodingStrategy = .convertToSnakeCase
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try enc.encode(page), to: sub + "/explain.json")
+                written += 1
+
+            } catch {
+                warn("\(id): no page: \(error)")
             }
-            var curve: [[Float]] = [], names: [String] = []
-            if head.config.head == .framewise {
-                let p = try Heads.framewiseProbabilities(head.model, features: e.features)
-                let k = head.config.classes.count
-                curve = (0..<e.positions.count).map { Array(p.buffer[($0 * k)..<(($0 + 1) * k)]) }
-                names = head.config.classes.map { "p(\($0))" }
-            }
-            let page = ExplainedVideo(
-                key: "", video: id, source: v.frames, model: e.modelName, head: head.stem, layer: "", method: "",
-                label: "\(label) (true: \(v.labelName ?? "?"))", classes: head.config.classes, coverage: e.coverage,
-                framesTotal: e.frames.count, frames: [], secondsPerFrame: 0)
-            let sub = (dir as NSString).appendingPathComponent(id)
-            try fm.createDirectory(atPath: sub, withIntermediateDirectories: true)
-            let html = ExplainReport.videoPage(
-                page, overlays: [], mean: nil, thumbs: thumbs, sources: e.sources, fps: e.fps, curve: curve,
-                curveNames: names, curvePositions: e.positions)
-            try AtomicFile.write(Data(html.utf8), to: sub + "/index.html")
-            let enc = JSONEncoder()
-            enc.keyEncodingStrategy = .convertToSnakeCase
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try enc.encode(page), to: sub + "/explain.json")
-            written += 1
         }
         try ExplainReport.writeIndex(out: dir)
         return written

@@ -141,8 +141,10 @@ public final class ExplainJob {
     struct Plan {
         var rows: [Int], classes: [Int], confidence: [Float]
         var label: String
-        /// d score / d features per chosen row, when known before the forward pass (lstm)
+        /// d score / d features per chosen row, when known before the forward pass (lstm),
+        /// and the window's logit
         var featureGradients: Tensor?
+        var windowScore: Float?
         /// per covered frame: the probability of each class (framewise, own) or the frame's
         /// weight in the window's score (lstm), for the plot
         var curve: [[Float]]
@@ -171,9 +173,12 @@ public final class ExplainJob {
             for r in 0..<s { (x.data + r * d).update(from: e.features.data + min(r, n - 1) * d, count: d) }
             let p = try h.model.predict(x).array
             let c = want ?? p.indices.max { p[$0] < p[$1] }!
-            let g = try h.model.logitGradient(x, classes: [c]).gradient
-            // a frame's weight: the norm of its features' gradient (padding rows excluded)
+            let (z, g) = try h.model.logitGradient(x, classes: [c])
+            // a short video's padding repeats its last frame: their gradients are that frame's
             let used = min(n, s)
+            for r in used..<max(s, used) {
+                for j in 0..<d { g.data[(used - 1) * d + j] += g.data[r * d + j] }
+            }
             let weight = (0..<used).map { r in
                 Float((0..<d).reduce(0.0) { $0 + Double(g.data[r * d + $1] * g.data[r * d + $1]) }.squareRoot())
             }
@@ -182,8 +187,9 @@ public final class ExplainJob {
             for (j, r) in rows.enumerated() { (fg.data + j * d).update(from: g.data + r * d, count: d) }
             let top = weight.max() ?? 1
             return Plan(
-                rows: rows, classes: rows.map { _ in c }, confidence: rows.map { _ in p[c] }, label: classes[c],
-                featureGradients: fg, curve: weight.map { [$0 / max(top, 1e-30)] },
+                rows: rows, classes: rows.map { _ in c }, confidence: rows.map { _ in p[c] },
+                label: classes[p.indices.max { p[$0] < p[$1] }!],
+                featureGradients: fg, windowScore: z.data[c], curve: weight.map { [$0 / max(top, 1e-30)] },
                 curveNames: ["weight in the window's \(classes[c]) score"])
         }
         let probs: Tensor
@@ -204,43 +210,39 @@ public final class ExplainJob {
     }
 
     /// The maps of `images` (the plan's rows), their scores and the seconds per map.
-    func maps(
-        _ images: [RGBImage], plan: Plan, entry e: CacheEntry
-    ) throws -> (
-        cams: ClassActivationMaps, scores: [Float], seconds: Double
-    ) {
+    func maps(_ images: [RGBImage], plan: Plan) throws -> (cams: ClassActivationMaps, scores: [Float], seconds: Double)
+    {
         let t0 = monotonicSeconds()
-        let x = try Preprocess.tensor(images, spec: model.config.input)
-        let classes = plan.classes
-        var scores = [Float](repeating: 0, count: classes.count)
-        let r = try model.gradient(x, layer: mapLayer, output: scoreOutput) { out in
-            // the window's score: its gradient through the LSTM, taken per frame
-            if let g = plan.featureGradients { return g }
-            if let h = head {
-                let (logits, g) = try h.model.logitGradient(out, classes: classes)
-                let k = logits.count / classes.count
-                scores = classes.enumerated().map { logits.data[$0.offset * k + $0.element] }
-                return g
+        var parts: [ClassActivationMaps] = [], scores: [Float] = []
+        // in chunks: the backward pass keeps every activation from the layer on
+        for start in stride(from: 0, to: images.count, by: model.maxBatchChunk) {
+            let range = start..<min(start + model.maxBatchChunk, images.count)
+            let x = try Preprocess.tensor(Array(images[range]), spec: model.config.input)
+            let classes = Array(plan.classes[range])
+            let r = try model.gradient(x, layer: mapLayer, output: scoreOutput) { out in
+                if let g = plan.featureGradients {
+                    // the window's score, its gradient through the LSTM taken per frame
+                    let d = g.shape[1], rows = Tensor(uninitialized: [range.count, d])
+                    rows.data.update(from: g.data + range.lowerBound * d, count: range.count * d)
+                    scores += range.map { _ in plan.windowScore ?? 0 }
+                    return rows
+                }
+                if let h = head {
+                    let (logits, g) = try h.model.logitGradient(out, classes: classes)
+                    let k = logits.count / classes.count
+                    scores += classes.enumerated().map { logits.data[$0.offset * k + $0.element] }
+                    return g
+                }
+                let k = out.count / classes.count, seed = Tensor(shape: out.shape)
+                for (i, c) in classes.enumerated() {
+                    seed.data[i * k + c] = 1
+                    scores.append(out.data[i * k + c])
+                }
+                return seed
             }
-            let k = out.count / classes.count, seed = Tensor(shape: out.shape)
-            for (i, c) in classes.enumerated() {
-                seed.data[i * k + c] = 1
-                scores[i] = out.data[i * k + c]
-            }
-            return seed
+            parts.append(ClassActivationMaps(activation: r.activation, gradient: r.gradient, method: method))
         }
-        if plan.featureGradients != nil {
-            // the score of an LSTM map is the window's logit, the same for each frame
-            let s = head!.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
-            let xw = Tensor(shape: [1, s, d])
-            for q in 0..<s {
-                (xw.data + q * d).update(from: e.features.data + min(q, e.positions.count - 1) * d, count: d)
-            }
-            let z = try head!.model.logitGradient(xw, classes: [classes[0]]).logits
-            scores = classes.map { z.data[$0] }
-        }
-        let cams = ClassActivationMaps(activation: r.activation, gradient: r.gradient, method: method)
-        return (cams, scores, (monotonicSeconds() - t0) / Double(images.count))
+        return (ClassActivationMaps(concatenating: parts), scores, (monotonicSeconds() - t0) / Double(images.count))
     }
 
     /// Maps and pages of one video from its cache entry, into OUT/<id>; `label` replaces the
@@ -250,17 +252,30 @@ public final class ExplainJob {
         let dir = (out as NSString).appendingPathComponent(id)
         let key = try self.key(e)
         let fm = FileManager.default
-        if let d = fm.contents(atPath: dir + "/explain.json") {
+        let old = (out as NSString).appendingPathComponent(".\(id).old")
+        // a swap cut short by a crash left the previous pages aside: put them back first
+        if !fm.fileExists(atPath: dir), fm.fileExists(atPath: old) { try fm.moveItem(atPath: old, toPath: dir) }
+        let here = URL(fileURLWithPath: dir).standardizedFileURL.resolvingSymlinksInPath().path
+        if here == URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path {
+            throw JobError("\(dir) is the input itself: give another --out")
+        }
+        if fm.fileExists(atPath: dir) {
+            // only a folder this command wrote is ever replaced, even with --force
             let dec = JSONDecoder()
             dec.keyDecodingStrategy = .convertFromSnakeCase
-            if let old = try? dec.decode(ExplainedVideo.self, from: d), old.key == key, !force {
+            guard let d = fm.contents(atPath: dir + "/explain.json"),
+                let previous = try? dec.decode(ExplainedVideo.self, from: d)
+            else {
+                throw JobError("\(dir) exists and was not written by painface explain: give another --out")
+            }
+            if previous.key == key, !force {
                 detail("\(id): maps up to date in \(dir)")
-                return old
+                return previous
             }
             if !force {
                 throw JobError(
-                    "\(dir) holds maps made with other settings or inputs; give --force to replace them or another --out"
-                )
+                    "\(dir) holds maps made with other settings or inputs; give --force to replace them or another "
+                        + "--out")
             }
         }
         var plan = try self.plan(e)
@@ -282,12 +297,13 @@ public final class ExplainJob {
             }
             return c
         }
-        let computed = images.isEmpty ? nil : try maps(images, plan: plan, entry: e)
+        let computed = images.isEmpty ? nil : try maps(images, plan: plan)
         let seconds = computed?.seconds ?? 0
         // write into a partial folder, then swap it in whole
         let partial = (out as NSString).appendingPathComponent(".\(id).partial")
         try? fm.removeItem(atPath: partial)
         try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: partial) }
         var framesOut: [ExplainedFrame] = []
         var overlays: [RGBImage] = [], meanImage: RGBImage?
         if let computed {
@@ -341,11 +357,13 @@ public final class ExplainJob {
         enc.keyEncodingStrategy = .convertToSnakeCase
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(video).write(to: URL(fileURLWithPath: partial + "/explain.json"))
-        // swap: the old folder out, the new one in, the old one removed
-        let old = (out as NSString).appendingPathComponent(".\(id).old")
+        // the previous pages stay aside until the new ones are in: a failed move puts them back
         try? fm.removeItem(atPath: old)
         if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
-        try fm.moveItem(atPath: partial, toPath: dir)
+        do { try fm.moveItem(atPath: partial, toPath: dir) } catch {
+            if fm.fileExists(atPath: old) { try? fm.moveItem(atPath: old, toPath: dir) }
+            throw error
+        }
         try? fm.removeItem(atPath: old)
         detail("\(id): \(positions.count) maps at \(mapLayer), \(String(format: "%.0f", seconds * 1e3)) ms per frame")
         return video

@@ -141,8 +141,9 @@ public enum ExplainReport {
                 (try? ImageIO.read("\(out)/\(dir)/mean.png")).map {
                     img(Heatmap.resized($0, width: 64, height: 64), alt: "mean map")
                 } ?? ""
-            let link = "\(dir.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? dir)/index.html"
-            s += "<tr><td>\(mean)</td><td><a href=\"\(link)\">\(esc(v.video))</a></td><td>\(esc(v.label))</td>"
+            // "./": an id with a colon must not read as a URL scheme
+            let link = "./\(dir.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? dir)/index.html"
+            s += "<tr><td>\(mean)</td><td><a href=\"\(esc(link))\">\(esc(v.video))</a></td><td>\(esc(v.label))</td>"
             s += String(format: "<td>%.1f%%</td><td>%d</td>", 100 * v.coverage, v.framesTotal)
             s += "<td>\(v.method.isEmpty ? "" : "\(esc(v.method)) at \(esc(v.layer))")</td></tr>\n"
         }

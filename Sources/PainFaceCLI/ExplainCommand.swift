@@ -72,6 +72,9 @@ struct ExplainCommand: ParsableCommand {
             let job = try ExplainJob(
                 folders: list, head: loaded, extractor: fx, cache: cache, out: out, layer: layer)
             (job.method, job.targetClass, job.framesPerVideo, job.force) = (method, className, maps, force)
+            if let c = className, !job.classes.contains(c) {
+                throw Failure(description: "--class \(c): not one of \(job.classes.joined(separator: ", "))")
+            }
             job.landmarks = { [cropSettings, folders] in
                 cropSettings.landmarkPath(for: $0, several: folders.count > 1)
             }

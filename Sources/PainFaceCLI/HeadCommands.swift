@@ -161,6 +161,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         log.apply()
         guard (0...256).contains(maps) else { throw Failure(description: "--maps must be 0 to 256") }
+        if maps > 0, manifest == nil { throw Failure(description: "--maps needs a MANIFEST (the frames to crop)") }
         try reporting {
             let ctx = try compute.context()
             let h = try Heads.load(stem: head, context: ctx)
@@ -181,23 +182,24 @@ struct EvaluateCommand: ParsableCommand {
             print("confusion (rows true, columns predicted): \(r.evaluation.confusion)")
             let dir = report ?? "\(h.stem)-report-\(manifest == nil ? "features" : split)"
             var rep = r.report
+            if manifest != nil, !rep.videos.isEmpty {
+                rep.links.append(("videos/index.html", "\(rep.videos.count) videos: face crops and classes over time"))
+            }
+            // the report first: a video whose page fails costs its page only
+            try rep.write(to: dir)
+            Log.info("report: \(dir)/report.md, \(dir)/report.html, \(dir)/metrics.json")
             if manifest != nil {
                 // a page per video beside the report: face crops with their sources, classes over time
                 let predictions = rep.videos.map { ($0.id, h.config.classes[$0.predicted]) }
                 let videosDir = (dir as NSString).appendingPathComponent("videos")
                 let pages = try EvaluationPages.write(
-                    to: videosDir, head: h, source: source, predictions: predictions)
+                    to: videosDir, head: h, source: source, predictions: predictions, warn: { Log.warn($0) })
                 if maps > 0 {
                     let mapped = try explainPages(
                         head: h, source: source, predictions: predictions, out: videosDir, context: ctx)
                     Log.info("evaluate: maps on \(mapped) of \(pages) video pages")
                 }
-                if pages > 0 {
-                    rep.links.append(("videos/index.html", "\(pages) videos: face crops and classes over time"))
-                }
             }
-            try rep.write(to: dir)
-            Log.info("report: \(dir)/report.md, \(dir)/report.html, \(dir)/metrics.json")
             if let json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -283,17 +285,20 @@ extension EvaluateCommand {
         var n = 0
         for (id, predicted) in predictions {
             guard let v = byID[id] else { continue }
-            let entry = try FeatureCache.load(
-                path: (source.cacheDir as NSString).appendingPathComponent(id + ".safetensors"))
-            guard cache.isCurrent(entry, folder: v.frames, landmarks: v.landmarks) else {
-                Log.warn(
-                    "\(id): its cache entry is not what these crop options give for \(v.frames) "
-                        + "(give the crop options extract was given): its page has no maps")
-                continue
+            do {
+                let entry = try FeatureCache.load(path: cache.path(id))
+                guard cache.isCurrent(entry, folder: v.frames, landmarks: v.landmarks) else {
+                    Log.warn(
+                        "\(id): \(cache.path(id)) does not hold what this model and these crop options give for "
+                            + "\(v.frames) now (give the crop options extract was given): its page has no maps")
+                    continue
+                }
+                _ = try job.explain(
+                    id: id, folder: v.frames, entry: entry, label: "\(predicted) (true: \(v.labelName ?? "?"))")
+                n += 1
+            } catch {
+                Log.warn("\(id): no maps: \(error)")
             }
-            _ = try job.explain(
-                id: id, folder: v.frames, entry: entry, label: "\(predicted) (true: \(v.labelName ?? "?"))")
-            n += 1
         }
         try ExplainReport.writeIndex(out: out)
         return n

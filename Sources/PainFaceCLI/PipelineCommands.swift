@@ -490,7 +490,8 @@ struct InferCommand: ParsableCommand {
                 pages.landmarks = job.landmarks
                 pages.warn = { Log.warn($0) }
                 try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
-                let (videos, _) = pages.run()
+                let (videos, _) = pages.run(
+                    events: JobEvents(finished: { _, e in if let e { Log.warn("\(e) (no page)") } }))
                 Log.info("infer: wrote \(videos.count) video pages, \(report)/index.html")
             }
             if failed > 0 {

@@ -57,6 +57,21 @@ public struct ClassActivationMaps {
         (weights, maps) = (wt, m)
     }
 
+    /// The maps of several batches, in order.
+    public init(concatenating parts: [ClassActivationMaps]) {
+        precondition(!parts.isEmpty)
+        func cat(_ ts: [Tensor]) -> Tensor {
+            let out = Tensor(uninitialized: [ts.reduce(0) { $0 + $1.shape[0] }] + Array(ts[0].shape.dropFirst()))
+            var at = 0
+            for t in ts {
+                (out.data + at).update(from: t.data, count: t.count)
+                at += t.count
+            }
+            return out
+        }
+        (weights, maps) = (cat(parts.map(\.weights)), cat(parts.map(\.maps)))
+    }
+
     /// Each map scaled to [0, 1] (minus its minimum, over 1e-7 + its new maximum, as
     /// pytorch-grad-cam) and resized bilinearly to `height` x `width` with half-pixel
     /// centres (PyTorch's interpolate, align_corners=False) [n, height, width].

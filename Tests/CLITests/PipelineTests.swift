@@ -218,7 +218,8 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
                 #expect(try maps.tensor("maps").shape.first == rows.count - 1)
             }
             let index = try String(contentsOfFile: ex + "/index.html", encoding: .utf8)
-            #expect(index.contains("href=\"cap12_a/index.html\"") && index.contains("href=\"wolfgang_b/index.html\""))
+            #expect(
+                index.contains("href=\"./cap12_a/index.html\"") && index.contains("href=\"./wolfgang_b/index.html\""))
         }
         let own = d.appendingPathComponent("explain-own").path
         let first = try painface(["explain", folders[0], "--out", own, "--maps", "2", "--layer", "add_3"])
@@ -235,6 +236,20 @@ func safetensorsFiles(_ dir: URL) throws -> [String] {
         let forced = try painface(["explain", folders[0], "--out", own, "--maps", "3", "--force"])
         #expect(forced.status == 0)
         #expect(try table(own + "/cap12_a/saliency.csv").count == 4)
+        // a folder explain did not write is never replaced, even with --force (here: the input itself)
+        let parent = d.appendingPathComponent("inputs").path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let copy = parent + "/cap12_a"
+        try FileManager.default.copyItem(atPath: folders[0], toPath: copy)
+        let frameCount = try FileManager.default.contentsOfDirectory(atPath: copy).count
+        let intoInput = try painface(["explain", copy, "--out", parent, "--force"])
+        #expect(intoInput.status == 1 && intoInput.err.contains("is the input itself"), "\(intoInput.err)")
+        let other2 = d.appendingPathComponent("inputs2").path
+        try FileManager.default.copyItem(atPath: parent, toPath: other2)
+        let notOurs = try painface(["explain", folders[0], "--out", other2, "--force"])
+        #expect(notOurs.status == 1 && notOurs.err.contains("was not written by painface explain"), "\(notOurs.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: copy).count == frameCount)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other2 + "/cap12_a").count == frameCount)
         let badLayer = try painface(["explain", folders[0], "--out", own, "--layer", "predictions"])
         #expect(badLayer.status == 1 && badLayer.err.contains("--layer predictions: not a spatial layer"))
         let badClass = try painface(["explain", folders[0], "--out", own, "--class", "pain", "--force"])

@@ -74,6 +74,12 @@ import Weights
         return (model, Tensor(shape: [2, 224, 224, 3], values: values))
     }
 
+    @Test("the PyTorch fixture is there and lists the cases of both models")
+    func fixture() {
+        #expect(Self.golden != nil, "Tests/Fixtures/gradcam_golden.safetensors is missing or unreadable")
+        #expect(Self.cases.count == 7 && Set(Self.cases.map(\.model)) == ["x", "v"])
+    }
+
     @Test("Grad-CAM and Grad-CAM++ equal PyTorch's", arguments: cases)
     func parity(_ c: Case) throws {
         let g = try #require(Self.golden)
@@ -203,7 +209,7 @@ import Weights
         }
         #expect(gmax > 0)
         #expect(worst < 2e-2, "finite differences differ by \(worst) of the largest gradient")
-        // the gradient at a layer is the same when taken there directly or at its input
+        // a layer inside the graph (an add of two paths) has its output's shape
         let atSum = try m.gradient(x, layer: "sum", output: "logits") { out in
             let s = Tensor(shape: out.shape)
             for (i, c) in classes.enumerated() { s.data[i * 3 + c] = 1 }
