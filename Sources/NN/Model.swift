@@ -46,7 +46,14 @@ public final class Model: @unchecked Sendable {
         self.context = context
         if let st = weights as? SafeTensorsFile, FileManager.default.fileExists(atPath: st.path) {
             let path = st.path
-            reopenWeights = { try SafeTensorsFile(path: path) }
+            let stamp = Self.stamp(path)
+            reopenWeights = {
+                // the backward pass must read the weights the forward pass packed
+                guard Self.stamp(path) == stamp else {
+                    throw ModelFileError(path, "changed since the model was loaded: load it again")
+                }
+                return try SafeTensorsFile(path: path)
+            }
         } else {
             reopenWeights = { weights }
         }
@@ -271,6 +278,12 @@ public final class Model: @unchecked Sendable {
         }
         let config = try ModelConfig.decode(data, path: json)
         try self.init(config: config, weights: try SafeTensorsFile(path: st), context: context)
+    }
+
+    /// A file's size and modification time.
+    static func stamp(_ path: String) -> String {
+        let a = try? FileManager.default.attributesOfItem(atPath: path)
+        return "\(a?[.size] ?? 0) \((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
     }
 
     public static func files(for path: String) -> (json: String, safetensors: String) {

@@ -169,8 +169,7 @@ public final class ExplainJob {
         }
         if let h = head, h.config.head == .lstm {
             let s = h.config.sequenceLength ?? SegmentProtocol.defaultLength, d = e.features.shape[1]
-            let x = Tensor(shape: [1, s, d])
-            for r in 0..<s { (x.data + r * d).update(from: e.features.data + min(r, n - 1) * d, count: d) }
+            let x = Heads.window(e.features, config: h.config)
             let p = try h.model.predict(x).array
             let c = want ?? p.indices.max { p[$0] < p[$1] }!
             let (z, g) = try h.model.logitGradient(x, classes: [c])

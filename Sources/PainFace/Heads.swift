@@ -184,11 +184,7 @@ public enum Heads {
         let k = config.classes.count, d = t.shape[1]
         guard t.shape[0] > 0 else { throw TrainingError("no frames to classify") }
         if config.head == .lstm {
-            let s = config.sequenceLength ?? SegmentProtocol.defaultLength
-            let x = Tensor(shape: [1, s, d])
-            for r in 0..<s {
-                x.data.advanced(by: r * d).update(from: t.data + min(r, t.shape[0] - 1) * d, count: d)
-            }
+            let x = window(t, config: config)
             let p = try model.predict(x).array
             return (p.indices.max { p[$0] < p[$1] }!, p)
         }
@@ -196,6 +192,15 @@ public enum Heads {
         let rows = (0..<t.shape[0]).map { Array(p.buffer[($0 * k)..<(($0 + 1) * k)]) }
         let mean = (0..<k).map { c in rows.reduce(Float(0)) { $0 + $1[c] } / Float(rows.count) }
         return (majorityVote(rows)!, mean)
+    }
+
+    /// An LSTM head's input from feature rows [frames, dim]: the first sequenceLength rows, a
+    /// shorter video completed by repeating its last row [1, length, dim].
+    public static func window(_ t: Tensor, config: Config) -> Tensor {
+        let s = config.sequenceLength ?? SegmentProtocol.defaultLength, d = t.shape[1]
+        let x = Tensor(shape: [1, s, d])
+        for r in 0..<s { (x.data + r * d).update(from: t.data + min(r, t.shape[0] - 1) * d, count: d) }
+        return x
     }
 
     /// Per-frame class probabilities of a framewise head [frames, classes].
