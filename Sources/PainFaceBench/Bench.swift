@@ -120,11 +120,14 @@ public struct Bench {
         for _ in 0..<max(repeats, 1) {
             _ = try model.forward(x, outputs: out) { name, sec in times[name, default: []].append(sec) }
         }
+        // each convolution's algorithm (the rule's, tuned or forced: --conv-algo) beside its time
+        let algorithms = Dictionary(
+            model.convAlgorithms.map { ($0.layer, "\($0.algorithm)") }, uniquingKeysWith: { a, _ in a })
         for (name, flops) in model.layerFlops where times[name] != nil {
             let ts = times[name]!.sorted()
             add(
                 "layer", "\(model.config.name) b\(batch) \(name)", seconds: ts[ts.count / 2],
-                flops: flops > 0 ? flops * Double(batch) : nil)
+                flops: flops > 0 ? flops * Double(batch) : nil, throughput: algorithms[name])
         }
     }
 }
