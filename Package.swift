@@ -78,7 +78,7 @@ let package = Package(
                 "Imaging", "Kernels", "NN", "Training", "Weights",
             ]),
         // tests: unit tests per module, golden parity with Keras and PyTorch, the command line end to end
-        .target(name: "TestSupport", dependencies: ["Kernels", "Weights"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Kernels", "NN", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Kernels", "TestSupport", "Weights"]),
         .testTarget(name: "NNTests", dependencies: ["Kernels", "NN", "TestSupport", "Weights"]),

@@ -95,7 +95,7 @@ public final class PackedConv2D: @unchecked Sendable {
             throw KernelError.shape("conv bias has \(bias.count) values, expected \(shape.cout)")
         }
         var d = shape.c
-        let algo = ConvAlgorithm(rawValue: Int(ck_conv2d_resolve(ctx.raw, &d, algorithm.c).rawValue))!
+        let algo = ConvAlgorithm.resolve(algorithm, for: shape, context: ctx)
         self.ctx = ctx
         self.shape = shape
         self.algorithm = algo

@@ -70,10 +70,7 @@ public enum EvaluationPages {
                     page, overlays: [], mean: nil, thumbs: thumbs, sources: e.sources, fps: e.fps, curve: curve,
                     curveNames: names, curvePositions: e.positions)
                 try AtomicFile.write(Data(html.utf8), to: sub + "/index.html")
-                let enc = JSONEncoder()
-                enc.keyEncodingStrategy = .convertToSnakeCase
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(try enc.encode(page), to: sub + "/explain.json")
+                try page.write(folder: sub)
                 written += 1
 
             } catch {

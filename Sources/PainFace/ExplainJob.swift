@@ -41,6 +41,22 @@ public struct ExplainedVideo: Codable, Sendable {
     /// Seconds the maps took per explained frame (forward and backward), not counting the
     /// feature extraction shared with `infer`.
     public var secondsPerFrame: Double
+
+    /// The explain.json in `folder`, if it is one this command wrote.
+    static func read(folder: String) -> ExplainedVideo? {
+        let dec = JSONDecoder()
+        dec.keyDecodingStrategy = .convertFromSnakeCase
+        guard let d = FileManager.default.contents(atPath: folder + "/explain.json") else { return nil }
+        return try? dec.decode(ExplainedVideo.self, from: d)
+    }
+
+    /// Writes explain.json into `folder` atomically.
+    func write(folder: String) throws {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(self), to: folder + "/explain.json")
+    }
 }
 
 /// `painface explain`: Grad-CAM maps of the frames that drove a head's (or the feature
@@ -71,12 +87,20 @@ public final class ExplainJob {
     /// The output the score is read from: the head's input (features) or the model's logits.
     let scoreOutput: String
     public let mapLayer: String
+    /// The head's files' content hashes (part of every video's key).
+    let headHashes: [String]
 
     public init(
         folders: FolderList, head: LoadedHead?, extractor: FeatureExtractor, cache: FeatureCache, out: String,
         layer: String? = nil
     ) throws {
         (self.folders, self.head, self.extractor, self.cache, self.out) = (folders, head, extractor, cache, out)
+        headHashes =
+            try head.map { h in
+                try [".json", ".safetensors"].map {
+                    ContentHash.hex(ContentHash.hash64(try Data(contentsOf: URL(fileURLWithPath: h.stem + $0))))
+                }
+            } ?? []
         let m = extractor.model
         if head != nil {
             scoreOutput = m.config.outputs.features
@@ -103,14 +127,10 @@ public final class ExplainJob {
     }
 
     /// The settings a video's maps depend on (with its feature entry's key).
-    func key(_ entry: CacheEntry) throws -> String {
-        var parts = [entry.key, extractor.modelHash, mapLayer, method.rawValue, targetClass ?? "", "\(framesPerVideo)"]
-        if let h = head {
-            for ext in [".json", ".safetensors"] {
-                let d = try Data(contentsOf: URL(fileURLWithPath: h.stem + ext))
-                parts.append(ContentHash.hex(ContentHash.hash64(d)))
-            }
-        }
+    func key(_ entry: CacheEntry) -> String {
+        let parts =
+            [entry.key, extractor.modelHash, mapLayer, method.rawValue, targetClass ?? "", "\(framesPerVideo)"]
+            + headHashes
         return ContentHash.hex(ContentHash.hash64(Data(parts.joined(separator: "\n").utf8)))
     }
 
@@ -249,7 +269,7 @@ public final class ExplainJob {
     public func explain(id: String, folder: String, entry e: CacheEntry, label: String? = nil) throws -> ExplainedVideo
     {
         let dir = (out as NSString).appendingPathComponent(id)
-        let key = try self.key(e)
+        let key = self.key(e)
         let fm = FileManager.default
         let old = (out as NSString).appendingPathComponent(".\(id).old")
         // a swap cut short by a crash left the previous pages aside: put them back first
@@ -260,11 +280,7 @@ public final class ExplainJob {
         }
         if fm.fileExists(atPath: dir) {
             // only a folder this command wrote is ever replaced, even with --force
-            let dec = JSONDecoder()
-            dec.keyDecodingStrategy = .convertFromSnakeCase
-            guard let d = fm.contents(atPath: dir + "/explain.json"),
-                let previous = try? dec.decode(ExplainedVideo.self, from: d)
-            else {
+            guard let previous = ExplainedVideo.read(folder: dir) else {
                 throw JobError("\(dir) exists and was not written by painface explain: give another --out")
             }
             if previous.key == key, !force {
@@ -352,10 +368,7 @@ public final class ExplainJob {
             video, overlays: overlays, mean: meanImage, thumbs: thumbs, sources: sources, fps: e.fps,
             curve: plan.curve, curveNames: plan.curveNames, curvePositions: e.positions)
         try Data(page.utf8).write(to: URL(fileURLWithPath: partial + "/index.html"))
-        let enc = JSONEncoder()
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(video).write(to: URL(fileURLWithPath: partial + "/explain.json"))
+        try video.write(folder: partial)
         // the previous pages stay aside until the new ones are in: a failed move puts them back
         try? fm.removeItem(atPath: old)
         if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }

@@ -9,8 +9,8 @@ import Weights
 public enum ExplainReport {
     /// Frames of a contact sheet: up to 24, evenly spaced.
     public static func sheetPositions(frames n: Int, count: Int = 24) -> [Int] {
-        guard n > 0 else { return [] }
-        return Array(Set((0..<min(n, count)).map { $0 * n / min(n, count) })).sorted()
+        let k = min(n, count)
+        return (0..<k).map { $0 * n / k }  // strictly increasing: k <= n
     }
 
     static func esc(_ s: String) -> String { Report.esc(s) }
@@ -123,15 +123,8 @@ public enum ExplainReport {
     /// OUT/index.html: every video explained in OUT, linked, with its mean map.
     public static func writeIndex(out: String) throws {
         let fm = FileManager.default
-        let dec = JSONDecoder()
-        dec.keyDecodingStrategy = .convertFromSnakeCase
         let names = ((try? fm.contentsOfDirectory(atPath: out)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-        let videos = names.compactMap { n -> (String, ExplainedVideo)? in
-            guard let d = fm.contents(atPath: "\(out)/\(n)/explain.json"),
-                let v = try? dec.decode(ExplainedVideo.self, from: d)
-            else { return nil }
-            return (n, v)
-        }
+        let videos = names.compactMap { n in ExplainedVideo.read(folder: "\(out)/\(n)").map { (n, $0) } }
         var s = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         s += "<title>PainFace explain: \(videos.count) videos</title>\(style)</head><body>\n"
         s += "<h1>\(videos.count) videos</h1>\n<table><tr><th>map</th><th>video</th><th>label</th>"

@@ -93,11 +93,11 @@ struct ComputeOptions: ParsableArguments {
             "Convolution algorithms: rule (default: the same on every machine), tuned (this machine's fastest, "
                 + "measured once and kept in $PAINFACE_TUNING or ~/.cache/painface/conv-tuning.json), "
                 + "or one of im2col, implicit, winograd2x2, winograd4x4 wherever it applies."))
-    var convAlgo = "rule"
+    var convAlgo: String?
 
     func context() throws -> ComputeContext {
         let ctx = try ComputeContext(isaName: isa, threads: threads)
-        do { ctx.convPolicy = try ConvPolicy.named(convAlgo) } catch { throw ValidationError("\(error)") }
+        do { ctx.convPolicy = try ConvPolicy.named(convAlgo ?? "rule") } catch { throw ValidationError("\(error)") }
         return ctx
     }
 }
@@ -271,9 +271,7 @@ struct ModelsCommand: ParsableCommand {
         log.apply()
         if let name = algorithms {
             let ctx = try compute.context()
-            if compute.convAlgo == "rule", !CommandLine.arguments.contains("--conv-algo") {
-                ctx.convPolicy = .tuned(path: ConvTuning.defaultPath)
-            }
+            if compute.convAlgo == nil { ctx.convPolicy = .tuned(path: ConvTuning.defaultPath) }
             let m = try Model(path: try ModelStore.resolve(name), context: ctx)
             let tuning: ConvTuning? = try {
                 if case .tuned(let p) = ctx.convPolicy { return try ConvTuning(path: p) }

@@ -41,7 +41,11 @@ func builtExecutable(_ name: String) -> URL {
 
 /// Runs `painface` (or another of the package's executables) built next to the tests.
 func painface(_ args: [String], executable: String = "painface") throws -> (status: Int32, out: String, err: String) {
-    let exe = builtExecutable(executable)
+    try runProcess(builtExecutable(executable), args)
+}
+
+/// Runs a program to its end: its status, stdout and stderr.
+func runProcess(_ exe: URL, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = exe
     p.arguments = args
@@ -57,23 +61,14 @@ func painface(_ args: [String], executable: String = "painface") throws -> (stat
 /// tools/browser_check.py on report pages: each loads in headless Chromium with no error and
 /// every image decodes. nil (with a message) when this machine has no Chromium.
 func browserCheck(_ pages: [String]) throws -> (status: Int32, out: String, err: String)? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     var args = ["python3", repoRoot().appendingPathComponent("tools/browser_check.py").path]
     if let dir = ProcessInfo.processInfo.environment["PAINFACE_SCREENSHOTS"] { args += ["--screenshot-dir", dir] }
-    p.arguments = args + pages
-    let o = Pipe(), e = Pipe()
-    p.standardOutput = o
-    p.standardError = e
-    try p.run()
-    let (od, ed) = readBoth(o, e)
-    p.waitUntilExit()
-    let out = String(decoding: od, as: UTF8.self)
-    if out.hasPrefix("browser check skipped") {
-        print("report pages not rendered: \(out)")
+    let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), args + pages)
+    if r.out.hasPrefix("browser check skipped") {
+        print("report pages not rendered: \(r.out)")
         return nil
     }
-    return (p.terminationStatus, out, String(decoding: ed, as: UTF8.self))
+    return r
 }
 
 /// Both pipes to their end at once (one read after the other stalls a child that fills the

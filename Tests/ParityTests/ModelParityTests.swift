@@ -78,23 +78,10 @@ import Weights
     @Test("VGG16-GAP-FC1024 converted from Keras gives Keras's features within 1e-4")
     func parity() throws {
         let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
-        let config = try ModelConfig.decode(
-            try Data(contentsOf: URL(fileURLWithPath: fixturePath("vgg16_gap_fc1024.json"))),
-            path: "vgg16_gap_fc1024.json")
-        let order = try JSONDecoder().decode([String].self, from: Data(g.metadata["tensor_order"]!.utf8))
-        let model = try Model(
-            config: config, weights: try memoryFile(try vgg16FixtureWeights(config: config, order: order)),
-            context: try ComputeContext(isa: .best, threads: 2))
+        let model = try vgg16FixtureModel(context: try ComputeContext(isa: .best, threads: 2))
         #expect(model.featureDimension == 1024)
         #expect(abs(model.flopsPerItem - 30.69e9) < 0.01e9)
-        let mean: [Float] = [103.939, 116.779, 123.68]
-        var values: [Float] = []
-        for seed in [UInt64(7), 8] {
-            let img = splitmixUniform(seed: seed, count: 224 * 224 * 3, lo: 0, hi: 255)
-            values += img.enumerated().map { $0.element - mean[$0.offset % 3] }
-        }
-        let out = try model.forward(
-            Tensor(shape: [2, 224, 224, 3], values: values), outputs: ["fc1024", "pain_softmax"])
+        let out = try model.forward(vgg16FixtureInputs(), outputs: ["fc1024", "pain_softmax"])
         let f = out["fc1024"]!, expected = try g.tensor("features")
         let err = relativeError(f, expected)
         #expect(err < 1e-4, "features relative error \(err)")

@@ -57,21 +57,7 @@ import Weights
             let stem = repositoryRoot().appendingPathComponent("models/fer-mini-xception").path
             return (try Model(path: stem, context: context), eight)
         }
-        let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
-        let config = try ModelConfig.decode(
-            try Data(contentsOf: URL(fileURLWithPath: fixturePath("vgg16_gap_fc1024.json"))),
-            path: "vgg16_gap_fc1024.json")
-        let order = try JSONDecoder().decode([String].self, from: Data(g.metadata["tensor_order"]!.utf8))
-        let model = try Model(
-            config: config, weights: try memoryFile(try vgg16FixtureWeights(config: config, order: order)),
-            context: context)
-        let mean: [Float] = [103.939, 116.779, 123.68]
-        var values: [Float] = []
-        for seed in [UInt64(7), 8] {
-            let img = splitmixUniform(seed: seed, count: 224 * 224 * 3, lo: 0, hi: 255)
-            values += img.enumerated().map { $0.element - mean[$0.offset % 3] }
-        }
-        return (model, Tensor(shape: [2, 224, 224, 3], values: values))
+        return (try vgg16FixtureModel(context: context), vgg16FixtureInputs())
     }
 
     @Test("the PyTorch fixture is there and lists the cases of both models")

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import NN
 import Weights
 
 public typealias SeededRNG = SplitMix64
@@ -94,7 +95,7 @@ public func sampleManifest(in dir: URL, extraRows: [String] = []) throws -> Stri
 }
 
 /// The Keras model's weights, regenerated as tools/make_fixtures.py made them.
-public func vgg16FixtureWeights(config: ModelConfig, order: [String]) throws -> [(String, Tensor)] {
+func vgg16FixtureWeights(config: ModelConfig, order: [String]) throws -> [(String, Tensor)] {
     var shapes: [String: [Int]] = [:]
     var c = 3
     for l in config.layers {
@@ -121,4 +122,27 @@ public func vgg16FixtureWeights(config: ModelConfig, order: [String]) throws -> 
             name, Tensor(shape: shape, values: splitmixUniform(seed: UInt64(1000 + k), count: n).map { $0 * lim })
         )
     }
+}
+
+/// The Keras VGG16-GAP-FC1024 of tools/make_fixtures.py (its config and SplitMix64 weights).
+public func vgg16FixtureModel(context: ComputeContext) throws -> Model {
+    let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
+    let config = try ModelConfig.decode(
+        try Data(contentsOf: URL(fileURLWithPath: fixturePath("vgg16_gap_fc1024.json"))),
+        path: "vgg16_gap_fc1024.json")
+    let order = try JSONDecoder().decode([String].self, from: Data(g.metadata["tensor_order"]!.utf8))
+    return try Model(
+        config: config, weights: try memoryFile(try vgg16FixtureWeights(config: config, order: order)),
+        context: context)
+}
+
+/// Its two inputs [2, 224, 224, 3]: SplitMix64 seeds 7 and 8 in [0, 255), minus the Caffe means.
+public func vgg16FixtureInputs() -> Tensor {
+    let mean: [Float] = [103.939, 116.779, 123.68]
+    var values: [Float] = []
+    for seed in [UInt64(7), 8] {
+        let img = splitmixUniform(seed: seed, count: 224 * 224 * 3, lo: 0, hi: 255)
+        values += img.enumerated().map { $0.element - mean[$0.offset % 3] }
+    }
+    return Tensor(shape: [2, 224, 224, 3], values: values)
 }
