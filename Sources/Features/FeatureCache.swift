@@ -147,6 +147,8 @@ public final class FeatureCache {
             + (stride == 1 ? "" : ";stride=\(stride)")
             // forced or tuned algorithms move the features' last bits: never mixed with the rule's
             + (extractor.model.context.convPolicy == .rule ? "" : ";algos=\(extractor.model.convAlgorithmDigest)")
+            // reduced precision moves features by ~1e-3: never mixed with fp32's
+            + (extractor.model.context.precision == .fp32 ? "" : ";precision=\(extractor.model.context.precision)")
     }
 
     /// True when `entry` holds what this cache's settings give for `folder` now (the same

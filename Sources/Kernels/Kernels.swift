@@ -40,6 +40,16 @@ public final class ComputeContext: @unchecked Sendable {
     public let threads: Int
     /// How models built on this context choose their convolution algorithms.
     public var convPolicy = ConvPolicy.rule
+    /// The arithmetic of the convolutions of models built on this context.
+    public var precision = Precision.fp32
+    /// The bf16 kernel family: "AMX", "AVX512_BF16" or "emulated" (ck_gemm_bf16_kind).
+    public var bf16Kernel: String {
+        switch ck_gemm_bf16_kind(raw) {
+        case CK_BF16_AMX: return "AMX"
+        case CK_BF16_AVX512BF16: return "AVX512_BF16"
+        default: return "emulated"
+        }
+    }
 
     /// - Parameters:
     ///   - isa: instruction set (default: the best this CPU has).
@@ -172,3 +182,21 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+/// The arithmetic of a model's convolutions.
+public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// IEEE single precision throughout (the default, bit for bit as always).
+    case fp32
+    /// Weights and the GEMMs' inputs rounded to bfloat16, products summed in fp32.
+    case bf16
+
+    public var description: String { rawValue }
+
+    /// A user's `--precision NAME`.
+    public static func named(_ name: String) throws -> Precision {
+        guard let p = Precision(rawValue: name) else {
+            throw KernelError.shape("unknown precision '\(name)': expected one of fp32, bf16")
+        }
+        return p
+    }
+}

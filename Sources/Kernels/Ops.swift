@@ -52,6 +52,9 @@ public struct Conv2DShape: Sendable, Equatable {
     public var padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
     public var groups = 1
     public var activation: Activation = .linear
+    /// Multiply in bfloat16 with fp32 sums (the context's bf16 kernel family); depthwise
+    /// layers stay fp32.
+    public var bf16 = false
 
     public init(n: Int, h: Int, w: Int, cin: Int, cout: Int, kh: Int, kw: Int) {
         (self.n, self.h, self.w, self.cin, self.cout, self.kh, self.kw) = (n, h, w, cin, cout, kh, kw)
@@ -63,7 +66,7 @@ public struct Conv2DShape: Sendable, Equatable {
             kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
             dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
             pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
-            groups: Int32(groups), act: activation.c, bf16: 0)
+            groups: Int32(groups), act: activation.c, bf16: bf16 ? 1 : 0)
     }
     public var isValid: Bool { var d = c; return ck_conv2d_valid(&d) != 0 }
     public var outH: Int { var d = c; return Int(ck_conv2d_out_h(&d)) }

@@ -77,7 +77,7 @@ public struct Bench {
                 seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
             let bf = try PackedMatrixBF16(ctx, weights: b)
             add(
-                "gemm", "painface bf16\(bf.native ? "" : " (emulated)") \(m)x\(n)x\(k)",
+                "gemm", "painface bf16 (\(ctx.bf16Kernel)) \(m)x\(n)x\(k)",
                 seconds: try time { _ = try bf.matmul(a, bias: nil, workspace: ws) }, flops: flops)
             let c = Tensor(uninitialized: [m, n])
             add(

@@ -18,10 +18,13 @@ struct ComputeOptions: ParsableArguments {
     var isa: String?
     @Option(help: "Convolution algorithms of the models: rule, tuned, im2col, implicit, winograd2x2, winograd4x4.")
     var convAlgo = "rule"
+    @Option(help: "Arithmetic of the models' convolutions: fp32 or bf16.")
+    var precision = "fp32"
 
     func context() throws -> ComputeContext {
         let ctx = try ComputeContext(isaName: isa, threads: threads)
         ctx.convPolicy = try ConvPolicy.named(convAlgo)
+        ctx.precision = try Precision.named(precision)
         return ctx
     }
 }
@@ -61,7 +64,13 @@ struct BenchCommand: ParsableCommand {
         help: "Video frame folders: measure what --stride costs (time, feature and probability drift) instead.")
     var strideDrift: [String] = []
     @Option(help: "With --stride-drift: the strides to compare with 1.") var strides = "2,3,5,10"
-    @Option(help: "With --stride-drift: the feature model (a bundled name or a .json path).")
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Video frame folders: measure how far --precision (bf16) moves the model from fp32 on their face "
+                + "crops (every 10th frame), per layer and for the features, instead."))
+    var precisionDrift: [String] = []
+    @Option(help: "With --stride-drift or --precision-drift: the feature model (a bundled name or a .json path).")
     var model = ModelStore.defaultModel
     @OptionGroup var compute: ComputeOptions
 
@@ -76,6 +85,22 @@ struct BenchCommand: ParsableCommand {
             let ctx = try compute.context()
             if serve {
                 AnchorPeer(ctx: ctx, weightsDir: weights).serve()
+                return
+            }
+            if !precisionDrift.isEmpty {
+                var fp32 = compute
+                fp32.precision = "fp32"
+                let reduced = try Precision.named(compute.precision == "fp32" ? "bf16" : compute.precision)
+                let r = try PrecisionBench.run(
+                    folders: precisionDrift, model: model, precision: reduced, every: 10, fp32: try fp32.context())
+                print("layer\tdrift mean\tdrift max   (\(reduced) against fp32, max-abs difference / max-abs)")
+                for l in r.layers { print(String(format: "%@\t%.2e\t%.2e", l.name, l.mean, l.max)) }
+                print(
+                    String(
+                        format: "%d crops: features drift mean %.2e max %.2e; top-1 agreement %@; fp32 %.2f s, %@ %.2f s",
+                        r.crops, r.featureMean, r.featureMax,
+                        r.top1Agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "-", r.fp32Seconds,
+                        "\(reduced)", r.reducedSeconds))
                 return
             }
             if !strideDrift.isEmpty {

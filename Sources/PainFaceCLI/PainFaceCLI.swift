@@ -94,10 +94,19 @@ struct ComputeOptions: ParsableArguments {
                 + "measured once and kept in $PAINFACE_TUNING or ~/.cache/painface/conv-tuning.json), "
                 + "or one of im2col, implicit, winograd2x2, winograd4x4 wherever it applies."))
     var convAlgo: String?
+    @Option(
+        help: ArgumentHelp(
+            "Arithmetic of the convolutions: fp32 (default) or bf16 (bfloat16 products, fp32 sums: AMX or "
+                + "AVX512_BF16 where the CPU has them, an exact emulation elsewhere; features move by ~1e-3 and "
+                + "are cached apart from fp32's)."))
+    var precision = "fp32"
 
     func context() throws -> ComputeContext {
         let ctx = try ComputeContext(isaName: isa, threads: threads)
-        do { ctx.convPolicy = try ConvPolicy.named(convAlgo ?? "rule") } catch { throw ValidationError("\(error)") }
+        do {
+            ctx.convPolicy = try ConvPolicy.named(convAlgo ?? "rule")
+            ctx.precision = try Precision.named(precision)
+        } catch { throw ValidationError("\(error)") }
         return ctx
     }
 }

@@ -104,36 +104,97 @@ static void conv_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_al
     free(x); free(w); free(b); free(ref); free(y);
 }
 
-/* Winograd with bf16 position GEMMs: the same bits on every ISA and thread count as the
- * scalar context (whose GEMM is the exact emulation checked against ref/gemm_bf16_ref.c), and
- * within bf16's rounding of the fp32 reference convolution. */
-static void conv_bf16_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_algo want) {
+static const char *bf16_kind_name(ck_bf16_kind k);
+
+/* im2col of `d` (groups 1) as a plain matrix [n * oh * ow, kh * kw * cin], for the bf16
+ * convolution's bit-exact check against the bf16 reference GEMMs. */
+static float *im2col_matrix(const ck_conv2d_desc *d) {
+    int oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
+    size_t K = (size_t)d->kh * d->kw * d->cin, rows = (size_t)d->n * oh * ow;
+    float *a = calloc(rows * K ? rows * K : 1, sizeof(float));
+    return a;
+}
+
+static void im2col_fill(const ck_conv2d_desc *d, const float *x, float *a) {
+    int oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
+    size_t K = (size_t)d->kh * d->kw * d->cin, r = 0;
+    for (int n = 0; n < d->n; n++)
+        for (int y = 0; y < oh; y++)
+            for (int xo = 0; xo < ow; xo++, r++)
+                for (int ky = 0; ky < d->kh; ky++)
+                    for (int kx = 0; kx < d->kw; kx++)
+                        for (int c = 0; c < d->cin; c++) {
+                            int ih = y * d->sh - d->pad_top + ky * d->dh, iw = xo * d->sw - d->pad_left + kx * d->dw;
+                            float v = ih >= 0 && ih < d->h && iw >= 0 && iw < d->w
+                                          ? x[(((size_t)n * d->h + ih) * d->w + iw) * d->cin + c] : 0.0f;
+                            a[r * K + ((size_t)ky * d->kw + kx) * d->cin + c] = v;
+                        }
+}
+
+/* A bf16 convolution with each kernel family this context can run, at 2 threads and 1:
+ * im2col and implicit GEMM bit-exact against the family's reference GEMM over the im2col
+ * matrix; Winograd (position GEMMs in the VDPBF16PS family) bit-exact against the scalar
+ * context; all within bf16's rounding of the fp32 reference convolution. */
+static void conv_bf16_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_algo algo) {
     d.bf16 = 1;
-    ck_conv_algo got = ck_conv2d_resolve(ctx, &d, CK_CONV_AUTO);
-    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
-    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = (size_t)9 * d.cin * d.cout, out_n = (size_t)d.n * oh * ow * d.cout;
+    ck_conv_algo got = ck_conv2d_resolve(ctx, &d, algo);
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d), gemm = algo == CK_CONV_IM2COL_GEMM || algo == CK_CONV_IMPLICIT_GEMM;
+    size_t K = (size_t)d.kh * d.kw * d.cin, rows = (size_t)d.n * oh * ow;
+    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = K * d.cout, out_n = rows * d.cout;
     float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
-    float *ref = malloc(out_n * sizeof(float)), *y[3];
+    float *ref = malloc(out_n * sizeof(float)), *want = malloc(out_n * sizeof(float)), *y[2];
     ck_conv2d_ref(&d, x, w, b, ref);
-    ck_ctx *ctxs[3] = {ctx, ck_ctx_create(ck_ctx_isa(ctx), 1), ck_ctx_create(CK_ISA_SCALAR, 2)};
-    for (int c = 0; c < 3; c++) {
-        y[c] = malloc(out_n * sizeof(float));
-        float *packed = malloc(ck_conv2d_packed_size(ctxs[c], &d, CK_CONV_AUTO) * sizeof(float));
-        size_t ws = ck_conv2d_workspace_size(ctxs[c], &d, CK_CONV_AUTO);
-        float *work = malloc((ws ? ws : 1) * sizeof(float));
-        ck_conv2d_pack(ctxs[c], &d, CK_CONV_AUTO, w, packed);
-        ck_conv2d(ctxs[c], &d, CK_CONV_AUTO, x, packed, b, y[c], work);
-        free(packed); free(work);
+    float *a = NULL;
+    if (gemm) { a = im2col_matrix(&d); im2col_fill(&d, x, a); }
+    ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1), *scalar = ck_ctx_create(CK_ISA_SCALAR, 2);
+    ck_bf16_kind best = ck_gemm_bf16_kind(ctx);
+    for (int kind = CK_BF16_EMULATED; kind <= CK_BF16_AMX; kind++) {
+        if (!ck_ctx_set_bf16_kind(ctx, (ck_bf16_kind)kind)) continue;
+        ck_ctx_set_bf16_kind(one, (ck_bf16_kind)kind);
+        ck_ctx *ctxs[2] = {ctx, one};
+        for (int c = 0; c < 2; c++) {
+            y[c] = malloc(out_n * sizeof(float));
+            float *packed = malloc(ck_conv2d_packed_size(ctxs[c], &d, algo) * sizeof(float));
+            size_t ws = ck_conv2d_workspace_size(ctxs[c], &d, algo);
+            float *work = malloc((ws ? ws : 1) * sizeof(float));
+            ck_conv2d_pack(ctxs[c], &d, algo, w, packed);
+            ck_conv2d(ctxs[c], &d, algo, x, packed, b, y[c], work);
+            free(packed); free(work);
+        }
+        if (gemm) {
+            (kind == CK_BF16_AMX ? ck_gemm_bf16_amx_ref : ck_gemm_bf16_ref)(rows, (size_t)d.cout, K, a, K, w,
+                                                                          (size_t)d.cout, b, d.act, want, (size_t)d.cout);
+        } else {
+            float *packed = malloc(ck_conv2d_packed_size(scalar, &d, algo) * sizeof(float));
+            size_t ws = ck_conv2d_workspace_size(scalar, &d, algo);
+            float *work = malloc((ws ? ws : 1) * sizeof(float));
+            ck_conv2d_pack(scalar, &d, algo, w, packed);
+            ck_conv2d(scalar, &d, algo, x, packed, b, want, work);
+            free(packed); free(work);
+        }
+        char what[220];
+        snprintf(what, sizeof what, "conv bf16 %dx%dx%d->%d %s (%s kernel): bit-exact with 1 thread and %s, "
+                 "rel err %.2e vs fp32", d.h, d.w, d.cin, d.cout, algo_name(got), bf16_kind_name((ck_bf16_kind)kind),
+                 gemm ? "the reference GEMM" : "the scalar context", rel_err(y[0], ref, out_n));
+        check(got == algo && memcmp(y[0], want, out_n * sizeof(float)) == 0 &&
+                  memcmp(y[1], want, out_n * sizeof(float)) == 0 && rel_err(y[0], ref, out_n) < 2e-2 &&
+                  rel_err(y[0], ref, out_n) > 1e-5, isa, what);
+        free(y[0]); free(y[1]);
     }
-    char what[200];
-    snprintf(what, sizeof what, "conv bf16 %dx%dx%d->%d %s: bit-exact with 1 thread and the scalar context, "
-             "rel err %.2e vs fp32", d.h, d.w, d.cin, d.cout, algo_name(got), rel_err(y[0], ref, out_n));
-    check(got == want && memcmp(y[0], y[1], out_n * sizeof(float)) == 0 &&
-              memcmp(y[0], y[2], out_n * sizeof(float)) == 0 && rel_err(y[0], ref, out_n) < 2e-2 &&
-              rel_err(y[0], ref, out_n) > 1e-5, isa, what);
-    for (int c = 0; c < 3; c++) free(y[c]);
-    ck_ctx_destroy(ctxs[1]); ck_ctx_destroy(ctxs[2]);
-    free(x); free(w); free(b); free(ref);
+    ck_ctx_set_bf16_kind(ctx, best);
+    ck_ctx_destroy(one); ck_ctx_destroy(scalar);
+    free(x); free(w); free(b); free(ref); free(want); free(a);
+}
+
+/* The algorithm a bf16 3x3 layer gets: implicit GEMM with AMX, else Winograd F(2x2). */
+static void conv_bf16_choice_case(ck_ctx *ctx, const char *isa) {
+    ck_conv2d_desc d = {.n = 1, .h = 20, .w = 20, .cin = 32, .cout = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
+                        .dw = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .groups = 1, .bf16 = 1};
+    ck_conv_algo want = ck_gemm_bf16_kind(ctx) == CK_BF16_AMX ? CK_CONV_IMPLICIT_GEMM : CK_CONV_WINOGRAD_2X2;
+    char what[120];
+    snprintf(what, sizeof what, "bf16 3x3 layer chooses %s (%s kernel)", algo_name(want),
+             bf16_kind_name(ck_gemm_bf16_kind(ctx)));
+    check(ck_conv2d_choose(ctx, &d) == want, isa, what);
 }
 
 static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
@@ -150,9 +211,14 @@ static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K
     free(a); free(b); free(bias); free(ref); free(y); free(packed); free(work);
 }
 
-/* bf16 GEMM: bit-exact against the reference (which emulates VDPBF16PS), at 2 threads and 1,
- * with denormals, a rounding tie and an overflow among the inputs; within bf16's error of fp32. */
-static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
+static const char *bf16_kind_name(ck_bf16_kind k) {
+    return k == CK_BF16_AMX ? "AMX" : k == CK_BF16_AVX512BF16 ? "AVX512_BF16" : "emulated";
+}
+
+/* bf16 GEMM with one kernel family: bit-exact against its reference (VDPBF16PS or TDPBF16PS
+ * steps), at 2 threads and 1, with denormals, a rounding tie and an overflow among the
+ * inputs; within bf16's error of fp32. */
+static void gemm_bf16_kind_case(ck_ctx *ctx, const char *isa, ck_bf16_kind kind, size_t M, size_t N, size_t K) {
     float *a = rnd(M * K), *b = rnd(K * N), *bias = rnd(N);
     if (M * K > 4 && K * N > 4) {
         a[0] = 3e-39f;          /* a denormal: flushed by the instruction */
@@ -177,14 +243,15 @@ static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, siz
     uint32_t *packed = malloc(ck_packed_b_bf16_size(K, N) * sizeof(uint32_t));
     uint32_t *work = malloc(ck_gemm_bf16_workspace_size(ctx) * sizeof(uint32_t));
     ck_pack_b_bf16(K, N, b, N, packed);
-    ck_gemm_bf16_ref(M, N, K, a, K, b, N, bias, CK_ACT_RELU, ref, N);
+    (kind == CK_BF16_AMX ? ck_gemm_bf16_amx_ref : ck_gemm_bf16_ref)(M, N, K, a, K, b, N, bias, CK_ACT_RELU, ref, N);
     ck_gemm_bf16_packed(ctx, M, N, K, a, K, packed, bias, CK_ACT_RELU, y, N, work);
     ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1);
+    ck_ctx_set_bf16_kind(one, kind);
     uint32_t *work1 = malloc(ck_gemm_bf16_workspace_size(one) * sizeof(uint32_t));
     ck_gemm_bf16_packed(one, M, N, K, a, K, packed, bias, CK_ACT_RELU, y1, N, work1);
     char what[128];
     snprintf(what, sizeof what, "gemm bf16 %zux%zux%zu (%s kernel) bit-exact, 2 threads and 1", M, N, K,
-             ck_gemm_bf16_native(ctx) ? "AVX512_BF16" : "emulated");
+             bf16_kind_name(kind));
     check(memcmp(y, ref, M * N * sizeof(float)) == 0 && memcmp(y1, ref, M * N * sizeof(float)) == 0, isa, what);
     /* without the special values: bf16's rounding moves the result by ~2^-8 relative */
     float *a2 = rnd(M * K), *b2 = rnd(K * N);
@@ -196,6 +263,14 @@ static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, siz
     free(a); free(b); free(bias); free(ref); free(y); free(y1); free(f32); free(packed); free(work); free(work1);
     free(a2); free(b2);
     ck_ctx_destroy(one);
+}
+
+/* Every bf16 kernel family this CPU and context can run. */
+static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
+    ck_bf16_kind best = ck_gemm_bf16_kind(ctx);
+    for (int k = CK_BF16_EMULATED; k <= CK_BF16_AMX; k++)
+        if (ck_ctx_set_bf16_kind(ctx, (ck_bf16_kind)k)) gemm_bf16_kind_case(ctx, isa, (ck_bf16_kind)k, M, N, K);
+    ck_ctx_set_bf16_kind(ctx, best);
 }
 
 #if defined(__x86_64__)
@@ -495,11 +570,26 @@ int main(void) {
         d = base; d.n = 2; d.h = 17; d.w = 15; d.cin = 128; d.cout = 130; d.act = CK_ACT_RELU;
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* the chunk schedule */
+        conv_bf16_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);
+        d = base; d.n = 3; d.h = 15; d.w = 14; d.cin = 64; d.cout = 70; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* rows in place (a kernel row of 192) */
+        conv_bf16_case(ctx, name, d, CK_CONV_IM2COL_GEMM);
+        d = base; d.h = 20; d.w = 18; d.cin = 3; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_bf16_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* RGB: K = 27, one padded step */
+        d = base; d.h = 12; d.w = 13; d.cin = 16; d.cout = 20; d.kw = 5; d.dw = 2; d.sh = 2; d.pad_left = d.pad_right = 4;
+        conv_bf16_case(ctx, name, d, CK_CONV_IM2COL_GEMM);     /* dilation in w, stride in h */
+        d = base; d.h = 9; d.w = 9; d.cin = 40; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
+        conv_bf16_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM);   /* 1x1 stride 2 */
+        conv_bf16_choice_case(ctx, name);
         gemm_bf16_case(ctx, name, 1, 1024, 512);
         gemm_bf16_case(ctx, name, 37, 65, 300);
         gemm_bf16_case(ctx, name, 100, 70, 777);   /* two K blocks, an odd K */
         gemm_bf16_case(ctx, name, 5, 3, 7);
         gemm_bf16_case(ctx, name, 3, 5, 0);      /* no products: bias and act */
+        gemm_bf16_case(ctx, name, 33, 65, 2100);   /* AMX: a partial row tile, three K blocks */
+        gemm_bf16_case(ctx, name, 300, 32, 64);    /* AMX: three M tiles, whole tiles */
+        gemm_bf16_case(ctx, name, 64, 96, 1024);   /* AMX: C stored in place between no blocks */
         bf16_round_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);

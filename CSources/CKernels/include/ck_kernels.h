@@ -92,11 +92,28 @@ void ck_pack_b_bf16(size_t K, size_t N, const float *B, size_t ldb, uint32_t *pa
 size_t ck_gemm_bf16_workspace_size(const ck_ctx *ctx);
 void ck_gemm_bf16_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
                          const float *bias, ck_activation act, float *C, size_t ldc, uint32_t *workspace);
-/* 1 when this context runs the AVX512_BF16 kernel (else the emulation). */
+/* 1 when this context runs a bf16 instruction (AVX512_BF16 or AMX), else the emulation. */
 int ck_gemm_bf16_native(const ck_ctx *ctx);
+
+/* Two families of bf16 sums, each bit-exact against its own reference:
+ *  - VDPBF16PS steps (ck_gemm_bf16_ref): AVX512_BF16, or emulated exactly on every other CPU;
+ *  - TDPBF16PS steps (ck_gemm_bf16_amx_ref): Intel AMX, 16 k pairs per step.
+ * Both round the same inputs and sum in fp32; they differ in the sums' order (~1e-6). */
+typedef enum { CK_BF16_EMULATED = 0, CK_BF16_AVX512BF16 = 1, CK_BF16_AMX = 2 } ck_bf16_kind;
+/* The kind a context runs: AMX when its ISA is avx512, the CPU has AMX-BF16 and the OS grants
+ * the tile state (unless CK_BF16_AMX=0 in the environment at creation), else AVX512_BF16 on an
+ * avx512 context of a CPU that has it, else the emulation. */
+ck_bf16_kind ck_gemm_bf16_kind(const ck_ctx *ctx);
+/* Sets the kind (to compare kernels); 0 if this CPU and context cannot run it. */
+int ck_ctx_set_bf16_kind(ck_ctx *ctx, ck_bf16_kind kind);
 /* Scalar reference: the same rounding and VDPBF16PS steps, plain loops, B unpacked. */
 void ck_gemm_bf16_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                       const float *bias, ck_activation act, float *C, size_t ldc);
+
+/* Reference of the AMX family: K padded with zeros to whole steps of 32 values, each step
+ * summed as TDPBF16PS does (internal/ck_bf16.h), then bias and act. */
+void ck_gemm_bf16_amx_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                          const float *bias, ck_activation act, float *C, size_t ldc);
 
 /* ---- convolution ----------------------------------------------------------- */
 
@@ -118,9 +135,10 @@ typedef struct {
     int pad_top, pad_left, pad_bottom, pad_right;  /* explicit zero padding */
     int groups;                 /* cin and cout divisible by groups */
     ck_activation act;          /* applied after the bias */
-    int bf16;                   /* 1: Winograd's position GEMMs multiply in bfloat16 (the bf16
-                                   GEMM: fp32 sums, same bits on every ISA); the tile transforms
-                                   and every other algorithm stay fp32 */
+    int bf16;                   /* 1: multiply in bfloat16 with fp32 sums: im2col and implicit
+                                   GEMM through the bf16 GEMM (the context's kernel family),
+                                   Winograd's position GEMMs through the VDPBF16PS family (its
+                                   tile transforms stay fp32); depthwise stays fp32 */
 } ck_conv2d_desc;
 
 /* Output height and width of `d`; 0 if the description is invalid. */

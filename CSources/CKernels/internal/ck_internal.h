@@ -83,7 +83,11 @@ struct ck_ctx {
     const ck_kernel_table *k;
     int threads;
     ck_pool *pool;
+    ck_bf16_kind bf16;   /* the bf16 GEMM's kernel family (ops/gemm_bf16.c) */
 };
+
+/* The best bf16 kind for an ISA on this CPU (ops/gemm_bf16.c). */
+ck_bf16_kind ck_bf16_kind_best(ck_isa isa);
 
 static inline size_t ck_min(size_t a, size_t b) { return a < b ? a : b; }
 

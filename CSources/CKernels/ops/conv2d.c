@@ -1,6 +1,7 @@
 /* Convolution driver: the algorithm choice, im2col packed straight into GEMM panels,
  * implicit GEMM over input rows in place, depthwise rows, and the dispatch to Winograd.
  * in [n, h, w, cin] (NHWC), weights [kh, kw, cin/groups, cout] (HWIO), out [n, oh, ow, cout]. */
+#include "ck_bf16.h"
 #include "ck_gemm_driver.h"
 #include "ck_winograd.h"
 #include <string.h>
@@ -51,6 +52,11 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
 /* The output tile side of a Winograd algorithm, 0 for the others. */
 static int wino_m(ck_conv_algo a) { return a == CK_CONV_WINOGRAD_2X2 ? 2 : a == CK_CONV_WINOGRAD_4X4 ? 4 : 0; }
 
+/* A bf16 layer by GEMM (ops/conv2d_bf16.c): every algorithm but depthwise and Winograd. */
+static int bf16_gemm(const ck_conv2d_desc *d, ck_conv_algo a) {
+    return d->bf16 && (a == CK_CONV_IM2COL_GEMM || a == CK_CONV_IMPLICIT_GEMM);
+}
+
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
     /* 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiplies; the transforms pay for themselves from 16
@@ -59,7 +65,9 @@ ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (ck_winograd_applies(d) && d->cout >= 16) {
         /* bf16 inputs through F(4x4)'s transforms lose too much: 7% of the largest output on
          * the kernel check's layers, against 0.4% through F(2x2) */
-        if (d->bf16 && d->cin >= 3) return CK_CONV_WINOGRAD_2X2;
+        if (d->bf16 && d->cin >= 3)
+            /* with AMX the direct sums cost less than F(2x2)'s fp32 transforms (painface-bench) */
+            return ctx->bf16 == CK_BF16_AMX ? CK_CONV_IMPLICIT_GEMM : CK_CONV_WINOGRAD_2X2;
         int f4_sides = ck_conv2d_out_h(d) >= 16 && ck_conv2d_out_w(d) >= 16;
         if (d->cin >= 16) return f4_sides ? CK_CONV_WINOGRAD_4X4 : CK_CONV_WINOGRAD_2X2;
         /* an RGB input layer (VGG16's first): F(4x4) takes 2.3 ms where im2col takes 3.5 and the
@@ -86,9 +94,8 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
  * channels (per group): such layers run the AVX2 6x16 kernels instead (same pool). */
 static const ck_ctx *conv_ctx(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, ck_ctx *tmp) {
 #if defined(__x86_64__)
-    /* bf16 Winograd keeps its own 12 x 32 kernel: AVX512_BF16 needs the avx512 context */
-    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16 &&
-        !(d->bf16 && (algo == CK_CONV_WINOGRAD_2X2 || algo == CK_CONV_WINOGRAD_4X4))) {
+    /* bf16 keeps its own kernels: AVX512_BF16 and AMX need the avx512 context */
+    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16 && !d->bf16) {
         *tmp = *ctx;
         tmp->k = ck_table_for(CK_ISA_AVX2);
         return tmp;
@@ -103,6 +110,7 @@ size_t ck_conv2d_packed_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_con
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
+    if (bf16_gemm(d, algo)) return ck_conv2d_bf16_packed_size(d);
     if (wino_m(algo)) return ck_winograd_packed_size(ctx, d, wino_m(algo));
     return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
 }
@@ -115,6 +123,10 @@ void ck_conv2d_pack(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo al
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) {
         memcpy(packed, w, K * (size_t)d->cout * sizeof(float));
+        return;
+    }
+    if (bf16_gemm(d, algo)) {
+        ck_conv2d_bf16_pack(d, w, (uint32_t *)(void *)packed);
         return;
     }
     if (wino_m(algo)) {
@@ -131,6 +143,7 @@ size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_
     ck_ctx tmp;
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     if (wino_m(algo)) return ck_winograd_workspace_size(ctx, d, wino_m(algo));
+    if (bf16_gemm(d, algo)) return ck_gemm_bf16_workspace_size(ctx);
     return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
 
@@ -252,6 +265,10 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
     }
     if (wino_m(algo)) {
         ck_winograd_conv(ctx, d, wino_m(algo), in, packed, bias, out, workspace);
+        return;
+    }
+    if (bf16_gemm(d, algo)) {
+        ck_conv2d_bf16_run(ctx, d, in, (const uint32_t *)(const void *)packed, bias, out, (uint32_t *)(void *)workspace);
         return;
     }
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);

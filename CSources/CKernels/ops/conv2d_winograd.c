@@ -241,7 +241,7 @@ static void position_gemm(const wino_job *j, size_t xi, size_t nt, size_t tb, co
  * against U[xi] packed in bf16; the bf16 kernel has its own 12 x 32 tile. */
 static void position_gemm_bf16(const wino_job *j, size_t xi, size_t nt, size_t tb, const float *V, float *M,
                                uint32_t *buf) {
-    size_t cin = (size_t)j->d->cin, cout = (size_t)j->d->cout, kp = (cin + 1) / 2;
+    size_t cin = (size_t)j->d->cin, cout = (size_t)j->d->cout, kp = (cin + 1) / 2, kps = ck_bf16_kp_stride(cin);
     size_t np = (cout + CK_BF16_NR - 1) / CK_BF16_NR, npan = (nt + CK_BF16_MR - 1) / CK_BF16_MR;
     const float *Vx = V + xi * tb * cin;
     float *Mx = M + xi * tb * cout;
@@ -260,7 +260,7 @@ static void position_gemm_bf16(const wino_job *j, size_t xi, size_t nt, size_t t
         }
         for (size_t p = 0; p < np; p++)
             for (size_t r = 0; r < npan; r++)
-                j->uk_bf16(qn, buf + r * qn * CK_BF16_MR, U + (p * kp + q0) * CK_BF16_NR,
+                j->uk_bf16(qn, buf + r * qn * CK_BF16_MR, U + (p * kps + q0) * CK_BF16_NR,
                            Mx + r * CK_BF16_MR * cout + p * CK_BF16_NR, cout, ck_min(CK_BF16_MR, nt - r * CK_BF16_MR),
                            ck_min(CK_BF16_NR, cout - p * CK_BF16_NR), q0 == 0, 0, NULL, CK_ACT_NONE);
     }
