@@ -97,7 +97,8 @@ struct BenchCommand: ParsableCommand {
                 for l in r.layers { print(String(format: "%@\t%.2e\t%.2e", l.name, l.mean, l.max)) }
                 print(
                     String(
-                        format: "%d crops: features drift mean %.2e max %.2e; top-1 agreement %@; fp32 %.2f s, %@ %.2f s",
+                        format: "%d crops: features drift mean %.2e max %.2e; top-1 agreement %@; "
+                            + "fp32 %.2f s, %@ %.2f s",
                         r.crops, r.featureMean, r.featureMax,
                         r.top1Agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "-", r.fp32Seconds,
                         "\(reduced)", r.reducedSeconds))
