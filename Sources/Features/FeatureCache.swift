@@ -147,7 +147,7 @@ public final class FeatureCache {
             + (stride == 1 ? "" : ";stride=\(stride)")
             // forced or tuned algorithms move the features' last bits: never mixed with the rule's
             + (extractor.model.context.convPolicy == .rule ? "" : ";algos=\(extractor.model.convAlgorithmDigest)")
-            // reduced precision moves features by ~1e-3: never mixed with fp32's
+            // reduced precision moves features (up to ~1e-2): never mixed with fp32's
             + (extractor.model.context.precision == .fp32 ? "" : ";precision=\(extractor.model.context.precision)")
     }
 

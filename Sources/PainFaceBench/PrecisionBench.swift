@@ -42,7 +42,7 @@ enum PrecisionBench {
         let names = a.layerNames, features = a.config.outputs.features, probs = a.config.outputs.probabilities
         var sum = [Double](repeating: 0, count: names.count), worst = sum
         var r = Report(crops: images.count)
-        var featureDrifts: [Double] = [], agree = 0
+        var agree = 0
         let chunk = 8
         for start in stride(from: 0, to: images.count, by: chunk) {
             let x = try Preprocess.tensor(Array(images[start..<min(start + chunk, images.count)]), spec: a.config.input)
@@ -66,7 +66,6 @@ enum PrecisionBench {
                     let d = Double(diff / max(scale, 1e-30))
                     sum[li] += d
                     worst[li] = max(worst[li], d)
-                    if name == features { featureDrifts.append(d) }
                 }
             }
             if let probs, let p = ya[probs], let q = yb[probs] {
@@ -79,8 +78,7 @@ enum PrecisionBench {
             }
         }
         r.layers = names.indices.map { (names[$0], sum[$0] / Double(images.count), worst[$0]) }
-        r.featureMean = featureDrifts.reduce(0, +) / Double(max(featureDrifts.count, 1))
-        r.featureMax = featureDrifts.max() ?? 0
+        if let f = r.layers.first(where: { $0.name == features }) { (r.featureMean, r.featureMax) = (f.mean, f.max) }
         if probs != nil { r.top1Agreement = Double(agree) / Double(images.count) }
         return r
     }

@@ -97,8 +97,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Arithmetic of the convolutions: fp32 (default) or bf16 (bfloat16 products, fp32 sums: AMX or "
-                + "AVX512_BF16 where the CPU has them, an exact emulation elsewhere; features move by ~1e-3 and "
-                + "are cached apart from fp32's)."))
+                + "AVX512_BF16 where the CPU has them, an exact emulation elsewhere; features move by up to ~1e-2 "
+                + "and are cached apart from fp32's)."))
     var precision = "fp32"
 
     func context() throws -> ComputeContext {

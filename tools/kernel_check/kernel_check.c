@@ -108,16 +108,10 @@ static const char *bf16_kind_name(ck_bf16_kind k);
 
 /* im2col of `d` (groups 1) as a plain matrix [n * oh * ow, kh * kw * cin], for the bf16
  * convolution's bit-exact check against the bf16 reference GEMMs. */
-static float *im2col_matrix(const ck_conv2d_desc *d) {
+static float *im2col_matrix(const ck_conv2d_desc *d, const float *x) {
     int oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
-    size_t K = (size_t)d->kh * d->kw * d->cin, rows = (size_t)d->n * oh * ow;
-    float *a = calloc(rows * K ? rows * K : 1, sizeof(float));
-    return a;
-}
-
-static void im2col_fill(const ck_conv2d_desc *d, const float *x, float *a) {
-    int oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
-    size_t K = (size_t)d->kh * d->kw * d->cin, r = 0;
+    size_t K = (size_t)d->kh * d->kw * d->cin, rows = (size_t)d->n * oh * ow, r = 0;
+    float *a = malloc((rows * K ? rows * K : 1) * sizeof(float));
     for (int n = 0; n < d->n; n++)
         for (int y = 0; y < oh; y++)
             for (int xo = 0; xo < ow; xo++, r++)
@@ -129,6 +123,7 @@ static void im2col_fill(const ck_conv2d_desc *d, const float *x, float *a) {
                                           ? x[(((size_t)n * d->h + ih) * d->w + iw) * d->cin + c] : 0.0f;
                             a[r * K + ((size_t)ky * d->kw + kx) * d->cin + c] = v;
                         }
+    return a;
 }
 
 /* A bf16 convolution with each kernel family this context can run, at 2 threads and 1:
@@ -144,8 +139,7 @@ static void conv_bf16_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_co
     float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
     float *ref = malloc(out_n * sizeof(float)), *want = malloc(out_n * sizeof(float)), *y[2];
     ck_conv2d_ref(&d, x, w, b, ref);
-    float *a = NULL;
-    if (gemm) { a = im2col_matrix(&d); im2col_fill(&d, x, a); }
+    float *a = gemm ? im2col_matrix(&d, x) : NULL;
     ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1), *scalar = ck_ctx_create(CK_ISA_SCALAR, 2);
     ck_bf16_kind best = ck_gemm_bf16_kind(ctx);
     for (int kind = CK_BF16_EMULATED; kind <= CK_BF16_AMX; kind++) {

@@ -61,12 +61,11 @@ static inline float ck_dpbf16(float acc, uint32_t a, uint32_t b) {
 /* One TDPBF16PS step for one output, as the SDM's pseudocode gives it (and as measured on
  * this CPU: bit for bit on 3e5 outputs): the step's 16 pairs as two fp32 chains of fused
  * multiply-adds from zero, one of the even products and one of the odd, then
- * acc + (even + odd); inputs denormal -> zero, each result's denormals -> zero. a: 16 pairs,
- * b: 16 pairs `bs` apart. */
-static inline float ck_amx_bf16_step(float acc, const uint32_t *a, const uint32_t *b, size_t bs) {
+ * acc + (even + odd); inputs denormal -> zero, each result's denormals -> zero. a, b: 16 pairs. */
+static inline float ck_amx_bf16_step(float acc, const uint32_t *a, const uint32_t *b) {
     float e = 0.0f, o = 0.0f;
     for (int q = 0; q < CK_AMX_PAIRS; q++) {
-        uint32_t x = a[q], y = b[(size_t)q * bs];
+        uint32_t x = a[q], y = b[q];
         float a0 = ck_ftz(ck_bf16_to_f32((uint16_t)x)), a1 = ck_ftz(ck_bf16_to_f32((uint16_t)(x >> 16)));
         float b0 = ck_ftz(ck_bf16_to_f32((uint16_t)y)), b1 = ck_ftz(ck_bf16_to_f32((uint16_t)(y >> 16)));
         e = ck_ftz(fmaf(a0, b0, e));
@@ -104,12 +103,12 @@ int ck_amx_usable(void);
 /* A's rows for the bf16 drivers: row `row`'s k values [k0, k0 + kc) as fp32, returned in place
  * or written into tmp (kc floats). */
 typedef const float *(*ck_bf16_row_fn)(const void *src, size_t row, size_t k0, size_t kc, float *tmp);
-/* C [M, N] = act(bf16(A) Bp + bias) with A's rows from `rows`, fetched in segments of
- * kc_hint values when that is a whole number of the kernel's steps within its block (else one
- * segment per block); the context's bf16 kind. */
+/* C [M, N] = act(bf16(A) Bp + bias) with A's rows from `rows`, the context's bf16 kind.
+ * row_seg: the rows' natural segment (a convolution's kernel row, read in place), 0 for none;
+ * rows are fetched in divisors of it that suit the kernel. */
 void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn rows, const void *src,
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
-                       uint32_t *workspace, size_t kc_hint);
+                       uint32_t *workspace, size_t row_seg);
 
 /* bf16 convolution by GEMM (ops/conv2d_bf16.c): what ck_conv2d runs for a bf16 description
  * whose algorithm resolves to im2col or implicit GEMM. Workspace: ck_gemm_bf16_workspace_size. */

@@ -55,25 +55,15 @@ void ck_conv2d_bf16_pack(const ck_conv2d_desc *d, const float *w, uint32_t *pack
     for (int g = 0; g < d->groups; g++) ck_pack_b_bf16(K, og, w + (size_t)g * og, (size_t)d->cout, packed + g * per);
 }
 
-/* Row segments that follow the kernel rows, so most are read in place: the largest divisor of
- * a kernel row that is a whole number of the kernel's steps and fits its block. */
-static size_t kc_hint(const ck_ctx *ctx, const ck_conv2d_desc *d) {
-    size_t rowK = (size_t)d->kw * (size_t)(d->cin / d->groups);
-    size_t unit = ctx->bf16 == CK_BF16_AMX ? 32 : 2, cap = ctx->bf16 == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
-    if (d->groups != 1 || d->dw != 1 || rowK % unit) return 0;
-    for (size_t kc = cap / unit * unit; kc >= unit; kc -= unit)
-        if (rowK % kc == 0) return kc;
-    return 0;
-}
-
 void ck_conv2d_bf16_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
                         const float *bias, float *out, uint32_t *workspace) {
     size_t K = conv_k(d), og = (size_t)(d->cout / d->groups), per = ck_packed_b_bf16_size(K, og);
     conv_rows s = {d, in, 0, ck_conv2d_out_h(d), ck_conv2d_out_w(d)};
-    size_t M = (size_t)d->n * s.oh_n * s.ow_n, hint = kc_hint(ctx, d);
+    /* a kernel row of taps x channels is contiguous in NHWC without groups or dilation in w */
+    size_t M = (size_t)d->n * s.oh_n * s.ow_n, row_seg = d->groups == 1 && d->dw == 1 ? (size_t)d->kw * d->cin : 0;
     for (int g = 0; g < d->groups; g++) {
         s.group = g;
         ck_gemm_bf16_rows(ctx, M, og, K, conv_row, &s, packed + g * per, bias ? bias + (size_t)g * og : NULL, d->act,
-                          out + (size_t)g * og, (size_t)d->cout, workspace, hint);
+                          out + (size_t)g * og, (size_t)d->cout, workspace, row_seg);
     }
 }

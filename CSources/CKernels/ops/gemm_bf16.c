@@ -54,8 +54,8 @@ int ck_ctx_set_bf16_kind(ck_ctx *ctx, ck_bf16_kind kind) {
 
 ck_gemm_bf16_uk_fn ck_gemm_bf16_kernel(const ck_ctx *ctx) {
 #if defined(__x86_64__)
-    if (kind_available(ctx->k->isa, CK_BF16_AVX512BF16) && ctx->bf16 != CK_BF16_EMULATED)
-        return ck_gemm_bf16_uk_avx512bf16;
+    /* both native kinds imply AVX512_BF16 (kind_available) */
+    if (ctx->bf16 != CK_BF16_EMULATED) return ck_gemm_bf16_uk_avx512bf16;
 #endif
     return ck_gemm_bf16_uk_emulated;
 }
@@ -194,16 +194,26 @@ static void task(size_t t, int thread, void *arg) {
     } while (k0 < j->K);
 }
 
+/* Values per row fetch: the largest divisor of the rows' natural segment that is a whole
+ * number of the kernel's steps and fits its block (so a convolution's kernel rows are read in
+ * place), else one block. */
+static size_t segment(ck_bf16_kind kind, size_t row_seg) {
+    size_t unit = kind == CK_BF16_AMX ? 32 : 2, cap = kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
+    if (row_seg && row_seg % unit == 0)
+        for (size_t s = cap; s >= unit; s -= unit)
+            if (row_seg % s == 0) return s;
+    return cap;
+}
+
 void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn rows, const void *src,
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
-                       uint32_t *workspace, size_t kc_hint) {
+                       uint32_t *workspace, size_t row_seg) {
     if (M == 0 || N == 0) return;
     job j = {.kind = ctx->bf16, .uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .rows = rows, .src = src,
              .Bp = Bp, .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
-    /* rows are fetched in segments of `seg` values (whole kernel steps; a convolution's hint
-     * makes them its kernel rows, read in place), blocks are whole segments */
-    size_t unit = j.kind == CK_BF16_AMX ? 32 : 2, cap = j.kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
-    j.seg = kc_hint && kc_hint % unit == 0 && kc_hint <= cap ? kc_hint : cap;
+    /* blocks are whole segments */
+    size_t cap = j.kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
+    j.seg = segment(j.kind, row_seg);
     j.kcb = cap / j.seg * j.seg;
     j.tile = j.kind == CK_BF16_AMX ? CK_AMX_MC : (size_t)CK_BF16_MR * CK_MC_PANELS;
     size_t mtiles = (M + j.tile - 1) / j.tile, np = npanels(N);

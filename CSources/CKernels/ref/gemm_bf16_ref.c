@@ -3,7 +3,6 @@
  * act: what every bf16 kernel of that family must give, bit for bit. */
 #include "ck_bf16.h"
 #include "ck_kernels.h"
-#include <stdlib.h>
 
 static uint32_t pair(const float *x, size_t stride, size_t k, size_t K) {
     uint32_t lo = k < K ? ck_bf16_from_f32(x[k * stride]) : 0;
@@ -41,7 +40,7 @@ void ck_gemm_bf16_amx_ref(size_t M, size_t N, size_t K, const float *A, size_t l
                     a[q] = pair(A + i * lda, 1, 32 * s + 2 * q, K);
                     b[q] = pair(B + j, ldb, 32 * s + 2 * q, K);
                 }
-                acc = ck_amx_bf16_step(acc, a, b, 1);
+                acc = ck_amx_bf16_step(acc, a, b);
             }
             C[i * ldc + j] = finish(acc, bias, j, act);
         }
