@@ -148,7 +148,7 @@ public final class FeatureCache {
             // forced or tuned algorithms move the features' last bits: never mixed with the rule's
             + (extractor.model.context.convPolicy == .rule ? "" : ";algos=\(extractor.model.convAlgorithmDigest)")
             // reduced precision moves features (up to ~1e-2): never mixed with fp32's
-            + (extractor.model.context.precision == .fp32 ? "" : ";precision=\(extractor.model.context.precision)")
+            + (extractor.model.precision == .fp32 ? "" : ";precision=\(extractor.model.precision)")
     }
 
     /// True when `entry` holds what this cache's settings give for `folder` now (the same

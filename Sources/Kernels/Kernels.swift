@@ -40,14 +40,23 @@ public final class ComputeContext: @unchecked Sendable {
     public let threads: Int
     /// How models built on this context choose their convolution algorithms.
     public var convPolicy = ConvPolicy.rule
-    /// The arithmetic of the convolutions of models built on this context.
-    public var precision = Precision.fp32
+    /// The arithmetic of the convolutions of models built on this context; nil: each model's
+    /// own default (its config's `precision`, else fp32).
+    public var precision: Precision?
     /// The bf16 kernel family: "AMX", "AVX512_BF16" or "emulated" (ck_gemm_bf16_kind).
     public var bf16Kernel: String {
         switch ck_gemm_bf16_kind(raw) {
         case CK_BF16_AMX: return "AMX"
         case CK_BF16_AVX512BF16: return "AVX512_BF16"
         default: return "emulated"
+        }
+    }
+    /// The int8 kernel: "AMX", "AVX512-VNNI" or "portable" (ck_gemm_int8_kind).
+    public var int8Kernel: String {
+        switch ck_gemm_int8_kind(raw) {
+        case CK_INT8_AMX: return "AMX"
+        case CK_INT8_AVX512VNNI: return "AVX512-VNNI"
+        default: return "portable"
         }
     }
 
@@ -189,13 +198,16 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
     case fp32
     /// Weights and the GEMMs' inputs rounded to bfloat16, products summed in fp32.
     case bf16
+    /// Weights in s8 per output channel, inputs in u8 with the scale a calibration chose
+    /// (`painface quantize`), exact int32 sums.
+    case int8
 
     public var description: String { rawValue }
 
     /// A user's `--precision NAME`.
     public static func named(_ name: String) throws -> Precision {
         guard let p = Precision(rawValue: name) else {
-            throw KernelError.shape("unknown precision '\(name)': expected one of fp32, bf16")
+            throw KernelError.shape("unknown precision '\(name)': expected one of fp32, bf16, int8")
         }
         return p
     }

@@ -45,6 +45,25 @@ public enum ConvPolicy: Sendable, Equatable {
     case tuned(path: String)
 }
 
+/// A tensor's u8 quantisation: q = clamp(round_even(x / scale) + zeroPoint, 0, 255).
+public struct Int8Quantization: Sendable, Equatable, Codable {
+    public var scale: Float
+    public var zeroPoint: Int
+
+    public init(scale: Float, zeroPoint: Int) { (self.scale, self.zeroPoint) = (scale, zeroPoint) }
+
+    /// The quantisation of values in [lo, hi] (widened to hold 0), as the kernels define it.
+    public init(lo: Float, hi: Float) {
+        var s: Float = 0
+        var z: Int32 = 0
+        ck_int8_range(lo, hi, &s, &z)
+        (scale, zeroPoint) = (s, Int(z))
+    }
+
+    /// The largest K an int8 layer may have (its int32 sums cannot overflow).
+    public static let maxK = Int(CK_INT8_MAX_K)
+}
+
 /// Geometry of a 2-D convolution over NHWC input with HWIO weights.
 public struct Conv2DShape: Sendable, Equatable {
     public var n, h, w, cin, cout, kh, kw: Int
@@ -55,6 +74,9 @@ public struct Conv2DShape: Sendable, Equatable {
     /// Multiply in bfloat16 with fp32 sums (the context's bf16 kernel family); depthwise
     /// layers stay fp32.
     public var bf16 = false
+    /// Multiply in int8 with int32 sums, the input quantised with this scale and zero point
+    /// (ck_int8_range); depthwise layers stay fp32.
+    public var int8: Int8Quantization?
 
     public init(n: Int, h: Int, w: Int, cin: Int, cout: Int, kh: Int, kw: Int) {
         (self.n, self.h, self.w, self.cin, self.cout, self.kh, self.kw) = (n, h, w, cin, cout, kh, kw)
@@ -66,7 +88,8 @@ public struct Conv2DShape: Sendable, Equatable {
             kh: Int32(kh), kw: Int32(kw), sh: Int32(sh), sw: Int32(sw), dh: Int32(dh),
             dw: Int32(dw), pad_top: Int32(padTop), pad_left: Int32(padLeft),
             pad_bottom: Int32(padBottom), pad_right: Int32(padRight),
-            groups: Int32(groups), act: activation.c, bf16: bf16 ? 1 : 0)
+            groups: Int32(groups), act: activation.c, bf16: bf16 ? 1 : 0, int8: int8 == nil ? 0 : 1,
+            in_scale: int8?.scale ?? 0, in_zero: Int32(int8?.zeroPoint ?? 0))
     }
     public var isValid: Bool { var d = c; return ck_conv2d_valid(&d) != 0 }
     public var outH: Int { var d = c; return Int(ck_conv2d_out_h(&d)) }
@@ -209,6 +232,50 @@ public final class PackedMatrixBF16: @unchecked Sendable {
             .assumingMemoryBound(to: UInt32.self)
         packed.withUnsafeBufferPointer {
             ck_gemm_bf16_packed(ctx.raw, m, n, k, a.data, k, $0.baseAddress, bias?.data, activation.c, out.data, n, ws)
+        }
+        return out
+    }
+}
+
+/// A weight matrix W [k, n] in s8 per column for act(a W + bias) with a quantised to u8 by
+/// `input` and exact int32 sums (the int8 GEMM of CKernels: the same bits on every kernel, ISA
+/// and thread count).
+public final class PackedMatrixInt8: @unchecked Sendable {
+    public let k: Int, n: Int
+    let packed: [UInt32]
+    let ctx: ComputeContext
+
+    public init(_ ctx: ComputeContext, weights: Tensor, input: Int8Quantization) throws {
+        guard weights.shape.count == 2 else {
+            throw KernelError.shape("dense weights must be 2-D, got \(weights.shape)")
+        }
+        let (k, n) = (weights.shape[0], weights.shape[1])
+        guard k <= Int8Quantization.maxK else {
+            throw KernelError.shape("int8 weights have k = \(k), more than \(Int8Quantization.maxK)")
+        }
+        var p = [UInt32](repeating: 0, count: ck_packed_b_int8_size(k, n))
+        p.withUnsafeMutableBufferPointer {
+            ck_pack_b_int8(k, n, weights.data, n, input.scale, Int32(input.zeroPoint), $0.baseAddress)
+        }
+        (self.k, self.n, self.ctx, packed) = (k, n, ctx, p)
+    }
+
+    /// act(a [m, k] x W + bias) -> [m, n]
+    public func matmul(
+        _ a: Tensor, bias: Tensor?, activation: Activation = .linear, workspace: Workspace
+    ) throws
+        -> Tensor
+    {
+        guard let k0 = a.shape.last, k0 == k else {
+            throw KernelError.shape("matmul input \(a.shape), expected last dimension \(k)")
+        }
+        if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
+        let m = a.count / max(k, 1)
+        let out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
+        let ws = UnsafeMutableRawPointer(workspace.floats(ck_gemm_int8_workspace_size(ctx.raw)))
+            .assumingMemoryBound(to: UInt32.self)
+        packed.withUnsafeBufferPointer {
+            ck_gemm_int8_packed(ctx.raw, m, n, k, a.data, k, $0.baseAddress, bias?.data, activation.c, out.data, n, ws)
         }
         return out
     }

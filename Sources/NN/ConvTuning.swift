@@ -52,7 +52,7 @@ public final class ConvTuning {
     func key(_ s: Conv2DShape, _ ctx: ComputeContext) -> String {
         "\(Self.cpu)|\(ctx.isa)|threads=\(ctx.threads)|n=\(batch)|\(s.h)x\(s.w)x\(s.cin)->\(s.cout) k\(s.kh)x\(s.kw) "
             + "s\(s.sh),\(s.sw) d\(s.dh),\(s.dw) p\(s.padTop),\(s.padLeft),\(s.padBottom),\(s.padRight) g\(s.groups)"
-            + (s.bf16 ? " bf16=\(ctx.bf16Kernel)" : "")
+            + (s.bf16 ? " bf16=\(ctx.bf16Kernel)" : "") + (s.int8 == nil ? "" : " int8=\(ctx.int8Kernel)")
     }
 
     /// The algorithm for one layer: the stored choice, else measured now (and stored).

@@ -8,6 +8,8 @@ import Weights
 public final class Model: @unchecked Sendable {
     public let config: ModelConfig
     public let context: ComputeContext
+    /// The arithmetic the convolutions run in: the context's, else the config's, else fp32.
+    public let precision: Precision
     let nodes: [Node]
     let index: [String: Int]
     let workspace = Workspace()
@@ -59,6 +61,21 @@ public final class Model: @unchecked Sendable {
         }
         let file = weights.sourceName
         func fail(_ s: String) -> ModelFileError { ModelFileError(file, s) }
+        if let p = context.precision {
+            precision = p
+        } else if let name = config.precision {
+            guard let p = Precision(rawValue: name) else {
+                throw fail("precision \"\(name)\" is not one of fp32, bf16, int8")
+            }
+            precision = p
+        } else {
+            precision = .fp32
+        }
+        if precision == .int8 && !config.layers.contains(where: { $0.inputQuant != nil }) {
+            throw fail(
+                "has no int8 calibration (no layer has input_quant): make one with painface quantize --model "
+                    + "\(config.name) --calibration FOLDER... --out NAME")
+        }
         var used = Set<String>()
         var tuning: ConvTuning?
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
@@ -184,7 +201,14 @@ public final class Model: @unchecked Sendable {
                 guard cs.isValid else { throw fail("\(at): kernel \(k) does not fit the \(h)x\(w) input") }
                 // an RGB-like first layer stays fp32: it sees the raw pixels, and with a K of 27
                 // its time goes to gathering rows, not to multiplies (no clear gain measured)
-                cs.bf16 = context.precision == .bf16 && cs.cin / cs.groups >= 16
+                cs.bf16 = precision == .bf16 && cs.cin / cs.groups >= 16
+                if precision == .int8, let q = l.inputQuant {
+                    guard q.scale.isFinite, q.scale > 0, (0...255).contains(q.zeroPoint) else {
+                        throw fail("\(at): input_quant needs a positive scale and a zero_point of 0 to 255")
+                    }
+                    // as bf16: the RGB-like first layer (and depthwise layers) stay fp32
+                    if Self.int8Applies(cs) { cs.int8 = q }
+                }
                 let bias = (l.useBias ?? true) ? try tensor("\(l.name).bias", [cs.cout]) : nil
                 let algorithm: ConvAlgorithm
                 switch context.convPolicy {
@@ -403,6 +427,21 @@ public final class Model: @unchecked Sendable {
         var out: [String: Tensor] = [:]
         for w in wanted { out[w] = values[index[w]!]!.reshaped(values[index[w]!]!.shape) }
         return out
+    }
+
+    /// Layers int8 runs in: 16 or more input channels per group (an RGB-like first layer sees
+    /// raw pixels and is cheap; depthwise layers have no sums to speed up) and a K within the
+    /// int8 limit.
+    static func int8Applies(_ s: Conv2DShape) -> Bool {
+        s.cin / s.groups >= 16 && s.kh * s.kw * (s.cin / s.groups) <= Int8Quantization.maxK
+    }
+
+    /// The convolutions int8 applies to and the layer each reads: what a calibration measures.
+    public var int8Inputs: [(layer: String, input: String)] {
+        nodes.compactMap { n in
+            guard case .conv(let c) = n.op, Self.int8Applies(c.shape) else { return nil }
+            return (n.name, nodes[n.inputs[0]].name)
+        }
     }
 
     /// Each convolution's algorithm, in graph order.

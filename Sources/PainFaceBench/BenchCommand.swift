@@ -18,13 +18,16 @@ struct ComputeOptions: ParsableArguments {
     var isa: String?
     @Option(help: "Convolution algorithms of the models: rule, tuned, im2col, implicit, winograd2x2, winograd4x4.")
     var convAlgo = "rule"
-    @Option(help: "Arithmetic of the models' convolutions: fp32 or bf16.")
-    var precision = "fp32"
+    @Option(
+        help: ArgumentHelp(
+            "Arithmetic of the models' convolutions: fp32, bf16 or int8 (a model calibrated by painface quantize); "
+                + "default: each model's own (fp32 unless its config names one)."))
+    var precision: String?
 
     func context() throws -> ComputeContext {
         let ctx = try ComputeContext(isaName: isa, threads: threads)
         ctx.convPolicy = try ConvPolicy.named(convAlgo)
-        ctx.precision = try Precision.named(precision)
+        ctx.precision = try precision.map(Precision.named)
         return ctx
     }
 }
@@ -90,17 +93,18 @@ struct BenchCommand: ParsableCommand {
             if !precisionDrift.isEmpty {
                 var fp32 = compute
                 fp32.precision = "fp32"
-                let reduced = try Precision.named(compute.precision == "fp32" ? "bf16" : compute.precision)
-                let r = try PrecisionBench.run(
+                let asked = try compute.precision.map(Precision.named)
+                let reduced = asked == nil || asked == .fp32 ? Precision.bf16 : asked!
+                let (crops, r) = try PrecisionBench.run(
                     folders: precisionDrift, model: model, precision: reduced, every: 10, fp32: try fp32.context())
                 print("layer\tdrift mean\tdrift max   (\(reduced) against fp32, max-abs difference / max-abs)")
-                for l in r.layers { print(String(format: "%@\t%.2e\t%.2e", l.name, l.mean, l.max)) }
+                for l in r.layers { print(String(format: "%@\t%.2e\t%.2e", l.layer, l.mean, l.max)) }
                 print(
                     String(
                         format: "%d crops: features drift mean %.2e max %.2e; top-1 agreement %@; "
                             + "fp32 %.2f s, %@ %.2f s",
-                        r.crops, r.featureMean, r.featureMax,
-                        r.top1Agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "-", r.fp32Seconds,
+                        crops, r.features.mean, r.features.max,
+                        r.top1Agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "-", r.referenceSeconds,
                         "\(reduced)", r.reducedSeconds))
                 return
             }

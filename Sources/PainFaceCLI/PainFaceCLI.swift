@@ -96,16 +96,17 @@ struct ComputeOptions: ParsableArguments {
     var convAlgo: String?
     @Option(
         help: ArgumentHelp(
-            "Arithmetic of the convolutions: fp32 (default) or bf16 (bfloat16 products, fp32 sums: AMX or "
-                + "AVX512_BF16 where the CPU has them, an exact emulation elsewhere; features move by up to ~1e-2 "
-                + "and are cached apart from fp32's)."))
-    var precision = "fp32"
+            "Arithmetic of the convolutions: fp32, bf16 (bfloat16 products, fp32 sums: AMX or AVX512_BF16 where the "
+                + "CPU has them, an exact emulation elsewhere; features move by up to ~1e-2) or int8 (a model "
+                + "calibrated by painface quantize; AMX or AVX512-VNNI where the CPU has them). Default: the "
+                + "model's own (fp32 unless its config names one). Reduced-precision features are cached apart."))
+    var precision: String?
 
     func context() throws -> ComputeContext {
         let ctx = try ComputeContext(isaName: isa, threads: threads)
         do {
             ctx.convPolicy = try ConvPolicy.named(convAlgo ?? "rule")
-            ctx.precision = try Precision.named(precision)
+            ctx.precision = try precision.map(Precision.named)
         } catch { throw ValidationError("\(error)") }
         return ctx
     }
@@ -129,7 +130,7 @@ struct PainFaceCommand: ParsableCommand {
         subcommands: [
             DatasetCommand.self, ExtractCommand.self, InferCommand.self, CropCommand.self, FeaturesCommand.self,
             TrainCommand.self, EvaluateCommand.self, PredictCommand.self, WatchCommand.self, ExplainCommand.self,
-            ModelsCommand.self,
+            ModelsCommand.self, QuantizeCommand.self,
         ],
         defaultSubcommand: nil)
 

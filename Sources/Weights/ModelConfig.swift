@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// The architecture of a model: the JSON file next to its safetensors weights.
 /// Keys are snake_case in the file. See models/README.md for the full schema.
@@ -14,6 +15,11 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var classes: [String]?
     public var description: String?
     public var source: String?
+    /// The precision the model runs in unless a command asks for another: fp32 (absent), bf16
+    /// or int8 (which needs each int8 layer's `input_quant`, from `painface quantize`).
+    public var precision: String?
+    /// How `painface quantize` calibrated the model and how far int8 moved it from fp32.
+    public var quantization: QuantizationReport?
 
     public struct Outputs: Codable, Sendable, Equatable {
         public var features: String
@@ -184,10 +190,44 @@ public struct LayerSpec: Codable, Sendable, Equatable {
     public var pool: [Int]?
     public var ceilMode: Bool?
     public var countIncludePad: Bool?
+    /// conv2d in int8: the u8 quantisation of the layer's input (from calibration).
+    public var inputQuant: Int8Quantization?
 
     public init(name: String, type: String, inputs: [String]? = nil) {
         self.name = name
         self.type = type
         self.inputs = inputs
+    }
+}
+
+/// A calibration's record, kept in the quantised model's config: the method, the crops it
+/// saw, and the drift of each layer and of the features against fp32 on those crops (max-abs
+/// difference / max-abs of the fp32 output, per crop; mean and max over crops).
+public struct QuantizationReport: Codable, Sendable, Equatable {
+    public struct Drift: Codable, Sendable, Equatable {
+        public var layer: String
+        public var mean: Double
+        public var max: Double
+        public init(layer: String, mean: Double, max: Double) { (self.layer, self.mean, self.max) = (layer, mean, max) }
+    }
+    /// e.g. "percentile 99.99 of each int8 layer's input values"
+    public var method: String
+    public var calibrationCrops: Int
+    public var calibrationSource: [String]
+    public var int8Layers: [String]
+    /// Layers int8 could run that calibration kept in fp32 (they moved the features most).
+    public var fp32Layers: [String]
+    public var drift: [Drift]
+    public var featureDrift: Drift
+    /// Top-1 agreement of the class probabilities with fp32 (models that have them).
+    public var top1Agreement: Double?
+    public init(
+        method: String, calibrationCrops: Int, calibrationSource: [String], int8Layers: [String],
+        fp32Layers: [String], drift: [Drift], featureDrift: Drift, top1Agreement: Double?
+    ) {
+        (self.method, self.calibrationCrops, self.calibrationSource, self.int8Layers, self.fp32Layers) = (
+            method, calibrationCrops, calibrationSource, int8Layers, fp32Layers
+        )
+        (self.drift, self.featureDrift, self.top1Agreement) = (drift, featureDrift, top1Agreement)
     }
 }

@@ -259,6 +259,142 @@ static void gemm_bf16_kind_case(ck_ctx *ctx, const char *isa, ck_bf16_kind kind,
     ck_ctx_destroy(one);
 }
 
+static const char *int8_kind_name(ck_int8_kind k) {
+    return k == CK_INT8_AMX ? "AMX" : k == CK_INT8_AVX512VNNI ? "AVX512-VNNI" : "portable";
+}
+
+/* The quantisation of a's values in [lo, hi] scaled by `narrow` (< 1 clips the tails). */
+static void int8_range_of(const float *a, size_t n, float narrow, float *scale, int *zero) {
+    float lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] < lo) lo = a[i];
+        if (a[i] > hi) hi = a[i];
+    }
+    ck_int8_range(lo * narrow, hi * narrow, scale, zero);
+}
+
+/* int8 GEMM with one kernel: bit-exact against the reference at 2 threads and 1, with
+ * clipped values, NaN, infinities, a rounding tie and an all-zero weight column among the
+ * inputs; within int8's error of fp32 (and visibly not fp32). */
+static void gemm_int8_kind_case(ck_ctx *ctx, const char *isa, ck_int8_kind kind, size_t M, size_t N, size_t K,
+                                float shift) {
+    float *a = rnd(M * K), *b = rnd(K * N), *bias = rnd(N);
+    for (size_t i = 0; i < M * K; i++) a[i] += shift;   /* shift 1: non-negative, as after ReLU */
+    float scale;
+    int zero;
+    int8_range_of(a, M * K, 0.9f, &scale, &zero);
+    if (M * K > 4 && K * N > 4) {
+        a[0] = NAN;
+        a[1] = INFINITY;
+        a[2] = -INFINITY;
+        a[3] = 2.5f * scale;      /* ties to even: 2 steps above the zero point */
+        for (size_t k = 0; k < K; k++) b[k * N] = 0.0f;
+    }
+    size_t mn = M * N ? M * N : 1;
+    float *ref = malloc(mn * sizeof(float)), *y = malloc(mn * sizeof(float)), *y1 = malloc(mn * sizeof(float));
+    float *f32 = malloc(mn * sizeof(float));
+    uint32_t *packed = malloc(ck_packed_b_int8_size(K, N) * sizeof(uint32_t));
+    uint32_t *work = malloc(ck_gemm_int8_workspace_size(ctx) * sizeof(uint32_t));
+    ck_pack_b_int8(K, N, b, N, scale, zero, packed);
+    ck_gemm_int8_ref(M, N, K, a, K, b, N, scale, zero, bias, CK_ACT_RELU, ref, N);
+    ck_gemm_int8_packed(ctx, M, N, K, a, K, packed, bias, CK_ACT_RELU, y, N, work);
+    ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1);
+    ck_ctx_set_int8_kind(one, kind);
+    uint32_t *work1 = malloc(ck_gemm_int8_workspace_size(one) * sizeof(uint32_t));
+    ck_gemm_int8_packed(one, M, N, K, a, K, packed, bias, CK_ACT_RELU, y1, N, work1);
+    char what[160];
+    snprintf(what, sizeof what, "gemm int8 %zux%zux%zu zero point %d (%s kernel) bit-exact, 2 threads and 1", M, N, K,
+             zero, int8_kind_name(kind));
+    check(memcmp(y, ref, M * N * sizeof(float)) == 0 && memcmp(y1, ref, M * N * sizeof(float)) == 0, isa, what);
+    /* ordinary values, the full range: int8's rounding moves the result by ~1e-2 */
+    float *a2 = rnd(M * K), *b2 = rnd(K * N);
+    for (size_t i = 0; i < M * K; i++) a2[i] += shift;
+    int8_range_of(a2, M * K, 1.0f, &scale, &zero);
+    ck_pack_b_int8(K, N, b2, N, scale, zero, packed);
+    ck_gemm_int8_packed(ctx, M, N, K, a2, K, packed, bias, CK_ACT_NONE, y, N, work);
+    ck_gemm_ref(M, N, K, a2, K, b2, N, bias, CK_ACT_NONE, f32, N);
+    double e = rel_err(y, f32, M * N);
+    snprintf(what, sizeof what, "gemm int8 %zux%zux%zu vs fp32: rel err %.2e", M, N, K, e);
+    check(e < 3e-2 && (K < 8 || e > 1e-5), isa, what);
+    free(a); free(b); free(bias); free(ref); free(y); free(y1); free(f32); free(packed); free(work); free(work1);
+    free(a2); free(b2);
+    ck_ctx_destroy(one);
+}
+
+/* Every int8 kernel this CPU and context can run. */
+static void gemm_int8_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K, float shift) {
+    ck_int8_kind best = ck_gemm_int8_kind(ctx);
+    for (int k = CK_INT8_SCALAR; k <= CK_INT8_AMX; k++)
+        if (ck_ctx_set_int8_kind(ctx, (ck_int8_kind)k)) gemm_int8_kind_case(ctx, isa, (ck_int8_kind)k, M, N, K, shift);
+    ck_ctx_set_int8_kind(ctx, best);
+}
+
+/* An int8 convolution with each kernel this context can run, at 2 threads and 1: bit-exact
+ * against the reference GEMM over the im2col matrix (padding is 0.0, so the zero point);
+ * within int8's error of the fp32 reference convolution. Winograd requests resolve to the
+ * implicit GEMM. */
+static void conv_int8_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_conv_algo algo, float shift) {
+    d.int8 = 1;
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
+    size_t K = (size_t)d.kh * d.kw * d.cin, rows = (size_t)d.n * oh * ow;
+    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = K * d.cout, out_n = rows * d.cout;
+    float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
+    for (size_t i = 0; i < in_n; i++) x[i] += shift;
+    int8_range_of(x, in_n, 1.0f, &d.in_scale, &d.in_zero);
+    ck_conv_algo got = ck_conv2d_resolve(ctx, &d, algo), expect = algo;
+    if (algo == CK_CONV_WINOGRAD_2X2 || algo == CK_CONV_WINOGRAD_4X4) expect = CK_CONV_IMPLICIT_GEMM;
+    float *ref = malloc(out_n * sizeof(float)), *want = malloc(out_n * sizeof(float)), *y[2];
+    ck_conv2d_ref(&d, x, w, b, ref);
+    float *a = im2col_matrix(&d, x);
+    ck_gemm_int8_ref(rows, (size_t)d.cout, K, a, K, w, (size_t)d.cout, d.in_scale, d.in_zero, b, d.act, want,
+                     (size_t)d.cout);
+    ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1);
+    ck_int8_kind best = ck_gemm_int8_kind(ctx);
+    for (int kind = CK_INT8_SCALAR; kind <= CK_INT8_AMX; kind++) {
+        if (!ck_ctx_set_int8_kind(ctx, (ck_int8_kind)kind)) continue;
+        ck_ctx_set_int8_kind(one, (ck_int8_kind)kind);
+        ck_ctx *ctxs[2] = {ctx, one};
+        for (int c = 0; c < 2; c++) {
+            y[c] = malloc(out_n * sizeof(float));
+            float *packed = malloc(ck_conv2d_packed_size(ctxs[c], &d, algo) * sizeof(float));
+            size_t ws = ck_conv2d_workspace_size(ctxs[c], &d, algo);
+            float *work = malloc((ws ? ws : 1) * sizeof(float));
+            ck_conv2d_pack(ctxs[c], &d, algo, w, packed);
+            ck_conv2d(ctxs[c], &d, algo, x, packed, b, y[c], work);
+            free(packed); free(work);
+        }
+        double e = rel_err(y[0], ref, out_n);
+        char what[220];
+        snprintf(what, sizeof what, "conv int8 %dx%dx%d->%d k%dx%d %s zero point %d (%s kernel): bit-exact with "
+                 "1 thread and the reference GEMM, rel err %.2e vs fp32", d.h, d.w, d.cin, d.cout, d.kh, d.kw,
+                 algo_name(got), d.in_zero, int8_kind_name((ck_int8_kind)kind), e);
+        check(got == expect && memcmp(y[0], want, out_n * sizeof(float)) == 0 &&
+                  memcmp(y[1], want, out_n * sizeof(float)) == 0 && e < 3e-2 && e > 1e-5, isa, what);
+        free(y[0]); free(y[1]);
+    }
+    ck_ctx_set_int8_kind(ctx, best);
+    ck_ctx_destroy(one);
+    free(x); free(w); free(b); free(ref); free(want); free(a);
+}
+
+/* The quantiser's rounding and saturation: ties to even, clamping at 0 and 255, NaN and
+ * infinities (VCVTPS2DQ would turn those into INT_MIN), against values worked by hand. */
+static void int8_quantize_case(const char *isa) {
+    const float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 300.0f, -300.0f, NAN, INFINITY, -INFINITY, 127.49f, 1e-30f};
+    const int want[] = {10, 12, 12, 10, 8, 255, 0, 0, 255, 0, 137, 10};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) bad += ck_int8_quantize(x[i], 1.0f, 10) != want[i];
+    float s;
+    int z;
+    ck_int8_range(-1.0f, 3.0f, &s, &z);       /* 4 / 255 per step; -1 -> 63.75 -> 64 */
+    bad += !(s == 4.0f / 255.0f && z == 64);
+    ck_int8_range(0.5f, 2.0f, &s, &z);        /* widened to hold 0 */
+    bad += !(s == 2.0f / 255.0f && z == 0);
+    ck_int8_range(0.0f, 0.0f, &s, &z);        /* empty: any scale, zero 0 */
+    bad += !(s == 1.0f && z == 0);
+    check(bad == 0, isa, "int8 quantisation: ties to even, saturation, NaN and infinities, ranges");
+}
+
 /* Every bf16 kernel family this CPU and context can run. */
 static void gemm_bf16_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
     ck_bf16_kind best = ck_gemm_bf16_kind(ctx);
@@ -584,6 +720,28 @@ int main(void) {
         gemm_bf16_case(ctx, name, 33, 65, 2100);   /* AMX: a partial row tile, three K blocks */
         gemm_bf16_case(ctx, name, 300, 32, 64);    /* AMX: three M tiles, whole tiles */
         gemm_bf16_case(ctx, name, 64, 96, 1024);   /* AMX: C stored in place between no blocks */
+        int8_quantize_case(name);
+        gemm_int8_case(ctx, name, 1, 1024, 512, 0.0f);
+        gemm_int8_case(ctx, name, 37, 65, 300, 1.0f);
+        gemm_int8_case(ctx, name, 100, 70, 777, 0.0f);   /* two K blocks, K not a multiple of 4 */
+        gemm_int8_case(ctx, name, 5, 3, 7, 1.0f);
+        gemm_int8_case(ctx, name, 3, 5, 0, 0.0f);        /* no products: bias and act */
+        gemm_int8_case(ctx, name, 33, 65, 4200, 0.0f);   /* AMX: a partial row tile, three K blocks */
+        gemm_int8_case(ctx, name, 300, 32, 128, 1.0f);   /* AMX: three M tiles, whole tiles */
+        gemm_int8_case(ctx, name, 64, 96, 4096, 1.0f);   /* AMX: int32 sums in C between K blocks */
+        d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 21; d.cout = 33; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_int8_case(ctx, name, d, CK_CONV_WINOGRAD_4X4, 0.0f);   /* resolves to implicit GEMM */
+        d = base; d.n = 3; d.h = 15; d.w = 14; d.cin = 64; d.cout = 70; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);   /* rows in place (a kernel row of 192) */
+        conv_int8_case(ctx, name, d, CK_CONV_IM2COL_GEMM, 0.0f);
+        d = base; d.h = 20; d.w = 20; d.cin = 256; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);   /* K 2304: two AMX blocks */
+        d = base; d.h = 12; d.w = 13; d.cin = 16; d.cout = 20; d.kw = 5; d.dw = 2; d.sh = 2; d.pad_left = d.pad_right = 4;
+        conv_int8_case(ctx, name, d, CK_CONV_IM2COL_GEMM, 0.0f);     /* dilation in w, stride in h */
+        d = base; d.h = 9; d.w = 9; d.cin = 40; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
+        conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);   /* 1x1 stride 2 */
         bf16_round_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);

@@ -115,6 +115,38 @@ void ck_gemm_bf16_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, 
 void ck_gemm_bf16_amx_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
                           const float *bias, ck_activation act, float *C, size_t ldc);
 
+/* ---- int8 GEMM (reduced precision) ------------------------------------------ */
+
+/* C[M, N] = act(A B + bias) in int8: A quantised per tensor to u8 with the scale and zero
+ * point given at packing (q = clamp(round_even(x / scale) + zero, 0, 255)), B per column to
+ * s8 (symmetric, max|B[:, j]| -> 127), products summed exactly in int32, then
+ * fma((float)(sum - zero * colsum_j), scale * s_j, bias_j) and act: the same bits on every
+ * kernel, ISA and thread count. K at most CK_INT8_MAX_K (so sums cannot overflow). */
+#define CK_INT8_MAX_K 65536
+/* uint32 values of packed B (valid for every context). */
+size_t ck_packed_b_int8_size(size_t K, size_t N);
+void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scale, int a_zero, uint32_t *packed);
+/* Workspace uint32 values for ck_gemm_int8_packed with this ctx. */
+size_t ck_gemm_int8_workspace_size(const ck_ctx *ctx);
+void ck_gemm_int8_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
+                         const float *bias, ck_activation act, float *C, size_t ldc, uint32_t *workspace);
+/* The activation quantisation for values in [lo, hi] (from calibration): the range widened
+ * to hold 0, scale = (hi - lo) / 255, zero = round(-lo / scale) in [0, 255]. */
+void ck_int8_range(float lo, float hi, float *scale, int *zero);
+/* Scalar u8 quantisation of one value with 1 / scale (as the kernels do it). */
+uint8_t ck_int8_quantize(float x, float inv_scale, int zero);
+
+typedef enum { CK_INT8_SCALAR = 0, CK_INT8_AVX512VNNI = 1, CK_INT8_AMX = 2 } ck_int8_kind;
+/* The kind a context runs: AMX when its ISA is avx512, the CPU has AMX-INT8 and the OS grants
+ * the tile state (unless CK_INT8_AMX=0 in the environment at creation), else AVX512-VNNI on
+ * an avx512 context of a CPU that has it, else portable C. */
+ck_int8_kind ck_gemm_int8_kind(const ck_ctx *ctx);
+/* Sets the kind (to compare kernels); 0 if this CPU and context cannot run it. */
+int ck_ctx_set_int8_kind(ck_ctx *ctx, ck_int8_kind kind);
+/* Scalar reference: the same quantisation and sums, plain loops, B unpacked. */
+void ck_gemm_int8_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb,
+                      float a_scale, int a_zero, const float *bias, ck_activation act, float *C, size_t ldc);
+
 /* ---- convolution ----------------------------------------------------------- */
 
 typedef enum {
@@ -139,6 +171,11 @@ typedef struct {
                                    GEMM through the bf16 GEMM (the context's kernel family),
                                    Winograd's position GEMMs through the VDPBF16PS family (its
                                    tile transforms stay fp32); depthwise stays fp32 */
+    int int8;                   /* 1: int8 by GEMM (im2col or implicit GEMM; Winograd requests
+                                   resolve to implicit GEMM), input quantised with in_scale and
+                                   in_zero (ck_int8_range), weights per output channel */
+    float in_scale;
+    int in_zero;
 } ck_conv2d_desc;
 
 /* Output height and width of `d`; 0 if the description is invalid. */

@@ -110,6 +110,15 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg);
 
+/* A convolution's im2col rows for the reduced-precision drivers (ops/conv2d_bf16.c): row =
+ * output pixel over all images, in place when the block lies in one in-image kernel row. */
+typedef struct {
+    const ck_conv2d_desc *d;
+    const float *in;
+    int group, oh_n, ow_n;
+} ck_conv_rows;
+const float *ck_conv_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp);
+
 /* bf16 convolution by GEMM (ops/conv2d_bf16.c): what ck_conv2d runs for a bf16 description
  * whose algorithm resolves to im2col or implicit GEMM. Workspace: ck_gemm_bf16_workspace_size. */
 size_t ck_conv2d_bf16_packed_size(const ck_conv2d_desc *d);

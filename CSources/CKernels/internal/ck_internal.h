@@ -84,10 +84,13 @@ struct ck_ctx {
     int threads;
     ck_pool *pool;
     ck_bf16_kind bf16;   /* the bf16 GEMM's kernel family (ops/gemm_bf16.c) */
+    ck_int8_kind int8;   /* the int8 GEMM's kernel (ops/gemm_int8.c) */
 };
 
 /* The best bf16 kind for an ISA on this CPU (ops/gemm_bf16.c). */
 ck_bf16_kind ck_bf16_kind_best(ck_isa isa);
+/* The best int8 kind for an ISA on this CPU (ops/gemm_int8.c). */
+ck_int8_kind ck_int8_kind_best(ck_isa isa);
 
 static inline size_t ck_min(size_t a, size_t b) { return a < b ? a : b; }
 

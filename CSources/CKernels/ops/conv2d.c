@@ -2,6 +2,7 @@
  * implicit GEMM over input rows in place, depthwise rows, and the dispatch to Winograd.
  * in [n, h, w, cin] (NHWC), weights [kh, kw, cin/groups, cout] (HWIO), out [n, oh, ow, cout]. */
 #include "ck_bf16.h"
+#include "ck_int8.h"
 #include "ck_gemm_driver.h"
 #include "ck_winograd.h"
 #include <string.h>
@@ -54,11 +55,17 @@ static int wino_m(ck_conv_algo a) { return a == CK_CONV_WINOGRAD_2X2 ? 2 : a == 
 
 /* A bf16 layer by GEMM (ops/conv2d_bf16.c): every algorithm but depthwise and Winograd. */
 static int bf16_gemm(const ck_conv2d_desc *d, ck_conv_algo a) {
-    return d->bf16 && (a == CK_CONV_IM2COL_GEMM || a == CK_CONV_IMPLICIT_GEMM);
+    return d->bf16 && !d->int8 && (a == CK_CONV_IM2COL_GEMM || a == CK_CONV_IMPLICIT_GEMM);
+}
+
+/* An int8 layer (ops/conv2d_int8.c): every algorithm but depthwise. */
+static int int8_gemm(const ck_conv2d_desc *d, ck_conv_algo a) {
+    return d->int8 && (a == CK_CONV_IM2COL_GEMM || a == CK_CONV_IMPLICIT_GEMM);
 }
 
 ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
     if (d->cin / d->groups == 1 && d->cout == d->cin) return CK_CONV_DEPTHWISE;
+    if (d->int8) return d->dw == 1 && d->groups == 1 ? CK_CONV_IMPLICIT_GEMM : CK_CONV_IM2COL_GEMM;
     /* 2.25x (F(2x2)) or 4x (F(4x4)) fewer multiplies; the transforms pay for themselves from 16
      * channels. F(4x4) wins once both output sides are 16 or more (painface-bench --only conv:
      * every VGG16 layer from 28x28 up); below that its 4x4 tiles waste too much at the edges. */
@@ -86,8 +93,11 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
         return CK_CONV_IM2COL_GEMM;
     /* the taps of a kernel row are contiguous only without dilation and groups */
     if (a == CK_CONV_IMPLICIT_GEMM && (d->dw != 1 || d->groups != 1)) return CK_CONV_IM2COL_GEMM;
-    if ((a == CK_CONV_WINOGRAD_2X2 || a == CK_CONV_WINOGRAD_4X4) && !ck_winograd_applies(d))
-        return CK_CONV_IM2COL_GEMM;
+    if (a == CK_CONV_WINOGRAD_2X2 || a == CK_CONV_WINOGRAD_4X4) {
+        /* no int8 Winograd: its transforms would need wider integers than the products */
+        if (d->int8) return ck_conv2d_resolve(ctx, d, CK_CONV_IMPLICIT_GEMM);
+        if (!ck_winograd_applies(d)) return CK_CONV_IM2COL_GEMM;
+    }
     return a;
 }
 
@@ -95,8 +105,9 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
  * channels (per group): such layers run the AVX2 6x16 kernels instead (same pool). */
 static const ck_ctx *conv_ctx(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, ck_ctx *tmp) {
 #if defined(__x86_64__)
-    /* bf16 keeps its own kernels: AVX512_BF16 and AMX need the avx512 context */
-    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16 && !d->bf16) {
+    /* bf16 and int8 keep their own kernels: AVX512_BF16, VNNI and AMX need the avx512 context */
+    if (ctx->k->isa == CK_ISA_AVX512 && algo != CK_CONV_DEPTHWISE && d->cout / d->groups <= 16 && !d->bf16 &&
+        !d->int8) {
         *tmp = *ctx;
         tmp->k = ck_table_for(CK_ISA_AVX2);
         return tmp;
@@ -112,6 +123,7 @@ size_t ck_conv2d_packed_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_con
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
     if (algo == CK_CONV_DEPTHWISE) return K * (size_t)d->cout;
     if (bf16_gemm(d, algo)) return ck_conv2d_bf16_packed_size(d);
+    if (int8_gemm(d, algo)) return ck_conv2d_int8_packed_size(d);
     if (wino_m(algo)) return ck_winograd_packed_size(ctx, d, wino_m(algo));
     return (size_t)d->groups * ck_packed_b_size(ctx, K, (size_t)(d->cout / d->groups));
 }
@@ -130,6 +142,10 @@ void ck_conv2d_pack(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo al
         ck_conv2d_bf16_pack(d, w, (uint32_t *)(void *)packed);
         return;
     }
+    if (int8_gemm(d, algo)) {
+        ck_conv2d_int8_pack(d, w, (uint32_t *)(void *)packed);
+        return;
+    }
     if (wino_m(algo)) {
         ck_winograd_pack(ctx, d, wino_m(algo), w, packed);
         return;
@@ -145,6 +161,7 @@ size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     if (wino_m(algo)) return ck_winograd_workspace_size(ctx, d, wino_m(algo));
     if (bf16_gemm(d, algo)) return ck_gemm_bf16_workspace_size(ctx);
+    if (int8_gemm(d, algo)) return ck_gemm_int8_workspace_size(ctx);
     return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
 
@@ -270,6 +287,10 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
     }
     if (bf16_gemm(d, algo)) {
         ck_conv2d_bf16_run(ctx, d, in, (const uint32_t *)(const void *)packed, bias, out, (uint32_t *)(void *)workspace);
+        return;
+    }
+    if (int8_gemm(d, algo)) {
+        ck_conv2d_int8_run(ctx, d, in, (const uint32_t *)(const void *)packed, bias, out, (uint32_t *)(void *)workspace);
         return;
     }
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);

@@ -2,19 +2,13 @@
  * the bf16 GEMM's layout, each output pixel's receptive field read as one row of A (in place
  * when a block of K lies within one in-image kernel row, else gathered with zeros), rounded
  * to bf16 as the driver packs it. Rows run over all images, so small layers still give the
- * threads enough tiles. */
+ * threads enough tiles. The int8 convolution reads its rows here too (ck_conv_row). */
 #include "ck_bf16.h"
 #include "ck_internal.h"
 #include <string.h>
 
-typedef struct {
-    const ck_conv2d_desc *d;
-    const float *in;
-    int group, oh_n, ow_n;
-} conv_rows;
-
-static const float *conv_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp) {
-    const conv_rows *s = src;
+const float *ck_conv_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp) {
+    const ck_conv_rows *s = src;
     const ck_conv2d_desc *d = s->d;
     size_t hw = (size_t)s->oh_n * s->ow_n, img = row / hw, p = row % hw;
     size_t cg = (size_t)(d->cin / d->groups), rowK = (size_t)d->kw * cg;
@@ -58,12 +52,12 @@ void ck_conv2d_bf16_pack(const ck_conv2d_desc *d, const float *w, uint32_t *pack
 void ck_conv2d_bf16_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
                         const float *bias, float *out, uint32_t *workspace) {
     size_t K = conv_k(d), og = (size_t)(d->cout / d->groups), per = ck_packed_b_bf16_size(K, og);
-    conv_rows s = {d, in, 0, ck_conv2d_out_h(d), ck_conv2d_out_w(d)};
+    ck_conv_rows s = {d, in, 0, ck_conv2d_out_h(d), ck_conv2d_out_w(d)};
     /* a kernel row of taps x channels is contiguous in NHWC without groups or dilation in w */
     size_t M = (size_t)d->n * s.oh_n * s.ow_n, row_seg = d->groups == 1 && d->dw == 1 ? (size_t)d->kw * d->cin : 0;
     for (int g = 0; g < d->groups; g++) {
         s.group = g;
-        ck_gemm_bf16_rows(ctx, M, og, K, conv_row, &s, packed + g * per, bias ? bias + (size_t)g * og : NULL, d->act,
+        ck_gemm_bf16_rows(ctx, M, og, K, ck_conv_row, &s, packed + g * per, bias ? bias + (size_t)g * og : NULL, d->act,
                           out + (size_t)g * og, (size_t)d->cout, workspace, row_seg);
     }
 }

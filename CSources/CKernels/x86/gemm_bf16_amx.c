@@ -32,10 +32,12 @@ typedef struct __attribute__((packed)) {
     uint8_t rows[16];
 } tile_config;
 
-/* Tile configuration is per thread: loaded once by each thread that runs the kernel. */
+/* Tile configuration is per thread: loaded once by each thread that runs an AMX kernel (bf16
+ * and int8 use the same one: 8 tiles of 16 rows x 64 bytes). */
 static _Thread_local int configured;
 
-static void configure(void) {
+void ck_amx_configure(void) {
+    if (configured) return;
     tile_config c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
@@ -58,7 +60,7 @@ void ck_bf16_row32_amx(const float *src, size_t n, uint32_t *dst) {
 
 void ck_gemm_bf16_uk_amx(size_t steps, const uint32_t *A, size_t a_next, const uint32_t *B, float *C, size_t ldc,
                          size_t m, size_t n, int first, int last, const float *bias, ck_activation act) {
-    if (!configured) configure();
+    ck_amx_configure();
     float scratch[CK_AMX_MR * 32] __attribute__((aligned(64)));
     int full = m == CK_AMX_MR && n == 32;
     int post = last && (bias || act == CK_ACT_RELU);
