@@ -33,6 +33,18 @@ public enum Int8Calibration {
         model: Model, images: [RGBImage], percentile: Double, progress: ((Int) -> Void)? = nil
     ) throws -> ModelConfig {
         guard !images.isEmpty else { throw KernelError.shape("int8 calibration needs at least one face crop") }
+        var batches: [Tensor] = []
+        for start in stride(from: 0, to: images.count, by: 8) {
+            batches.append(
+                try Preprocess.tensor(Array(images[start..<min(start + 8, images.count)]), spec: model.config.input))
+        }
+        return try calibrate(model: model, batches: batches, percentile: percentile, progress: progress)
+    }
+
+    /// The same from model inputs (already normalised), in batches.
+    public static func calibrate(
+        model: Model, batches: [Tensor], percentile: Double, progress: ((Int) -> Void)? = nil
+    ) throws -> ModelConfig {
         guard percentile > 50, percentile <= 100 else {
             throw KernelError.shape("percentile \(percentile) must be above 50 and at most 100")
         }
@@ -42,13 +54,12 @@ public enum Int8Calibration {
         }
         let inputs = Array(Set(targets.map(\.input))).sorted()
         var samples = [String: [Float]](), lo = [String: Float](), hi = [String: Float]()
-        for start in stride(from: 0, to: images.count, by: 8) {
-            let x = try Preprocess.tensor(
-                Array(images[start..<min(start + 8, images.count)]), spec: model.config.input)
+        var seen = 0
+        for x in batches {
             let n = x.shape[0]
             let y = try model.forward(x, outputs: inputs)
             for name in inputs {
-                let t = y[name]!, per = t.count / n
+                let t = y[name]!, per = t.count / max(n, 1)
                 let step = max(1, per / samplesPerCrop)
                 var s = samples[name] ?? [], l = lo[name] ?? 0, h = hi[name] ?? 0
                 for i in 0..<n {
@@ -59,8 +70,10 @@ public enum Int8Calibration {
                 }
                 (samples[name], lo[name], hi[name]) = (s, l, h)
             }
-            progress?(min(start + 8, images.count))
+            seen += n
+            progress?(seen)
         }
+        guard seen > 0 else { throw KernelError.shape("int8 calibration needs at least one input") }
         var ranges = [String: Int8Quantization]()
         for name in inputs {
             let s = samples[name]!.sorted()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Faces
+import Features
 import Foundation
 import Imaging
 import Kernels
@@ -223,19 +224,43 @@ struct BenchCommand: ParsableCommand {
         if parts.contains("elementwise") { b.elementwise() }
         if parts.contains("conv") { try b.convAlgorithms() }
         if parts.contains("mini-xception") {
-            let m = try Model(path: try ModelStore.resolve(ModelStore.defaultModel), context: ctx)
+            let stem = try ModelStore.resolve(ModelStore.defaultModel)
+            let (json, st) = Model.files(for: stem)
+            let config = try ModelConfig.decode(try Data(contentsOf: URL(fileURLWithPath: json)), path: json)
+            let m = try Self.model(config, weights: try SafeTensorsFile(path: st), context: ctx)
             try b.model(m, batch: 32, perLayer: false)
         }
         if parts.contains("vgg16") {
             let config = Architectures.vgg16GapFc1024()
             let w = try Architectures.randomWeights(for: config)
             let st = try SafeTensorsFile(data: try SafeTensorsWriter.encode(w), path: "vgg16-random")
-            let m = try Model(config: config, weights: st, context: ctx)
+            let m = try Self.model(config, weights: st, context: ctx)
             for (i, bs) in vggBatches.split(separator: ",").compactMap({ Int($0) }).enumerated() {
                 try b.model(m, batch: bs, perLayer: i == 0 && !quick)
             }
         }
         return b
+    }
+
+    /// The model on ctx; for int8 first calibrated on a batch of seeded noise images (no faces
+    /// here: the speed is what this measures, not the drift).
+    static func model(_ config: ModelConfig, weights: any WeightSource, context ctx: ComputeContext) throws -> Model {
+        guard ctx.precision == .int8, !config.layers.contains(where: { $0.inputQuant != nil }) else {
+            return try Model(config: config, weights: weights, context: ctx)
+        }
+        let fp32 = try ComputeContext(isa: ctx.isa, threads: ctx.threads)
+        fp32.precision = .fp32
+        let i = config.input
+        let x = Tensor(shape: [8, i.height, i.width, i.channels])
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for j in 0..<x.count {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let pixel = Float(state >> 40) / Float(1 << 24) * 255, c = j % i.channels, n = i.normalization
+            x.data[j] = (pixel * n.scale + n.offset - (n.mean?[c] ?? 0)) / (n.std?[c] ?? 1)
+        }
+        let calibrated = try Int8Calibration.calibrate(
+            model: try Model(config: config, weights: weights, context: fp32), batches: [x], percentile: 100)
+        return try Model(config: calibrated, weights: weights, context: ctx)
     }
 
     func printTable(_ b: Bench) {

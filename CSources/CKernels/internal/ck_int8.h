@@ -85,10 +85,19 @@ void ck_gemm_int8_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        uint32_t *workspace, size_t row_seg);
 ck_int8_b ck_int8_b_view(const uint32_t *packed, size_t N);
 
-/* int8 convolution by GEMM (ops/conv2d_int8.c), as its bf16 counterpart. */
+/* int8 convolution by GEMM (ops/conv2d_int8.c), as its bf16 counterpart; the implicit GEMM
+ * on AMX reads its tiles from a quantised copy of the input where it applies (below). */
 size_t ck_conv2d_int8_packed_size(const ck_conv2d_desc *d);
 void ck_conv2d_int8_pack(const ck_conv2d_desc *d, const float *w_hwio, uint32_t *packed);
-void ck_conv2d_int8_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
-                        const float *bias, float *out, uint32_t *workspace);
+size_t ck_conv2d_int8_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
+void ck_conv2d_int8_run(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+                        const uint32_t *packed, const float *bias, float *out, uint32_t *workspace);
+#if defined(__x86_64__)
+/* x86/conv2d_int8_amx.c: stride 1, no dilation, groups 1, kw * cin a multiple of 64. */
+int ck_conv2d_int8_amx_applies(const ck_conv2d_desc *d);
+size_t ck_conv2d_int8_amx_workspace(const ck_conv2d_desc *d);
+void ck_conv2d_int8_amx_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
+                            const float *bias, float *out, uint32_t *workspace);
+#endif
 
 #endif

@@ -161,7 +161,7 @@ size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_
     const ck_ctx *ctx = conv_ctx(ctx0, d, algo, &tmp);
     if (wino_m(algo)) return ck_winograd_workspace_size(ctx, d, wino_m(algo));
     if (bf16_gemm(d, algo)) return ck_gemm_bf16_workspace_size(ctx);
-    if (int8_gemm(d, algo)) return ck_gemm_int8_workspace_size(ctx);
+    if (int8_gemm(d, algo)) return ck_conv2d_int8_workspace_size(ctx, d, algo);
     return algo == CK_CONV_DEPTHWISE ? 0 : ck_gemm_workspace_size(ctx);
 }
 
@@ -290,7 +290,8 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
         return;
     }
     if (int8_gemm(d, algo)) {
-        ck_conv2d_int8_run(ctx, d, in, (const uint32_t *)(const void *)packed, bias, out, (uint32_t *)(void *)workspace);
+        ck_conv2d_int8_run(ctx, d, algo, in, (const uint32_t *)(const void *)packed, bias, out,
+                           (uint32_t *)(void *)workspace);
         return;
     }
     size_t K = (size_t)d->kh * d->kw * (size_t)(d->cin / d->groups);
