@@ -23,6 +23,8 @@ public struct CacheEntry {
     public var modelSHA256: String
     public var modelName: String
     public var key: String
+    /// The arithmetic of the features: fp32 (also entries of older versions), bf16 or int8.
+    public var precision = "fp32"
     /// Why each unreadable frame could not be read, by frame name.
     public var unreadable: [String: String] = [:]
     /// Per covered frame, when recorded (empty in entries of older versions): the face box
@@ -252,6 +254,7 @@ public final class FeatureCache {
             "key": e.key,
             "model": extractor.model.config.name,
             "model_sha256": e.modelSHA256,
+            "precision": "\(extractor.model.precision)",
             "frames": Self.json(e.frames),
             "total_frames": String(e.totalFrames),
             "positions": Self.json(e.positions),
@@ -312,6 +315,7 @@ public final class FeatureCache {
             features: feats, probabilities: probs, sources: sources,
             coverage: Double(m["face_coverage"] ?? "") ?? 0, modelSHA256: m["model_sha256"] ?? "",
             modelName: m["model"] ?? "", key: key)
+        e.precision = m["precision"] ?? "fp32"
         // boxes per frame: absent in entries of older versions (their rows leave them empty)
         func optional<T: Decodable>(_ k: String, _: T.Type) -> [T?] {
             guard let s = m[k], let v = try? JSONDecoder().decode([T?].self, from: Data(s.utf8)),

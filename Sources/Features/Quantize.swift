@@ -20,131 +20,24 @@ public enum CropSample {
     }
 }
 
-/// int8 calibration: runs the fp32 model on the user's face crops, and sets each int8
-/// layer's input quantisation from a percentile of the values that layer reads (clipping the
-/// rare extremes buys resolution for the rest; 100 keeps the full range).
-public enum Int8Calibration {
-    /// Values kept per crop and layer input: a fixed stride through the tensor, so the
-    /// calibration is deterministic and its memory bounded.
-    static let samplesPerCrop = 4096
-
+extension Int8Calibration {
     /// The config with `input_quant` on every int8 layer and `precision` int8.
     public static func calibrate(
         model: Model, images: [RGBImage], percentile: Double, progress: ((Int) -> Void)? = nil
     ) throws -> ModelConfig {
         guard !images.isEmpty else { throw KernelError.shape("int8 calibration needs at least one face crop") }
-        var batches: [Tensor] = []
-        for start in stride(from: 0, to: images.count, by: 8) {
-            batches.append(
-                try Preprocess.tensor(Array(images[start..<min(start + 8, images.count)]), spec: model.config.input))
-        }
+        let batches = try Preprocess.batches(images, spec: model.config.input)
         return try calibrate(model: model, batches: batches, percentile: percentile, progress: progress)
     }
 
-    /// The same from model inputs (already normalised), in batches.
-    public static func calibrate(
-        model: Model, batches: [Tensor], percentile: Double, progress: ((Int) -> Void)? = nil
-    ) throws -> ModelConfig {
-        guard percentile > 50, percentile <= 100 else {
-            throw KernelError.shape("percentile \(percentile) must be above 50 and at most 100")
-        }
-        let targets = model.int8Inputs
-        guard !targets.isEmpty else {
-            throw KernelError.shape("model \(model.config.name) has no layer int8 applies to")
-        }
-        let inputs = Array(Set(targets.map(\.input))).sorted()
-        var samples = [String: [Float]](), lo = [String: Float](), hi = [String: Float]()
-        var seen = 0
-        for x in batches {
-            let n = x.shape[0]
-            let y = try model.forward(x, outputs: inputs)
-            for name in inputs {
-                let t = y[name]!, per = t.count / max(n, 1)
-                let step = max(1, per / samplesPerCrop)
-                var s = samples[name] ?? [], l = lo[name] ?? 0, h = hi[name] ?? 0
-                for i in 0..<n {
-                    let base = t.data + i * per
-                    var j = step / 2
-                    while j < per { s.append(base[j]); j += step }
-                    for j in 0..<per { l = min(l, base[j]); h = max(h, base[j]) }
-                }
-                (samples[name], lo[name], hi[name]) = (s, l, h)
-            }
-            seen += n
-            progress?(seen)
-        }
-        guard seen > 0 else { throw KernelError.shape("int8 calibration needs at least one input") }
-        var ranges = [String: Int8Quantization]()
-        for name in inputs {
-            let s = samples[name]!.sorted()
-            func quantile(_ q: Double) -> Float { s[Int((q * Double(s.count - 1)).rounded())] }
-            let (l, h) = percentile == 100
-                ? (lo[name]!, hi[name]!) : (quantile(1 - percentile / 100), quantile(percentile / 100))
-            ranges[name] = Int8Quantization(lo: l, hi: h)
-        }
-        var config = model.config
-        let inputOf = Dictionary(uniqueKeysWithValues: targets.map { ($0.layer, $0.input) })
-        for i in config.layers.indices {
-            config.layers[i].inputQuant = inputOf[config.layers[i].name].map { ranges[$0]! }
-        }
-        config.precision = Precision.int8.rawValue
-        return config
-    }
 }
 
-extension Int8Calibration {
-    /// Layers kept in fp32 until int8 meets `budget` (the features' max drift over crops):
-    /// each int8 layer's drift alone is measured, then the worst are returned to fp32 one at
-    /// a time. Returns the config and the layers returned to fp32, worst first.
-    public static func fitBudget(
-        _ config: ModelConfig, reference: Model, weights: any WeightSource, context: ComputeContext,
-        images: [RGBImage], budget: Double, notice: ((String) -> Void)? = nil
-    ) throws -> (config: ModelConfig, fp32Layers: [String]) {
-        let features = reference.config.outputs.features
-        var batches: [Tensor] = [], want: [Tensor] = []
-        for start in stride(from: 0, to: images.count, by: 8) {
-            let x = try Preprocess.tensor(
-                Array(images[start..<min(start + 8, images.count)]), spec: reference.config.input)
-            batches.append(x)
-            want.append(try reference.forward(x, outputs: [features])[features]!)
+extension Preprocess {
+    /// The images as model inputs, `size` at a time.
+    public static func batches(_ images: [RGBImage], spec: InputSpec, size: Int = 8) throws -> [Tensor] {
+        try stride(from: 0, to: images.count, by: size).map {
+            try tensor(Array(images[$0..<min($0 + size, images.count)]), spec: spec)
         }
-        func drift(_ c: ModelConfig) throws -> Double {
-            let m = try Model(config: c, weights: weights, context: context)
-            var worst = 0.0
-            for (x, p) in zip(batches, want) {
-                let q = try m.forward(x, outputs: [features])[features]!
-                let n = x.shape[0], per = p.count / n
-                for i in 0..<n {
-                    var diff: Float = 0, scale: Float = 0
-                    for j in (i * per)..<((i + 1) * per) {
-                        diff = max(diff, abs(p.data[j] - q.data[j]))
-                        scale = max(scale, abs(p.data[j]))
-                    }
-                    worst = max(worst, Double(diff / max(scale, 1e-30)))
-                }
-            }
-            return worst
-        }
-        var current = config
-        var d = try drift(current)
-        guard d > budget else { return (current, []) }
-        let layers = config.layers.indices.filter { config.layers[$0].inputQuant != nil }
-        notice?(String(format: "int8 moves the features by %.2e, above %.2e: measuring each layer alone", d, budget))
-        var alone: [(index: Int, drift: Double)] = []
-        for i in layers {
-            var c = config
-            for j in layers where j != i { c.layers[j].inputQuant = nil }
-            alone.append((i, try drift(c)))
-        }
-        var back: [String] = []
-        for (i, e) in alone.sorted(by: { $0.drift > $1.drift }) where d > budget {
-            current.layers[i].inputQuant = nil
-            back.append(current.layers[i].name)
-            d = try drift(current)
-            notice?(String(format: "%@ back to fp32 (alone %.2e): features move by %.2e", current.layers[i].name, e, d))
-        }
-        if !current.layers.contains(where: { $0.inputQuant != nil }) { current.precision = Precision.fp32.rawValue }
-        return (current, back)
     }
 }
 

@@ -60,6 +60,9 @@ public struct Int8Quantization: Sendable, Equatable, Codable {
         (scale, zeroPoint) = (s, Int(z))
     }
 
+    /// The u8 code of `x`, as every int8 kernel quantises it.
+    public func code(_ x: Float) -> UInt8 { ck_int8_quantize(x, 1 / scale, Int32(zeroPoint)) }
+
     /// The largest K an int8 layer may have (its int32 sums cannot overflow).
     public static let maxK = Int(CK_INT8_MAX_K)
 }

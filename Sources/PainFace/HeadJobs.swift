@@ -149,7 +149,8 @@ public struct TrainJob {
                 sequence: lstm ? seqLen : nil)
             guard va.modelSHA256 == tr.modelSHA256 else {
                 throw ModelFileError(
-                    v.cacheDir, "validation and training features come from different models; re-run painface extract")
+                    v.cacheDir,
+                    "validation and training features come from different models or precisions; re-run painface extract")
             }
             guard va.dim == tr.dim else {
                 throw ModelFileError(v.cacheDir, "validation features have length \(va.dim), training \(tr.dim)")
@@ -159,7 +160,7 @@ public struct TrainJob {
         var config = Heads.Config(
             head: kind, features: tr.dim, layers: layers ?? kind.defaultLayers, dropout: dropout,
             sequenceLength: lstm ? seqLen : nil, classes: train.manifest.classes.names)
-        if train.isManifest { (config.featureModel, config.featureModelSha256) = (tr.modelName, tr.modelSHA256) }
+        if train.isManifest { (config.featureModel, config.featureModelSha256) = (tr.modelName, tr.modelHash) }
         var options = self.options
         options.runKey = try Self.runKey(config: config, options: options, train: (tr.x, tr.y), validation: val)
         let file = train.manifest.path

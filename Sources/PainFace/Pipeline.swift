@@ -12,9 +12,12 @@ public struct CachedSplit {
     public var y: [Int]
     public var dim: Int
     public var videos: Int
+    /// The feature model's sha256, then " bf16" or " int8" for reduced-precision features.
     public var modelSHA256: String
     public var modelName: String
     public var warnings: [String]
+    /// The feature model's sha256 alone.
+    public var modelHash: String { String(modelSHA256.prefix { $0 != " " }) }
 }
 
 public enum CachedData {
@@ -44,16 +47,19 @@ public enum CachedData {
                 "no feature file for video \(v.id) (run painface extract on the manifest, or painface features, first)")
         }
         let e = try FeatureCache.load(path: path)
-        if let m = model, m != e.modelSHA256 {
+        // features of another precision move by up to ~1e-2: never mixed silently
+        let id = e.modelSHA256 + (e.precision == "fp32" ? "" : " " + e.precision)
+        if let m = model, m != id {
             throw ModelFileError(
                 path,
                 """
-                extracted with another model (sha256 \(e.modelSHA256.prefix(12)), others \(m.prefix(12))); re-run \
+                extracted with another model or precision (sha256 \(id.prefix(12))\(e.precision == "fp32" ? "" : ", \(e.precision)"), \
+                others \(m.prefix(12))\(m.split(separator: " ").dropFirst().first.map { ", \($0)" } ?? "")); re-run \
                 painface extract
                 """
             )
         }
-        model = e.modelSHA256
+        model = id
         return e
     }
 

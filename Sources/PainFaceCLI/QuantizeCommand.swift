@@ -82,7 +82,8 @@ struct QuantizeCommand: ParsableCommand {
         if maxDrift > 0 {
             (config, fp32Layers) = try Int8Calibration.fitBudget(
                 config, reference: reference, weights: weights, context: int8,
-                images: Array(images.prefix(64)), budget: maxDrift, notice: { Log.info("calibration: \($0)") })
+                batches: try Preprocess.batches(Array(images.prefix(64)), spec: reference.config.input),
+                budget: maxDrift, notice: { Log.info("calibration: \($0)") })
         }
         guard config.layers.contains(where: { $0.inputQuant != nil }) else {
             throw ValidationError(
@@ -103,7 +104,9 @@ struct QuantizeCommand: ParsableCommand {
         let top1 = drift.top1Agreement.map { String(format: ", top-1 agreement with fp32 %.1f%%", 100 * $0) } ?? ""
         print(
             String(
-                format: "%@: %d int8 layers (%d kept in fp32); feature drift against fp32 on %d crops: mean %.2e, max %.2e%@",
-                outJSON, int8Layers.count, fp32Layers.count, images.count, drift.features.mean, drift.features.max, top1))
+                format:
+                    "%@: %d int8 layers (%d kept in fp32); feature drift against fp32 on %d crops: mean %.2e, max %.2e%@",
+                outJSON, int8Layers.count, fp32Layers.count, images.count, drift.features.mean, drift.features.max, top1
+            ))
     }
 }

@@ -112,6 +112,48 @@ func readBoth(_ o: Pipe, _ e: Pipe) -> (Data, Data) {
         #expect(try SafeTensorsFile(path: file).tensor("features").array == first.array)
     }
 
+    @Test("quantize: an int8 model with its calibration and drift recorded; its features say int8 and differ from fp32")
+    func quantize() throws {
+        let dir = try tempDir("quant")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = repoRoot().appendingPathComponent("samples/faces/cap12_t010s").path
+        let stem = dir.appendingPathComponent("mx-int8").path
+        let r = try painface([
+            "quantize", "--model", "fer-mini-xception", "--calibration", samples, "--every", "1", "--out", stem,
+        ])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("int8 layers"), "\(r.out)")
+        let config = try ModelConfig.decode(try Data(contentsOf: URL(fileURLWithPath: stem + ".json")), path: stem)
+        let q = try #require(config.quantization)
+        #expect(config.precision == "int8" || q.int8Layers.isEmpty)
+        #expect(q.calibrationCrops == 9 && q.featureDrift.max <= 3e-2)
+        #expect(config.layers.filter { $0.inputQuant != nil }.map(\.name) == q.int8Layers)
+        #expect(FileManager.default.fileExists(atPath: stem + ".safetensors"))
+        // the model's default precision is int8; the feature file records it
+        let out = dir.appendingPathComponent("feat")
+        let f = try painface(["features", samples, "--model", stem + ".json", "--out", out.path])
+        #expect(f.status == 0, "\(f.err)")
+        let file = try SafeTensorsFile(path: out.appendingPathComponent("cap12_t010s.safetensors").path)
+        #expect(file.metadata["precision"] == (q.int8Layers.isEmpty ? "fp32" : "int8"))
+        let out32 = dir.appendingPathComponent("feat32")
+        let f32 = try painface([
+            "features", samples, "--model", stem + ".json", "--precision", "fp32", "--out", out32.path,
+        ])
+        #expect(f32.status == 0, "\(f32.err)")
+        let file32 = try SafeTensorsFile(path: out32.appendingPathComponent("cap12_t010s.safetensors").path)
+        #expect(file32.metadata["precision"] == "fp32")
+        if !q.int8Layers.isEmpty {
+            #expect(try file.tensor("features").array != file32.tensor("features").array)
+        }
+        // bad input: a folder without faces is one clear error, and nothing is written
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let bad = try painface([
+            "quantize", "--model", "fer-mini-xception", "--calibration", empty.path, "--out", stem + "-bad",
+        ])
+        #expect(bad.status != 0 && !FileManager.default.fileExists(atPath: stem + "-bad.json"), "\(bad.err)")
+    }
+
     @Test("an unreadable frame is recorded and the folder still succeeds")
     func unreadableFrame() throws {
         let dir = try tempDir("frames"), out = try tempDir("out")

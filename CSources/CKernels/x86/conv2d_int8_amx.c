@@ -110,9 +110,10 @@ static void tile(const job *j, size_t p0, size_t panel) {
         b0 = _mm512_maskz_loadu_ps(m0, j->bias + col0);
         b1 = _mm512_maskz_loadu_ps(m1, j->bias + col0 + 16);
     }
-    size_t plane = j->g.hp * j->g.wp;
-    for (size_t r = 0; r < 32; r++) {
-        size_t p = p0 + r, img = p / plane, rem = p % plane, oy = rem / j->g.wp, ox = rem % j->g.wp;
+    /* the first position's pixel, then stepped: no division per row */
+    size_t plane = j->g.hp * j->g.wp, img = p0 / plane, oy = p0 % plane / j->g.wp, ox = p0 % j->g.wp;
+    for (size_t r = 0; r < 32; r++, ox++) {
+        if (ox == j->g.wp) { ox = 0; if (++oy == j->g.hp) { oy = 0; img++; } }
         if (img >= (size_t)d->n || oy >= j->g.oh || ox >= j->g.ow) continue;
         float *o = j->out + ((img * j->g.oh + oy) * j->g.ow + ox) * (size_t)d->cout + col0;
         __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_load_si512(acc + r * 32), z0)), s0, b0);
