@@ -150,7 +150,8 @@ public struct TrainJob {
             guard va.modelSHA256 == tr.modelSHA256 else {
                 throw ModelFileError(
                     v.cacheDir,
-                    "validation and training features come from different models or precisions; re-run painface extract")
+                    "validation and training features come from different models or precisions; "
+                        + "re-run painface extract")
             }
             guard va.dim == tr.dim else {
                 throw ModelFileError(v.cacheDir, "validation features have length \(va.dim), training \(tr.dim)")
