@@ -260,7 +260,8 @@ static void gemm_bf16_kind_case(ck_ctx *ctx, const char *isa, ck_bf16_kind kind,
 }
 
 static const char *int8_kind_name(ck_int8_kind k) {
-    return k == CK_INT8_AMX ? "AMX" : k == CK_INT8_AVX512VNNI ? "AVX512-VNNI" : "portable";
+    return k == CK_INT8_AMX ? "AMX" : k == CK_INT8_AVX512VNNI ? "AVX512-VNNI" : k == CK_INT8_NEON_SDOT ? "NEON SDOT"
+                                                                                                  : "portable";
 }
 
 /* The quantisation of a's values in [lo, hi] scaled by `narrow` (< 1 clips the tails). */
@@ -324,7 +325,7 @@ static void gemm_int8_kind_case(ck_ctx *ctx, const char *isa, ck_int8_kind kind,
 /* Every int8 kernel this CPU and context can run. */
 static void gemm_int8_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K, float shift) {
     ck_int8_kind best = ck_gemm_int8_kind(ctx);
-    for (int k = CK_INT8_SCALAR; k <= CK_INT8_AMX; k++)
+    for (int k = CK_INT8_SCALAR; k < CK_INT8_KINDS; k++)
         if (ck_ctx_set_int8_kind(ctx, (ck_int8_kind)k)) gemm_int8_kind_case(ctx, isa, (ck_int8_kind)k, M, N, K, shift);
     ck_ctx_set_int8_kind(ctx, best);
 }
@@ -350,7 +351,7 @@ static void conv_int8_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_co
                      (size_t)d.cout);
     ck_ctx *one = ck_ctx_create(ck_ctx_isa(ctx), 1);
     ck_int8_kind best = ck_gemm_int8_kind(ctx);
-    for (int kind = CK_INT8_SCALAR; kind <= CK_INT8_AMX; kind++) {
+    for (int kind = CK_INT8_SCALAR; kind < CK_INT8_KINDS; kind++) {
         if (!ck_ctx_set_int8_kind(ctx, (ck_int8_kind)kind)) continue;
         ck_ctx_set_int8_kind(one, (ck_int8_kind)kind);
         ck_ctx *ctxs[2] = {ctx, one};

@@ -18,7 +18,8 @@
 #define CK_AMX8_KC 2048     /* k values per block, AMX (32 steps) */
 
 /* Packed B: a header (the activation's 1/scale and zero point), N padded to panels of
- * per-column output scales (float) and zero-point corrections zero * colsum (int32), then
+ * per-column output scales (float), zero-point corrections zero * colsum and the column sums
+ * of the quantised weights (int32), then
  * 32-column panels of k quads (4 s8 in a uint32), quads padded to whole AMX steps. */
 #define CK_INT8_HEADER 16   /* uint32 values */
 
@@ -27,6 +28,7 @@ typedef struct {
     int32_t zero;
     const float *scale;     /* [N]: activation scale x column scale */
     const int32_t *zc;      /* [N]: zero x column sum of quantised weights */
+    const int32_t *colsum;  /* [N]: the column sums */
     const uint32_t *panels;
 } ck_int8_b;
 
@@ -57,15 +59,21 @@ static inline float ck_int8_finish(int32_t acc, int32_t zc, float scale, float b
  * into an m x n tile of C. Before the last block C holds int32 partial sums (first: from
  * zero, else from C); the last block writes floats: ck_int8_finish per element. */
 typedef void (*ck_gemm_int8_uk_fn)(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
-                                   size_t n, int first, int last, const int32_t *zc, const float *scale,
-                                   const float *bias, ck_activation act);
+                                   size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
+                                   const float *scale, const float *bias, ck_activation act);
 void ck_gemm_int8_uk_scalar(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m, size_t n,
-                            int first, int last, const int32_t *zc, const float *scale, const float *bias,
-                            ck_activation act);
+                            int first, int last, const int32_t *zc, const int32_t *colsum, const float *scale,
+                            const float *bias, ck_activation act);
+#if defined(__aarch64__)
+/* SDOT (ARMv8.2 dot product); colsum restores the u8 sums from the s8 ones. */
+void ck_gemm_int8_uk_neon_sdot(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
+                               size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
+                               const float *scale, const float *bias, ck_activation act);
+#endif
 #if defined(__x86_64__)
 void ck_gemm_int8_uk_avx512vnni(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
-                                size_t n, int first, int last, const int32_t *zc, const float *scale,
-                                const float *bias, ck_activation act);
+                                size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
+                                const float *scale, const float *bias, ck_activation act);
 /* AMX (TDPBUSD): `steps` steps of 16 quads for rows [0, m) (m <= 32) x columns [0, n) (n <= 32);
  * A: two row tiles of 16 rows, each `steps` x [16 rows][16 quads], the second `a_next`
  * uint32 after the first; B: a packed panel at the block's first quad. */

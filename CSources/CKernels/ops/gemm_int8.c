@@ -25,9 +25,16 @@ static int cpu_has_amx_int8(void) {
     return ((d >> 24) & 1) && ((d >> 25) & 1);
 }
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+static int cpu_has_dotprod(void) { return (getauxval(AT_HWCAP) >> 20) & 1; /* HWCAP_ASIMDDP */ }
+#endif
 
 static int kind_available(ck_isa isa, ck_int8_kind kind) {
     if (kind == CK_INT8_SCALAR) return 1;
+#if defined(__aarch64__) && defined(__linux__)
+    if (kind == CK_INT8_NEON_SDOT) return isa == CK_ISA_NEON && cpu_has_dotprod();
+#endif
 #if defined(__x86_64__)
     if (isa != CK_ISA_AVX512 || !cpu_has_avx512vnni()) return 0;
     if (kind == CK_INT8_AVX512VNNI) return 1;
@@ -39,6 +46,7 @@ static int kind_available(ck_isa isa, ck_int8_kind kind) {
 ck_int8_kind ck_int8_kind_best(ck_isa isa) {
     const char *amx = getenv("CK_INT8_AMX");
     if (!(amx && strcmp(amx, "0") == 0) && kind_available(isa, CK_INT8_AMX)) return CK_INT8_AMX;
+    if (kind_available(isa, CK_INT8_NEON_SDOT)) return CK_INT8_NEON_SDOT;
     return kind_available(isa, CK_INT8_AVX512VNNI) ? CK_INT8_AVX512VNNI : CK_INT8_SCALAR;
 }
 
@@ -51,6 +59,9 @@ int ck_ctx_set_int8_kind(ck_ctx *ctx, ck_int8_kind kind) {
 }
 
 static ck_gemm_int8_uk_fn dp_kernel(const ck_ctx *ctx) {
+#if defined(__aarch64__)
+    if (ctx->int8 == CK_INT8_NEON_SDOT) return ck_gemm_int8_uk_neon_sdot;
+#endif
 #if defined(__x86_64__)
     /* AMX implies VNNI here (kind_available); its edge tiles could use it too */
     if (ctx->int8 != CK_INT8_SCALAR) return ck_gemm_int8_uk_avx512vnni;
@@ -74,7 +85,7 @@ static size_t npanels(size_t n) { return ck_npanels(n, CK_INT8_NR); }
 static size_t npad(size_t n) { return npanels(n) * CK_INT8_NR; }
 
 size_t ck_packed_b_int8_size(size_t K, size_t N) {
-    return CK_INT8_HEADER + 2 * npad(N) + npanels(N) * ck_int8_kq_stride(K) * CK_INT8_NR;
+    return CK_INT8_HEADER + 3 * npad(N) + npanels(N) * ck_int8_kq_stride(K) * CK_INT8_NR;
 }
 
 ck_int8_b ck_int8_b_view(const uint32_t *packed, size_t N) {
@@ -83,7 +94,8 @@ ck_int8_b ck_int8_b_view(const uint32_t *packed, size_t N) {
     memcpy(&v.zero, packed + 1, 4);
     v.scale = (const float *)(const void *)(packed + CK_INT8_HEADER);
     v.zc = (const int32_t *)(const void *)(packed + CK_INT8_HEADER + npad(N));
-    v.panels = packed + CK_INT8_HEADER + 2 * npad(N);
+    v.colsum = (const int32_t *)(const void *)(packed + CK_INT8_HEADER + 2 * npad(N));
+    v.panels = packed + CK_INT8_HEADER + 3 * npad(N);
     return v;
 }
 
@@ -96,7 +108,8 @@ void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scal
     memcpy(packed + 1, &zero, 4);
     float *scale = (float *)(void *)(packed + CK_INT8_HEADER);
     int32_t *zc = (int32_t *)(void *)(packed + CK_INT8_HEADER + np);
-    uint32_t *panels = packed + CK_INT8_HEADER + 2 * np;
+    int32_t *colsums = (int32_t *)(void *)(packed + CK_INT8_HEADER + 2 * np);
+    uint32_t *panels = packed + CK_INT8_HEADER + 3 * np;
     for (size_t j = 0; j < N; j++) {
         float mx = 0.0f;
         for (size_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(B[k * ldb + j]));
@@ -110,6 +123,7 @@ void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scal
         }
         scale[j] = a_scale * (mx / 127.0f);
         zc[j] = zero * colsum;
+        colsums[j] = colsum;
     }
 }
 
@@ -234,7 +248,7 @@ static void task(size_t t, int thread, void *arg) {
             size_t n = ck_min(CK_INT8_NR, j->N - p * CK_INT8_NR), c0 = p * CK_INT8_NR;
             for (size_t r = 0; r < m; r += CK_INT8_MR)
                 j->uk(qn, Ap + (r / CK_INT8_MR) * qn * CK_INT8_MR, Bpp, j->C + (m0 + r) * j->ldc + c0, j->ldc,
-                      ck_min(CK_INT8_MR, m - r), n, first, last, j->b.zc + c0, j->b.scale + c0,
+                      ck_min(CK_INT8_MR, m - r), n, first, last, j->b.zc + c0, j->b.colsum + c0, j->b.scale + c0,
                       j->bias ? j->bias + c0 : NULL, j->act);
         }
         k0 += kc;

@@ -12,8 +12,9 @@ static int32_t dot4(uint32_t a, uint32_t b) {
 }
 
 void ck_gemm_int8_uk_scalar(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m, size_t n,
-                            int first, int last, const int32_t *zc, const float *scale, const float *bias,
-                            ck_activation act) {
+                            int first, int last, const int32_t *zc, const int32_t *colsum, const float *scale,
+                            const float *bias, ck_activation act) {
+    (void)colsum;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++) {
             int32_t acc = 0;

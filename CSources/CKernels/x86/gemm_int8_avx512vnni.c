@@ -26,8 +26,9 @@ void ck_quant_row64_avx512(const float *src, size_t n, float inv_scale, int zero
 }
 
 void ck_gemm_int8_uk_avx512vnni(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
-                                size_t n, int first, int last, const int32_t *zc, const float *scale,
-                                const float *bias, ck_activation act) {
+                                size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
+                                const float *scale, const float *bias, ck_activation act) {
+    (void)colsum;
     __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 m1 = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
     __m512i c0[MR], c1[MR];
