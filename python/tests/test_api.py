@@ -9,6 +9,19 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FOLDERS = sorted(glob.glob(os.path.join(ROOT, "samples", "frames", "*", "")))
 
 
+class QuantizeTests(unittest.TestCase):
+    def test_int8_model_and_its_features(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            stem = os.path.join(tmp, "mx-int8")
+            config = painface.quantize("fer-mini-xception", FOLDERS[0], stem, every=1)
+            q = config["quantization"]
+            self.assertLessEqual(q["feature_drift"]["max"], 3e-2)
+            self.assertEqual([l["name"] for l in config["layers"] if "input_quant" in l], q["int8_layers"])
+            videos = painface.infer(FOLDERS[:1], model=stem + ".json", threads=2)
+            self.assertEqual(len(videos), 1)
+
+
 class InferTests(unittest.TestCase):
     def test_per_frame_tables(self):
         videos, frames = painface.infer(FOLDERS[:2], per_frame=True, threads=2)
