@@ -51,12 +51,13 @@ public final class ComputeContext: @unchecked Sendable {
         default: return "emulated"
         }
     }
-    /// The int8 kernel: "AMX", "AVX512-VNNI", "NEON SDOT" or "portable" (ck_gemm_int8_kind).
+    /// The int8 kernel: "AMX", "AVX512-VNNI", "AVX-VNNI", "NEON SDOT" or "portable" (ck_gemm_int8_kind).
     public var int8Kernel: String {
         switch ck_gemm_int8_kind(raw) {
         case CK_INT8_AMX: return "AMX"
         case CK_INT8_AVX512VNNI: return "AVX512-VNNI"
         case CK_INT8_NEON_SDOT: return "NEON SDOT"
+        case CK_INT8_AVXVNNI: return "AVX-VNNI"
         default: return "portable"
         }
     }

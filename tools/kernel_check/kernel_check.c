@@ -260,8 +260,11 @@ static void gemm_bf16_kind_case(ck_ctx *ctx, const char *isa, ck_bf16_kind kind,
 }
 
 static const char *int8_kind_name(ck_int8_kind k) {
-    return k == CK_INT8_AMX ? "AMX" : k == CK_INT8_AVX512VNNI ? "AVX512-VNNI" : k == CK_INT8_NEON_SDOT ? "NEON SDOT"
-                                                                                                  : "portable";
+    return k == CK_INT8_AMX           ? "AMX"
+           : k == CK_INT8_AVX512VNNI  ? "AVX512-VNNI"
+           : k == CK_INT8_NEON_SDOT   ? "NEON SDOT"
+           : k == CK_INT8_AVXVNNI     ? "AVX-VNNI"
+                                      : "portable";
 }
 
 /* The quantisation of a's values in [lo, hi] scaled by `narrow` (< 1 clips the tails). */

@@ -136,12 +136,14 @@ void ck_int8_range(float lo, float hi, float *scale, int *zero);
 /* Scalar u8 quantisation of one value with 1 / scale (as the kernels do it). */
 uint8_t ck_int8_quantize(float x, float inv_scale, int zero);
 
-typedef enum { CK_INT8_SCALAR = 0, CK_INT8_AVX512VNNI = 1, CK_INT8_AMX = 2, CK_INT8_NEON_SDOT = 3 } ck_int8_kind;
-#define CK_INT8_KINDS 4
+typedef enum {
+    CK_INT8_SCALAR = 0, CK_INT8_AVX512VNNI = 1, CK_INT8_AMX = 2, CK_INT8_NEON_SDOT = 3, CK_INT8_AVXVNNI = 4
+} ck_int8_kind;
+#define CK_INT8_KINDS 5
 /* The kind a context runs: AMX when its ISA is avx512, the CPU has AMX-INT8 and the OS grants
  * the tile state (unless CK_INT8_AMX=0 in the environment at creation), else AVX512-VNNI on
- * an avx512 context of a CPU that has it, SDOT on a neon context of a CPU with the dot
- * product extension, else portable C. */
+ * an avx512 context of a CPU that has it, AVX-VNNI on an avx2 context of a CPU that has it,
+ * SDOT on a neon context of a CPU with the dot product extension, else portable C. */
 ck_int8_kind ck_gemm_int8_kind(const ck_ctx *ctx);
 /* Sets the kind (to compare kernels); 0 if this CPU and context cannot run it. */
 int ck_ctx_set_int8_kind(ck_ctx *ctx, ck_int8_kind kind);

@@ -71,6 +71,9 @@ void ck_gemm_int8_uk_neon_sdot(size_t kq, const uint32_t *A, const uint32_t *B, 
                                const float *scale, const float *bias, ck_activation act);
 #endif
 #if defined(__x86_64__)
+void ck_gemm_int8_uk_avxvnni(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
+                             size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
+                             const float *scale, const float *bias, ck_activation act);
 void ck_gemm_int8_uk_avx512vnni(size_t kq, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
                                 size_t n, int first, int last, const int32_t *zc, const int32_t *colsum,
                                 const float *scale, const float *bias, ck_activation act);

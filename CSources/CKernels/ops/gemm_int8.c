@@ -17,6 +17,13 @@ static int cpu_has_avx512vnni(void) {
     __cpuid_count(7, 0, a, b, c, d);
     return (c >> 11) & 1;
 }
+/* CPUID.(EAX=7, ECX=1):EAX bit 4; the avx2 ISA check has already seen the OS save ymm */
+static int cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a >> 4) & 1;
+}
 /* CPUID.(EAX=7, ECX=0):EDX bits 24 (AMX-TILE) and 25 (AMX-INT8) */
 static int cpu_has_amx_int8(void) {
     unsigned a, b, c, d;
@@ -36,6 +43,7 @@ static int kind_available(ck_isa isa, ck_int8_kind kind) {
     if (kind == CK_INT8_NEON_SDOT) return isa == CK_ISA_NEON && cpu_has_dotprod();
 #endif
 #if defined(__x86_64__)
+    if (kind == CK_INT8_AVXVNNI) return isa == CK_ISA_AVX2 && cpu_has_avxvnni();
     if (isa != CK_ISA_AVX512 || !cpu_has_avx512vnni()) return 0;
     if (kind == CK_INT8_AVX512VNNI) return 1;
     if (kind == CK_INT8_AMX) return cpu_has_amx_int8() && ck_amx_usable();
@@ -47,6 +55,7 @@ ck_int8_kind ck_int8_kind_best(ck_isa isa) {
     const char *amx = getenv("CK_INT8_AMX");
     if (!(amx && strcmp(amx, "0") == 0) && kind_available(isa, CK_INT8_AMX)) return CK_INT8_AMX;
     if (kind_available(isa, CK_INT8_NEON_SDOT)) return CK_INT8_NEON_SDOT;
+    if (kind_available(isa, CK_INT8_AVXVNNI)) return CK_INT8_AVXVNNI;
     return kind_available(isa, CK_INT8_AVX512VNNI) ? CK_INT8_AVX512VNNI : CK_INT8_SCALAR;
 }
 
@@ -63,7 +72,8 @@ static ck_gemm_int8_uk_fn dp_kernel(const ck_ctx *ctx) {
     if (ctx->int8 == CK_INT8_NEON_SDOT) return ck_gemm_int8_uk_neon_sdot;
 #endif
 #if defined(__x86_64__)
-    /* AMX implies VNNI here (kind_available); its edge tiles could use it too */
+    if (ctx->int8 == CK_INT8_AVXVNNI) return ck_gemm_int8_uk_avxvnni;
+    /* AMX implies VNNI here (kind_available) */
     if (ctx->int8 != CK_INT8_SCALAR) return ck_gemm_int8_uk_avx512vnni;
 #endif
     return ck_gemm_int8_uk_scalar;
@@ -269,7 +279,9 @@ void ck_gemm_int8_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg) {
     if (M == 0 || N == 0 || K > CK_INT8_MAX_K) return;
-    job j = {.kind = ctx->int8, .uk = dp_kernel(ctx), .simd = ctx->int8 != CK_INT8_SCALAR, .M = M, .N = N, .K = K,
+    /* the vector quantiser is AVX-512's */
+    int simd = ctx->int8 == CK_INT8_AVX512VNNI || ctx->int8 == CK_INT8_AMX;
+    job j = {.kind = ctx->int8, .uk = dp_kernel(ctx), .simd = simd, .M = M, .N = N, .K = K,
              .rows = rows, .src = src, .b = ck_int8_b_view(Bp, N), .bias = bias, .act = act, .C = C, .ldc = ldc,
              .workspace = workspace};
     size_t cap = j.kind == CK_INT8_AMX ? CK_AMX8_KC : CK_INT8_KC;
