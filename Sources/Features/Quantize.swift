@@ -70,14 +70,7 @@ public enum PrecisionDrift {
             r.reducedSeconds += monotonicSeconds() - t0
             let ya = try a.forward(x, outputs: names), yb = try b.forward(x, outputs: names)
             for (li, name) in names.enumerated() {
-                let p = ya[name]!, q = yb[name]!, per = p.count / n
-                for i in 0..<n {
-                    var diff: Float = 0, scale: Float = 0
-                    for j in (i * per)..<((i + 1) * per) {
-                        diff = max(diff, abs(p.data[j] - q.data[j]))
-                        scale = max(scale, abs(p.data[j]))
-                    }
-                    let d = Double(diff / max(scale, 1e-30))
+                for d in Int8Calibration.drift(ya[name]!, yb[name]!, items: n) {
                     sum[li] += d
                     worst[li] = max(worst[li], d)
                 }

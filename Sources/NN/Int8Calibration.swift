@@ -72,6 +72,20 @@ public enum Int8Calibration {
 }
 
 extension Int8Calibration {
+    /// Per item of a batch: max-abs difference of `q` from `p` / max-abs of `p` (the drift
+    /// every precision figure here uses).
+    public static func drift(_ p: Tensor, _ q: Tensor, items n: Int) -> [Double] {
+        let per = p.count / max(n, 1)
+        return (0..<n).map { i in
+            var diff: Float = 0, scale: Float = 0
+            for j in (i * per)..<((i + 1) * per) {
+                diff = max(diff, abs(p.data[j] - q.data[j]))
+                scale = max(scale, abs(p.data[j]))
+            }
+            return Double(diff / max(scale, 1e-30))
+        }
+    }
+
     /// Layers kept in fp32 until int8 meets `budget` (the features' max drift over crops):
     /// each int8 layer's drift alone is measured, then the worst are returned to fp32 one at
     /// a time. Returns the config and the layers returned to fp32, worst first.
@@ -86,15 +100,7 @@ extension Int8Calibration {
             var worst = 0.0
             for (x, p) in zip(batches, want) {
                 let q = try m.forward(x, outputs: [features])[features]!
-                let n = x.shape[0], per = p.count / n
-                for i in 0..<n {
-                    var diff: Float = 0, scale: Float = 0
-                    for j in (i * per)..<((i + 1) * per) {
-                        diff = max(diff, abs(p.data[j] - q.data[j]))
-                        scale = max(scale, abs(p.data[j]))
-                    }
-                    worst = max(worst, Double(diff / max(scale, 1e-30)))
-                }
+                worst = max(worst, Self.drift(p, q, items: x.shape[0]).max() ?? 0)
             }
             return worst
         }

@@ -110,6 +110,17 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg);
 
+/* A plain matrix's rows for the reduced-precision drivers (in place). */
+typedef struct {
+    const float *A;
+    size_t lda;
+} ck_matrix_rows;
+const float *ck_matrix_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp);
+/* Values per row fetch: the largest divisor of the rows' natural segment that is a whole
+ * number of `unit` (the kernel's step) and at most `cap` (its block), so a convolution's
+ * kernel rows are read in place; else `cap`. */
+size_t ck_row_segment(size_t unit, size_t cap, size_t row_seg);
+
 /* A convolution's im2col rows for the reduced-precision drivers (ops/conv2d_bf16.c): row =
  * output pixel over all images, in place when the block lies in one in-image kernel row. */
 typedef struct {

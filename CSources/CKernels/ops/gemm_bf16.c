@@ -194,11 +194,7 @@ static void task(size_t t, int thread, void *arg) {
     } while (k0 < j->K);
 }
 
-/* Values per row fetch: the largest divisor of the rows' natural segment that is a whole
- * number of the kernel's steps and fits its block (so a convolution's kernel rows are read in
- * place), else one block. */
-static size_t segment(ck_bf16_kind kind, size_t row_seg) {
-    size_t unit = kind == CK_BF16_AMX ? 32 : 2, cap = kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
+size_t ck_row_segment(size_t unit, size_t cap, size_t row_seg) {
     if (row_seg && row_seg % unit == 0)
         for (size_t s = cap; s >= unit; s -= unit)
             if (row_seg % s == 0) return s;
@@ -213,7 +209,7 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
              .Bp = Bp, .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
     /* blocks are whole segments */
     size_t cap = j.kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;
-    j.seg = segment(j.kind, row_seg);
+    j.seg = ck_row_segment(j.kind == CK_BF16_AMX ? 32 : 2, cap, row_seg);
     j.kcb = cap / j.seg * j.seg;
     j.tile = j.kind == CK_BF16_AMX ? CK_AMX_MC : (size_t)CK_BF16_MR * CK_MC_PANELS;
     size_t mtiles = (M + j.tile - 1) / j.tile, np = npanels(N);
@@ -223,13 +219,8 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
     ck_pool_run(ctx->pool, mtiles * j.nchunks, task, &j);
 }
 
-typedef struct {
-    const float *A;
-    size_t lda;
-} matrix_rows;
-
-static const float *matrix_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp) {
-    const matrix_rows *s = src;
+const float *ck_matrix_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp) {
+    const ck_matrix_rows *s = src;
     (void)kc;
     (void)tmp;
     return s->A + row * s->lda + k0;
@@ -237,6 +228,6 @@ static const float *matrix_row(const void *src, size_t row, size_t k0, size_t kc
 
 void ck_gemm_bf16_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
                          const float *bias, ck_activation act, float *C, size_t ldc, uint32_t *workspace) {
-    matrix_rows s = {A, lda};
-    ck_gemm_bf16_rows(ctx, M, N, K, matrix_row, &s, Bp, bias, act, C, ldc, workspace, 0);
+    ck_matrix_rows s = {A, lda};
+    ck_gemm_bf16_rows(ctx, M, N, K, ck_matrix_row, &s, Bp, bias, act, C, ldc, workspace, 0);
 }

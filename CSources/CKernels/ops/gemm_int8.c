@@ -265,16 +265,6 @@ static void task(size_t t, int thread, void *arg) {
     } while (k0 < j->K);
 }
 
-/* As the bf16 driver's: the largest divisor of the rows' natural segment that is whole
- * kernel steps and fits a block, else one block. */
-static size_t segment(ck_int8_kind kind, size_t row_seg) {
-    size_t unit = kind == CK_INT8_AMX ? 64 : 4, cap = kind == CK_INT8_AMX ? CK_AMX8_KC : CK_INT8_KC;
-    if (row_seg && row_seg % unit == 0)
-        for (size_t s = cap; s >= unit; s -= unit)
-            if (row_seg % s == 0) return s;
-    return cap;
-}
-
 void ck_gemm_int8_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn rows, const void *src,
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg) {
@@ -285,7 +275,7 @@ void ck_gemm_int8_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
              .rows = rows, .src = src, .b = ck_int8_b_view(Bp, N), .bias = bias, .act = act, .C = C, .ldc = ldc,
              .workspace = workspace};
     size_t cap = j.kind == CK_INT8_AMX ? CK_AMX8_KC : CK_INT8_KC;
-    j.seg = segment(j.kind, row_seg);
+    j.seg = ck_row_segment(j.kind == CK_INT8_AMX ? 64 : 4, cap, row_seg);
     j.kcb = cap / j.seg * j.seg;
     j.tile = j.kind == CK_INT8_AMX ? CK_AMX_MC : (size_t)CK_INT8_MR * CK_MC_PANELS;
     size_t mtiles = (M + j.tile - 1) / j.tile, np = npanels(N);
@@ -294,20 +284,8 @@ void ck_gemm_int8_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
     ck_pool_run(ctx->pool, mtiles * j.nchunks, task, &j);
 }
 
-typedef struct {
-    const float *A;
-    size_t lda;
-} matrix_rows;
-
-static const float *matrix_row(const void *src, size_t row, size_t k0, size_t kc, float *tmp) {
-    const matrix_rows *s = src;
-    (void)kc;
-    (void)tmp;
-    return s->A + row * s->lda + k0;
-}
-
 void ck_gemm_int8_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
                          const float *bias, ck_activation act, float *C, size_t ldc, uint32_t *workspace) {
-    matrix_rows s = {A, lda};
-    ck_gemm_int8_rows(ctx, M, N, K, matrix_row, &s, Bp, bias, act, C, ldc, workspace, 0);
+    ck_matrix_rows s = {A, lda};
+    ck_gemm_int8_rows(ctx, M, N, K, ck_matrix_row, &s, Bp, bias, act, C, ldc, workspace, 0);
 }
