@@ -40,9 +40,19 @@ typedef struct {
     float *C;
     size_t ldc;
     float *workspace;
-    size_t mtiles, nchunks, panels_per_chunk;
+    size_t mtiles, nchunks, panels_per_chunk;   /* M tiles: whole micro-panels, see ck_gemm_tile */
     int accumulate;   /* C += A B instead of C = A B */
 } ck_gemm_job;
+
+/* Rows [*m0, *m0 + *m) of M tile `mt`: the tiles share M's micro-panels as evenly as they can
+ * (at most CK_MC_PANELS each). A row's sums do not depend on its tile, so the split never
+ * changes a bit. */
+static inline void ck_gemm_tile(const ck_gemm_job *j, size_t mt, size_t *m0, size_t *m) {
+    size_t mr = (size_t)j->k->mr, panels = ck_npanels(j->M, (int)mr);
+    size_t a = mt * panels / j->mtiles * mr, b = ck_min((mt + 1) * panels / j->mtiles * mr, j->M);
+    *m0 = a;
+    *m = b - a;
+}
 
 /* Rows [m0, m0+m) x panels [p0, p1) of C, all of K; Ap: one thread's A block. */
 void ck_gemm_block(const ck_gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap);

@@ -249,8 +249,8 @@ static void conv_gemm_task(size_t t, int thread, void *arg) {
     j.bias = cj->bias ? cj->bias + (size_t)g * og : NULL;
     j.C = cj->out + n * hw * d->cout + (size_t)g * og;
     size_t mt = gt / j.nchunks, nc = gt % j.nchunks;
-    size_t tile = (size_t)cj->k->mr * CK_MC_PANELS;
-    size_t m0 = mt * tile, m = ck_min(tile, hw - m0);
+    size_t tile = (size_t)cj->k->mr * CK_MC_PANELS, m0, m;
+    ck_gemm_tile(&j, mt, &m0, &m);
     size_t np = ck_npanels(og, cj->k->nr);
     size_t p0 = nc * j.panels_per_chunk, p1 = ck_min(np, p0 + j.panels_per_chunk);
     if (p0 >= p1) return;
