@@ -746,13 +746,20 @@ int main(void) {
         conv_int8_case(ctx, name, d, CK_CONV_IM2COL_GEMM, 0.0f);     /* dilation in w, stride in h */
         d = base; d.h = 9; d.w = 9; d.cin = 40; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
         conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);   /* 1x1 stride 2 */
-        /* AMX tiles read from the quantised input: no padding, asymmetric padding, 1x1, 2 images */
+        /* tiles read from the quantised input: no padding, asymmetric padding, 1x1, 2 images */
         d = base; d.n = 2; d.h = 9; d.w = 10; d.cin = 128; d.cout = 33; d.act = CK_ACT_RELU;
         conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 0.0f);
         d = base; d.n = 2; d.h = 7; d.w = 19; d.cin = 64; d.cout = 64; d.kh = 2; d.pad_top = 1; d.pad_right = 2;
         conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);
         d = base; d.n = 2; d.h = 5; d.w = 6; d.cin = 64; d.cout = 40; d.kh = d.kw = 1;
         conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);
+        /* VNNI reads in place when a kernel row is whole quads (60 bytes) and the padding is at
+         * most 10% of a side; columns ragged; one image with asymmetric padding */
+        d = base; d.n = 2; d.h = 21; d.w = 22; d.cin = 20; d.cout = 45; d.act = CK_ACT_RELU;
+        d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
+        conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 1.0f);
+        d = base; d.h = 5; d.w = 30; d.cin = 64; d.cout = 33; d.kh = 2; d.pad_top = 1; d.pad_right = 2;
+        conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 0.0f);
         bf16_round_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);

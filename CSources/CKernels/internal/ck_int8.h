@@ -103,12 +103,39 @@ void ck_conv2d_int8_pack(const ck_conv2d_desc *d, const float *w_hwio, uint32_t 
 size_t ck_conv2d_int8_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
 void ck_conv2d_int8_run(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                         const uint32_t *packed, const float *bias, float *out, uint32_t *workspace);
+/* int8 convolution reading A in place (ops/conv2d_int8_direct.c): the input quantised once
+ * into a u8 copy padded with the zero point, and the GEMM run over every position of that
+ * padded grid (images stacked), so consecutive rows of a tile are consecutive positions, cin
+ * bytes apart, and a kernel row's kw * cin bytes of a position are contiguous. Positions in
+ * the padding give outputs that are dropped. Stride 1, no dilation, groups 1, and kw * cin a
+ * multiple of the kernel's k step (AMX: 64 bytes; AVX512-VNNI: 4). */
+typedef struct {
+    size_t hp, wp, oh, ow;   /* padded grid and output sides */
+    size_t positions;        /* the last output position, plus one */
+    size_t bytes;            /* the padded copy with the slack the last tile reads */
+} ck_int8_grid;
+
+typedef struct {
+    const ck_conv2d_desc *d;
+    ck_int8_grid g;
+    const float *bias;
+    float *out;
+    const uint8_t *q;        /* the quantised, padded input */
+    ck_int8_b b;
+    size_t kqs;              /* quads per B panel */
+} ck_int8_direct;
+
+int ck_conv2d_int8_direct_applies(const ck_ctx *ctx, const ck_conv2d_desc *d);
+size_t ck_conv2d_int8_direct_workspace(const ck_conv2d_desc *d);
+void ck_conv2d_int8_direct_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
+                               const float *bias, float *out, uint32_t *workspace);
+/* Grid positions [p0, p0 + rows) x one 32-column panel, all of K, then the output step for
+ * the positions that are output pixels: output position `p` (rows from p0) goes to `o[p]`, or
+ * nowhere when NULL. */
 #if defined(__x86_64__)
-/* x86/conv2d_int8_amx.c: stride 1, no dilation, groups 1, kw * cin a multiple of 64. */
-int ck_conv2d_int8_amx_applies(const ck_conv2d_desc *d);
-size_t ck_conv2d_int8_amx_workspace(const ck_conv2d_desc *d);
-void ck_conv2d_int8_amx_run(ck_ctx *ctx, const ck_conv2d_desc *d, const float *in, const uint32_t *packed,
-                            const float *bias, float *out, uint32_t *workspace);
+#define CK_INT8_DIRECT_AMX_ROWS 32
+void ck_conv2d_int8_direct_amx(const ck_int8_direct *j, size_t p0, size_t panel, float *const *o);
+void ck_conv2d_int8_direct_avx512vnni(const ck_int8_direct *j, size_t p0, size_t panel, float *const *o);
 #endif
 
 #endif

@@ -1,8 +1,8 @@
 /* int8 convolution by GEMM (im2col and implicit GEMM with d->int8): weights quantised and
  * packed once in the int8 GEMM's layout with the layer's input scale and zero point (d), each
  * output pixel's receptive field read as one row of A as for bf16 (ck_conv_row: zeros outside
- * the image, which quantise to the zero point), quantised as the driver packs it; on AMX the
- * implicit GEMM skips the packing (x86/conv2d_int8_amx.c). */
+ * the image, which quantise to the zero point), quantised as the driver packs it; where it
+ * applies, the implicit GEMM skips the packing (ops/conv2d_int8_direct.c). */
 #include "ck_int8.h"
 #include "ck_internal.h"
 
@@ -18,32 +18,20 @@ void ck_conv2d_int8_pack(const ck_conv2d_desc *d, const float *w, uint32_t *pack
         ck_pack_b_int8(K, og, w + (size_t)g * og, (size_t)d->cout, d->in_scale, d->in_zero, packed + g * per);
 }
 
-/* AMX reading tiles from the quantised input: for the implicit GEMM where it applies */
-static int amx_direct(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
-#if defined(__x86_64__)
-    return ctx->int8 == CK_INT8_AMX && algo == CK_CONV_IMPLICIT_GEMM && ck_conv2d_int8_amx_applies(d);
-#else
-    (void)ctx, (void)d, (void)algo;
-    return 0;
-#endif
+/* the implicit GEMM reading its rows from a once-quantised copy of the input, where it applies */
+static int direct(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
+    return algo == CK_CONV_IMPLICIT_GEMM && ck_conv2d_int8_direct_applies(ctx, d);
 }
 
 size_t ck_conv2d_int8_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
-    if (amx_direct(ctx, d, algo)) {
-#if defined(__x86_64__)
-        return ck_conv2d_int8_amx_workspace(d);
-#endif
-    }
-    return ck_gemm_int8_workspace_size(ctx);
+    return direct(ctx, d, algo) ? ck_conv2d_int8_direct_workspace(d) : ck_gemm_int8_workspace_size(ctx);
 }
 
 void ck_conv2d_int8_run(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                         const uint32_t *packed, const float *bias, float *out, uint32_t *workspace) {
-    if (amx_direct(ctx, d, algo)) {
-#if defined(__x86_64__)
-        ck_conv2d_int8_amx_run(ctx, d, in, packed, bias, out, workspace);
+    if (direct(ctx, d, algo)) {
+        ck_conv2d_int8_direct_run(ctx, d, in, packed, bias, out, workspace);
         return;
-#endif
     }
     size_t K = conv_k(d), og = (size_t)(d->cout / d->groups), per = ck_packed_b_int8_size(K, og);
     ck_conv_rows s = {d, in, 0, ck_conv2d_out_h(d), ck_conv2d_out_w(d)};

@@ -3,7 +3,7 @@
  * 16 columns (tmm6-7) per step: four TDPBUSD per 64 k values. Partial tiles go through a
  * scratch tile; the last block's output step runs in AVX-512 as the VNNI kernel's. */
 #if defined(__x86_64__)
-#include "ck_int8.h"
+#include "ck_int8_x86.h"
 #include "ck_internal.h"
 #include <immintrin.h>
 #include <string.h>
@@ -64,24 +64,10 @@ void ck_gemm_int8_uk_amx(size_t steps, const uint32_t *A, size_t a_next, const u
         }
         return;
     }
-    __m512i z0 = _mm512_maskz_loadu_epi32(m0, zc), z1 = _mm512_maskz_loadu_epi32(m1, zc + 16);
-    __m512 s0 = _mm512_maskz_loadu_ps(m0, scale), s1 = _mm512_maskz_loadu_ps(m1, scale + 16);
-    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
-    if (bias) {
-        b0 = _mm512_maskz_loadu_ps(m0, bias);
-        b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-    }
-    for (size_t i = 0; i < m; i++) {
-        __m512i a0 = _mm512_load_si512(scratch + i * 32), a1 = _mm512_load_si512(scratch + i * 32 + 16);
-        __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a0, z0)), s0, b0);
-        __m512 y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a1, z1)), s1, b1);
-        if (act == CK_ACT_RELU) {
-            y0 = _mm512_max_ps(y0, zero);
-            y1 = _mm512_max_ps(y1, zero);
-        }
-        _mm512_mask_storeu_ps(C + i * ldc, m0, y0);
-        _mm512_mask_storeu_ps(C + i * ldc + 16, m1, y1);
-    }
+    ck_int8_out32 o = ck_int8_out32_init(zc, scale, bias, n, act);
+    for (size_t i = 0; i < m; i++)
+        ck_int8_out32_row(&o, _mm512_load_si512(scratch + i * 32), _mm512_load_si512(scratch + i * 32 + 16),
+                          C + i * ldc);
 }
 
 #pragma clang attribute pop

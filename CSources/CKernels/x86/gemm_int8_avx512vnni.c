@@ -2,7 +2,7 @@
  * 16 outputs and k quad (u8 A broadcast, s8 B). A panel: kq x 12 quads, B panel: kq x 32.
  * Also the AVX-512 row quantiser every int8 kind on this ISA packs A with. */
 #if defined(__x86_64__)
-#include "ck_int8.h"
+#include "ck_int8_x86.h"
 #include "ck_internal.h"
 #include <immintrin.h>
 
@@ -63,26 +63,10 @@ void ck_gemm_int8_uk_avx512vnni(size_t kq, const uint32_t *A, const uint32_t *B,
         }
         return;
     }
-    __m512i z0 = _mm512_maskz_loadu_epi32(m0, zc), z1 = _mm512_maskz_loadu_epi32(m1, zc + 16);
-    __m512 s0 = _mm512_maskz_loadu_ps(m0, scale), s1 = _mm512_maskz_loadu_ps(m1, scale + 16);
-    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
-    if (bias) {
-        b0 = _mm512_maskz_loadu_ps(m0, bias);
-        b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-    }
+    ck_int8_out32 o = ck_int8_out32_init(zc, scale, bias, n, act);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++) {
-        if ((size_t)i >= m) continue;
-        __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c0[i], z0)), s0, b0);
-        __m512 y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(c1[i], z1)), s1, b1);
-        if (act == CK_ACT_RELU) {
-            /* max(y, 0) gives 0 for NaN, as the C step's !(y > 0) */
-            y0 = _mm512_max_ps(y0, zero);
-            y1 = _mm512_max_ps(y1, zero);
-        }
-        _mm512_mask_storeu_ps(C + i * ldc, m0, y0);
-        _mm512_mask_storeu_ps(C + i * ldc + 16, m1, y1);
-    }
+    for (int i = 0; i < MR; i++)
+        if ((size_t)i < m) ck_int8_out32_row(&o, c0[i], c1[i], C + i * ldc);
 }
 
 #pragma clang attribute pop
