@@ -445,6 +445,30 @@ static void bf16_round_case(ck_ctx *ctx, const char *isa) {
 static void bf16_round_case(ck_ctx *ctx, const char *isa) { (void)ctx; (void)isa; }
 #endif
 
+/* The table's vectorised bf16 rounding against ck_bf16_round, value by value: ties, denormals,
+ * infinities and NaN payloads, an odd count (a masked or scalar tail). */
+static void bf16_row_case(ck_ctx *ctx, const char *isa) {
+    size_t n = 100003;
+    float *x = malloc(n * sizeof(float));
+    uint16_t *h = malloc(n * sizeof(uint16_t));
+    uint32_t s = 777;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        uint32_t u = i % 4 == 0 ? (s & 0xFFFF8000u) | (i % 8 == 0 ? 0x8000u : 0x18000u) : s;
+        if (i % 97 == 0) u &= 0x807FFFFFu;                           /* denormal */
+        if (i % 101 == 0) u = (u & 0x80000000u) | 0x7F800000u;      /* infinity */
+        if (i % 103 == 0) u = (u & 0x80000000u) | 0x7F800000u | (s >> 9 | 1u);   /* NaN, any payload */
+        memcpy(&x[i], &u, 4);
+    }
+    ck_bf16_round_row(ctx, x, n, h);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += h[i] != ck_bf16_round(x[i]);
+    char what[96];
+    snprintf(what, sizeof what, "bf16 row rounding equals ck_bf16_round on %zu values (%zu differ)", n, bad);
+    check(bad == 0, isa, what);
+    free(x); free(h);
+}
+
 static void eltwise_case(ck_ctx *ctx, const char *isa, size_t rows, size_t c) {
     size_t n = rows * c;
     float *x = rnd(n), *y = rnd(n), *p0 = rnd(c), *p1 = rnd(c);
@@ -761,6 +785,7 @@ int main(void) {
         d = base; d.h = 5; d.w = 30; d.cin = 64; d.cout = 33; d.kh = 2; d.pad_top = 1; d.pad_right = 2;
         conv_int8_case(ctx, name, d, CK_CONV_IMPLICIT_GEMM, 0.0f);
         bf16_round_case(ctx, name);
+        bf16_row_case(ctx, name);
         eltwise_case(ctx, name, 1000, 7);
         eltwise_case(ctx, name, 33, 1);
         eltwise_case(ctx, name, 5, 37);

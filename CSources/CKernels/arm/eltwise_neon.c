@@ -46,4 +46,7 @@ void ck_prelu_neon(size_t rows, size_t c, const float *in, const float *alpha,
         for (; j < c; j++) out[j] = in[j] >= 0.0f ? in[j] : alpha[j] * in[j];
     }
 }
+/* bf16 rounding of a row (the bf16 GEMMs' A packing), vectorised by the compiler */
+#define CK_BF16_ROW_SUFFIX neon
+#include "ck_bf16_row_body.h"
 #endif

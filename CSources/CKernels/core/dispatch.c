@@ -10,7 +10,7 @@
         .wino_out2 = ck_wino_out2_##sfx, .wino_out4 = ck_wino_out4_##sfx,                   \
         .lstm_fwd_seq = ck_lstm_fwd_seq_##sfx,                                              \
         .lstm_bwd_seq = ck_lstm_bwd_seq_##sfx, .adadelta = ck_adadelta_##sfx,               \
-        .peak_loop = ck_peak_loop_##sfx,                                                    \
+        .bf16_row = ck_bf16_row_##sfx, .peak_loop = ck_peak_loop_##sfx,                     \
     }
 
 /* The portable fallback on every CPU. */

@@ -85,6 +85,8 @@ void ck_gemm_ref(size_t M, size_t N, size_t K, const float *A, size_t lda, const
  * even), products summed in fp32 by VDPBF16PS steps (on AVX512_BF16) or by their exact
  * emulation (every other CPU and ISA): the same bits everywhere, at any thread count. */
 uint16_t ck_bf16_round(float x);
+/* ck_bf16_round of n values with the context's ISA (vectorised): what the bf16 GEMMs pack A with. */
+void ck_bf16_round_row(const ck_ctx *ctx, const float *x, size_t n, uint16_t *out);
 /* uint32 values (k pairs of bf16) of packed B; packed B is valid for every context. */
 size_t ck_packed_b_bf16_size(size_t K, size_t N);
 void ck_pack_b_bf16(size_t K, size_t N, const float *B, size_t ldb, uint32_t *packed);

@@ -39,6 +39,22 @@ static inline uint16_t ck_bf16_from_f32(float x) {
     return (uint16_t)(u >> 16);
 }
 
+/* A row's n values (n <= CK_BF16_KC) rounded to bf16 pairs at dst[0], dst[stride], ...:
+ * (n + 1) / 2 of them, an odd n's last with a zero high half. `round_row` is the kernel
+ * table's vectorised rounding (ck_bf16_row_body.h); the strided stores are plain copies. */
+typedef void (*ck_bf16_round_row_fn)(const float *x, size_t n, uint16_t *out);
+static inline void ck_bf16_pairs_strided(ck_bf16_round_row_fn round_row, const float *row, size_t n, uint32_t *dst,
+                                         size_t stride) {
+    uint16_t h[CK_BF16_KC + 2];
+    h[n] = 0;
+    round_row(row, n, h);
+    for (size_t q = 0; 2 * q < n; q++) {
+        uint32_t v;
+        memcpy(&v, h + 2 * q, 4);
+        dst[q * stride] = v;
+    }
+}
+
 static inline float ck_bf16_to_f32(uint16_t h) { return ck_bits_f32((uint32_t)h << 16); }
 
 /* Denormals to zero of the same sign. */

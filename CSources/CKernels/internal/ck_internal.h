@@ -65,6 +65,7 @@ typedef struct {
     ck_lstm_fwd_seq_fn lstm_fwd_seq;
     ck_lstm_bwd_seq_fn lstm_bwd_seq;
     ck_adadelta_fn adadelta;
+    void (*bf16_row)(const float *x, size_t n, uint16_t *out);   /* bf16 rounding (ck_bf16_row_body.h) */
     ck_peak_fn peak_loop;
 } ck_kernel_table;
 

@@ -40,6 +40,7 @@
                                const float *dh, float *dz, float *scratch);                              \
     void ck_adadelta_##sfx(size_t n, float *w, const float *g, float *Eg, float *Ed, float lr, float rho, \
                            float eps);                                                                   \
+    void ck_bf16_row_##sfx(const float *x, size_t n, uint16_t *out);                                   \
     uint64_t ck_peak_loop_##sfx(uint64_t iters);
 
 CK_ISA_DECLARE(scalar)

@@ -249,14 +249,13 @@ static void position_gemm_bf16(const wino_job *j, size_t xi, size_t nt, size_t t
     const uint32_t *U = (const uint32_t *)(const void *)j->packed + xi * j->per;
     for (size_t q0 = 0; q0 < kp; q0 += CK_BF16_KC / 2) {
         size_t qn = ck_min(CK_BF16_KC / 2, kp - q0);
+        size_t k0 = 2 * q0, kn = ck_min(2 * qn, cin - k0);
         for (size_t r = 0; r < npan * CK_BF16_MR; r++) {
             uint32_t *dst = buf + (r / CK_BF16_MR) * qn * CK_BF16_MR + r % CK_BF16_MR;
-            const float *row = Vx + r * cin;
-            for (size_t q = 0; q < qn; q++) {
-                size_t k0 = 2 * (q0 + q);
-                uint32_t lo = r < nt ? ck_bf16_from_f32(row[k0]) : 0;
-                uint32_t hi = r < nt && k0 + 1 < cin ? ck_bf16_from_f32(row[k0 + 1]) : 0;
-                dst[q * CK_BF16_MR] = lo | hi << 16;
+            if (r < nt) {
+                ck_bf16_pairs_strided(j->k->bf16_row, Vx + r * cin + k0, kn, dst, CK_BF16_MR);
+            } else {
+                for (size_t q = 0; q < qn; q++) dst[q * CK_BF16_MR] = 0;
             }
         }
         for (size_t p = 0; p < np; p++)

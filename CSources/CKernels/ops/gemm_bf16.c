@@ -63,6 +63,7 @@ ck_gemm_bf16_uk_fn ck_gemm_bf16_kernel(const ck_ctx *ctx) {
 int ck_gemm_bf16_native(const ck_ctx *ctx) { return ctx->bf16 != CK_BF16_EMULATED; }
 
 uint16_t ck_bf16_round(float x) { return ck_bf16_from_f32(x); }
+void ck_bf16_round_row(const ck_ctx *ctx, const float *x, size_t n, uint16_t *out) { ctx->k->bf16_row(x, n, out); }
 
 static size_t npanels(size_t n) { return ck_npanels(n, CK_BF16_NR); }
 
@@ -91,8 +92,8 @@ size_t ck_gemm_bf16_workspace_size(const ck_ctx *ctx) { return (size_t)ctx->thre
 
 /* Rows [m0, m0 + m) x k values [k0, k0 + kc) rounded to bf16 into MR-row panels of pairs;
  * each row fetched in segments of `seg` values (a multiple of 2). */
-static void pack_a_dp(ck_bf16_row_fn rows, const void *src, size_t m0, size_t m, size_t k0, size_t kc, size_t seg,
-                      uint32_t *Ap, float *tmp) {
+static void pack_a_dp(ck_bf16_round_row_fn round_row, ck_bf16_row_fn rows, const void *src, size_t m0, size_t m,
+                      size_t k0, size_t kc, size_t seg, uint32_t *Ap, float *tmp) {
     size_t mp = (m + CK_BF16_MR - 1) / CK_BF16_MR * CK_BF16_MR, qn = (kc + 1) / 2;
     for (size_t r = 0; r < mp; r++) {
         uint32_t *dst = Ap + (r / CK_BF16_MR) * qn * CK_BF16_MR + r % CK_BF16_MR;
@@ -102,12 +103,8 @@ static void pack_a_dp(ck_bf16_row_fn rows, const void *src, size_t m0, size_t m,
         }
         for (size_t s0 = 0; s0 < kc; s0 += seg) {
             size_t sn = ck_min(seg, kc - s0);
-            const float *row = rows(src, m0 + r, k0 + s0, sn, tmp);
-            for (size_t q = 0; 2 * q < sn; q++) {
-                uint32_t lo = ck_bf16_from_f32(row[2 * q]);
-                uint32_t hi = 2 * q + 1 < sn ? ck_bf16_from_f32(row[2 * q + 1]) : 0;
-                dst[(s0 / 2 + q) * CK_BF16_MR] = lo | hi << 16;
-            }
+            ck_bf16_pairs_strided(round_row, rows(src, m0 + r, k0 + s0, sn, tmp), sn, dst + s0 / 2 * CK_BF16_MR,
+                                  CK_BF16_MR);
         }
     }
 }
@@ -139,6 +136,7 @@ typedef struct {
     ck_gemm_bf16_uk_fn uk;
     size_t M, N, K, kcb, seg, tile;
     ck_bf16_row_fn rows;
+    ck_bf16_round_row_fn round_row;
     const void *src;
     const uint32_t *Bp;
     const float *bias;
@@ -181,7 +179,7 @@ static void task(size_t t, int thread, void *arg) {
         }
 #endif
         size_t qn = (kc + 1) / 2;
-        pack_a_dp(j->rows, j->src, m0, m, k0, kc, j->seg, Ap, tmp);
+        pack_a_dp(j->round_row, j->rows, j->src, m0, m, k0, kc, j->seg, Ap, tmp);
         for (size_t p = p0; p < p1; p++) {
             const uint32_t *Bpp = j->Bp + (p * kps + q0) * CK_BF16_NR;
             size_t n = ck_min(CK_BF16_NR, j->N - p * CK_BF16_NR);
@@ -205,7 +203,8 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg) {
     if (M == 0 || N == 0) return;
-    job j = {.kind = ctx->bf16, .uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .rows = rows, .src = src,
+    job j = {.kind = ctx->bf16, .uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .rows = rows,
+             .round_row = ctx->k->bf16_row, .src = src,
              .Bp = Bp, .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
     /* blocks are whole segments */
     size_t cap = j.kind == CK_BF16_AMX ? CK_AMX_KC : CK_BF16_KC;

@@ -30,3 +30,7 @@ void ck_prelu_scalar(size_t rows, size_t c, const float *in, const float *alpha,
             out[j] = v >= 0.0f ? v : alpha[j] * v;
         }
 }
+
+/* bf16 rounding of a row (the bf16 GEMMs' A packing), vectorised by the compiler */
+#define CK_BF16_ROW_SUFFIX scalar
+#include "ck_bf16_row_body.h"

@@ -47,5 +47,9 @@ void ck_prelu_avx512(size_t rows, size_t c, const float *in, const float *alpha,
         }
 }
 
+/* bf16 rounding of a row (the bf16 GEMMs' A packing), vectorised by the compiler */
+#define CK_BF16_ROW_SUFFIX avx512
+#include "ck_bf16_row_body.h"
+
 #pragma clang attribute pop
 #endif
