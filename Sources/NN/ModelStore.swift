@@ -69,8 +69,14 @@ public enum ModelStore {
         var h = SHA256()
         for ext in [".json", ".safetensors"] {
             let p = stem + ext
-            guard let d = FileManager.default.contents(atPath: p) else { throw ModelFileError(p, "cannot read") }
-            h.update(d)
+            // a megabyte at a time: a model's weights are never all in memory for this
+            guard let f = FileHandle(forReadingAtPath: p) else { throw ModelFileError(p, "cannot read") }
+            defer { try? f.close() }
+            do {
+                while let d = try f.read(upToCount: 1 << 20), !d.isEmpty { h.update(d) }
+            } catch {
+                throw ModelFileError(p, "cannot read: \(error.localizedDescription)")
+            }
         }
         return h.finalize()
     }

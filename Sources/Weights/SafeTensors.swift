@@ -65,23 +65,24 @@ public struct SafeTensorsFile: Sendable, WeightSource {
     public let path: String
     public let entries: [String: Entry]
     public let metadata: [String: String]
-    let bytes: Data
+    let bytes: FileBytes
     let dataStart: Int
 
     /// Header JSON larger than this is refused (a hostile length cannot make us allocate).
     public static let maxHeaderBytes = 100 << 20
 
     public init(path: String) throws {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw ModelFileError(path, "cannot read: \(error.localizedDescription)")
-        }
-        try self.init(data: data, path: path)
+        try self.init(bytes: try FileBytes(mapping: path), path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
+        try self.init(bytes: FileBytes(data), path: path)
+    }
+
+    init(bytes: FileBytes, path: String) throws {
         self.path = path
-        bytes = data
+        self.bytes = bytes
+        let data = bytes.buffer
         func fail(_ s: String) -> ModelFileError { ModelFileError(path, s) }
         guard data.count >= 8 else { throw fail("too short for a safetensors file (\(data.count) bytes)") }
         let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -93,7 +94,7 @@ public struct SafeTensorsFile: Sendable, WeightSource {
                 "header length \(n) runs past the end of the file (\(data.count) bytes): truncated or not safetensors")
         }
         dataStart = 8 + Int(n)
-        let headerData = data.subdata(in: data.startIndex + 8..<data.startIndex + dataStart)
+        let headerData = Data(UnsafeRawBufferPointer(rebasing: data[8..<dataStart]))
         guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
@@ -154,10 +155,8 @@ public struct SafeTensorsFile: Sendable, WeightSource {
         // files PainFace writes carry a checksum of their tensor bytes: a changed or damaged
         // payload is refused, never served
         if let want = meta[SafeTensorsWriter.payloadHashKey] {
-            let got = data.withUnsafeBytes { raw in
-                ContentHash.hex(
-                    ContentHash.hash64(UnsafeRawBufferPointer(rebasing: raw[dataStart...])))
-            }
+            let got = ContentHash.hex(ContentHash.hash64(UnsafeRawBufferPointer(rebasing: data[dataStart...])))
+            bytes.release(dataStart..<data.count)
             guard got == want else {
                 throw fail("the tensor data does not match its checksum (the file was changed or damaged)")
             }
@@ -172,8 +171,11 @@ public struct SafeTensorsFile: Sendable, WeightSource {
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw ModelFileError(path, "no tensor named \(name)") }
         let t = Tensor(shape: e.shape)
-        bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let src = raw.baseAddress!.advanced(by: dataStart + e.begin)
+        // the file's pages leave this process's memory once copied: loading holds one
+        // tensor of the file at a time, not the whole file beside the packed weights
+        defer { bytes.release(dataStart + e.begin..<dataStart + e.end) }
+        do {
+            let src = bytes.buffer.baseAddress!.advanced(by: dataStart + e.begin)
             let n = t.count
             switch e.dtype {
             case .f32:
@@ -268,6 +270,59 @@ public enum AtomicFile {
         } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw ModelFileError(path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// A file's bytes, read-only: mapped from the file (pages come in as they are read and can be
+/// given back), or a copy of bytes from memory.
+final class FileBytes: @unchecked Sendable {
+    let buffer: UnsafeRawBufferPointer
+    private let mapped: Bool
+
+    init(_ data: Data) {
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(data.count, 1), alignment: 16)
+        data.copyBytes(to: p.bindMemory(to: UInt8.self))
+        buffer = UnsafeRawBufferPointer(rebasing: p[0..<data.count])
+        mapped = false
+    }
+
+    init(mapping path: String) throws {
+        func fail(_ what: String) -> ModelFileError {
+            ModelFileError(path, "cannot read: \(what): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw fail("fstat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(path, "cannot read: not a regular file") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            buffer = UnsafeRawBufferPointer(start: nil, count: 0)
+            mapped = false
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { throw fail("mmap") }
+        buffer = UnsafeRawBufferPointer(start: p, count: size)
+        mapped = true
+    }
+
+    /// Gives the pages of `range` back to the system (a later read maps them in again from the
+    /// file); nothing for a copy in memory.
+    func release(_ range: Range<Int>) {
+        guard mapped, let base = buffer.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = range.lowerBound / page * page, hi = min((range.upperBound + page - 1) / page * page, buffer.count)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED)
+    }
+
+    deinit {
+        guard let base = buffer.baseAddress else { return }
+        if mapped {
+            munmap(UnsafeMutableRawPointer(mutating: base), buffer.count)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
         }
     }
 }

@@ -97,6 +97,32 @@ func problem(_ data: Data) -> String? {
         #expect(problem(notJSON)!.contains("not a JSON object"))
     }
 
+    @Test("a mapped file: tensors read again after their pages were given back; folders and empty files refused")
+    func mapped() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pf-mapped-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // tensors larger than a page, so a release covers whole pages of one and part of the next
+        let a = Tensor(shape: [3000], values: (0..<3000).map { Float($0) * 0.5 })
+        let b = Tensor(shape: [5, 1001], values: (0..<5005).map { Float($0) - 7 })
+        let path = dir.appendingPathComponent("m.safetensors").path
+        try SafeTensorsWriter.write([("a", a), ("b", b)], to: path)
+        let f = try SafeTensorsFile(path: path)
+        for _ in 0..<2 {
+            #expect(try f.tensor("b").array == b.array)
+            #expect(try f.tensor("a").array == a.array)
+        }
+        func refusal(_ p: String) -> String {
+            do { _ = try SafeTensorsFile(path: p); return "loaded" } catch { return "\(error)" }
+        }
+        #expect(refusal(dir.path) == "\(dir.path): cannot read: not a regular file")
+        let empty = dir.appendingPathComponent("empty.safetensors").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(refusal(empty) == "\(empty): too short for a safetensors file (0 bytes)")
+        let missing = dir.appendingPathComponent("none.safetensors").path
+        #expect(refusal(missing).hasPrefix("\(missing): cannot read: open: No such file"))
+    }
+
     @Test("atomic write leaves no temporary file and replaces the old content")
     func atomic() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pf-atomic-\(getpid())")
