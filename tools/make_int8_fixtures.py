@@ -10,7 +10,8 @@ PainFace's int8 arithmetic in PyTorch's terms: activations by torch.quantize_per
 (sum - zero * colsum) * (scale * s_j) + bias. Writes Tests/Fixtures/int8_golden.safetensors:
   quant_x [n], quant_q [n]: values and their quint8 codes (scale 0.5, zero point 10), with
     ties, clipping and tiny values;
-  gemm_a [M, K], gemm_b [K, N], gemm_bias [N], gemm_y [M, N]; gemm_qparams [2] (scale, zero).
+  gemm_a [M, K], gemm_b [K, N], gemm_bias [N], gemm_y [M, N]; gemm_qparams [2] (scale, zero);
+  gemm_b_codes [K, N], gemm_b_step [N]: B's qint8 codes and per-column scales (stored int8 weights).
 """
 import os
 import sys
@@ -49,6 +50,7 @@ def main():
         "quant_x": x, "quant_q": q.astype(np.float32),
         "gemm_a": a, "gemm_b": b, "gemm_bias": bias, "gemm_y": y.astype(np.float32),
         "gemm_qparams": np.array([scale, zero], np.float32),
+        "gemm_b_codes": qw.numpy().astype(np.float32), "gemm_b_step": sw,
     }.items()), {"source": "torch %s quantize_per_tensor / quantize_per_channel" % torch.__version__})
     print("wrote int8_golden.safetensors: zero point", zero, "scale", scale)
 

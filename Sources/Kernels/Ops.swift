@@ -67,6 +67,30 @@ public struct Int8Quantization: Sendable, Equatable, Codable {
     public static let maxK = Int(CK_INT8_MAX_K)
 }
 
+/// Weights [..., n] stored in int8: codes round_even(w * 127 / max|w[:, j]|) and one step
+/// max|w[:, j]| / 127 per last-axis column j (ck_int8_weights), so w ~ code x step.
+public struct Int8Weights: Sendable {
+    public var codes: [Int8]
+    public var steps: [Float]
+
+    public init(codes: [Int8], steps: [Float]) { (self.codes, self.steps) = (codes, steps) }
+
+    /// The codes and steps the int8 kernels make from `w` when they pack it.
+    public init(quantizing w: Tensor) {
+        let n = w.shape.last ?? 1, k = n == 0 ? 0 : w.count / n
+        var codes = [Int8](repeating: 0, count: w.count), steps = [Float](repeating: 0, count: n)
+        ck_int8_weights(k, n, w.data, n, &codes, n, &steps)
+        (self.codes, self.steps) = (codes, steps)
+    }
+
+    /// code x step: the weights an fp32 or bf16 layer uses when only the codes are stored.
+    public func dequantized(shape: [Int]) -> Tensor {
+        let t = Tensor(shape: shape), n = steps.count
+        for i in 0..<codes.count { t.data[i] = Float(codes[i]) * steps[i % n] }
+        return t
+    }
+}
+
 /// Geometry of a 2-D convolution over NHWC input with HWIO weights.
 public struct Conv2DShape: Sendable, Equatable {
     public var n, h, w, cin, cout, kh, kw: Int
@@ -131,6 +155,27 @@ public final class PackedConv2D: @unchecked Sendable {
         self.bias = bias
         packed = Tensor(shape: [ck_conv2d_packed_size(ctx.raw, &d, algo.c)])
         ck_conv2d_pack(ctx.raw, &d, algo.c, weights.data, packed.data)
+    }
+
+    /// From stored int8 weights: `codes` (HWIO, integers in -127...127) and one step per output
+    /// channel, as `Int8Weights.quantize` makes them: the same packed bits as the fp32 original.
+    /// Nil unless the layer runs in int8 with this algorithm (the caller then dequantises).
+    public init?(
+        _ ctx: ComputeContext, shape: Conv2DShape, codes: [Int8], steps: [Float], bias: Tensor?,
+        algorithm: ConvAlgorithm = .auto
+    ) throws {
+        guard shape.isValid else { throw KernelError.shape("invalid convolution \(shape)") }
+        guard codes.count == shape.weightShape.reduce(1, *), steps.count == shape.cout else {
+            throw KernelError.shape("int8 conv weights of \(codes.count) codes and \(steps.count) steps for \(shape)")
+        }
+        if let bias, bias.count != shape.cout {
+            throw KernelError.shape("conv bias has \(bias.count) values, expected \(shape.cout)")
+        }
+        var d = shape.c
+        let algo = ConvAlgorithm.resolve(algorithm, for: shape, context: ctx)
+        let packed = Tensor(shape: [ck_conv2d_packed_size(ctx.raw, &d, algo.c)])
+        guard ck_conv2d_pack_int8_codes(ctx.raw, &d, algo.c, codes, steps, packed.data) != 0 else { return nil }
+        (self.ctx, self.shape, self.algorithm, self.bias, self.packed) = (ctx, shape, algo, bias, packed)
     }
 
     public var workspaceSize: Int { var d = shape.c; return ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c) }

@@ -74,7 +74,10 @@ extension Model {
         func kernel(_ i: Int) throws -> Tensor {
             let k = nodes[i].kernel!
             if weights == nil { weights = try reopenWeights() }
-            return try weights!.tensor(k.name).reshaped(k.shape)
+            let t = try weights!.tensor(k.name).reshaped(k.shape)
+            guard let scale = nodes[i].kernelScale else { return t }
+            let steps = try weights!.tensor(scale).array
+            return Int8Weights(codes: t.array.map { Int8($0) }, steps: steps).dequantized(shape: k.shape)
         }
         for i in stride(from: oi, to: li, by: -1) where on[i] {
             guard let g = grads[i] else { continue }

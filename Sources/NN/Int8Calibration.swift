@@ -126,3 +126,38 @@ extension Int8Calibration {
         return (current, back)
     }
 }
+
+extension Int8Calibration {
+    /// The weights of a calibrated model as a safetensors file: the kernel of every layer that
+    /// runs in int8 stored as I8 codes with its per-output-channel steps (`NAME.kernel_scale`,
+    /// F32), everything else as F32. Loaded in int8 it packs to the bits of the fp32 original;
+    /// loaded in fp32 or bf16 those layers use code x step.
+    public static func storedWeights(
+        config: ModelConfig, reference: Model, weights: any WeightSource, metadata: [String: String] = [:]
+    ) throws -> Data {
+        let calibrated = Set(config.layers.filter { $0.inputQuant != nil }.map(\.name))
+        let int8 = Set(reference.int8Inputs.map(\.layer)).intersection(calibrated)
+        var out: [(String, Tensor, DType)] = []
+        let names = Set(weights.tensorNames)
+        for name in names.sorted() where !(name.hasSuffix(".kernel_scale") && names.contains(String(name.dropLast(6))))
+        {
+            var t = try weights.tensor(name)
+            if names.contains(name + "_scale") {
+                // already int8 codes (a quantised model calibrated again): from code x step
+                let steps = try weights.tensor(name + "_scale").array
+                t = Int8Weights(codes: t.array.map { Int8($0) }, steps: steps).dequantized(shape: t.shape)
+            }
+            guard name.hasSuffix(".kernel"), int8.contains(String(name.dropLast(".kernel".count))) else {
+                out.append((name, t, .f32))
+                continue
+            }
+            let q = Int8Weights(quantizing: t)
+            let codes = Tensor(shape: t.shape, values: q.codes.map { Float($0) })
+            out.append((name, codes, .i8))
+            out.append((name + "_scale", Tensor(shape: [q.steps.count], values: q.steps), .f32))
+        }
+        var meta = metadata
+        meta["int8_weights"] = "I8 kernel codes x NAME.kernel_scale per output channel"
+        return try SafeTensorsWriter.encode(out, metadata: meta)
+    }
+}

@@ -40,6 +40,8 @@ public final class Model: @unchecked Sendable {
         let flops: Double
         /// The kernel tensor and its shape as packed (conv: HWIO; dense: [k, units]).
         var kernel: (name: String, shape: [Int])? = nil
+        /// The steps of int8 weights stored as codes (`kernel` then holds the codes).
+        var kernelScale: String? = nil
     }
 
     /// Loads `config` with weights from `weights` (a safetensors file or tensors in memory).
@@ -168,6 +170,7 @@ public final class Model: @unchecked Sendable {
             var shape: [Int]
             var flops = 0.0
             var kernelRef: (name: String, shape: [Int])?
+            var kernelScale: String?
             switch l.type {
             case "conv2d", "depthwise_conv2d":
                 let (h, w, c) = try spatial()
@@ -178,7 +181,8 @@ public final class Model: @unchecked Sendable {
                 (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = try pads(
                     l.padding ?? .valid, h: h, w: w, k: k, s: s, d: d)
                 cs.activation = try activation()
-                let kernel: Tensor
+                var kernel: Tensor
+                var stored: Int8Weights?
                 if l.type == "conv2d" {
                     cs.cout = try need(l.filters, "filters")
                     cs.groups = l.groups ?? 1
@@ -188,6 +192,20 @@ public final class Model: @unchecked Sendable {
                     }
                     kernel = try tensor("\(l.name).kernel", cs.weightShape)
                     kernelRef = ("\(l.name).kernel", cs.weightShape)
+                    // int8 weights (painface quantize): the kernel holds the codes, a second
+                    // tensor the step of each output channel
+                    if weights.shape(of: "\(l.name).kernel_scale") != nil {
+                        let st = try tensor("\(l.name).kernel_scale", [cs.cout])
+                        guard st.buffer.allSatisfy({ $0 >= 0 }),
+                            kernel.buffer.allSatisfy({ $0 == $0.rounded() && abs($0) <= 127 })
+                        else {
+                            throw fail(
+                                "\(at): int8 weights need integer codes in -127...127 and steps of 0 or more")
+                        }
+                        stored = Int8Weights(codes: kernel.array.map { Int8($0) }, steps: st.array)
+                        kernel = stored!.dequantized(shape: cs.weightShape)
+                        kernelScale = "\(l.name).kernel_scale"
+                    }
                 } else {
                     let m = l.depthMultiplier ?? 1
                     guard (1...Self.maxCount).contains(m) else {
@@ -218,7 +236,14 @@ public final class Model: @unchecked Sendable {
                     if tuning == nil { tuning = try ConvTuning(path: path) }
                     algorithm = try tuning!.choose(cs, weights: kernel, bias: bias, context: context)
                 }
-                op = .conv(try PackedConv2D(context, shape: cs, weights: kernel, bias: bias, algorithm: algorithm))
+                if let stored,
+                    let p = try PackedConv2D(
+                        context, shape: cs, codes: stored.codes, steps: stored.steps, bias: bias, algorithm: algorithm)
+                {
+                    op = .conv(p)
+                } else {
+                    op = .conv(try PackedConv2D(context, shape: cs, weights: kernel, bias: bias, algorithm: algorithm))
+                }
                 shape = [cs.outH, cs.outW, cs.cout]
                 flops = cs.flops
             case "dense":
@@ -281,7 +306,10 @@ public final class Model: @unchecked Sendable {
                 elements = p
             }
             index[l.name] = nodes.count
-            nodes.append(Node(name: l.name, inputs: ins, op: op, shape: shape, flops: flops, kernel: kernelRef))
+            nodes.append(
+                Node(
+                    name: l.name, inputs: ins, op: op, shape: shape, flops: flops, kernel: kernelRef,
+                    kernelScale: kernelScale))
         }
         let unused = Set(weights.tensorNames).subtracting(used)
         if !unused.isEmpty { throw fail("tensors not used by any layer: \(unused.sorted().joined(separator: ", "))") }

@@ -16,8 +16,9 @@ struct QuantizeCommand: ParsableCommand {
             percentile of the values it reads, returns to fp32 the layers that move the features most until \
             --max-drift holds (on up to 64 of the crops), then measures how far int8 moves every layer and the features \
             from fp32 on the same crops. Writes OUT.json (the config with input_quant per layer, precision \
-            int8 and the measured drift under "quantization") and OUT.safetensors (the fp32 weights: they are \
-            quantised per output channel when the model loads).
+            int8 and the measured drift under "quantization") and OUT.safetensors (each int8 layer's kernel as \
+            s8 codes with one F32 step per output channel, NAME.kernel_scale; the other tensors in fp32). \
+            Run at --precision fp32 or bf16, the int8 layers use code x step.
 
             Layers with fewer than 16 input channels per group (an RGB first layer, depthwise layers) and \
             dense layers stay fp32.
@@ -90,7 +91,12 @@ struct QuantizeCommand: ParsableCommand {
                 "no layer of \(model) meets --max-drift \(maxDrift) in int8 (every one went back to fp32)")
         }
         let int8Layers = config.layers.filter { $0.inputQuant != nil }.map(\.name)
-        let reduced = try Model(config: config, weights: weights, context: int8)
+        // the drift is measured on the model as written: int8 layers from their stored codes
+        let stored = try Int8Calibration.storedWeights(
+            config: config, reference: reference, weights: weights, metadata: weights.metadata)
+        let reduced = try Model(
+            config: config, weights: try SafeTensorsFile(data: stored, path: "\(outWeights) (not yet written)"),
+            context: int8)
         let drift = try PrecisionDrift.measure(reference: reference, reduced: reduced, images: images)
         config.quantization = QuantizationReport(
             method: "u8 inputs, per-tensor range from the \(percentile) percentile of calibration values "
@@ -99,7 +105,7 @@ struct QuantizeCommand: ParsableCommand {
             int8Layers: int8Layers, fp32Layers: fp32Layers, drift: drift.layers, featureDrift: drift.features,
             top1Agreement: drift.top1Agreement)
         // weights first: a config never names weights that are not there yet
-        try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: srcWeights)), to: outWeights)
+        try AtomicFile.write(stored, to: outWeights)
         try AtomicFile.write(try config.encoded(), to: outJSON)
         let top1 = drift.top1Agreement.map { String(format: ", top-1 agreement with fp32 %.1f%%", 100 * $0) } ?? ""
         print(

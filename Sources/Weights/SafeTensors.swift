@@ -9,14 +9,16 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(file): \(problem)" }
 }
 
-/// Element types a safetensors file may hold; all are converted to float32 on load.
+/// Element types a safetensors file may hold; all are converted to float32 on load (I8: the
+/// integer codes of int8 weights, whose scales are a tensor of their own).
 public enum DType: String, Sendable {
-    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i8 = "I8"
     var size: Int {
         switch self {
         case .f32: 4;
         case .f16, .bf16: 2;
         case .f64: 8
+        case .i8: 1
         }
     }
 }
@@ -191,6 +193,8 @@ public struct SafeTensorsFile: Sendable, WeightSource {
                     let h = src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
                     t.data[i] = Float(bitPattern: UInt32(h) << 16)
                 }
+            case .i8:
+                for i in 0..<n { t.data[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
             }
         }
         return t
@@ -206,15 +210,32 @@ public enum SafeTensorsWriter {
         _ tensors: [(String, Tensor)], dtype: DType = .f32,
         metadata: [String: String] = [:]
     ) throws -> Data {
-        precondition(dtype == .f32 || dtype == .f16, "only F32 and F16 are written")
+        try encode(tensors.map { ($0.0, $0.1, dtype) }, metadata: metadata)
+    }
+
+    /// Each tensor in its own type: F32, F16, or I8 (values that must be integers in -128...127).
+    public static func encode(_ tensors: [(String, Tensor, DType)], metadata: [String: String] = [:]) throws -> Data {
         var payload = Data()
-        for (_, t) in tensors {
-            if dtype == .f32 {
+        for (name, t, dtype) in tensors {
+            switch dtype {
+            case .f32:
                 payload.append(UnsafeBufferPointer(start: t.data, count: t.count))
-            } else {
+            case .f16:
                 var half = [UInt16](repeating: 0, count: t.count)
                 for i in 0..<t.count { half[i] = Float16(t.data[i]).bitPattern }
                 half.withUnsafeBufferPointer { payload.append($0) }
+            case .i8:
+                var codes = [Int8](repeating: 0, count: t.count)
+                for i in 0..<t.count {
+                    let v = t.data[i]
+                    guard v == v.rounded(), (-128...127).contains(v) else {
+                        throw ModelFileError("<writer>", "tensor \(name) is I8 but holds \(v)")
+                    }
+                    codes[i] = Int8(v)
+                }
+                codes.withUnsafeBufferPointer { payload.append($0) }
+            case .bf16, .f64:
+                preconditionFailure("only F32, F16 and I8 are written")
             }
         }
         var metadata = metadata
@@ -222,7 +243,7 @@ public enum SafeTensorsWriter {
         var header: [String: Any] = [:]
         header["__metadata__"] = metadata
         var offset = 0
-        for (name, t) in tensors {
+        for (name, t, dtype) in tensors {
             let n = t.count * dtype.size
             header[name] = ["dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + n]]
             offset += n

@@ -27,6 +27,38 @@ import Weights
         }
     }
 
+    @Test("stored int8 weights: PyTorch's quantize_per_channel codes and steps; packed from them, the same bits")
+    func storedCodes() throws {
+        let g = Self.golden
+        let b = try g.tensor("gemm_b"), q = Int8Weights(quantizing: b)
+        #expect(q.codes.map { Float($0) } == (try g.tensor("gemm_b_codes").array))
+        #expect(q.steps == (try g.tensor("gemm_b_step").array))
+        // a 3x3 conv of 37 output channels in int8, packed from the fp32 kernel and from its codes
+        var rng = SeededRNG(seed: 20)
+        var cs = Conv2DShape(n: 2, h: 9, w: 7, cin: 20, cout: 37, kh: 3, kw: 3)
+        (cs.padTop, cs.padLeft, cs.padBottom, cs.padRight) = (1, 1, 1, 1)
+        cs.activation = .relu
+        cs.int8 = Int8Quantization(lo: -1, hi: 2)
+        let w = randomTensor(cs.weightShape, &rng), bias = randomTensor([37], &rng)
+        let x = randomTensor([2, 9, 7, 20], &rng, range: -1...2), s = Int8Weights(quantizing: w)
+        for isa in ISA.supported {
+            for algo in [ConvAlgorithm.auto, .im2colGemm, .implicitGemm] {
+                let ctx = try ComputeContext(isa: isa, threads: 2)
+                let a = try PackedConv2D(ctx, shape: cs, weights: w, bias: bias, algorithm: algo)
+                let c = try #require(
+                    try PackedConv2D(ctx, shape: cs, codes: s.codes, steps: s.steps, bias: bias, algorithm: algo))
+                #expect(bitEqual(try a(x, workspace: Workspace()), try c(x, workspace: Workspace())), "\(isa) \(algo)")
+            }
+        }
+        // an fp32 layer cannot take codes: the caller dequantises
+        var fp = cs
+        fp.int8 = nil
+        #expect(
+            try PackedConv2D(
+                try ComputeContext(isa: .best, threads: 1), shape: fp, codes: s.codes, steps: s.steps,
+                bias: nil) == nil)
+    }
+
     @Test("int8 GEMM: the same bits on every ISA, kernel and thread count, within int8's rounding of fp32")
     func invariance() throws {
         var rng = SeededRNG(seed: 18)
@@ -97,6 +129,56 @@ import Weights
                 !bitEqual(
                     try int8.forward(x, outputs: ["features"])["features"]!,
                     try fp32.forward(x, outputs: ["features"])["features"]!))
+        }
+    }
+
+    @Test("a quantised model's file: int8 kernels as I8 codes, the same features as from the fp32 weights")
+    func storedModel() throws {
+        let (json, st) = Model.files(for: Self.stem)
+        let config = try ModelConfig.decode(try Data(contentsOf: URL(fileURLWithPath: json)), path: json)
+        let weights = try SafeTensorsFile(path: st)
+        let fp32 = try Model(config: config, weights: weights, context: try context(.fp32))
+        var rng = SeededRNG(seed: 21)
+        let batches = (0..<2).map { _ in randomTensor([4, 64, 64, 1], &rng) }
+        let calibrated = try Int8Calibration.calibrate(model: fp32, batches: batches, percentile: 100)
+        let data = try Int8Calibration.storedWeights(config: calibrated, reference: fp32, weights: weights)
+        let file = try SafeTensorsFile(data: data, path: "int8.safetensors")
+        let int8Layers = fp32.int8Inputs.map(\.layer)
+        #expect(!int8Layers.isEmpty)
+        for l in int8Layers {
+            #expect(file.entries["\(l).kernel"]?.dtype == .i8)
+            #expect(file.entries["\(l).kernel_scale"]?.shape == [config.layers.first { $0.name == l }!.filters!])
+        }
+        #expect(file.entries.values.filter { $0.dtype == .f32 }.count == weights.entries.count)
+        #expect(data.count < (try Data(contentsOf: URL(fileURLWithPath: st))).count)
+        let fromFP32 = try Model(config: calibrated, weights: weights, context: try context(.int8))
+        let fromCodes = try Model(config: calibrated, weights: file, context: try context(.int8))
+        // fp32 from codes: code x step, close to the original weights' features
+        let dequantized = try Model(config: calibrated, weights: file, context: try context(.fp32))
+        for x in batches {
+            let want = try fromFP32.forward(x, outputs: ["features"])["features"]!
+            #expect(bitEqual(want, try fromCodes.forward(x, outputs: ["features"])["features"]!))
+            let ref = try fp32.forward(x, outputs: ["features"])["features"]!
+            let d = try dequantized.forward(x, outputs: ["features"])["features"]!
+            #expect(relativeError(d, ref) < 3e-2 && !bitEqual(d, ref), "\(relativeError(d, ref))")
+        }
+        // calibrated again from the quantised file: the same codes and steps
+        let again = try Int8Calibration.storedWeights(config: calibrated, reference: dequantized, weights: file)
+        let second = try SafeTensorsFile(data: again, path: "again.safetensors")
+        for l in int8Layers {
+            #expect(try second.tensor("\(l).kernel").array == (try file.tensor("\(l).kernel").array))
+            #expect(try second.tensor("\(l).kernel_scale").array == (try file.tensor("\(l).kernel_scale").array))
+        }
+        // a code out of range is refused, naming the file and the layer
+        var bad = try file.tensor("\(int8Layers[0]).kernel")
+        bad.data[0] = 200
+        var lazy = LazyWeights(name: "bad.safetensors")
+        for n in file.tensorNames { lazy.add(n, n == "\(int8Layers[0]).kernel" ? bad : try file.tensor(n)) }
+        #expect {
+            try Model(config: calibrated, weights: lazy, context: try context(.int8))
+        } throws: {
+            "\($0)".hasPrefix("bad.safetensors: ") && "\($0)".contains("\(int8Layers[0])")
+                && "\($0)".contains("codes in -127...127")
         }
     }
 

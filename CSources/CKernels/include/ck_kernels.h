@@ -128,6 +128,12 @@ void ck_gemm_bf16_amx_ref(size_t M, size_t N, size_t K, const float *A, size_t l
 /* uint32 values of packed B (valid for every context). */
 size_t ck_packed_b_int8_size(size_t K, size_t N);
 void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scale, int a_zero, uint32_t *packed);
+/* The s8 weights of B [K, N] as ck_pack_b_int8 makes them: codes [K, N] (row stride ldc),
+ * round_even(B * 127 / max|B[:, j]|), and step_j = max|B[:, j]| / 127 (0 for a zero column). */
+void ck_int8_weights(size_t K, size_t N, const float *B, size_t ldb, int8_t *codes, size_t ldc, float *step);
+/* ck_pack_b_int8 from stored codes (each in [-127, 127]) and steps: the same packed bits. */
+void ck_pack_b_int8_codes(size_t K, size_t N, const int8_t *codes, size_t ldc, const float *step, float a_scale,
+                          int a_zero, uint32_t *packed);
 /* Workspace uint32 values for ck_gemm_int8_packed with this ctx. */
 size_t ck_gemm_int8_workspace_size(const ck_ctx *ctx);
 void ck_gemm_int8_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda, const uint32_t *Bp,
@@ -206,6 +212,11 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
 size_t ck_conv2d_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
 void ck_conv2d_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
                     const float *w_hwio, float *packed);
+/* ck_conv2d_pack from s8 codes [kh, kw, cin/groups, cout] and per-output-channel steps
+ * (ck_int8_weights over the HWIO weights as [K, cout]): the bits ck_conv2d_pack makes from the
+ * fp32 original. Returns 0 (nothing written) unless `d` runs in int8 with `algo`. */
+int ck_conv2d_pack_int8_codes(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
+                              const int8_t *codes_hwio, const float *step, float *packed);
 size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
 /* out[n, oh, ow, cout] = act(conv(in, w) + bias). bias: cout values or NULL. */
 void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,

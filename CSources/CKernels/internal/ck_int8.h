@@ -100,6 +100,7 @@ ck_int8_b ck_int8_b_view(const uint32_t *packed, size_t N);
  * on AMX reads its tiles from a quantised copy of the input where it applies (below). */
 size_t ck_conv2d_int8_packed_size(const ck_conv2d_desc *d);
 void ck_conv2d_int8_pack(const ck_conv2d_desc *d, const float *w_hwio, uint32_t *packed);
+void ck_conv2d_int8_pack_codes(const ck_conv2d_desc *d, const int8_t *codes_hwio, const float *step, uint32_t *packed);
 size_t ck_conv2d_int8_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo);
 void ck_conv2d_int8_run(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                         const uint32_t *packed, const float *bias, float *out, uint32_t *workspace);

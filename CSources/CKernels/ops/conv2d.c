@@ -158,6 +158,13 @@ void ck_conv2d_pack(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo al
         ck_pack_b(ctx, K, og, w + (size_t)g * og, (size_t)d->cout, packed + (size_t)g * per);
 }
 
+int ck_conv2d_pack_int8_codes(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo,
+                              const int8_t *codes, const float *step, float *packed) {
+    if (!int8_gemm(d, ck_conv2d_resolve(ctx, d, algo))) return 0;
+    ck_conv2d_int8_pack_codes(d, codes, step, (uint32_t *)(void *)packed);
+    return 1;
+}
+
 size_t ck_conv2d_workspace_size(const ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo) {
     algo = ck_conv2d_resolve(ctx0, d, algo);
     ck_ctx tmp;

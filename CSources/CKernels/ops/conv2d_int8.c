@@ -18,6 +18,13 @@ void ck_conv2d_int8_pack(const ck_conv2d_desc *d, const float *w, uint32_t *pack
         ck_pack_b_int8(K, og, w + (size_t)g * og, (size_t)d->cout, d->in_scale, d->in_zero, packed + g * per);
 }
 
+void ck_conv2d_int8_pack_codes(const ck_conv2d_desc *d, const int8_t *codes, const float *step, uint32_t *packed) {
+    size_t K = conv_k(d), og = (size_t)(d->cout / d->groups), per = ck_packed_b_int8_size(K, og);
+    for (int g = 0; g < d->groups; g++)
+        ck_pack_b_int8_codes(K, og, codes + (size_t)g * og, (size_t)d->cout, step + (size_t)g * og, d->in_scale,
+                             d->in_zero, packed + g * per);
+}
+
 /* the implicit GEMM reading its rows from a once-quantised copy of the input, where it applies */
 static int direct(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo) {
     return algo == CK_CONV_IMPLICIT_GEMM && ck_conv2d_int8_direct_applies(ctx, d);

@@ -109,7 +109,18 @@ ck_int8_b ck_int8_b_view(const uint32_t *packed, size_t N) {
     return v;
 }
 
-void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scale, int a_zero, uint32_t *packed) {
+void ck_int8_weights(size_t K, size_t N, const float *B, size_t ldb, int8_t *codes, size_t ldc, float *step) {
+    for (size_t j = 0; j < N; j++) {
+        float mx = 0.0f;
+        for (size_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(B[k * ldb + j]));
+        float winv = mx > 0.0f ? 127.0f / mx : 0.0f;
+        for (size_t k = 0; k < K; k++) codes[k * ldc + j] = (int8_t)ck_round_clamped(B[k * ldb + j] * winv, 127.0f);
+        step[j] = mx / 127.0f;
+    }
+}
+
+void ck_pack_b_int8_codes(size_t K, size_t N, const int8_t *codes, size_t ldc, const float *step, float a_scale,
+                          int a_zero, uint32_t *packed) {
     size_t kq = ck_int8_kq_stride(K), np = npad(N);
     memset(packed, 0, ck_packed_b_int8_size(K, N) * sizeof(uint32_t));
     float inv = 1.0f / a_scale;
@@ -121,20 +132,29 @@ void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scal
     int32_t *colsums = (int32_t *)(void *)(packed + CK_INT8_HEADER + 2 * np);
     uint32_t *panels = packed + CK_INT8_HEADER + 3 * np;
     for (size_t j = 0; j < N; j++) {
-        float mx = 0.0f;
-        for (size_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(B[k * ldb + j]));
-        float winv = mx > 0.0f ? 127.0f / mx : 0.0f;
         int32_t colsum = 0;
         uint32_t *col = panels + (j / CK_INT8_NR) * kq * CK_INT8_NR + j % CK_INT8_NR;
         for (size_t k = 0; k < K; k++) {
-            int w = ck_round_clamped(B[k * ldb + j] * winv, 127.0f);
+            int w = codes[k * ldc + j];
             colsum += w;
             col[(k / 4) * CK_INT8_NR] |= (uint32_t)(uint8_t)(int8_t)w << 8 * (k % 4);
         }
-        scale[j] = a_scale * (mx / 127.0f);
+        scale[j] = a_scale * step[j];
         zc[j] = zero * colsum;
         colsums[j] = colsum;
     }
+}
+
+/* quantised first, then packed from the codes: a model stored as codes (ck_int8_weights)
+ * packs to the same bits as its fp32 original */
+void ck_pack_b_int8(size_t K, size_t N, const float *B, size_t ldb, float a_scale, int a_zero, uint32_t *packed) {
+    int8_t *codes = malloc(K * N > 0 ? K * N : 1);
+    float *step = malloc((N > 0 ? N : 1) * sizeof(float));
+    if (!codes || !step) abort();
+    ck_int8_weights(K, N, B, ldb, codes, N, step);
+    ck_pack_b_int8_codes(K, N, codes, N, step, a_scale, a_zero, packed);
+    free(codes);
+    free(step);
 }
 
 /* Per thread: the A block (quads) and one row of fp32 for the row callback. */
