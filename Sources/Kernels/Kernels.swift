@@ -43,12 +43,13 @@ public final class ComputeContext: @unchecked Sendable {
     /// The arithmetic of the convolutions of models built on this context; nil: each model's
     /// own default (its config's `precision`, else fp32).
     public var precision: Precision?
-    /// The bf16 kernel family: "AMX", "AVX512_BF16" or "emulated" (ck_gemm_bf16_kind).
+    /// The bf16 kernel family: "AMX", "AVX512_BF16", "AVX-512 FMA" or "emulated" (ck_gemm_bf16_kind).
     public var bf16Kernel: String {
         switch ck_gemm_bf16_kind(raw) {
         case CK_BF16_AMX: return "AMX"
         case CK_BF16_AVX512BF16: return "AVX512_BF16"
-        default: return "emulated"
+        // VDPBF16PS's bits from FMAs: vectorised on AVX-512 (faster where the instruction is slow)
+        default: return isa == .avx512 ? "AVX-512 FMA" : "emulated"
         }
     }
     /// The int8 kernel: "AMX", "AVX512-VNNI", "AVX-VNNI", "NEON SDOT" or "portable" (ck_gemm_int8_kind).

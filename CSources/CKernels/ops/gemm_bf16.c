@@ -38,10 +38,27 @@ static int kind_available(ck_isa isa, ck_bf16_kind kind) {
     return 0;
 }
 
+/* VDPBF16PS or its emulation by FMAs (the same bits): on some CPUs the instruction issues at
+ * a quarter of the FMA rate, so the faster is measured once per process (a few ms);
+ * CK_BF16_VDPBF16PS=0 or 1 decides instead. */
+static int native_dp_faster(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("CK_BF16_VDPBF16PS");
+        /* the emulation runs two FMAs per instruction, plus the widening: a margin of 0.4 */
+        cached = e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0) ? e[0] == '1' : ck_bf16_dp_fma_ratio() > 0.4;
+    }
+    return cached;
+#else
+    return 1;
+#endif
+}
+
 ck_bf16_kind ck_bf16_kind_best(ck_isa isa) {
     const char *amx = getenv("CK_BF16_AMX");
     if (!(amx && strcmp(amx, "0") == 0) && kind_available(isa, CK_BF16_AMX)) return CK_BF16_AMX;
-    return kind_available(isa, CK_BF16_AVX512BF16) ? CK_BF16_AVX512BF16 : CK_BF16_EMULATED;
+    return kind_available(isa, CK_BF16_AVX512BF16) && native_dp_faster() ? CK_BF16_AVX512BF16 : CK_BF16_EMULATED;
 }
 
 ck_bf16_kind ck_gemm_bf16_kind(const ck_ctx *ctx) { return ctx->bf16; }
@@ -56,6 +73,7 @@ ck_gemm_bf16_uk_fn ck_gemm_bf16_kernel(const ck_ctx *ctx) {
 #if defined(__x86_64__)
     /* both native kinds imply AVX512_BF16 (kind_available) */
     if (ctx->bf16 != CK_BF16_EMULATED) return ck_gemm_bf16_uk_avx512bf16;
+    if (ctx->k->isa == CK_ISA_AVX512) return ck_gemm_bf16_uk_avx512fma;
 #endif
     return ck_gemm_bf16_uk_emulated;
 }
