@@ -83,6 +83,15 @@ public struct Int8Weights: Sendable {
         (self.codes, self.steps) = (codes, steps)
     }
 
+    /// From stored tensors: `codes` as floats (integers in -127...127) and `steps` (0 or more),
+    /// one per last-axis column; nil if a code or a step is not one.
+    public init?(codes: Tensor, steps: Tensor) {
+        guard steps.count == (codes.shape.last ?? 1), steps.buffer.allSatisfy({ $0 >= 0 }),
+            codes.buffer.allSatisfy({ $0 == $0.rounded() && abs($0) <= 127 })
+        else { return nil }
+        self.init(codes: codes.buffer.map { Int8($0) }, steps: steps.array)
+    }
+
     /// code x step: the weights an fp32 or bf16 layer uses when only the codes are stored.
     public func dequantized(shape: [Int]) -> Tensor {
         let t = Tensor(shape: shape), n = steps.count

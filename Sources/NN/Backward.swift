@@ -76,8 +76,8 @@ extension Model {
             if weights == nil { weights = try reopenWeights() }
             let t = try weights!.tensor(k.name).reshaped(k.shape)
             guard let scale = nodes[i].kernelScale else { return t }
-            let steps = try weights!.tensor(scale).array
-            return Int8Weights(codes: t.array.map { Int8($0) }, steps: steps).dequantized(shape: k.shape)
+            // checked when the model loaded, and the file is the same (reopenWeights)
+            return Int8Weights(codes: t, steps: try weights!.tensor(scale))!.dequantized(shape: k.shape)
         }
         for i in stride(from: oi, to: li, by: -1) where on[i] {
             guard let g = grads[i] else { continue }

@@ -139,13 +139,18 @@ extension Int8Calibration {
         let int8 = Set(reference.int8Inputs.map(\.layer)).intersection(calibrated)
         var out: [(String, Tensor, DType)] = []
         let names = Set(weights.tensorNames)
-        for name in names.sorted() where !(name.hasSuffix(".kernel_scale") && names.contains(String(name.dropLast(6))))
-        {
+        // a kernel's scale is written (or dropped) with its kernel
+        func isScale(_ name: String) -> Bool {
+            name.hasSuffix(".kernel_scale") && names.contains(String(name.dropLast("_scale".count)))
+        }
+        for name in names.sorted() where !isScale(name) {
             var t = try weights.tensor(name)
             if names.contains(name + "_scale") {
                 // already int8 codes (a quantised model calibrated again): from code x step
-                let steps = try weights.tensor(name + "_scale").array
-                t = Int8Weights(codes: t.array.map { Int8($0) }, steps: steps).dequantized(shape: t.shape)
+                guard let s = Int8Weights(codes: t, steps: try weights.tensor(name + "_scale")) else {
+                    throw ModelFileError(weights.sourceName, "\(name): not int8 codes with a scale per channel")
+                }
+                t = s.dequantized(shape: t.shape)
             }
             guard name.hasSuffix(".kernel"), int8.contains(String(name.dropLast(".kernel".count))) else {
                 out.append((name, t, .f32))

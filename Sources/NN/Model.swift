@@ -196,14 +196,12 @@ public final class Model: @unchecked Sendable {
                     // tensor the step of each output channel
                     if weights.shape(of: "\(l.name).kernel_scale") != nil {
                         let st = try tensor("\(l.name).kernel_scale", [cs.cout])
-                        guard st.buffer.allSatisfy({ $0 >= 0 }),
-                            kernel.buffer.allSatisfy({ $0 == $0.rounded() && abs($0) <= 127 })
-                        else {
+                        guard let s = Int8Weights(codes: kernel, steps: st) else {
                             throw fail(
                                 "\(at): int8 weights need integer codes in -127...127 and steps of 0 or more")
                         }
-                        stored = Int8Weights(codes: kernel.array.map { Int8($0) }, steps: st.array)
-                        kernel = stored!.dequantized(shape: cs.weightShape)
+                        stored = s
+                        kernel = s.dequantized(shape: cs.weightShape)
                         kernelScale = "\(l.name).kernel_scale"
                     }
                 } else {

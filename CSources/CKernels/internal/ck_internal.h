@@ -84,12 +84,18 @@ struct ck_ctx {
     const ck_kernel_table *k;
     int threads;
     ck_pool *pool;
-    ck_bf16_kind bf16;   /* the bf16 GEMM's kernel family (ops/gemm_bf16.c) */
+    ck_bf16_kind bf16;   /* the bf16 GEMM's kernel family (ops/gemm_bf16.c); read it through
+                          * ck_gemm_bf16_kind: CK_BF16_BEST until a bf16 GEMM asks */
     ck_int8_kind int8;   /* the int8 GEMM's kernel (ops/gemm_int8.c) */
 };
 
+/* A context's bf16 kind before first use: the best for its ISA, decided then (it may time
+ * the CPU, which start-up should not pay for fp32 work). */
+#define CK_BF16_BEST ((ck_bf16_kind)-1)
 /* The best bf16 kind for an ISA on this CPU (ops/gemm_bf16.c). */
 ck_bf16_kind ck_bf16_kind_best(ck_isa isa);
+/* This thread's CPU time in seconds (time preempted by other tenants does not count). */
+double ck_thread_cpu_seconds(void);
 /* The best int8 kind for an ISA on this CPU (ops/gemm_int8.c). */
 ck_int8_kind ck_int8_kind_best(ck_isa isa);
 

@@ -75,7 +75,7 @@ ck_conv_algo ck_conv2d_choose(const ck_ctx *ctx, const ck_conv2d_desc *d) {
         if (d->bf16 && d->cin >= 3)
             /* with AMX the direct sums cost less than F(2x2): VGG16 at batch 8 runs 13-17 img/s
              * against 3.4-4.2 (painface-bench --precision bf16 [--conv-algo winograd2x2]) */
-            return ctx->bf16 == CK_BF16_AMX ? CK_CONV_IMPLICIT_GEMM : CK_CONV_WINOGRAD_2X2;
+            return ck_gemm_bf16_kind(ctx) == CK_BF16_AMX ? CK_CONV_IMPLICIT_GEMM : CK_CONV_WINOGRAD_2X2;
         int f4_sides = ck_conv2d_out_h(d) >= 16 && ck_conv2d_out_w(d) >= 16;
         if (d->cin >= 16) return f4_sides ? CK_CONV_WINOGRAD_4X4 : CK_CONV_WINOGRAD_2X2;
         /* an RGB input layer (VGG16's first): F(4x4) took 2.3 ms where im2col took 3.5 and the

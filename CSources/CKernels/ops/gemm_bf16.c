@@ -39,29 +39,39 @@ static int kind_available(ck_isa isa, ck_bf16_kind kind) {
 }
 
 /* VDPBF16PS or its emulation by FMAs (the same bits): on some CPUs the instruction issues at
- * a quarter of the FMA rate, so the faster is measured once per process (a few ms);
- * CK_BF16_VDPBF16PS=0 or 1 decides instead. */
+ * a quarter of the FMA rate, so the faster is measured (a few ms, once: ck_bf16_kind_best
+ * keeps the answer); CK_BF16_VDPBF16PS=0 or 1 decides instead. */
 static int native_dp_faster(void) {
 #if defined(__x86_64__)
-    static int cached = -1;
-    if (cached < 0) {
-        const char *e = getenv("CK_BF16_VDPBF16PS");
-        /* the emulation runs two FMAs per instruction, plus the widening: a margin of 0.4 */
-        cached = e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0) ? e[0] == '1' : ck_bf16_dp_fma_ratio() > 0.4;
-    }
-    return cached;
+    const char *e = getenv("CK_BF16_VDPBF16PS");
+    if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0)) return e[0] == '1';
+    /* the emulation runs two FMAs per instruction, plus the widening: a margin of 0.4 */
+    return ck_bf16_dp_fma_ratio() > 0.4;
 #else
     return 1;
 #endif
 }
 
-ck_bf16_kind ck_bf16_kind_best(ck_isa isa) {
+static ck_bf16_kind kind_best(ck_isa isa) {
     const char *amx = getenv("CK_BF16_AMX");
     if (!(amx && strcmp(amx, "0") == 0) && kind_available(isa, CK_BF16_AMX)) return CK_BF16_AMX;
     return kind_available(isa, CK_BF16_AVX512BF16) && native_dp_faster() ? CK_BF16_AVX512BF16 : CK_BF16_EMULATED;
 }
 
-ck_bf16_kind ck_gemm_bf16_kind(const ck_ctx *ctx) { return ctx->bf16; }
+/* once per ISA and process: every bf16 GEMM reads it */
+ck_bf16_kind ck_bf16_kind_best(ck_isa isa) {
+    static int best[CK_ISA_COUNT] = {-1, -1, -1, -1};
+    int k = __atomic_load_n(&best[isa], __ATOMIC_ACQUIRE);
+    if (k < 0) {
+        k = (int)kind_best(isa);
+        __atomic_store_n(&best[isa], k, __ATOMIC_RELEASE);
+    }
+    return (ck_bf16_kind)k;
+}
+
+ck_bf16_kind ck_gemm_bf16_kind(const ck_ctx *ctx) {
+    return ctx->bf16 == CK_BF16_BEST ? ck_bf16_kind_best(ctx->k->isa) : ctx->bf16;
+}
 
 int ck_ctx_set_bf16_kind(ck_ctx *ctx, ck_bf16_kind kind) {
     if (!kind_available(ctx->k->isa, kind)) return 0;
@@ -72,13 +82,13 @@ int ck_ctx_set_bf16_kind(ck_ctx *ctx, ck_bf16_kind kind) {
 ck_gemm_bf16_uk_fn ck_gemm_bf16_kernel(const ck_ctx *ctx) {
 #if defined(__x86_64__)
     /* both native kinds imply AVX512_BF16 (kind_available) */
-    if (ctx->bf16 != CK_BF16_EMULATED) return ck_gemm_bf16_uk_avx512bf16;
+    if (ck_gemm_bf16_kind(ctx) != CK_BF16_EMULATED) return ck_gemm_bf16_uk_avx512bf16;
     if (ctx->k->isa == CK_ISA_AVX512) return ck_gemm_bf16_uk_avx512fma;
 #endif
     return ck_gemm_bf16_uk_emulated;
 }
 
-int ck_gemm_bf16_native(const ck_ctx *ctx) { return ctx->bf16 != CK_BF16_EMULATED; }
+int ck_gemm_bf16_native(const ck_ctx *ctx) { return ck_gemm_bf16_kind(ctx) != CK_BF16_EMULATED; }
 
 uint16_t ck_bf16_round(float x) { return ck_bf16_from_f32(x); }
 void ck_bf16_round_row(const ck_ctx *ctx, const float *x, size_t n, uint16_t *out) { ctx->k->bf16_row(x, n, out); }
@@ -221,7 +231,7 @@ void ck_gemm_bf16_rows(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_bf16_row_fn
                        const uint32_t *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                        uint32_t *workspace, size_t row_seg) {
     if (M == 0 || N == 0) return;
-    job j = {.kind = ctx->bf16, .uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .rows = rows,
+    job j = {.kind = ck_gemm_bf16_kind(ctx), .uk = ck_gemm_bf16_kernel(ctx), .M = M, .N = N, .K = K, .rows = rows,
              .round_row = ctx->k->bf16_row, .src = src,
              .Bp = Bp, .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
     /* blocks are whole segments */

@@ -13,7 +13,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double cpu_s(void) {
+double ck_thread_cpu_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -21,9 +21,9 @@ static double cpu_s(void) {
 
 static void peak_task(size_t t, int thread, void *arg) {
     peak_job *j = arg;
-    double t0 = now_s(), c0 = cpu_s(), flops = 0.0;
+    double t0 = now_s(), c0 = ck_thread_cpu_seconds(), flops = 0.0;
     while (now_s() - t0 < j->seconds) flops += (double)j->k->peak_loop(1u << 20);
-    double c = cpu_s() - c0;
+    double c = ck_thread_cpu_seconds() - c0;
     j->flops[t] = flops / (c > 0.0 ? c : now_s() - t0);
 }
 

@@ -4,7 +4,6 @@
 #include "ck_bf16.h"
 #include "ck_internal.h"
 #include <immintrin.h>
-#include <time.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))), apply_to = function)
 
@@ -64,12 +63,6 @@ void ck_gemm_bf16_uk_avx512bf16(size_t kp, const uint32_t *A, const uint32_t *B,
     }
 }
 
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* 12 independent chains of each instruction, 2^17 x 12 of each (about 1 ms of FMAs) */
 double ck_bf16_dp_fma_ratio(void) {
     __m512 c[12], f[12];
@@ -78,17 +71,17 @@ double ck_bf16_dp_fma_ratio(void) {
     __m512 x = _mm512_set1_ps(1.0f), y = _mm512_set1_ps(1e-20f);
     double best_dp = 1e9, best_fma = 1e9;
     for (int round = 0; round < 3; round++) {
-        double t0 = cpu_seconds();
+        double t0 = ck_thread_cpu_seconds();
         for (int r = 0; r < (1 << 17); r++) {
 #pragma clang loop unroll(full)
             for (int i = 0; i < 12; i++) c[i] = _mm512_dpbf16_ps(c[i], a, b);
         }
-        double t1 = cpu_seconds();
+        double t1 = ck_thread_cpu_seconds();
         for (int r = 0; r < (1 << 17); r++) {
 #pragma clang loop unroll(full)
             for (int i = 0; i < 12; i++) f[i] = _mm512_fmadd_ps(f[i], x, y);
         }
-        double t2 = cpu_seconds();
+        double t2 = ck_thread_cpu_seconds();
         best_dp = t1 - t0 < best_dp ? t1 - t0 : best_dp;
         best_fma = t2 - t1 < best_fma ? t2 - t1 : best_fma;
     }
