@@ -274,7 +274,8 @@ public final class PackedMatrixBF16: @unchecked Sendable {
 
     /// act(bf16(a) [m, k] x W + bias) -> [m, n]
     public func matmul(
-        _ a: Tensor, bias: Tensor?, activation: Activation = .linear, workspace: Workspace
+        _ a: Tensor, bias: Tensor?, activation: Activation = .linear, workspace: Workspace,
+        into out: Tensor? = nil
     ) throws
         -> Tensor
     {
@@ -283,7 +284,7 @@ public final class PackedMatrixBF16: @unchecked Sendable {
         }
         if let bias, bias.count != n { throw KernelError.shape("bias has \(bias.count) values, expected \(n)") }
         let m = a.count / max(k, 1)
-        let out = Tensor(uninitialized: Array(a.shape.dropLast()) + [n])
+        let out = output(out, Array(a.shape.dropLast()) + [n])
         // the workspace's floats hold the bf16 pairs (both 4 bytes)
         let ws = UnsafeMutableRawPointer(workspace.floats(ck_gemm_bf16_workspace_size(ctx.raw)))
             .assumingMemoryBound(to: UInt32.self)

@@ -62,28 +62,38 @@ public struct Bench {
                 percentOfPeak: g.map { 100 * $0 / peak }, throughput: throughput))
     }
 
-    /// GEMM at the shapes VGG16 and the heads use, ours against OpenBLAS.
+    /// GEMM at the shapes VGG16 and the heads use, ours against OpenBLAS. Outputs are
+    /// preallocated (the kernels are timed, not page faults), and OpenBLAS runs last: its threads
+    /// spin for a while after each call and would take a core from the next measurement.
     public mutating func gemm() throws {
         var rng = SplitMix64(seed: 5)
-        for (m, n, k) in [(256, 256, 256), (1024, 1024, 1024), (3136, 256, 2304), (32, 1024, 1024)] {
+        let shapes = [(256, 256, 256), (1024, 1024, 1024), (3136, 256, 2304), (32, 1024, 1024)]
+        var inputs: [(Tensor, Tensor)] = []
+        for (m, n, k) in shapes {
             let a = Tensor(shape: [m, k]), b = Tensor(shape: [k, n])
             for i in 0..<a.count { a.data[i] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 }
             for i in 0..<b.count { b.data[i] = Float(rng.next() >> 40) * 0x1p-24 - 0.5 }
+            inputs.append((a, b))
+        }
+        let ws = Workspace()
+        for ((m, n, k), (a, b)) in zip(shapes, inputs) {
             let packed = try PackedMatrix(ctx, weights: b)
-            let ws = Workspace()
+            let c = Tensor(uninitialized: [m, n])
             let flops = 2.0 * Double(m * n * k)
             add(
                 "gemm", "painface \(m)x\(n)x\(k)",
-                seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws) }, flops: flops)
+                seconds: try time { _ = try packed.matmul(a, bias: nil, workspace: ws, into: c) }, flops: flops)
             let bf = try PackedMatrixBF16(ctx, weights: b)
             add(
                 "gemm", "painface bf16 (\(ctx.bf16Kernel)) \(m)x\(n)x\(k)",
-                seconds: try time { _ = try bf.matmul(a, bias: nil, workspace: ws) }, flops: flops)
+                seconds: try time { _ = try bf.matmul(a, bias: nil, workspace: ws, into: c) }, flops: flops)
+        }
+        for ((m, n, k), (a, b)) in zip(shapes, inputs) {
             let c = Tensor(uninitialized: [m, n])
             add(
                 "gemm", "openblas \(m)x\(n)x\(k)",
                 seconds: time { cb_sgemm(Int32(ctx.threads), m, n, k, a.data, k, b.data, n, c.data, n) },
-                flops: flops)
+                flops: 2.0 * Double(m * n * k))
         }
     }
 

@@ -205,6 +205,40 @@ static void gemm_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K
     free(a); free(b); free(bias); free(ref); free(y); free(packed); free(work);
 }
 
+/* The blocking never changes a bit: default blocking against K blocks of 64 and one-panel M
+ * tiles (CK_KC, CK_MC_PANELS), A read in place against A packed (ck_gemm_ex with A^T). */
+static void gemm_blocking_case(ck_ctx *ctx, const char *isa, size_t M, size_t N, size_t K) {
+    setenv("CK_KC", "64", 1);
+    setenv("CK_MC_PANELS", "1", 1);
+    ck_ctx *small = ck_ctx_create(ck_ctx_isa(ctx), 2);
+    unsetenv("CK_KC");
+    unsetenv("CK_MC_PANELS");
+    float *a = rnd(M * K), *at = malloc(M * K * sizeof(float)), *b = rnd(K * N), *bt = malloc(K * N * sizeof(float));
+    for (size_t i = 0; i < M; i++)
+        for (size_t k = 0; k < K; k++) at[k * M + i] = a[i * K + k];
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < N; j++) bt[j * K + k] = b[k * N + j];
+    float *y[4];
+    for (int i = 0; i < 4; i++) y[i] = malloc(M * N * sizeof(float));
+    float *packed = malloc(ck_packed_b_size(ctx, K, N) * sizeof(float));
+    size_t ws = ck_gemm_ex_workspace_size(ctx, K, N), ws2 = ck_gemm_ex_workspace_size(small, K, N);
+    float *work = malloc((ws > ws2 ? ws : ws2) * sizeof(float));
+    ck_pack_b(ctx, K, N, b, N, packed);
+    ck_gemm_packed(ctx, M, N, K, a, K, packed, NULL, CK_ACT_NONE, y[0], N, work);
+    ck_gemm_packed(small, M, N, K, a, K, packed, NULL, CK_ACT_NONE, y[1], N, work);
+    ck_gemm_ex(ctx, 1, 0, M, N, K, at, M, b, N, 0, y[2], N, work);
+    ck_gemm_ex(small, 0, 1, M, N, K, a, K, bt, K, 0, y[3], N, work);
+    char what[120];
+    snprintf(what, sizeof what, "gemm %zux%zux%zu: kc %zu / 64, M tile %zu / %d rows, A in place / packed: same bits", M,
+             N, K, ck_gemm_kc(ctx), ck_gemm_mc(ctx), ck_gemm_mr(ctx));
+    check(small && ck_gemm_kc(small) == 64 && !memcmp(y[0], y[1], M * N * sizeof(float)) &&
+              !memcmp(y[0], y[2], M * N * sizeof(float)) && !memcmp(y[0], y[3], M * N * sizeof(float)),
+          isa, what);
+    for (int i = 0; i < 4; i++) free(y[i]);
+    free(a); free(at); free(b); free(bt); free(packed); free(work);
+    ck_ctx_destroy(small);
+}
+
 static const char *bf16_kind_name(ck_bf16_kind k) {
     return k == CK_BF16_AMX ? "AMX" : k == CK_BF16_AVX512BF16 ? "AVX512_BF16" : "emulated";
 }
@@ -722,6 +756,7 @@ int main(void) {
         gemm_case(ctx, name, 1, 1024, 512);
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
+        gemm_blocking_case(ctx, name, 50, 70, 1300);
         d = base; d.h = 20; d.w = 18; d.cin = 3; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* RGB first layer: F(4x4) in fp32 */
         d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 21; d.cout = 33; d.act = CK_ACT_RELU;

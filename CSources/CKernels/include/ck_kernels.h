@@ -57,6 +57,9 @@ int ck_built_with_fast_math(void);
 /* Register tile of the context's GEMM microkernel: packed B has panels of nr columns. */
 int ck_gemm_mr(const ck_ctx *ctx);
 int ck_gemm_nr(const ck_ctx *ctx);
+/* The fp32 GEMM's K block and M tile (rows), chosen from the cache sizes at creation. */
+size_t ck_gemm_kc(const ck_ctx *ctx);
+size_t ck_gemm_mc(const ck_ctx *ctx);
 
 /* Packed right-hand matrix B [K, N] for C = A B: floats needed by ck_pack_b. */
 size_t ck_packed_b_size(const ck_ctx *ctx, size_t K, size_t N);

@@ -5,12 +5,24 @@
 
 #include "ck_internal.h"
 
-#define CK_KC 256
-#define CK_MC_PANELS 8   /* M tile = 8 microkernel row panels */
+/* The fp32 GEMM's blocking is the context's (ctx->kc, ctx->mc_panels: from the cache sizes, see
+ * ck_gemm_blocking); these bound it. The bf16 and int8 GEMMs keep CK_MC_PANELS. */
+#define CK_MAX_KC 512
+#define CK_MAX_MC_PANELS 32
+#define CK_MC_PANELS 8
 #define CK_MAX_MR 16
 #define CK_MAX_NR 32
 
 static inline size_t ck_npanels(size_t n, int nr) { return (n + (size_t)nr - 1) / (size_t)nr; }
+
+/* The K block for a K of `len` under the context's kc: the fewest blocks, of equal size
+ * (rounded up to 8), so no short last block pays C's reload for a few products. */
+static inline size_t ck_kc_for(size_t len, size_t kc) {
+    size_t nb = (len + kc - 1) / kc;
+    if (nb <= 1) return kc;
+    size_t b = ((len + nb - 1) / nb + 7) / 8 * 8;
+    return b < kc ? b : kc;
+}
 
 /* Panels per N chunk for `tasks` M tiles (times independent problems) over `threads`: N is
  * split only when the M tiles cannot keep the threads busy. */
@@ -34,18 +46,21 @@ typedef struct {
     size_t M, N, K;
     const void *src;
     ck_pack_fn pack;
+    const float *A;   /* when set, A is read in place (row pointers, lda) and `pack` is unused */
+    size_t lda;
     const float *Bp;
     const float *bias;
     ck_activation act;
     float *C;
     size_t ldc;
     float *workspace;
+    size_t kc, mcp;   /* K block, micro-panels per M tile (from the context) */
     size_t mtiles, nchunks, panels_per_chunk;   /* M tiles: whole micro-panels, see ck_gemm_tile */
     int accumulate;   /* C += A B instead of C = A B */
 } ck_gemm_job;
 
 /* Rows [*m0, *m0 + *m) of M tile `mt`: the tiles share M's micro-panels as evenly as they can
- * (at most CK_MC_PANELS each). A row's sums do not depend on its tile, so the split never
+ * (at most j->mcp each). A row's sums do not depend on its tile, so the split never
  * changes a bit. */
 static inline void ck_gemm_tile(const ck_gemm_job *j, size_t mt, size_t *m0, size_t *m) {
     size_t mr = (size_t)j->k->mr, panels = ck_npanels(j->M, (int)mr);
@@ -56,8 +71,13 @@ static inline void ck_gemm_tile(const ck_gemm_job *j, size_t mt, size_t *m0, siz
 
 /* Rows [m0, m0+m) x panels [p0, p1) of C, all of K; Ap: one thread's A block. */
 void ck_gemm_block(const ck_gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap);
-/* Sets mtiles and the N split for `threads`; `outer` independent problems share the pool. */
-void ck_gemm_plan(ck_gemm_job *j, int threads, size_t outer);
+/* Sets the blocking, mtiles and the N split for ctx's threads; `outer` independent problems
+ * share the pool. */
+void ck_gemm_plan(ck_gemm_job *j, const ck_ctx *ctx, size_t outer);
+/* A thread's A block in a workspace: (mr * mcp + 1) * kc floats, the last kc zeros. */
+static inline float *ck_gemm_thread_block(const ck_gemm_job *j, float *workspace, int thread) {
+    return workspace + (size_t)thread * ((size_t)j->k->mr * j->mcp + 1) * j->kc;
+}
 
 /* C[M, N] (+)= A B with A produced by `pack` (so A can be computed while it is packed) and
  * B packed by ck_pack_b; bias and act as ck_gemm_packed. workspace: ck_gemm_workspace_size. */

@@ -87,7 +87,13 @@ struct ck_ctx {
     ck_bf16_kind bf16;   /* the bf16 GEMM's kernel family (ops/gemm_bf16.c); read it through
                           * ck_gemm_bf16_kind: CK_BF16_BEST until a bf16 GEMM asks */
     ck_int8_kind int8;   /* the int8 GEMM's kernel (ops/gemm_int8.c) */
+    size_t kc, mc_panels;   /* the fp32 GEMM's K block and micro-panels per M tile (ck_gemm_blocking) */
 };
+
+/* Sets ctx->kc and ctx->mc_panels from this CPU's L1d and L2 sizes (CK_KC and CK_MC_PANELS in
+ * the environment override them). Neither changes a bit: each C element keeps its k order, and
+ * C goes through memory in fp32 between K blocks. */
+void ck_gemm_blocking(ck_ctx *ctx);
 
 /* A context's bf16 kind before first use: the best for its ISA, decided then (it may time
  * the CPU, which start-up should not pay for fp32 work). */

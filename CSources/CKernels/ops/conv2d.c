@@ -194,9 +194,9 @@ typedef struct {
 /* Kernel rows too short to read in place (fewer than 64 values: C would be loaded and stored
  * kh times per tile for a handful of products), and all of K fits in one block. The sums keep
  * their k order, so the bits are the same either way. */
-static int gather_rows(const ck_conv2d_desc *d) {
+static int gather_rows(const ck_conv2d_desc *d, size_t kc) {
     size_t rowK = (size_t)d->kw * d->cin, K = (size_t)d->kh * rowK;
-    return d->kh > 1 && rowK < 64 && K <= CK_KC;
+    return d->kh > 1 && rowK < 64 && K <= kc;
 }
 
 static void conv_implicit_block(const conv_job *cj, const float *img, size_t n_img, size_t m0,
@@ -205,19 +205,19 @@ static void conv_implicit_block(const conv_job *cj, const float *img, size_t n_i
     const ck_kernel_table *k = cj->k;
     size_t mr = (size_t)k->mr, nr = (size_t)k->nr, cin = (size_t)d->cin, cout = (size_t)d->cout;
     size_t rowK = (size_t)d->kw * cin, K = (size_t)d->kh * rowK;
-    size_t npan = (m + mr - 1) / mr, tile = mr * CK_MC_PANELS;
-    float *zeros = Ap + tile * CK_KC;
-    memset(zeros, 0, CK_KC * sizeof(float));
+    size_t npan = (m + mr - 1) / mr, KC = cj->proto.kc;
+    float *zeros = Ap + mr * cj->proto.mcp * KC;
+    memset(zeros, 0, KC * sizeof(float));
     size_t hw = (size_t)cj->oh_n * cj->ow_n;
     float *C = cj->out + (n_img * hw + m0) * cout;
-    const float *rows[CK_MC_PANELS * CK_MAX_MR];
-    if (gather_rows(d)) {
+    const float *rows[CK_MAX_MC_PANELS * CK_MAX_MR];
+    if (gather_rows(d, KC)) {
         /* short kernel rows (an RGB or gray first layer): each pixel's whole K gathered into one
          * contiguous row, so the sums run in one pass instead of kh passes through C */
         for (size_t i = 0; i < npan * mr; i++) {
             rows[i] = zeros;
             if (i >= m) continue;
-            float *buf = Ap + i * CK_KC;
+            float *buf = Ap + i * KC;
             size_t q = m0 + i;
             int oh = (int)(q / (size_t)cj->ow_n), ow = (int)(q % (size_t)cj->ow_n);
             int iw0 = ow * d->sw - d->pad_left;
@@ -251,8 +251,8 @@ static void conv_implicit_block(const conv_job *cj, const float *img, size_t n_i
     }
     int first = 1;
     for (int ky = 0; ky < d->kh; ky++) {
-        for (size_t c0 = 0; c0 < rowK; c0 += CK_KC) {
-            size_t kc = ck_min(CK_KC, rowK - c0), kglob = (size_t)ky * rowK + c0;
+        for (size_t c0 = 0, kb = ck_kc_for(rowK, KC); c0 < rowK; c0 += kb) {
+            size_t kc = ck_min(kb, rowK - c0), kglob = (size_t)ky * rowK + c0;
             int last = ky == d->kh - 1 && c0 + kc >= rowK;
             for (size_t i = 0; i < npan * mr; i++) {
                 rows[i] = zeros;
@@ -267,7 +267,7 @@ static void conv_implicit_block(const conv_job *cj, const float *img, size_t n_i
                     rows[i] = src + (size_t)iw0 * cin + c0;
                     continue;
                 }
-                float *buf = Ap + i * CK_KC;
+                float *buf = Ap + i * KC;
                 size_t kx = c0 / cin, ci = c0 % cin;
                 for (size_t t = 0; t < kc; t++) {
                     int iw = iw0 + (int)kx;
@@ -305,12 +305,12 @@ static void conv_gemm_task(size_t t, int thread, void *arg) {
     j.bias = cj->bias ? cj->bias + (size_t)g * og : NULL;
     j.C = cj->out + n * hw * d->cout + (size_t)g * og;
     size_t mt = gt / j.nchunks, nc = gt % j.nchunks;
-    size_t tile = (size_t)cj->k->mr * CK_MC_PANELS, m0, m;
+    size_t m0, m;
     ck_gemm_tile(&j, mt, &m0, &m);
     size_t np = ck_npanels(og, cj->k->nr);
     size_t p0 = nc * j.panels_per_chunk, p1 = ck_min(np, p0 + j.panels_per_chunk);
     if (p0 >= p1) return;
-    float *Ap = cj->workspace + (size_t)thread * (tile + 1) * CK_KC;
+    float *Ap = ck_gemm_thread_block(&j, cj->workspace, thread);
     if (cj->implicit)
         conv_implicit_block(cj, s.img, n, m0, m, p0, p1, Ap);
     else
@@ -357,7 +357,7 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
     ck_gemm_job *j = &cj.proto;
     *j = (ck_gemm_job){.k = ctx->k, .M = (size_t)cj.oh_n * cj.ow_n, .N = og, .K = K,
                     .pack = pack_im2col, .act = d->act, .ldc = (size_t)d->cout};
-    ck_gemm_plan(j, ctx->threads, (size_t)d->n * d->groups);
+    ck_gemm_plan(j, ctx, (size_t)d->n * d->groups);
     cj.tasks_per_image = (size_t)d->groups * j->mtiles * j->nchunks;
     ck_pool_run(ctx->pool, (size_t)d->n * cj.tasks_per_image, conv_gemm_task, &cj);
 }

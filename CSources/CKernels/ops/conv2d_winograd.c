@@ -165,6 +165,7 @@ typedef struct {
     float *out, *workspace;
     int m, a, oh_n, ow_n, tw;   /* tw: tiles per row */
     size_t tiles, blocks, per, ws_per_thread, tb;
+    size_t kc;   /* the context's fp32 K block */
     /* chunks: the image and tile range in progress, V and M of the chunk, per-thread scratch */
     size_t img, c0, cn, group;
     float *V, *M, *scratch;
@@ -227,8 +228,8 @@ static void position_gemm(const wino_job *j, size_t xi, size_t nt, size_t tb, co
     const float *Vx = V + xi * tb * cin;
     float *Mx = M + xi * tb * cout;
     const float *U = j->packed + xi * j->per;
-    for (size_t k0 = 0; k0 < cin; k0 += CK_KC) {
-        size_t kc = ck_min(CK_KC, cin - k0);
+    for (size_t k0 = 0, kb = ck_kc_for(cin, j->kc); k0 < cin; k0 += kb) {
+        size_t kc = ck_min(kb, cin - k0);
         for (size_t i = 0; i < npan * mr; i++) rows[i] = Vx + i * cin + k0;
         for (size_t p = 0; p < np; p++)
             for (size_t r = 0; r < npan; r++)
@@ -324,7 +325,7 @@ static void chunk_out_task(size_t task, int thread, void *arg) {
 
 void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
                       const float *bias, float *out, float *workspace) {
-    wino_job j = {.d = d, .k = ctx->k, .in = in, .packed = packed, .bias = bias, .out = out,
+    wino_job j = {.d = d, .k = ctx->k, .kc = ctx->kc, .in = in, .packed = packed, .bias = bias, .out = out,
                   .workspace = workspace, .m = m, .a = m + 2, .oh_n = ck_conv2d_out_h(d),
                   .ow_n = ck_conv2d_out_w(d)};
     j.tw = (j.ow_n + m - 1) / m;

@@ -1,5 +1,5 @@
 /* GEMM driver: B packed once into NR-wide panels (k-major), A packed per task into
- * MR-row panels, K blocked by CK_KC. Each C element is accumulated by one microkernel
+ * MR-row panels, K blocked by the context's kc. Each C element is accumulated by one microkernel
  * sequence in k order, so any split over M and N gives bit-identical results.
  * C [M, N] = op(A) [M, K] x B [K, N], all row-major. */
 #include "ck_gemm_driver.h"
@@ -36,50 +36,65 @@ void ck_pack_a(size_t m, size_t kc, const float *A, size_t lda, int mr, float *A
     }
 }
 
-/* Per thread: an A block of MR * CK_MC_PANELS rows x CK_KC, then CK_KC zeros. */
+/* Per thread: an A block of MR * mc_panels rows x kc, then kc zeros. */
 size_t ck_gemm_workspace_size(const ck_ctx *ctx) {
-    return (size_t)ctx->threads * ((size_t)ctx->k->mr * CK_MC_PANELS + 1) * CK_KC;
+    return (size_t)ctx->threads * ((size_t)ctx->k->mr * ctx->mc_panels + 1) * ctx->kc;
 }
 
 void ck_gemm_block(const ck_gemm_job *j, size_t m0, size_t m, size_t p0, size_t p1, float *Ap) {
     int mr = j->k->mr, nr = j->k->nr;
-    size_t K = j->K, pc = 0;
+    size_t K = j->K, pc = 0, KC = ck_kc_for(K, j->kc), mp = ck_npanels(m, mr) * (size_t)mr;
+    const float *rows[CK_MAX_MC_PANELS * CK_MAX_MR];
+    if (j->A) {   /* rows past m read the block's zeros */
+        const float *zeros = Ap + (size_t)mr * j->mcp * j->kc;
+        memset((float *)zeros, 0, j->kc * sizeof(float));
+        for (size_t i = 0; i < mp; i++) rows[i] = i < m ? j->A + (m0 + i) * j->lda : zeros;
+    }
     do {
-        size_t kc = ck_min(CK_KC, K - pc);
-        j->pack(j->src, m0, m, pc, kc, mr, Ap);
+        size_t kc = ck_min(KC, K - pc);
+        if (!j->A) j->pack(j->src, m0, m, pc, kc, mr, Ap);
         int first = pc == 0 && !j->accumulate, last = pc + kc >= K;
         for (size_t p = p0; p < p1; p++) {
             const float *Bpp = j->Bp + p * K * (size_t)nr + pc * (size_t)nr;
             size_t n = ck_min((size_t)nr, j->N - p * (size_t)nr);
             const float *bias = j->bias ? j->bias + p * (size_t)nr : NULL;
-            for (size_t r = 0; r < m; r += (size_t)mr)
-                j->k->gemm_ukernel(kc, Ap + (r / (size_t)mr) * kc * (size_t)mr, Bpp,
-                                   j->C + (m0 + r) * j->ldc + p * (size_t)nr, j->ldc,
-                                   ck_min((size_t)mr, m - r), n, first, last, bias, j->act);
+            for (size_t r = 0; r < m; r += (size_t)mr) {
+                float *C = j->C + (m0 + r) * j->ldc + p * (size_t)nr;
+                size_t mm = ck_min((size_t)mr, m - r);
+                if (j->A)
+                    j->k->gemm_ukernel_indirect(kc, rows + r, Bpp, C, j->ldc, mm, n, first, last, bias, j->act);
+                else
+                    j->k->gemm_ukernel(kc, Ap + (r / (size_t)mr) * kc * (size_t)mr, Bpp, C, j->ldc, mm, n, first,
+                                       last, bias, j->act);
+            }
         }
         pc += kc;
+        if (j->A && pc < K)
+            for (size_t i = 0; i < m; i++) rows[i] += kc;
     } while (pc < K);
 }
 
 static void gemm_task(size_t t, int thread, void *arg) {
     const ck_gemm_job *j = arg;
-    size_t mt = t / j->nchunks, nc = t % j->nchunks, tile = (size_t)j->k->mr * CK_MC_PANELS, m0, m;
+    size_t mt = t / j->nchunks, nc = t % j->nchunks, m0, m;
     ck_gemm_tile(j, mt, &m0, &m);
     size_t np = ck_npanels(j->N, j->k->nr);
     size_t p0 = nc * j->panels_per_chunk, p1 = ck_min(np, p0 + j->panels_per_chunk);
     if (p0 >= p1) return;
-    float *Ap = j->workspace + (size_t)thread * (tile + 1) * CK_KC;
-    ck_gemm_block(j, m0, m, p0, p1, Ap);
+    ck_gemm_block(j, m0, m, p0, p1, ck_gemm_thread_block(j, j->workspace, thread));
 }
 
 /* Splits N only when the M tiles (times `outer` images and groups) cannot keep the
  * threads busy. While there are few tasks, their count is rounded up to a multiple of the
  * threads (smaller tiles), so no thread idles through the last one: 1024 rows on 2 threads
  * as 12 tiles of 7-8 panels, not 11 of 8 and one thread's last 8 alone. */
-void ck_gemm_plan(ck_gemm_job *j, int threads, size_t outer) {
+void ck_gemm_plan(ck_gemm_job *j, const ck_ctx *ctx, size_t outer) {
+    int threads = ctx->threads;
+    j->kc = ctx->kc;
+    j->mcp = ctx->mc_panels;
     size_t panels = ck_npanels(j->M, j->k->mr), t = (size_t)threads;
     size_t np = ck_npanels(j->N, j->k->nr);
-    j->mtiles = (panels + CK_MC_PANELS - 1) / CK_MC_PANELS;
+    j->mtiles = (panels + j->mcp - 1) / j->mcp;
     /* only at the tail: fewer tiles than threads are balanced by splitting N instead, which
      * reads each B panel once (a batch of 32 split in M read B twice: 1.19x slower training) */
     if (j->mtiles * outer >= t && j->mtiles * outer < 8 * t)
@@ -88,21 +103,16 @@ void ck_gemm_plan(ck_gemm_job *j, int threads, size_t outer) {
     j->nchunks = (np + j->panels_per_chunk - 1) / j->panels_per_chunk;
 }
 
-typedef struct { const float *A; size_t lda; } plain_src;
-
-static void pack_plain(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
-    const plain_src *s = src;
-    ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap);
-}
-
+/* A is read in place (row pointers), never packed: packing cost up to a tenth of the time when N
+ * is small or split (Zen 5, 2 threads, kc 512: 1024^3 455 -> 485 GFLOPS, 3136 x 256 x 2304
+ * 389 -> 492). */
 void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
                     const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                     float *workspace) {
     if (M == 0 || N == 0) return;
-    plain_src s = {A, lda};
-    ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_plain, .Bp = Bp,
-                  .bias = bias, .act = act, .C = C, .ldc = ldc, .workspace = workspace};
-    ck_gemm_plan(&j, ctx->threads, 1);
+    ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .A = A, .lda = lda, .Bp = Bp, .bias = bias, .act = act, .C = C,
+                  .ldc = ldc, .workspace = workspace};
+    ck_gemm_plan(&j, ctx, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }
 
@@ -156,9 +166,9 @@ void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_
     }
     trans_src s = {A, lda, trans_a};
     ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_trans, .Bp = Bp,
-                  .act = CK_ACT_NONE, .C = C, .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N),
+                  .A = trans_a ? NULL : A, .lda = lda, .act = CK_ACT_NONE, .C = C, .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N),
                   .accumulate = accumulate};
-    ck_gemm_plan(&j, ctx->threads, 1);
+    ck_gemm_plan(&j, ctx, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }
 
@@ -167,6 +177,6 @@ void ck_gemm_custom_a(ck_ctx *ctx, size_t M, size_t N, size_t K, ck_pack_fn pack
     if (M == 0 || N == 0) return;
     ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = src, .pack = pack, .Bp = Bp, .bias = bias,
                   .act = act, .C = C, .ldc = ldc, .workspace = workspace, .accumulate = accumulate};
-    ck_gemm_plan(&j, ctx->threads, 1);
+    ck_gemm_plan(&j, ctx, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }

@@ -103,7 +103,7 @@ static void pack_rows(const void *src, size_t m0, size_t m, size_t k0, size_t kc
 static void pack_cols(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
     const ck_row_src *s = src;
     const float *mu = s->p0 + m0, *is = s->p1 + m0;
-    float row[CK_MAX_MR * CK_MC_PANELS];
+    float row[CK_MAX_MR * CK_MAX_MC_PANELS];
     size_t mp = (m + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
     for (size_t i = m; i < mp; i++) row[i] = 0.0f;
     for (size_t k = 0; k < kc; k++) {
