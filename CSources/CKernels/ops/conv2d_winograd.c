@@ -113,8 +113,10 @@ static size_t tiles_of(const ck_conv2d_desc *d, int m) {
     return th * tw;
 }
 
+/* Tiles are numbered across the batch (image-major), so blocks and chunks may span images: a
+ * 14 x 14 layer's 49 tiles per image no longer leave a block of one tile reading all of U. */
 static wino_plan plan_for(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
-    size_t P = (size_t)positions(m), tiles = tiles_of(d, m), mr = (size_t)ctx->k->mr;
+    size_t P = (size_t)positions(m), tiles = (size_t)d->n * tiles_of(d, m), mr = (size_t)ctx->k->mr;
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout, threads = (size_t)ctx->threads;
     wino_plan p = {0, 0};
     /* blocks: the largest block size (1 to WINO_PANELS micro-panels) unless a smaller one cuts
@@ -122,7 +124,7 @@ static wino_plan plan_for(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
      * marginal balance gain once pushed 224x224 layers into the chunked schedule) */
     size_t best = 0;
     for (size_t q = WINO_PANELS; q >= 1; q--) {
-        size_t tb = mr * q, tasks = (size_t)d->n * ((tiles + tb - 1) / tb);
+        size_t tb = mr * q, tasks = (tiles + tb - 1) / tb;
         size_t load = (tasks + threads - 1) / threads * tb;
         if (best == 0 || load * 16 < best * 15) { best = load; p.tb = tb; }
     }
@@ -132,7 +134,7 @@ static wino_plan plan_for(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
     if (ct == 0) return p;
     if (ct > tiles) ct = (tiles + mr - 1) / mr * mr;
     size_t chunks = (tiles + ct - 1) / ct;
-    /* floats moved per image: U once per block, or U once per chunk plus V and M written and
+    /* floats moved: U once per block, or U once per chunk plus V and M written and
      * read back through L3 */
     double u = (double)P * (double)cin * (double)cout;
     double by_blocks = u * (double)blocks, by_chunks = u * (double)chunks + 2.0 * (double)per_tile * (double)tiles;
@@ -166,21 +168,21 @@ typedef struct {
     int m, a, oh_n, ow_n, tw;   /* tw: tiles per row */
     size_t tiles, blocks, per, ws_per_thread, tb;
     size_t kc;   /* the context's fp32 K block */
-    /* chunks: the image and tile range in progress, V and M of the chunk, per-thread scratch */
-    size_t img, c0, cn, group;
+    /* chunks: the batch tile range in progress, V and M of the chunk, per-thread scratch */
+    size_t c0, cn, group;
     float *V, *M, *scratch;
     ck_gemm_bf16_uk_fn uk_bf16;   /* set when d->bf16 */
 } wino_job;
 
-/* V[xi][i][c] for tiles [t0, t0+nt) of image `img` into planes of stride xs. Pixels outside
- * the image read from `zeros` (cin floats), so the channel loop vectorises. */
-static void input_transform(const wino_job *j, const float *img, size_t t0, size_t nt, size_t xs,
-                            const float *zeros, float *V) {
+/* V[xi][i][c] for batch tiles [t0, t0+nt) into planes of stride xs. Pixels outside the image
+ * read from `zeros` (cin floats), so the channel loop vectorises. */
+static void input_transform(const wino_job *j, size_t t0, size_t nt, size_t xs, const float *zeros, float *V) {
     const ck_conv2d_desc *d = j->d;
     size_t cin = (size_t)d->cin;
     int a = j->a;
     for (size_t i = 0; i < nt; i++) {
-        size_t t = t0 + i;
+        size_t t = (t0 + i) % j->tiles;
+        const float *img = j->in + (t0 + i) / j->tiles * (size_t)d->h * d->w * cin;
         int ty = (int)(t / (size_t)j->tw), tx = (int)(t % (size_t)j->tw);
         int h0 = j->m * ty - d->pad_top, w0 = j->m * tx - d->pad_left;
         const float *px[36];
@@ -201,13 +203,14 @@ static void zero_rows(const wino_job *j, float *V, size_t from, size_t to, size_
         if (to > from) memset(V + (size_t)xi * xs + from * cin, 0, (to - from) * cin * sizeof(float));
 }
 
-/* Y = A^T M A (+ bias, activation) for tiles [t0, t0+nt), cropped to the image. */
-static void output_transform(const wino_job *j, float *out_img, size_t t0, size_t nt, size_t xs, const float *M) {
+/* Y = A^T M A (+ bias, activation) for batch tiles [t0, t0+nt), cropped to the image. */
+static void output_transform(const wino_job *j, size_t t0, size_t nt, size_t xs, const float *M) {
     const ck_conv2d_desc *d = j->d;
     size_t cout = (size_t)d->cout;
     int m = j->m;
     for (size_t i = 0; i < nt; i++) {
-        size_t t = t0 + i;
+        size_t t = (t0 + i) % j->tiles;
+        float *out_img = j->out + (t0 + i) / j->tiles * (size_t)j->oh_n * j->ow_n * cout;
         int ty = (int)(t / (size_t)j->tw), tx = (int)(t % (size_t)j->tw);
         int rows = j->oh_n - m * ty < m ? j->oh_n - m * ty : m;
         int cols = j->ow_n - m * tx < m ? j->ow_n - m * tx : m;
@@ -270,15 +273,15 @@ static void position_gemm_bf16(const wino_job *j, size_t xi, size_t nt, size_t t
 static void block_task(size_t task, int thread, void *arg) {
     const wino_job *j = arg;
     const ck_conv2d_desc *d = j->d;
-    size_t n = task / j->blocks, blk = task % j->blocks, tb = j->tb, P = (size_t)(j->a * j->a);
+    size_t tb = j->tb, P = (size_t)(j->a * j->a), total = (size_t)d->n * j->tiles;
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout, mr = (size_t)j->k->mr;
-    size_t t0 = blk * tb, nt = ck_min(tb, j->tiles - t0);
+    size_t t0 = task * tb, nt = ck_min(tb, total - t0);
     float *V = j->workspace + (size_t)thread * j->ws_per_thread;
     float *M = V + P * tb * cin;
     const float **rows = (const float **)(void *)(M + P * tb * cout);
     float *zeros = M + P * tb * cout + 2 * tb;
     memset(zeros, 0, cin * sizeof(float));
-    input_transform(j, j->in + n * (size_t)d->h * d->w * cin, t0, nt, tb * cin, zeros, V);
+    input_transform(j, t0, nt, tb * cin, zeros, V);
     zero_rows(j, V, nt, ck_min(tb, (nt + mr - 1) / mr * mr), tb * cin);
     if (d->bf16) {
         uint32_t *buf = (uint32_t *)(void *)(zeros + cin);
@@ -286,7 +289,7 @@ static void block_task(size_t task, int thread, void *arg) {
     } else {
         for (size_t xi = 0; xi < P; xi++) position_gemm(j, xi, nt, tb, V, M, rows);
     }
-    output_transform(j, j->out + n * (size_t)j->oh_n * j->ow_n * cout, t0, nt, tb * cout, M);
+    output_transform(j, t0, nt, tb * cout, M);
 }
 
 /* chunks: groups of tiles through the input transform, positions through the GEMMs, groups
@@ -302,8 +305,7 @@ static void chunk_in_task(size_t task, int thread, void *arg) {
     size_t cin = (size_t)d->cin, g0 = task * j->group, gn = ck_min(j->group, j->cn - g0);
     float *zeros = chunk_scratch(j, thread) + 2 * j->tb;
     memset(zeros, 0, cin * sizeof(float));
-    input_transform(j, j->in + j->img * (size_t)d->h * d->w * cin, j->c0 + g0, gn, j->tb * cin, zeros,
-                    j->V + g0 * cin);
+    input_transform(j, j->c0 + g0, gn, j->tb * cin, zeros, j->V + g0 * cin);
 }
 
 static void chunk_gemm_task(size_t xi, int thread, void *arg) {
@@ -319,8 +321,7 @@ static void chunk_gemm_task(size_t xi, int thread, void *arg) {
 static void chunk_out_task(size_t task, int thread, void *arg) {
     const wino_job *j = arg;
     size_t cout = (size_t)j->d->cout, g0 = task * j->group, gn = ck_min(j->group, j->cn - g0);
-    output_transform(j, j->out + j->img * (size_t)j->oh_n * j->ow_n * cout, j->c0 + g0, gn, j->tb * cout,
-                     j->M + g0 * cout);
+    output_transform(j, j->c0 + g0, gn, j->tb * cout, j->M + g0 * cout);
 }
 
 void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
@@ -335,23 +336,23 @@ void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *
     wino_plan p = plan_for(ctx, d, m);
     j.tb = p.tb;
     if (!p.chunked) {
-        j.blocks = (j.tiles + j.tb - 1) / j.tb;
+        j.blocks = ((size_t)d->n * j.tiles + j.tb - 1) / j.tb;
         j.ws_per_thread = ck_winograd_workspace_size(ctx, d, m) / (size_t)ctx->threads;
-        ck_pool_run(ctx->pool, (size_t)d->n * j.blocks, block_task, &j);
+        ck_pool_run(ctx->pool, j.blocks, block_task, &j);
         return;
     }
     size_t P = (size_t)positions(m), mr = (size_t)ctx->k->mr;
     j.V = workspace;
     j.M = workspace + P * j.tb * (size_t)d->cin;
     j.scratch = j.M + P * j.tb * (size_t)d->cout;
-    for (j.img = 0; j.img < (size_t)d->n; j.img++)
-        for (j.c0 = 0; j.c0 < j.tiles; j.c0 += j.tb) {
-            j.cn = ck_min(j.tb, j.tiles - j.c0);
+    size_t total = (size_t)d->n * j.tiles;
+    for (j.c0 = 0; j.c0 < total; j.c0 += j.tb) {
+            j.cn = ck_min(j.tb, total - j.c0);
             j.group = (j.cn + 4 * (size_t)ctx->threads - 1) / (4 * (size_t)ctx->threads);
             size_t groups = (j.cn + j.group - 1) / j.group;
             ck_pool_run(ctx->pool, groups, chunk_in_task, &j);
             zero_rows(&j, j.V, j.cn, ck_min(j.tb, (j.cn + mr - 1) / mr * mr), j.tb * (size_t)d->cin);
             ck_pool_run(ctx->pool, P, chunk_gemm_task, &j);
             ck_pool_run(ctx->pool, groups, chunk_out_task, &j);
-        }
+    }
 }
