@@ -99,9 +99,6 @@ void ck_gemm_bf16_uk_emulated(size_t kp, const uint32_t *A, const uint32_t *B, f
 #if defined(__x86_64__)
 void ck_gemm_bf16_uk_avx512fma(size_t kp, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
                                size_t n, int first, int last, const float *bias, ck_activation act);
-/* VDPBF16PS instructions per FMA instruction this core issues (zmm, independent chains,
- * measured on thread CPU time); needs AVX512_BF16. */
-double ck_bf16_dp_fma_ratio(void);
 void ck_gemm_bf16_uk_avx512bf16(size_t kp, const uint32_t *A, const uint32_t *B, float *C, size_t ldc, size_t m,
                                 size_t n, int first, int last, const float *bias, ck_activation act);
 #endif

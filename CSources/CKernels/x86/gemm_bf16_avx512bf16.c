@@ -63,35 +63,5 @@ void ck_gemm_bf16_uk_avx512bf16(size_t kp, const uint32_t *A, const uint32_t *B,
     }
 }
 
-/* 12 independent chains of each instruction, 2^17 x 12 of each (about 1 ms of FMAs) */
-double ck_bf16_dp_fma_ratio(void) {
-    __m512 c[12], f[12];
-    for (int i = 0; i < 12; i++) c[i] = f[i] = _mm512_set1_ps((float)i);
-    __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x00010001);
-    __m512 x = _mm512_set1_ps(1.0f), y = _mm512_set1_ps(1e-20f);
-    double best_dp = 1e9, best_fma = 1e9;
-    for (int round = 0; round < 3; round++) {
-        double t0 = ck_thread_cpu_seconds();
-        for (int r = 0; r < (1 << 17); r++) {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 12; i++) c[i] = _mm512_dpbf16_ps(c[i], a, b);
-        }
-        double t1 = ck_thread_cpu_seconds();
-        for (int r = 0; r < (1 << 17); r++) {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < 12; i++) f[i] = _mm512_fmadd_ps(f[i], x, y);
-        }
-        double t2 = ck_thread_cpu_seconds();
-        best_dp = t1 - t0 < best_dp ? t1 - t0 : best_dp;
-        best_fma = t2 - t1 < best_fma ? t2 - t1 : best_fma;
-    }
-    float sink = 0.0f;
-    for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(_mm512_add_ps(c[i], f[i]));
-    /* the sums are kept so neither loop is removed */
-    volatile float keep = sink;
-    (void)keep;
-    return best_dp > 0.0 ? best_fma / best_dp : 1.0;
-}
-
 #pragma clang attribute pop
 #endif
