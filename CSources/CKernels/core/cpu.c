@@ -94,7 +94,7 @@ static size_t cache_bytes(int level) {
         if (n >= 1 && v > 0) return (size_t)v * (unit == 'K' ? 1024u : unit == 'M' ? 1048576u : 1u);
     }
 #if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
-    long v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+    long v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
     if (v > 0) return (size_t)v;
 #endif
     return 0;
@@ -114,9 +114,12 @@ static size_t env_size(const char *name, size_t lo, size_t hi, size_t dflt) {
  * 512 took 1024^3 from 445 to 485 GFLOPS; M tiles of 8 to 21 micro-panels were within noise,
  * and smaller tiles balance small M better. */
 void ck_gemm_blocking(ck_ctx *ctx) {
-    size_t l1 = cache_bytes(1), l2 = cache_bytes(2);
+    size_t l1 = cache_bytes(1), l2 = cache_bytes(2), l3 = cache_bytes(3);
     if (l1 < 16384) l1 = 32768;
     if (l2 < 131072) l2 = 524288;
+    if (l3 < l2) l3 = 4 * l2;
+    ctx->l2 = l2;
+    ctx->l3 = l3;
     size_t mr = (size_t)ctx->k->mr;
     size_t kc = l1 / 2 / (mr * sizeof(float)) / 32 * 32;
     kc = kc < 128 ? 128 : kc > CK_MAX_KC ? CK_MAX_KC : kc;

@@ -88,6 +88,7 @@ struct ck_ctx {
                           * ck_gemm_bf16_kind: CK_BF16_BEST until a bf16 GEMM asks */
     ck_int8_kind int8;   /* the int8 GEMM's kernel (ops/gemm_int8.c) */
     size_t kc, mc_panels;   /* the fp32 GEMM's K block and micro-panels per M tile (ck_gemm_blocking) */
+    size_t l2, l3;          /* bytes of L2 per core and of L3 (ck_gemm_blocking; defaults if unknown) */
 };
 
 /* Sets ctx->kc and ctx->mc_panels from this CPU's L1d and L2 sizes (CK_KC and CK_MC_PANELS in

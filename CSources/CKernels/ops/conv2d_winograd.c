@@ -95,12 +95,17 @@ void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const f
         }
 }
 
-/* Two schedules, chosen per layer by the bytes they move:
- * - blocks: each thread transforms a block of tiles (V and M stay in its L2), runs all P GEMMs
- *   on it and writes its outputs; U is read once per block, which is cheap while U is small.
+/* Two schedules:
+ * - blocks: each thread transforms a block of tiles, runs all P GEMMs on it and writes its
+ *   outputs; U is read once per block. Blocks are as large as keeps their V and M within 3/4
+ *   of L2 (1 to WINO_PANELS micro-panels), so the GEMMs and transforms read them from L2.
  * - chunks: up to CHUNK_FLOATS of V and M for many tiles (in L3); the threads transform the
  *   chunk's input, then split the P GEMMs between them (each U[xi] read once per chunk), then
- *   transform its output. For deep layers with few tiles U dominates, and this reads it once. */
+ *   transform its output.
+ * While U takes under a third of L3, reading it once per block costs less than the chunks' trips of
+ * V and M through L3 (Zen 5, 56 x 56 x 256: 2.75 ms by L2-sized blocks, 3.1 by blocks of 48
+ * tiles, 3.5 by chunks); beyond that it is evicted, and the schedule moving fewer floats wins
+ * (28 x 28 x 512: chunks 3.1 ms, blocks 5.3; 14 x 14 x 512, F(2x2), U 16 MiB: 1.4 against 1.7). */
 #define CHUNK_FLOATS ((size_t)3 << 20)   /* 12 MB of V and M */
 
 typedef struct {
@@ -119,24 +124,26 @@ static wino_plan plan_for(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
     size_t P = (size_t)positions(m), tiles = (size_t)d->n * tiles_of(d, m), mr = (size_t)ctx->k->mr;
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout, threads = (size_t)ctx->threads;
     wino_plan p = {0, 0};
-    /* blocks: the largest block size (1 to WINO_PANELS micro-panels) unless a smaller one cuts
-     * the busiest thread's tiles by more than 1/16 (smaller blocks read U more often, and a
-     * marginal balance gain once pushed 224x224 layers into the chunked schedule) */
+    size_t per_tile = P * (cin + cout), qmax = ctx->l2 * 3 / 4 / (per_tile * sizeof(float) * mr);
+    qmax = qmax < 1 ? 1 : qmax > WINO_PANELS ? WINO_PANELS : qmax;
+    /* the largest block size up to qmax unless a smaller one cuts the busiest thread's tiles by
+     * more than 1/16 */
     size_t best = 0;
-    for (size_t q = WINO_PANELS; q >= 1; q--) {
+    for (size_t q = qmax; q >= 1; q--) {
         size_t tb = mr * q, tasks = (tiles + tb - 1) / tb;
         size_t load = (tasks + threads - 1) / threads * tb;
         if (best == 0 || load * 16 < best * 15) { best = load; p.tb = tb; }
     }
+    double u = (double)P * (double)cin * (double)cout;
+    if (u * sizeof(float) < (double)ctx->l3 / 3) return p;
     size_t blocks = (tiles + p.tb - 1) / p.tb;
     /* chunks: tiles per chunk within the budget, rounded to whole micro-panels */
-    size_t per_tile = P * (cin + cout), ct = CHUNK_FLOATS / per_tile / mr * mr;
+    size_t ct = CHUNK_FLOATS / per_tile / mr * mr;
     if (ct == 0) return p;
     if (ct > tiles) ct = (tiles + mr - 1) / mr * mr;
     size_t chunks = (tiles + ct - 1) / ct;
-    /* floats moved: U once per block, or U once per chunk plus V and M written and
-     * read back through L3 */
-    double u = (double)P * (double)cin * (double)cout;
+    /* floats moved: U once per block, or U once per chunk plus V and M written and read back
+     * through L3 */
     double by_blocks = u * (double)blocks, by_chunks = u * (double)chunks + 2.0 * (double)per_tile * (double)tiles;
     if (by_chunks < by_blocks) { p.chunked = 1; p.tb = ct; }
     return p;
