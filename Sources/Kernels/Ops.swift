@@ -204,6 +204,30 @@ public final class PackedConv2D: @unchecked Sendable {
         ck_conv2d(ctx.raw, &d, algorithm.c, input.data, packed.data, bias?.data, out.data, ws)
         return out
     }
+
+    /// Whether `convolutionThenMaxPool2` runs fused: the Winograd algorithms pool each output
+    /// tile while it is in cache.
+    public var fusesMaxPool2: Bool { algorithm == .winograd2x2 || algorithm == .winograd4x4 }
+
+    /// This convolution followed by a 2x2, stride-2 max pool without padding (sizes rounded
+    /// down) into `out` [n, outH / 2, outW / 2, cout], in one pass: the bits of the two ops
+    /// run one after the other, without writing the full-size output. Nil (nothing written)
+    /// unless `fusesMaxPool2`.
+    public func convolutionThenMaxPool2(_ input: Tensor, workspace: Workspace, into out: Tensor) throws -> Tensor? {
+        guard fusesMaxPool2 else { return nil }
+        var s = shape
+        guard input.shape.count == 4, input.shape[1] == s.h, input.shape[2] == s.w, input.shape[3] == s.cin
+        else {
+            throw KernelError.shape("conv input \(input.shape), expected [n, \(s.h), \(s.w), \(s.cin)]")
+        }
+        s.n = input.shape[0]
+        precondition(out.count == s.n * (s.outH / 2) * (s.outW / 2) * s.cout, "pooled output \(out.shape)")
+        var d = s.c
+        let ws = workspace.floats(ck_conv2d_workspace_size(ctx.raw, &d, algorithm.c))
+        guard ck_conv2d_maxpool2(ctx.raw, &d, algorithm.c, input.data, packed.data, bias?.data, out.data, ws) != 0
+        else { return nil }
+        return out
+    }
 }
 
 /// Scratch memory shared by ops run one after another on one context.

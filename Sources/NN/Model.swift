@@ -423,9 +423,26 @@ public final class Model: @unchecked Sendable {
             return Tensor(view: arena[b], shape: shape)
         }
         let ctx = context
-        for i in 1...max(stop, 1) where i <= stop {
+        var fused = -1  // a max pool already computed by the convolution before it
+        for i in 1...max(stop, 1) where i <= stop && i != fused {
             let node = nodes[i]
             let x = values[node.inputs[0]]!
+            if case .conv(let c) = node.op, let pool = fusedPool(after: i, conv: c, lastUse: lastUse, keep: keep) {
+                // the convolution's full-size output is never written: each tile is pooled in cache
+                let o = take(pool, [n] + nodes[pool].shape)
+                let t0 = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                guard try c.convolutionThenMaxPool2(x, workspace: workspace, into: o) != nil else {
+                    preconditionFailure("fusesMaxPool2 and the kernel disagree")
+                }
+                if let observe { observe(node.name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
+                values[pool] = o
+                fused = pool
+                for j in node.inputs where lastUse[j] == i && !keep.contains(j) {
+                    values[j] = nil
+                    if bufOf[j] >= 0 { freeBuf.insert(bufOf[j]) }
+                }
+                continue
+            }
             let o = take(i, [n] + node.shape)
             let t0 = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             switch node.op {
@@ -453,6 +470,19 @@ public final class Model: @unchecked Sendable {
         var out: [String: Tensor] = [:]
         for w in wanted { out[w] = values[index[w]!]!.reshaped(values[index[w]!]!.shape) }
         return out
+    }
+
+    /// The max pool that node `i` (a convolution) can compute in its own pass: the next node, a
+    /// 2x2 stride-2 pool without padding or ceil mode, is the only reader of the convolution's
+    /// output, which is not asked for, and the convolution's algorithm pools per tile.
+    func fusedPool(after i: Int, conv: PackedConv2D, lastUse: [Int], keep: Set<Int>) -> Int? {
+        guard conv.fusesMaxPool2, i + 1 < nodes.count, lastUse[i] == i + 1, !keep.contains(i),
+            case .maxPool(let p) = nodes[i + 1].op, nodes[i + 1].inputs == [i]
+        else { return nil }
+        let plain =
+            p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && !p.ceilMode
+            && p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0
+        return plain ? i + 1 : nil
     }
 
     /// Layers int8 runs in: 16 or more input channels per group (an RGB-like first layer sees

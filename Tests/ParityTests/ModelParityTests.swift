@@ -87,6 +87,24 @@ import Weights
         #expect(err < 1e-4, "features relative error \(err)")
         #expect(relativeError(out["pain_softmax"]!, try g.tensor("probabilities")) < 1e-4)
     }
+
+    @Test("the max pools fused into their Winograd convolutions change no bit of the features (AVX2, AVX-512)")
+    func fusedPools() throws {
+        let x = vgg16FixtureInputs().array
+        let one = Tensor(shape: [1, 224, 224, 3], values: Array(x[0..<(224 * 224 * 3)]))
+        // asking for a convolution's own output keeps its full-size result, so its pool runs apart
+        let convs = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"]
+        for isa in ISA.supported where isa != .scalar {
+            let model = try vgg16FixtureModel(context: try ComputeContext(isa: isa, threads: 2))
+            let fusing = model.convAlgorithms.filter {
+                convs.contains($0.layer) && [.winograd2x2, .winograd4x4].contains($0.algorithm)
+            }
+            #expect(!fusing.isEmpty, "\(isa): no pooled layer runs Winograd, so nothing is fused")
+            let fused = try model.forward(one, outputs: ["fc1024"])["fc1024"]!
+            let apart = try model.forward(one, outputs: ["fc1024"] + convs)["fc1024"]!
+            #expect(fused.array == apart.array, "\(isa): fused and separate pools differ")
+        }
+    }
 }
 
 @Suite struct PyTorchParityTests {

@@ -180,6 +180,41 @@ static void conv_bf16_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d, ck_co
     free(x); free(w); free(b); free(ref); free(want); free(a);
 }
 
+/* Winograd with the 2x2 max pool fused into its output pass: the bits of the convolution
+ * followed by ck_maxpool2d, for both tile sizes (odd output sides drop their last row and
+ * column), fp32 and bf16; every other algorithm declines and writes nothing. */
+static void conv_pool_case(ck_ctx *ctx, const char *isa, ck_conv2d_desc d) {
+    int oh = ck_conv2d_out_h(&d), ow = ck_conv2d_out_w(&d);
+    ck_pool2d_desc p = {.n = d.n, .h = oh, .w = ow, .c = d.cout, .kh = 2, .kw = 2, .sh = 2, .sw = 2};
+    size_t in_n = (size_t)d.n * d.h * d.w * d.cin, w_n = (size_t)9 * d.cin * d.cout;
+    size_t out_n = (size_t)d.n * oh * ow * d.cout, pool_n = (size_t)d.n * (oh / 2) * (ow / 2) * d.cout;
+    float *x = rnd(in_n), *w = rnd(w_n), *b = rnd((size_t)d.cout);
+    float *full = malloc(out_n * sizeof(float)), *want = malloc(pool_n * sizeof(float));
+    float *got = malloc(pool_n * sizeof(float));
+    for (int bf = 0; bf <= 1; bf++)
+        for (int algo = 0; algo <= 5; algo++) {
+            d.bf16 = bf;
+            ck_conv_algo r = ck_conv2d_resolve(ctx, &d, (ck_conv_algo)algo);
+            size_t ps = ck_conv2d_packed_size(ctx, &d, (ck_conv_algo)algo);
+            size_t ws = ck_conv2d_workspace_size(ctx, &d, (ck_conv_algo)algo);
+            float *packed = malloc(ps * sizeof(float)), *work = malloc((ws ? ws : 1) * sizeof(float));
+            ck_conv2d_pack(ctx, &d, (ck_conv_algo)algo, w, packed);
+            ck_conv2d(ctx, &d, (ck_conv_algo)algo, x, packed, b, full, work);
+            ck_maxpool2d(ctx, &p, full, want);
+            for (size_t i = 0; i < pool_n; i++) got[i] = 1234.5f;
+            int fused = ck_conv2d_maxpool2(ctx, &d, (ck_conv_algo)algo, x, packed, b, got, work);
+            int wino = r == CK_CONV_WINOGRAD_2X2 || r == CK_CONV_WINOGRAD_4X4, untouched = 1;
+            for (size_t i = 0; i < pool_n; i++) untouched &= got[i] == 1234.5f;
+            char what[160];
+            snprintf(what, sizeof what, "conv %dx%dx%d->%d n%d %s%s + 2x2 max pool fused: %s", d.h, d.w, d.cin, d.cout,
+                     d.n, bf ? "bf16 " : "", algo_name(r), wino ? "same bits" : "declined, nothing written");
+            check(wino ? fused && !memcmp(got, want, pool_n * sizeof(float)) : !fused && untouched, isa, what);
+            free(packed);
+            free(work);
+        }
+    free(x); free(w); free(b); free(full); free(want); free(got);
+}
+
 /* The algorithm a bf16 3x3 layer gets: implicit GEMM with AMX, else Winograd F(2x2). */
 static void conv_bf16_choice_case(ck_ctx *ctx, const char *isa) {
     ck_conv2d_desc d = {.n = 1, .h = 20, .w = 20, .cin = 32, .cout = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
@@ -739,10 +774,15 @@ int main(void) {
         conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);    /* 16 -> 16: the AVX-512 context runs AVX2 tiles */
         d = base; d.h = 30; d.w = 30; d.cin = 300; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_case(ctx, name, d, CK_CONV_WINOGRAD_4X4);    /* both output sides >= 16 */
-        /* few tiles and large weights: Winograd's chunk schedule (positions split over threads) */
+        /* few tiles and large weights: Winograd's chunk schedule (positions split over threads),
+         * which a U of over a third of L3 gets: L3 set to 1 MiB */
+        setenv("CK_L3_BYTES", "1048576", 1);
+        ck_ctx *small_l3 = ck_ctx_create(isa, 2);
+        unsetenv("CK_L3_BYTES");
         d = base; d.n = 2; d.h = 17; d.w = 15; d.cin = 128; d.cout = 130; d.act = CK_ACT_RELU;
         d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
-        conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);
+        conv_case(small_l3, name, d, CK_CONV_WINOGRAD_2X2);
+        conv_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* and by blocks */
         d = base; d.h = 11; d.w = 7; d.cin = 12; d.cout = 12; d.groups = 12; d.sh = d.sw = 2; d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_case(ctx, name, d, CK_CONV_DEPTHWISE);
         d = base; d.h = 10; d.w = 10; d.cin = 16; d.cout = 24; d.kh = d.kw = 1; d.sh = d.sw = 2;
@@ -757,6 +797,20 @@ int main(void) {
         gemm_case(ctx, name, 37, 65, 300);
         gemm_case(ctx, name, 5, 3, 7);
         gemm_blocking_case(ctx, name, 50, 70, 1300);
+        {
+            ck_conv2d_desc pd = {.n = 2, .h = 13, .w = 11, .cin = 20, .cout = 33, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                                 .dh = 1, .dw = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1,
+                                 .groups = 1, .act = CK_ACT_RELU};
+            conv_pool_case(ctx, name, pd);   /* odd sides, blocks spanning images */
+            pd.h = 16; pd.w = 18; pd.act = CK_ACT_NONE;
+            conv_pool_case(ctx, name, pd);   /* even sides, signed outputs */
+            pd = (ck_conv2d_desc){.n = 2, .h = 17, .w = 15, .cin = 128, .cout = 130, .kh = 3, .kw = 3, .sh = 1,
+                                  .sw = 1, .dh = 1, .dw = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+                                  .pad_right = 1, .groups = 1, .act = CK_ACT_RELU};
+            conv_pool_case(small_l3, name, pd);   /* the chunk schedule */
+            conv_pool_case(ctx, name, pd);
+        }
+        ck_ctx_destroy(small_l3);
         d = base; d.h = 20; d.w = 18; d.cin = 3; d.cout = 40; d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = 1;
         conv_bf16_case(ctx, name, d, CK_CONV_WINOGRAD_2X2);   /* RGB first layer: F(4x4) in fp32 */
         d = base; d.n = 2; d.h = 13; d.w = 11; d.cin = 21; d.cout = 33; d.act = CK_ACT_RELU;

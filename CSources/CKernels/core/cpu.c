@@ -119,7 +119,7 @@ void ck_gemm_blocking(ck_ctx *ctx) {
     if (l2 < 131072) l2 = 524288;
     if (l3 < l2) l3 = 4 * l2;
     ctx->l2 = l2;
-    ctx->l3 = l3;
+    ctx->l3 = env_size("CK_L3_BYTES", 65536, (size_t)1 << 40, l3);   /* tests: Winograd's chunk schedule */
     size_t mr = (size_t)ctx->k->mr;
     size_t kc = l1 / 2 / (mr * sizeof(float)) / 32 * 32;
     kc = kc < 128 ? 128 : kc > CK_MAX_KC ? CK_MAX_KC : kc;

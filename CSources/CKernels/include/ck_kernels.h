@@ -224,6 +224,13 @@ size_t ck_conv2d_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_c
 /* out[n, oh, ow, cout] = act(conv(in, w) + bias). bias: cout values or NULL. */
 void ck_conv2d(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                const float *packed, const float *bias, float *out, float *workspace);
+/* ck_conv2d and then a 2x2, stride-2 max pool without padding (out [n, oh / 2, ow / 2, cout],
+ * sizes rounded down) in one pass, when the resolved algorithm is Winograd: each output tile is
+ * pooled while it is in cache, so the full-size output is never written. The bits of
+ * ck_conv2d followed by ck_maxpool2d. Returns 0, writing nothing, for other algorithms. The
+ * workspace is ck_conv2d_workspace_size's. */
+int ck_conv2d_maxpool2(ck_ctx *ctx, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+                       const float *packed, const float *bias, float *out, float *workspace);
 
 /* Scalar reference: direct convolution from unpacked HWIO weights. */
 void ck_conv2d_ref(const ck_conv2d_desc *d, const float *in, const float *w_hwio,

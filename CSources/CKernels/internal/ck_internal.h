@@ -91,8 +91,8 @@ struct ck_ctx {
     size_t l2, l3;          /* bytes of L2 per core and of L3 (ck_gemm_blocking; defaults if unknown) */
 };
 
-/* Sets ctx->kc and ctx->mc_panels from this CPU's L1d and L2 sizes (CK_KC and CK_MC_PANELS in
- * the environment override them). Neither changes a bit: each C element keeps its k order, and
+/* Sets ctx->kc and ctx->mc_panels from this CPU's L1d and L2 sizes, and ctx->l2 and ctx->l3
+ * (CK_KC, CK_MC_PANELS and CK_L3_BYTES in the environment override them). Neither changes a bit: each C element keeps its k order, and
  * C goes through memory in fp32 between K blocks. */
 void ck_gemm_blocking(ck_ctx *ctx);
 

@@ -9,7 +9,9 @@ int ck_winograd_applies(const ck_conv2d_desc *d);
 size_t ck_winograd_packed_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m);
 void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *w, float *packed);
 size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m);
+/* pool: 1 = a 2x2, stride-2 max pool without padding follows in the same pass (out is then
+ * [n, oh / 2, ow / 2, cout]); the workspace has room for it either way. */
 void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
-                      const float *bias, float *out, float *workspace);
+                      const float *bias, float *out, float *workspace, int pool);
 
 #endif

@@ -326,6 +326,16 @@ static void conv_dw_task(size_t t, int thread, void *arg) {
                   cj->out + (n * (size_t)cj->oh_n + (size_t)oh) * cj->ow_n * d->cout);
 }
 
+int ck_conv2d_maxpool2(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
+                       const float *packed, const float *bias, float *out, float *workspace) {
+    algo = ck_conv2d_resolve(ctx0, d, algo);
+    if (!wino_m(algo)) return 0;
+    ck_ctx tmp;
+    ck_ctx *ctx = (ck_ctx *)conv_ctx(ctx0, d, algo, &tmp);
+    ck_winograd_conv(ctx, d, wino_m(algo), in, packed, bias, out, workspace, 1);
+    return 1;
+}
+
 void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const float *in,
                const float *packed, const float *bias, float *out, float *workspace) {
     algo = ck_conv2d_resolve(ctx0, d, algo);
@@ -338,7 +348,7 @@ void ck_conv2d(ck_ctx *ctx0, const ck_conv2d_desc *d, ck_conv_algo algo, const f
         return;
     }
     if (wino_m(algo)) {
-        ck_winograd_conv(ctx, d, wino_m(algo), in, packed, bias, out, workspace);
+        ck_winograd_conv(ctx, d, wino_m(algo), in, packed, bias, out, workspace, 0);
         return;
     }
     if (bf16_gemm(d, algo)) {

@@ -10,6 +10,7 @@
 #include "ck_bf16.h"
 #include "ck_gemm_driver.h"
 #include "ck_winograd.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,16 +156,21 @@ static size_t bf16_rows(size_t tb, size_t cin) {
     return (tb + CK_BF16_MR - 1) / CK_BF16_MR * CK_BF16_MR * ck_min(CK_BF16_KC / 2, pairs);
 }
 
+/* Per-thread scratch beyond V and M: 2 tb row pointers, cin zeros, the block's rows as bf16
+ * pairs (bf16) and one output tile (m x m x cout, for a fused pool). */
+static size_t thread_scratch(const ck_conv2d_desc *d, int m, size_t tb) {
+    size_t extra = d->bf16 ? bf16_rows(tb, (size_t)d->cin) : 0;
+    return 2 * tb + (size_t)d->cin + extra + (size_t)(m * m) * (size_t)d->cout;
+}
+
 size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
     size_t P = (size_t)positions(m), threads = (size_t)ctx->threads;
     wino_plan p = plan_for(ctx, d, m);
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout;
-    /* blocks, per thread: V [P][tb][cin], M [P][tb][cout], 2 tb row pointers, cin zeros;
-     * chunks: V and M of one chunk, then per thread 2 tb row pointers and cin zeros;
-     * bf16: per thread also the block's rows as bf16 pairs (bf16_rows) */
-    size_t extra = d->bf16 ? bf16_rows(p.tb, cin) : 0;
-    if (!p.chunked) return threads * (P * p.tb * (cin + cout) + 2 * p.tb + cin + extra);
-    return P * p.tb * (cin + cout) + threads * (2 * p.tb + cin + extra);
+    /* blocks, per thread: V [P][tb][cin], M [P][tb][cout], then the thread's scratch;
+     * chunks: V and M of one chunk, then each thread's scratch */
+    if (!p.chunked) return threads * (P * p.tb * (cin + cout) + thread_scratch(d, m, p.tb));
+    return P * p.tb * (cin + cout) + threads * thread_scratch(d, m, p.tb);
 }
 
 typedef struct {
@@ -173,6 +179,7 @@ typedef struct {
     const float *in, *packed, *bias;
     float *out, *workspace;
     int m, a, oh_n, ow_n, tw;   /* tw: tiles per row */
+    int pool;                   /* a 2x2 stride-2 max pool follows (ck_winograd_conv) */
     size_t tiles, blocks, per, ws_per_thread, tb;
     size_t kc;   /* the context's fp32 K block */
     /* chunks: the batch tile range in progress, V and M of the chunk, per-thread scratch */
@@ -210,22 +217,47 @@ static void zero_rows(const wino_job *j, float *V, size_t from, size_t to, size_
         if (to > from) memset(V + (size_t)xi * xs + from * cin, 0, (to - from) * cin * sizeof(float));
 }
 
-/* Y = A^T M A (+ bias, activation) for batch tiles [t0, t0+nt), cropped to the image. */
-static void output_transform(const wino_job *j, size_t t0, size_t nt, size_t xs, const float *M) {
+/* The 2x2 max pools of one m x m output tile (in `tile`, pixel (r, c) at (r m + c) cout) into
+ * the pooled image: ck_maxpool2d's comparisons in its order, so the same bits. */
+static void pool_tile(const wino_job *j, const float *tile, float *pooled_img, int ty, int tx) {
+    size_t cout = (size_t)j->d->cout;
+    int m = j->m, h = m / 2, ph = j->oh_n / 2, pw = j->ow_n / 2;
+    for (int pr = 0; pr < h && ty * h + pr < ph; pr++)
+        for (int pc = 0; pc < h && tx * h + pc < pw; pc++) {
+            const float *v[4];
+            for (int q = 0; q < 4; q++) v[q] = tile + (size_t)((2 * pr + q / 2) * m + 2 * pc + q % 2) * cout;
+            float *dst = pooled_img + ((size_t)(ty * h + pr) * (size_t)pw + (size_t)(tx * h + pc)) * cout;
+            for (size_t c = 0; c < cout; c++) {
+                float mx = -INFINITY;
+                for (int q = 0; q < 4; q++) {
+                    float x = v[q][c];
+                    mx = (x > mx || x != x) ? x : mx;
+                }
+                dst[c] = mx;
+            }
+        }
+}
+
+/* Y = A^T M A (+ bias, activation) for batch tiles [t0, t0+nt), cropped to the image; with
+ * j->pool, each tile goes to `tile` (m x m x cout) and is pooled from there. */
+static void output_transform(const wino_job *j, size_t t0, size_t nt, size_t xs, const float *M, float *tile) {
     const ck_conv2d_desc *d = j->d;
     size_t cout = (size_t)d->cout;
     int m = j->m;
+    size_t img_out = j->pool ? (size_t)(j->oh_n / 2) * (size_t)(j->ow_n / 2) : (size_t)j->oh_n * j->ow_n;
     for (size_t i = 0; i < nt; i++) {
         size_t t = (t0 + i) % j->tiles;
-        float *out_img = j->out + (t0 + i) / j->tiles * (size_t)j->oh_n * j->ow_n * cout;
+        float *out_img = j->out + (t0 + i) / j->tiles * img_out * cout;
         int ty = (int)(t / (size_t)j->tw), tx = (int)(t % (size_t)j->tw);
         int rows = j->oh_n - m * ty < m ? j->oh_n - m * ty : m;
         int cols = j->ow_n - m * tx < m ? j->ow_n - m * tx : m;
         float *o[16];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
-                o[r * m + c] = out_img + ((size_t)(m * ty + r) * j->ow_n + (size_t)(m * tx + c)) * cout;
+                o[r * m + c] = j->pool ? tile + (size_t)(r * m + c) * cout
+                                       : out_img + ((size_t)(m * ty + r) * j->ow_n + (size_t)(m * tx + c)) * cout;
         (m == 4 ? j->k->wino_out4 : j->k->wino_out2)(M + i * cout, xs, o, rows, cols, j->bias, d->act, cout);
+        if (j->pool) pool_tile(j, tile, out_img, ty, tx);
     }
 }
 
@@ -287,6 +319,7 @@ static void block_task(size_t task, int thread, void *arg) {
     float *M = V + P * tb * cin;
     const float **rows = (const float **)(void *)(M + P * tb * cout);
     float *zeros = M + P * tb * cout + 2 * tb;
+    float *tile = zeros + cin + (d->bf16 ? bf16_rows(tb, cin) : 0);
     memset(zeros, 0, cin * sizeof(float));
     input_transform(j, t0, nt, tb * cin, zeros, V);
     zero_rows(j, V, nt, ck_min(tb, (nt + mr - 1) / mr * mr), tb * cin);
@@ -296,14 +329,13 @@ static void block_task(size_t task, int thread, void *arg) {
     } else {
         for (size_t xi = 0; xi < P; xi++) position_gemm(j, xi, nt, tb, V, M, rows);
     }
-    output_transform(j, t0, nt, tb * cout, M);
+    output_transform(j, t0, nt, tb * cout, M, tile);
 }
 
 /* chunks: groups of tiles through the input transform, positions through the GEMMs, groups
  * through the output transform; three pool runs per chunk */
 static float *chunk_scratch(const wino_job *j, int thread) {
-    size_t extra = j->d->bf16 ? bf16_rows(j->tb, (size_t)j->d->cin) : 0;
-    return j->scratch + (size_t)thread * (2 * j->tb + (size_t)j->d->cin + extra);
+    return j->scratch + (size_t)thread * thread_scratch(j->d, j->m, j->tb);
 }
 
 static void chunk_in_task(size_t task, int thread, void *arg) {
@@ -328,14 +360,16 @@ static void chunk_gemm_task(size_t xi, int thread, void *arg) {
 static void chunk_out_task(size_t task, int thread, void *arg) {
     const wino_job *j = arg;
     size_t cout = (size_t)j->d->cout, g0 = task * j->group, gn = ck_min(j->group, j->cn - g0);
-    output_transform(j, j->c0 + g0, gn, j->tb * cout, j->M + g0 * cout);
+    size_t extra = j->d->bf16 ? bf16_rows(j->tb, (size_t)j->d->cin) : 0;
+    float *tile = chunk_scratch(j, thread) + 2 * j->tb + (size_t)j->d->cin + extra;
+    output_transform(j, j->c0 + g0, gn, j->tb * cout, j->M + g0 * cout, tile);
 }
 
 void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
-                      const float *bias, float *out, float *workspace) {
+                      const float *bias, float *out, float *workspace, int pool) {
     wino_job j = {.d = d, .k = ctx->k, .kc = ctx->kc, .in = in, .packed = packed, .bias = bias, .out = out,
                   .workspace = workspace, .m = m, .a = m + 2, .oh_n = ck_conv2d_out_h(d),
-                  .ow_n = ck_conv2d_out_w(d)};
+                  .ow_n = ck_conv2d_out_w(d), .pool = pool};
     j.tw = (j.ow_n + m - 1) / m;
     j.tiles = tiles_of(d, m);
     j.per = per_position(ctx, d);
