@@ -13,10 +13,10 @@ public enum Activation: String, Codable, Sendable {
 }
 
 public enum ConvAlgorithm: Int, Sendable, CaseIterable, CustomStringConvertible {
-    case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3, winograd2x2 = 4, winograd4x4 = 5
+    case auto = 0, im2colGemm = 1, depthwise = 2, implicitGemm = 3, winograd2x2 = 4, winograd4x4 = 5, winograd6x6 = 6
     var c: ck_conv_algo { ck_conv_algo(rawValue: UInt32(rawValue)) }
     public var description: String {
-        ["auto", "im2col", "depthwise", "implicit", "winograd2x2", "winograd4x4"][rawValue]
+        ["auto", "im2col", "depthwise", "implicit", "winograd2x2", "winograd4x4", "winograd6x6"][rawValue]
     }
     public init?(name: String) {
         guard let a = Self.allCases.first(where: { $0.description == name }) else { return nil }
@@ -207,7 +207,7 @@ public final class PackedConv2D: @unchecked Sendable {
 
     /// Whether `convolutionThenMaxPool2` runs fused: the Winograd algorithms pool each output
     /// tile while it is in cache.
-    public var fusesMaxPool2: Bool { algorithm == .winograd2x2 || algorithm == .winograd4x4 }
+    public var fusesMaxPool2: Bool { [.winograd2x2, .winograd4x4, .winograd6x6].contains(algorithm) }
 
     /// This convolution followed by a 2x2, stride-2 max pool without padding (sizes rounded
     /// down) into `out` [n, outH / 2, outW / 2, cout], in one pass: the bits of the two ops

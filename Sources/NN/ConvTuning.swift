@@ -129,7 +129,8 @@ extension ConvPolicy {
         default:
             guard let a = ConvAlgorithm(name: name), a != .auto, a != .depthwise else {
                 throw KernelError.shape(
-                    "--conv-algo must be rule, tuned, im2col, implicit, winograd2x2 or winograd4x4, got \(name)")
+                    "--conv-algo must be rule, tuned, im2col, implicit, winograd2x2, winograd4x4 or winograd6x6, got \(name)"
+                )
             }
             return .forced(a)
         }

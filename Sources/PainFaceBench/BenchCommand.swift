@@ -17,7 +17,10 @@ struct ComputeOptions: ParsableArguments {
     var threads = 0
     @Option(help: "Instruction set: scalar, avx2, avx512 or neon (default: the best this CPU has).")
     var isa: String?
-    @Option(help: "Convolution algorithms of the models: rule, tuned, im2col, implicit, winograd2x2, winograd4x4.")
+    @Option(
+        help:
+            "Convolution algorithms of the models: rule, tuned, im2col, implicit, winograd2x2, winograd4x4, winograd6x6."
+    )
     var convAlgo = "rule"
     @Option(
         help: ArgumentHelp(

@@ -92,7 +92,7 @@ struct ComputeOptions: ParsableArguments {
         help: ArgumentHelp(
             "Convolution algorithms: rule (default: the same on every machine), tuned (this machine's fastest, "
                 + "measured once and kept in $PAINFACE_TUNING or ~/.cache/painface/conv-tuning.json), "
-                + "or one of im2col, implicit, winograd2x2, winograd4x4 wherever it applies."))
+                + "or one of im2col, implicit, winograd2x2, winograd4x4, winograd6x6 wherever it applies."))
     var convAlgo: String?
     @Option(
         help: ArgumentHelp(

@@ -61,8 +61,9 @@ let isas = ISA.supported
                 let y = try conv(x, workspace: Workspace())
                 #expect(y.shape == [s.n, s.outH, s.outW, s.cout])
                 let err = relativeError(y, ref)
-                // F(4x4, 3x3)'s transforms (entries up to 8 and 1/24) round about 6x more than F(2x2)'s
-                let bound: Float = conv.algorithm == .winograd4x4 ? 3e-5 : 1e-5
+                // F(4x4, 3x3)'s transforms (entries up to 8 and 1/24) round about 6x more than F(2x2)'s,
+                // F(6x6)'s (up to 32 and 1/90) more again
+                let bound: Float = conv.algorithm == .winograd6x6 ? 6e-5 : conv.algorithm == .winograd4x4 ? 3e-5 : 1e-5
                 #expect(err < bound, "\(isa) \(conv.algorithm): relative error \(err)")
             }
         }
@@ -84,6 +85,7 @@ let isas = ISA.supported
         case .depthwise: return depthwise ? .depthwise : .im2colGemm
         case .winograd2x2: return winograd ? .winograd2x2 : .im2colGemm
         case .winograd4x4: return winograd ? .winograd4x4 : .im2colGemm
+        case .winograd6x6: return winograd ? .winograd6x6 : .im2colGemm
         case .implicitGemm: return implicit ? .implicitGemm : .im2colGemm
         case .im2colGemm: return .im2colGemm
         }
@@ -117,7 +119,7 @@ let isas = ISA.supported
         // and a shape Winograd runs in chunks (positions split over the threads)
         var chunked = Conv2DShape(n: 2, h: 17, w: 15, cin: 128, cout: 130, kh: 3, kw: 3)
         (chunked.padTop, chunked.padLeft, chunked.padBottom, chunked.padRight) = (1, 1, 1, 1)
-        for (shape, algos) in [(s, [ConvAlgorithm.auto]), (chunked, [.winograd2x2, .winograd4x4])] {
+        for (shape, algos) in [(s, [ConvAlgorithm.auto]), (chunked, [.winograd2x2, .winograd4x4, .winograd6x6])] {
             let x = randomTensor([shape.n, shape.h, shape.w, shape.cin], &rng)
             let w = randomTensor(shape.weightShape, &rng)
             for isa in isas {

@@ -97,7 +97,7 @@ import Weights
         for isa in ISA.supported where isa != .scalar {
             let model = try vgg16FixtureModel(context: try ComputeContext(isa: isa, threads: 2))
             let fusing = model.convAlgorithms.filter {
-                convs.contains($0.layer) && [.winograd2x2, .winograd4x4].contains($0.algorithm)
+                convs.contains($0.layer) && [.winograd2x2, .winograd4x4, .winograd6x6].contains($0.algorithm)
             }
             #expect(!fusing.isEmpty, "\(isa): no pooled layer runs Winograd, so nothing is fused")
             let fused = try model.forward(one, outputs: ["fc1024"])["fc1024"]!

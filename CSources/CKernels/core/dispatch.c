@@ -6,8 +6,8 @@
         .isa = ISA, .mr = MR, .nr = NR, .gemm_ukernel = ck_gemm_uk_##sfx,                   \
         .gemm_ukernel_indirect = ck_gemm_uk_indirect_##sfx, .relu = ck_relu_##sfx,          \
         .add = ck_add_##sfx, .affine = ck_affine_##sfx, .prelu = ck_prelu_##sfx,            \
-        .dw_row = ck_dw_row_##sfx, .wino_in4 = ck_wino_in4_##sfx, .wino_in6 = ck_wino_in6_##sfx, \
-        .wino_out2 = ck_wino_out2_##sfx, .wino_out4 = ck_wino_out4_##sfx,                   \
+        .dw_row = ck_dw_row_##sfx, .wino_in4 = ck_wino_in4_##sfx, .wino_in6 = ck_wino_in6_##sfx, .wino_in8 = ck_wino_in8_##sfx, \
+        .wino_out2 = ck_wino_out2_##sfx, .wino_out4 = ck_wino_out4_##sfx, .wino_out6 = ck_wino_out6_##sfx, \
         .lstm_fwd_seq = ck_lstm_fwd_seq_##sfx,                                              \
         .lstm_bwd_seq = ck_lstm_bwd_seq_##sfx, .adadelta = ck_adadelta_##sfx,               \
         .bf16_row = ck_bf16_row_##sfx, .peak_loop = ck_peak_loop_##sfx,                     \

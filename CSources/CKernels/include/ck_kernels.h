@@ -171,6 +171,7 @@ typedef enum {
     CK_CONV_IMPLICIT_GEMM = 3,/* GEMM reading input rows in place (packing only at borders) */
     CK_CONV_WINOGRAD_2X2 = 4, /* Winograd F(2x2, 3x3): 3x3, stride 1, no dilation, groups 1 */
     CK_CONV_WINOGRAD_4X4 = 5, /* Winograd F(4x4, 3x3): the same shapes, 4x fewer multiplies than direct */
+    CK_CONV_WINOGRAD_6X6 = 6, /* Winograd F(6x6, 3x3): 5.06x fewer; fp32 only (bf16 requests get F(2x2)) */
 } ck_conv_algo;
 
 typedef struct {

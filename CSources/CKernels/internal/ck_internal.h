@@ -60,8 +60,8 @@ typedef struct {
     ck_rowchan_fn affine;   /* p0 = scale, p1 = shift */
     ck_rowchan_fn prelu;    /* p0 = alpha, p1 unused */
     ck_dw_row_fn dw_row;    /* depthwise conv, channel multiplier 1 */
-    ck_wino_in_fn wino_in4, wino_in6;     /* F(2x2, 3x3) and F(4x4, 3x3) input tiles */
-    ck_wino_out_fn wino_out2, wino_out4;  /* and their output tiles */
+    ck_wino_in_fn wino_in4, wino_in6, wino_in8;     /* F(2x2), F(4x4), F(6x6) (3x3) input tiles */
+    ck_wino_out_fn wino_out2, wino_out4, wino_out6; /* and their output tiles */
     ck_lstm_fwd_seq_fn lstm_fwd_seq;
     ck_lstm_bwd_seq_fn lstm_bwd_seq;
     ck_adadelta_fn adadelta;

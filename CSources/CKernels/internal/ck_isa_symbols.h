@@ -31,9 +31,12 @@
                          int oh, int ow_n, float *out);                                                  \
     void ck_wino_in4_##sfx(const float *const *px, float *v, size_t xs, size_t n);                       \
     void ck_wino_in6_##sfx(const float *const *px, float *v, size_t xs, size_t n);                       \
+    void ck_wino_in8_##sfx(const float *const *px, float *v, size_t xs, size_t n);                       \
     void ck_wino_out2_##sfx(const float *m, size_t xs, float *const *o, int rows, int cols,              \
                             const float *bias, ck_activation act, size_t n);                             \
     void ck_wino_out4_##sfx(const float *m, size_t xs, float *const *o, int rows, int cols,              \
+                            const float *bias, ck_activation act, size_t n);                             \
+    void ck_wino_out6_##sfx(const float *m, size_t xs, float *const *o, int rows, int cols,              \
                             const float *bias, ck_activation act, size_t n);                             \
     void ck_lstm_fwd_seq_##sfx(size_t t, size_t u, const float *U, float *gates, float *h, float *c);    \
     void ck_lstm_bwd_seq_##sfx(size_t t, size_t u, const float *UT, const float *gates, const float *c,  \

@@ -1,5 +1,5 @@
-/* Private: Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution (ops/conv2d_winograd.c), driven by
- * ops/conv2d.c. `m` is the output tile side: 2 or 4. */
+/* Private: Winograd F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3) convolution
+ * (ops/conv2d_winograd.c), driven by ops/conv2d.c. `m` is the output tile side: 2, 4 or 6. */
 #ifndef CK_WINOGRAD_H
 #define CK_WINOGRAD_H
 

@@ -51,7 +51,9 @@ static void pack_im2col(const void *src, size_t m0, size_t m, size_t k0, size_t 
 }
 
 /* The output tile side of a Winograd algorithm, 0 for the others. */
-static int wino_m(ck_conv_algo a) { return a == CK_CONV_WINOGRAD_2X2 ? 2 : a == CK_CONV_WINOGRAD_4X4 ? 4 : 0; }
+static int wino_m(ck_conv_algo a) {
+    return a == CK_CONV_WINOGRAD_2X2 ? 2 : a == CK_CONV_WINOGRAD_4X4 ? 4 : a == CK_CONV_WINOGRAD_6X6 ? 6 : 0;
+}
 
 /* A bf16 layer by GEMM (ops/conv2d_bf16.c): every algorithm but depthwise and Winograd. */
 static int bf16_gemm(const ck_conv2d_desc *d, ck_conv_algo a) {
@@ -96,10 +98,13 @@ ck_conv_algo ck_conv2d_resolve(const ck_ctx *ctx, const ck_conv2d_desc *d, ck_co
         return CK_CONV_IM2COL_GEMM;
     /* the taps of a kernel row are contiguous only without dilation and groups */
     if (a == CK_CONV_IMPLICIT_GEMM && (d->dw != 1 || d->groups != 1)) return CK_CONV_IM2COL_GEMM;
-    if (a == CK_CONV_WINOGRAD_2X2 || a == CK_CONV_WINOGRAD_4X4) {
+    if (wino_m(a)) {
         /* no int8 Winograd: its transforms would need wider integers than the products */
         if (d->int8) return ck_conv2d_resolve(ctx, d, CK_CONV_IMPLICIT_GEMM);
         if (!ck_winograd_applies(d)) return CK_CONV_IM2COL_GEMM;
+        /* F(6x6)'s transforms (entries up to 32 and 1/90) would amplify bf16's rounding further
+         * than F(4x4)'s */
+        if (a == CK_CONV_WINOGRAD_6X6 && d->bf16) return CK_CONV_WINOGRAD_2X2;
     }
     return a;
 }

@@ -1,10 +1,11 @@
 /* Winograd convolution, NHWC, stride 1, no dilation, groups 1: F(m x m, 3x3) with m = 2
- * (4x4 input tiles) or m = 4 (6x6 input tiles, interpolation points 0, 1, -1, 2, -2).
+ * (4x4 input tiles), m = 4 (6x6 input tiles, interpolation points 0, 1, -1, 2, -2) or m = 6
+ * (8x8 input tiles, points 0, 1, -1, 1/2, -1/2, 2, -2).
  * Each m x m output tile comes from an a x a input tile (a = m + 2): V = B^T d B per
  * channel, then for each of the a^2 positions xi a GEMM M[xi] = V[xi] (tiles x cin)
  * U[xi] (cin x cout) with the transformed weights U = G g G^T packed once, then
  * Y = A^T M A + bias. Multiplies per output and channel pair: 16/4 = 4 (m = 2) or
- * 36/16 = 2.25 (m = 4) instead of 9. The tile transforms are per ISA (ck_winograd_body.h).
+ * 36/16 = 2.25 (m = 4) or 64/36 = 1.78 (m = 6) instead of 9. The tile transforms are per ISA (ck_winograd_body.h).
  * Tiles are processed in blocks; every output element is computed by one fixed sequence,
  * whatever the thread split. */
 #include "ck_bf16.h"
@@ -42,6 +43,14 @@ static const double G4[6][3] = {{1.0 / 4, 0, 0},
                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                 {0, 0, 1}};
+static const double G6[8][3] = {{1, 0, 0},
+                                {-2.0 / 9, -2.0 / 9, -2.0 / 9},
+                                {-2.0 / 9, 2.0 / 9, -2.0 / 9},
+                                {1.0 / 90, 1.0 / 45, 2.0 / 45},
+                                {1.0 / 90, -1.0 / 45, 2.0 / 45},
+                                {32.0 / 45, 16.0 / 45, 8.0 / 45},
+                                {32.0 / 45, -16.0 / 45, 8.0 / 45},
+                                {0, 0, 1}};
 
 /* U = G g G^T for every (ci, co), computed in double and written straight into the a^2 GEMM
  * right-hand sides in ck_pack_b's layout (panel co / nr, column co % nr), so no
@@ -76,7 +85,7 @@ void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const f
     size_t cin = (size_t)d->cin, cout = (size_t)d->cout, nr = (size_t)ctx->k->nr;
     size_t per = ck_packed_b_size(ctx, cin, cout), ncols = ck_npanels(cout, ctx->k->nr) * nr;
     int a = m + 2;
-    const double(*G)[3] = m == 4 ? G4 : G2;
+    const double(*G)[3] = m == 6 ? G6 : m == 4 ? G4 : G2;
     for (int r = 0; r < a; r++)
         for (int c = 0; c < a; c++) {
             float *dst = packed + (size_t)(r * a + c) * per;
@@ -199,14 +208,14 @@ static void input_transform(const wino_job *j, size_t t0, size_t nt, size_t xs, 
         const float *img = j->in + (t0 + i) / j->tiles * (size_t)d->h * d->w * cin;
         int ty = (int)(t / (size_t)j->tw), tx = (int)(t % (size_t)j->tw);
         int h0 = j->m * ty - d->pad_top, w0 = j->m * tx - d->pad_left;
-        const float *px[36];
+        const float *px[64];
         for (int r = 0; r < a; r++)
             for (int c = 0; c < a; c++) {
                 int ih = h0 + r, iw = w0 + c;
                 px[r * a + c] = (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w)
                     ? img + ((size_t)ih * d->w + (size_t)iw) * cin : zeros;
             }
-        (j->m == 4 ? j->k->wino_in6 : j->k->wino_in4)(px, V + i * cin, xs, cin);
+        (j->m == 6 ? j->k->wino_in8 : j->m == 4 ? j->k->wino_in6 : j->k->wino_in4)(px, V + i * cin, xs, cin);
     }
 }
 
@@ -251,12 +260,13 @@ static void output_transform(const wino_job *j, size_t t0, size_t nt, size_t xs,
         int ty = (int)(t / (size_t)j->tw), tx = (int)(t % (size_t)j->tw);
         int rows = j->oh_n - m * ty < m ? j->oh_n - m * ty : m;
         int cols = j->ow_n - m * tx < m ? j->ow_n - m * tx : m;
-        float *o[16];
+        float *o[36];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
                 o[r * m + c] = j->pool ? tile + (size_t)(r * m + c) * cout
                                        : out_img + ((size_t)(m * ty + r) * j->ow_n + (size_t)(m * tx + c)) * cout;
-        (m == 4 ? j->k->wino_out4 : j->k->wino_out2)(M + i * cout, xs, o, rows, cols, j->bias, d->act, cout);
+        (m == 6 ? j->k->wino_out6 : m == 4 ? j->k->wino_out4 : j->k->wino_out2)(M + i * cout, xs, o, rows, cols,
+                                                                                j->bias, d->act, cout);
         if (j->pool) pool_tile(j, tile, out_img, ty, tx);
     }
 }
