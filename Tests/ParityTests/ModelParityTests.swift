@@ -88,6 +88,23 @@ import Weights
         #expect(relativeError(out["pain_softmax"]!, try g.tensor("probabilities")) < 1e-4)
     }
 
+    @Test("VGG16-GAP-FC1024 with each Winograd size forced gives Keras's features within 1e-4 (AVX2, AVX-512)")
+    func parityPerAlgorithm() throws {
+        let g = try SafeTensorsFile(path: fixturePath("vgg16_gap_fc1024_golden.safetensors"))
+        let expected = try g.tensor("features")
+        for isa in ISA.supported where isa != .scalar {
+            for algo in [ConvAlgorithm.winograd2x2, .winograd4x4, .winograd6x6] {
+                let ctx = try ComputeContext(isa: isa, threads: 2)
+                ctx.convPolicy = .forced(algo)
+                let model = try vgg16FixtureModel(context: ctx)
+                #expect(model.convAlgorithms.filter { $0.algorithm == algo }.count == 13)
+                let f = try model.forward(vgg16FixtureInputs(), outputs: ["fc1024"])["fc1024"]!
+                let err = relativeError(f, expected)
+                #expect(err < 1e-4, "\(isa) \(algo): features relative error \(err)")
+            }
+        }
+    }
+
     @Test("the max pools fused into their Winograd convolutions change no bit of the features (AVX2, AVX-512)")
     func fusedPools() throws {
         let x = vgg16FixtureInputs().array
