@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --qemu --browser
 bash tools/kernel_check/run.sh
+# the bundled mini-Xception over the C core alone, natively and NEON under qemu-aarch64, on real
+# face crops against Keras's outputs and against each other
+bash tools/neon_model/run.sh
 # the Python converters' graph walking (numpy only; no framework, no h5py)
 if python3 -c "import numpy" 2>/dev/null; then
   python3 -m unittest discover -s tools/tests

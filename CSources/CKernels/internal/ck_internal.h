@@ -53,6 +53,8 @@ typedef uint64_t (*ck_peak_fn)(uint64_t iters);
 typedef struct {
     ck_isa isa;
     int mr, nr;
+    int a_in_place;   /* plain GEMMs read A through row pointers (the indirect kernel) rather
+                       * than packing it: where that kernel costs no more instructions per k */
     ck_gemm_ukernel_fn gemm_ukernel;
     ck_gemm_indirect_fn gemm_ukernel_indirect;
     ck_unary_fn relu;

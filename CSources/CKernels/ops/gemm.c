@@ -103,14 +103,23 @@ void ck_gemm_plan(ck_gemm_job *j, const ck_ctx *ctx, size_t outer) {
     j->nchunks = (np + j->panels_per_chunk - 1) / j->panels_per_chunk;
 }
 
-/* A is read in place (row pointers), never packed: packing cost up to a tenth of the time when N
- * is small or split (Zen 5, 2 threads, kc 512: 1024^3 455 -> 485 GFLOPS, 3136 x 256 x 2304
- * 389 -> 492). */
+/* On x86 A is read in place (row pointers), not packed: packing cost up to a tenth of the
+ * time when N is small or split (Zen 5, 2 threads, kc 512: 1024^3 455 -> 485 GFLOPS,
+ * 3136 x 256 x 2304 389 -> 492); see ck_kernel_table.a_in_place. */
+typedef struct { const float *A; size_t lda; } plain_src;
+
+static void pack_plain(const void *src, size_t m0, size_t m, size_t k0, size_t kc, int mr, float *Ap) {
+    const plain_src *s = src;
+    ck_pack_a(m, kc, s->A + m0 * s->lda + k0, s->lda, mr, Ap);
+}
+
 void ck_gemm_packed(ck_ctx *ctx, size_t M, size_t N, size_t K, const float *A, size_t lda,
                     const float *Bp, const float *bias, ck_activation act, float *C, size_t ldc,
                     float *workspace) {
     if (M == 0 || N == 0) return;
-    ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .A = A, .lda = lda, .Bp = Bp, .bias = bias, .act = act, .C = C,
+    plain_src s = {A, lda};
+    ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_plain,
+                  .A = ctx->k->a_in_place ? A : NULL, .lda = lda, .Bp = Bp, .bias = bias, .act = act, .C = C,
                   .ldc = ldc, .workspace = workspace};
     ck_gemm_plan(&j, ctx, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
@@ -166,8 +175,8 @@ void ck_gemm_ex(ck_ctx *ctx, int trans_a, int trans_b, size_t M, size_t N, size_
     }
     trans_src s = {A, lda, trans_a};
     ck_gemm_job j = {.k = ctx->k, .M = M, .N = N, .K = K, .src = &s, .pack = pack_trans, .Bp = Bp,
-                  .A = trans_a ? NULL : A, .lda = lda, .act = CK_ACT_NONE, .C = C, .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N),
-                  .accumulate = accumulate};
+                  .A = trans_a || !ctx->k->a_in_place ? NULL : A, .lda = lda, .act = CK_ACT_NONE, .C = C,
+                  .ldc = ldc, .workspace = workspace + ck_packed_b_size(ctx, K, N), .accumulate = accumulate};
     ck_gemm_plan(&j, ctx, 1);
     ck_pool_run(ctx->pool, j.mtiles * j.nchunks, gemm_task, &j);
 }
