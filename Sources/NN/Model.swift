@@ -423,6 +423,13 @@ public final class Model: @unchecked Sendable {
             return Tensor(view: arena[b], shape: shape)
         }
         let ctx = context
+        // frees the inputs of node i that no later node reads
+        func release(_ i: Int) {
+            for j in nodes[i].inputs where lastUse[j] == i && !keep.contains(j) {
+                values[j] = nil
+                if bufOf[j] >= 0 { freeBuf.insert(bufOf[j]) }
+            }
+        }
         var fused = -1  // a max pool already computed by the convolution before it
         for i in 1...max(stop, 1) where i <= stop && i != fused {
             let node = nodes[i]
@@ -437,10 +444,7 @@ public final class Model: @unchecked Sendable {
                 if let observe { observe(node.name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
                 values[pool] = o
                 fused = pool
-                for j in node.inputs where lastUse[j] == i && !keep.contains(j) {
-                    values[j] = nil
-                    if bufOf[j] >= 0 { freeBuf.insert(bufOf[j]) }
-                }
+                release(i)
                 continue
             }
             let o = take(i, [n] + node.shape)
@@ -462,10 +466,7 @@ public final class Model: @unchecked Sendable {
             }
             if let observe { observe(node.name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
             values[i] = o
-            for j in node.inputs where lastUse[j] == i && !keep.contains(j) {
-                values[j] = nil
-                if bufOf[j] >= 0 { freeBuf.insert(bufOf[j]) }
-            }
+            release(i)
         }
         var out: [String: Tensor] = [:]
         for w in wanted { out[w] = values[index[w]!]!.reshaped(values[index[w]!]!.shape) }

@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${KERNEL_CHECK_BUILD:-.build/kernel_check}
 mkdir -p "$out"
-CC=${CLANG:-$(command -v clang || echo /opt/swift/usr/bin/clang)}
-flags=(-std=gnu17 -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-unused-parameter -DCK_NO_BLAS
-       -ICSources/CKernels/include -ICSources/CKernels/internal)
+. tools/kernel_check/flags.sh
 srcs=($(find CSources/CKernels -name '*.c' | sort) tools/kernel_check/kernel_check.c)
 
 "$CC" "${flags[@]}" "${srcs[@]}" -lm -lpthread -o "$out/kernel_check_native"

@@ -8,9 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${NEON_MODEL_BUILD:-.build/neon_model}
 mkdir -p "$out"
-CC=${CLANG:-$(command -v clang || echo /opt/swift/usr/bin/clang)}
-flags=(-std=gnu17 -O3 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-unused-parameter -DCK_NO_BLAS
-       -ICSources/CKernels/include -ICSources/CKernels/internal)
+. tools/kernel_check/flags.sh
 srcs=($(find CSources/CKernels -name '*.c' | sort) tools/neon_model/model_driver.c)
 python3 tools/neon_model/export.py models/fer-mini-xception.json models/fer-mini-xception.safetensors \
   Tests/Fixtures/mini_xception_golden.safetensors "$out/data"

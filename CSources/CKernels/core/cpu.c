@@ -100,6 +100,15 @@ static size_t cache_bytes(int level) {
     return 0;
 }
 
+/* The sizes once per process: sysfs is read by every context otherwise (the bf16 Winograd
+ * packing creates one per layer). */
+static size_t cache_l1, cache_l2, cache_l3;
+static void read_cache_sizes(void) {
+    cache_l1 = cache_bytes(1);
+    cache_l2 = cache_bytes(2);
+    cache_l3 = cache_bytes(3);
+}
+
 static size_t env_size(const char *name, size_t lo, size_t hi, size_t dflt) {
     const char *e = getenv(name);
     if (!e || !*e) return dflt;
@@ -114,7 +123,9 @@ static size_t env_size(const char *name, size_t lo, size_t hi, size_t dflt) {
  * 512 took 1024^3 from 445 to 485 GFLOPS; M tiles of 8 to 21 micro-panels were within noise,
  * and smaller tiles balance small M better. */
 void ck_gemm_blocking(ck_ctx *ctx) {
-    size_t l1 = cache_bytes(1), l2 = cache_bytes(2), l3 = cache_bytes(3);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_cache_sizes);
+    size_t l1 = cache_l1, l2 = cache_l2, l3 = cache_l3;
     if (l1 < 16384) l1 = 32768;
     if (l2 < 131072) l2 = 524288;
     if (l3 < l2) l3 = 4 * l2;

@@ -160,6 +160,20 @@ void CK_WINO_FN(ck_wino_out2)(const float *m, size_t xs, float *const *o, int ro
     }
 }
 
+/* The cols pixels of one output row, y[c] (CK_WINO_CH apart) into o[c] + c0, with bias and act. */
+static inline __attribute__((always_inline)) void
+CK_WINO_FN(store_row)(const float *y, int cols, float *const *o, size_t c0, size_t cn, const float *bias,
+                      ck_activation act) {
+    for (int c = 0; c < cols; c++) {
+        float *dst = o[c] + c0;
+        for (size_t i = 0; i < cn; i++) {
+            float v = y[(size_t)c * CK_WINO_CH + i];
+            if (bias) v += bias[c0 + i];
+            dst[i] = CK_WINO_FN(act)(v, act);
+        }
+    }
+}
+
 /* F(4x4, 3x3): A^T = [[1,1,1,1,1,0],[0,1,-1,2,-2,0],[0,1,1,4,4,0],[0,1,-1,8,-8,1]]. */
 static inline __attribute__((always_inline)) void
 CK_WINO_FN(at6)(const float *a0, const float *a1, const float *a2, const float *a3, const float *a4,
@@ -185,14 +199,7 @@ void CK_WINO_FN(ck_wino_out4)(const float *m, size_t xs, float *const *o, int ro
         }
         for (int r = 0; r < rows; r++) {
             CK_WINO_FN(at6)(s[r][0], s[r][1], s[r][2], s[r][3], s[r][4], s[r][5], y[0], y[1], y[2], y[3], cn);
-            for (int c = 0; c < cols; c++) {
-                float *dst = o[r * 4 + c] + c0;
-                for (size_t i = 0; i < cn; i++) {
-                    float v = y[c][i];
-                    if (bias) v += bias[c0 + i];
-                    dst[i] = CK_WINO_FN(act)(v, act);
-                }
-            }
+            CK_WINO_FN(store_row)(y[0], cols, o + r * 4, c0, cn, bias, act);
         }
     }
 }
@@ -231,14 +238,7 @@ void CK_WINO_FN(ck_wino_out6)(const float *m, size_t xs, float *const *o, int ro
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < 8; c++) a[c] = s[r][c];
             CK_WINO_FN(at8)(a, t, cn);
-            for (int c = 0; c < cols; c++) {
-                float *dst = o[r * 6 + c] + c0;
-                for (size_t i = 0; i < cn; i++) {
-                    float v = y[c][i];
-                    if (bias) v += bias[c0 + i];
-                    dst[i] = CK_WINO_FN(act)(v, act);
-                }
-            }
+            CK_WINO_FN(store_row)(y[0], cols, o + r * 6, c0, cn, bias, act);
         }
     }
 }

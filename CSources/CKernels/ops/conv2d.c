@@ -196,9 +196,6 @@ typedef struct {
  * reads each output pixel's inputs in place through a row pointer. Only pixels whose taps
  * cross the left or right border are copied (with zeros); rows above or below the image
  * and rows past m point at zeros. */
-/* Kernel rows too short to read in place (fewer than 64 values: C would be loaded and stored
- * kh times per tile for a handful of products), and all of K fits in one block. The sums keep
- * their k order, so the bits are the same either way. */
 /* n < 64 floats, copied inline (overlapping 8-float moves): libc's memcpy call cost more than
  * the copy at 9 floats, 17% of an RGB first layer's time. */
 static inline void copy_short(float *dst, const float *src, size_t n) {
@@ -210,6 +207,9 @@ static inline void copy_short(float *dst, const float *src, size_t n) {
     __builtin_memcpy_inline(dst + n - 8, src + n - 8, 8 * sizeof(float));
 }
 
+/* Kernel rows too short to read in place (fewer than 64 values: C would be loaded and stored
+ * kh times per tile for a handful of products), and all of K fits in one block. The sums keep
+ * their k order, so the bits are the same either way. */
 static int gather_rows(const ck_conv2d_desc *d, size_t kc) {
     size_t rowK = (size_t)d->kw * d->cin, K = (size_t)d->kh * rowK;
     return d->kh > 1 && rowK < 64 && K <= kc;

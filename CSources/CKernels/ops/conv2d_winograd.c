@@ -4,8 +4,9 @@
  * Each m x m output tile comes from an a x a input tile (a = m + 2): V = B^T d B per
  * channel, then for each of the a^2 positions xi a GEMM M[xi] = V[xi] (tiles x cin)
  * U[xi] (cin x cout) with the transformed weights U = G g G^T packed once, then
- * Y = A^T M A + bias. Multiplies per output and channel pair: 16/4 = 4 (m = 2) or
- * 36/16 = 2.25 (m = 4) or 64/36 = 1.78 (m = 6) instead of 9. The tile transforms are per ISA (ck_winograd_body.h).
+ * Y = A^T M A + bias. Multiplies per output and channel pair: 16/4 = 4 (m = 2), 36/16 = 2.25
+ * (m = 4) or 64/36 = 1.78 (m = 6) instead of 9. The tile transforms are per ISA
+ * (ck_winograd_body.h).
  * Tiles are processed in blocks; every output element is computed by one fixed sequence,
  * whatever the thread split. */
 #include "ck_bf16.h"
@@ -112,8 +113,8 @@ void ck_winograd_pack(const ck_ctx *ctx, const ck_conv2d_desc *d, int m, const f
  * - chunks: up to CHUNK_FLOATS of V and M for many tiles (in L3); the threads transform the
  *   chunk's input, then split the P GEMMs between them (each U[xi] read once per chunk), then
  *   transform its output.
- * While U takes under a third of L3, reading it once per block costs less than the chunks' trips of
- * V and M through L3 (Zen 5, 56 x 56 x 256: 2.75 ms by L2-sized blocks, 3.1 by blocks of 48
+ * While U takes under a third of L3, reading it once per block costs less than the chunks'
+ * trips of V and M through L3 (Zen 5, 56 x 56 x 256: 2.75 ms by L2-sized blocks, 3.1 by blocks of 48
  * tiles, 3.5 by chunks); beyond that it is evicted, and the schedule moving fewer floats wins
  * (28 x 28 x 512: chunks 3.1 ms, blocks 5.3; 14 x 14 x 512, F(2x2), U 16 MiB: 1.4 against 1.7). */
 #define CHUNK_FLOATS ((size_t)3 << 20)   /* 12 MB of V and M */
@@ -170,6 +171,11 @@ static size_t bf16_rows(size_t tb, size_t cin) {
 static size_t thread_scratch(const ck_conv2d_desc *d, int m, size_t tb) {
     size_t extra = d->bf16 ? bf16_rows(tb, (size_t)d->cin) : 0;
     return 2 * tb + (size_t)d->cin + extra + (size_t)(m * m) * (size_t)d->cout;
+}
+
+/* The output tile (for a fused pool) at the end of a thread's scratch, which starts at `s`. */
+static float *scratch_tile(const ck_conv2d_desc *d, int m, size_t tb, float *s) {
+    return s + thread_scratch(d, m, tb) - (size_t)(m * m) * (size_t)d->cout;
 }
 
 size_t ck_winograd_workspace_size(const ck_ctx *ctx, const ck_conv2d_desc *d, int m) {
@@ -329,7 +335,7 @@ static void block_task(size_t task, int thread, void *arg) {
     float *M = V + P * tb * cin;
     const float **rows = (const float **)(void *)(M + P * tb * cout);
     float *zeros = M + P * tb * cout + 2 * tb;
-    float *tile = zeros + cin + (d->bf16 ? bf16_rows(tb, cin) : 0);
+    float *tile = scratch_tile(d, j->m, tb, M + P * tb * cout);
     memset(zeros, 0, cin * sizeof(float));
     input_transform(j, t0, nt, tb * cin, zeros, V);
     zero_rows(j, V, nt, ck_min(tb, (nt + mr - 1) / mr * mr), tb * cin);
@@ -370,9 +376,8 @@ static void chunk_gemm_task(size_t xi, int thread, void *arg) {
 static void chunk_out_task(size_t task, int thread, void *arg) {
     const wino_job *j = arg;
     size_t cout = (size_t)j->d->cout, g0 = task * j->group, gn = ck_min(j->group, j->cn - g0);
-    size_t extra = j->d->bf16 ? bf16_rows(j->tb, (size_t)j->d->cin) : 0;
-    float *tile = chunk_scratch(j, thread) + 2 * j->tb + (size_t)j->d->cin + extra;
-    output_transform(j, j->c0 + g0, gn, j->tb * cout, j->M + g0 * cout, tile);
+    output_transform(j, j->c0 + g0, gn, j->tb * cout, j->M + g0 * cout,
+                     scratch_tile(j->d, j->m, j->tb, chunk_scratch(j, thread)));
 }
 
 void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *in, const float *packed,
@@ -398,12 +403,12 @@ void ck_winograd_conv(ck_ctx *ctx, const ck_conv2d_desc *d, int m, const float *
     j.scratch = j.M + P * j.tb * (size_t)d->cout;
     size_t total = (size_t)d->n * j.tiles;
     for (j.c0 = 0; j.c0 < total; j.c0 += j.tb) {
-            j.cn = ck_min(j.tb, total - j.c0);
-            j.group = (j.cn + 4 * (size_t)ctx->threads - 1) / (4 * (size_t)ctx->threads);
-            size_t groups = (j.cn + j.group - 1) / j.group;
-            ck_pool_run(ctx->pool, groups, chunk_in_task, &j);
-            zero_rows(&j, j.V, j.cn, ck_min(j.tb, (j.cn + mr - 1) / mr * mr), j.tb * (size_t)d->cin);
-            ck_pool_run(ctx->pool, P, chunk_gemm_task, &j);
-            ck_pool_run(ctx->pool, groups, chunk_out_task, &j);
+        j.cn = ck_min(j.tb, total - j.c0);
+        j.group = (j.cn + 4 * (size_t)ctx->threads - 1) / (4 * (size_t)ctx->threads);
+        size_t groups = (j.cn + j.group - 1) / j.group;
+        ck_pool_run(ctx->pool, groups, chunk_in_task, &j);
+        zero_rows(&j, j.V, j.cn, ck_min(j.tb, (j.cn + mr - 1) / mr * mr), j.tb * (size_t)d->cin);
+        ck_pool_run(ctx->pool, P, chunk_gemm_task, &j);
+        ck_pool_run(ctx->pool, groups, chunk_out_task, &j);
     }
 }

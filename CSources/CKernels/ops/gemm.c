@@ -1,6 +1,7 @@
 /* GEMM driver: B packed once into NR-wide panels (k-major), A packed per task into
- * MR-row panels, K blocked by the context's kc. Each C element is accumulated by one microkernel
- * sequence in k order, so any split over M and N gives bit-identical results.
+ * MR-row panels or (ck_kernel_table.a_in_place) read in place, K blocked by the context's kc.
+ * Each C element is accumulated by one microkernel sequence in k order, so any split over M
+ * and N gives bit-identical results.
  * C [M, N] = op(A) [M, K] x B [K, N], all row-major. */
 #include "ck_gemm_driver.h"
 #include <string.h>
@@ -46,8 +47,8 @@ void ck_gemm_block(const ck_gemm_job *j, size_t m0, size_t m, size_t p0, size_t 
     size_t K = j->K, pc = 0, KC = ck_kc_for(K, j->kc), mp = ck_npanels(m, mr) * (size_t)mr;
     const float *rows[CK_MAX_MC_PANELS * CK_MAX_MR];
     if (j->A) {   /* rows past m read the block's zeros */
-        const float *zeros = Ap + (size_t)mr * j->mcp * j->kc;
-        memset((float *)zeros, 0, j->kc * sizeof(float));
+        float *zeros = Ap + (size_t)mr * j->mcp * j->kc;
+        memset(zeros, 0, j->kc * sizeof(float));
         for (size_t i = 0; i < mp; i++) rows[i] = i < m ? j->A + (m0 + i) * j->lda : zeros;
     }
     do {

@@ -61,9 +61,9 @@ static int native_dp_faster(void) {
 #if defined(__x86_64__)
     const char *e = getenv("CK_BF16_VDPBF16PS");
     if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0)) return e[0] == '1';
-    enum { KP = 128 };
-    static uint32_t A[KP * CK_BF16_MR], B[KP * CK_BF16_NR];
-    static float C[CK_BF16_MR * CK_BF16_NR];
+    enum { KP = 128 };   /* on the stack: two threads may decide at once */
+    uint32_t A[KP * CK_BF16_MR], B[KP * CK_BF16_NR];
+    float C[CK_BF16_MR * CK_BF16_NR];
     for (size_t i = 0; i < KP * CK_BF16_MR; i++) A[i] = 0x3F803F80u;   /* 1.0, 1.0 */
     for (size_t i = 0; i < KP * CK_BF16_NR; i++) B[i] = 0x35803580u;   /* 2^-20: C stays small */
     double dp = uk_seconds(ck_gemm_bf16_uk_avx512bf16, A, B, C, KP);
